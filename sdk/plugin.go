@@ -1,0 +1,132 @@
+package sdk
+
+import (
+	"context"
+
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// Kind is the kind of a plugin.
+type Kind string
+
+// The four plugin kinds.
+const (
+	KindSource     Kind = "source"
+	KindFilter     Kind = "filter"
+	KindSerializer Kind = "serializer"
+	KindSink       Kind = "sink"
+)
+
+// Kinds lists every plugin kind in pipeline order.
+var Kinds = []Kind{KindSource, KindFilter, KindSerializer, KindSink}
+
+// Info identifies a plugin.
+type Info struct {
+	// Name is the plugin's name within its kind ("oceanbase", "canal", "rocketmq").
+	Name string
+	// Kind is the plugin's kind.
+	Kind Kind
+	// Version is the plugin's own version (semantic versioning recommended).
+	Version string
+	// Summary is one line for `ferry plugins`.
+	Summary string
+}
+
+// Plugin is what every plugin kind has in common.
+type Plugin interface {
+	// Info identifies the plugin.
+	Info() Info
+	// Spec declares the plugin's configuration attributes.
+	Spec() Spec
+	// Configure receives the decoded configuration. It runs before anything else and may be
+	// called without a later Open (by `ferry validate`). Domain errors about one attribute
+	// should be returned as *AttributeError (see AttrError) so ferry points at the HCL line.
+	Configure(ctx context.Context, cfg Config) error
+}
+
+// Source reads changes.
+//
+// The host calls Configure, then Open once, then Read repeatedly from one goroutine, and
+// finally Close. Read blocks until it has a batch; it returns the context's error when the
+// context is cancelled and io.EOF when a finite source has nothing more.
+type Source interface {
+	Plugin
+	// Open prepares to read. req.Position is nil for a first run, else the last checkpointed
+	// batch position: the source must deliver exactly the changes after it.
+	Open(ctx context.Context, req OpenRequest) error
+	// Read returns the next batch of changes, in source order.
+	Read(ctx context.Context) (*change.Batch, error)
+	// Close releases resources. It is called once, also after a failed Open.
+	Close(ctx context.Context) error
+}
+
+// OpenRequest is the argument of Source.Open.
+type OpenRequest struct {
+	// Pipeline is the name of the pipeline the source runs in.
+	Pipeline string
+	// Position is where to resume; nil to start fresh.
+	Position change.Position
+}
+
+// SourceAcker is implemented by sources that want to know which positions are safe: every
+// change up to pos has been delivered by the sink and checkpointed. Sources may release
+// resources for them (watermark rows, retained logs).
+type SourceAcker interface {
+	Ack(ctx context.Context, pos change.Position) error
+}
+
+// Filter keeps, drops or changes events.
+type Filter interface {
+	Plugin
+	// Filter returns the changes to keep, in their input order. It may modify the changes it
+	// keeps (for example set Topic) but must not reorder them. The returned slice may reuse
+	// the input's backing array.
+	Filter(ctx context.Context, changes []*change.Change) ([]*change.Change, error)
+}
+
+// Serializer turns changes into messages.
+type Serializer interface {
+	Plugin
+	// Serialize appends to out the records for changes, in order, and returns out. Each
+	// record's Change is the index of the change it was made from; a change may give zero,
+	// one or several records. Serialize may be called from several goroutines at once.
+	Serialize(ctx context.Context, changes []*change.Change, out []Record) ([]Record, error)
+}
+
+// Sink delivers records.
+//
+// The host calls Configure, Open, then Write from several goroutines at once (one per write
+// lane); records that must stay in order (same key) are always in one lane, and a lane never
+// has two Writes in flight. Close is called once at the end.
+type Sink interface {
+	Plugin
+	// Open connects to the target.
+	Open(ctx context.Context) error
+	// Write delivers records in order and returns when they are durable at the target. It
+	// returns how many leading records were delivered; on error the host retries from the
+	// first undelivered one, so a sink must not deliver record i+1 before record i.
+	Write(ctx context.Context, records []Record) (delivered int, err error)
+	// Close flushes and disconnects.
+	Close(ctx context.Context) error
+}
+
+// UnimplementedSource can be embedded to stay source-compatible when Source grows.
+type UnimplementedSource struct{}
+
+// Close does nothing.
+func (UnimplementedSource) Close(context.Context) error { return nil }
+
+// UnimplementedSink can be embedded to stay source-compatible when Sink grows.
+type UnimplementedSink struct{}
+
+// Open does nothing.
+func (UnimplementedSink) Open(context.Context) error { return nil }
+
+// Close does nothing.
+func (UnimplementedSink) Close(context.Context) error { return nil }
+
+// UnimplementedFilter can be embedded to stay source-compatible when Filter grows.
+type UnimplementedFilter struct{}
+
+// UnimplementedSerializer can be embedded to stay source-compatible when Serializer grows.
+type UnimplementedSerializer struct{}
