@@ -50,6 +50,10 @@ func (h *HCLog) fields(args []any) []zap.Field {
 		if !ok {
 			continue
 		}
+		if k == FieldPlugin || k == FieldKind {
+			// go-plugin names the executable "plugin"; ferry's own field says which plugin.
+			k = FieldPath
+		}
 		fs = append(fs, zap.Any(k, all[i+1]))
 	}
 	if len(all)%2 == 1 {
@@ -67,6 +71,11 @@ func (h *HCLog) Log(level hclog.Level, msg string, args ...any) {
 		return
 	}
 	fs := h.fields(args)
+	// go-plugin's own messages (not lines from a plugin's stderr, which arrive through a
+	// Named logger) describe process management: keep them at debug.
+	if h.name == "" && level > hclog.Debug && level < hclog.Warn {
+		level = hclog.Debug
+	}
 	switch level {
 	case hclog.Trace, hclog.Debug:
 		h.z.Debug(msg, fs...)

@@ -1,0 +1,60 @@
+# ferry — see README.md. `make demo` runs the main job; `make test` runs every test.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/bin
+PLUGINS := $(BIN)/plugins
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/ferry-cdc/ferry/core/internal/cli.Version=$(VERSION)
+TESTBED := integration/testbed
+
+EXAMPLES := source/generator filter/drop serializer/jsonl sink/file
+
+.PHONY: all build plugins test unit integration lint up down status demo bench proto clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ferry ./core/cmd/ferry
+
+# The SDK example plugins, built as external plugin executables (ferry-<kind>-<name>).
+plugins:
+	@mkdir -p $(PLUGINS)
+	@for p in $(EXAMPLES); do kind=$${p%/*}; name=$${p#*/}; \
+	  $(GO) build -o $(PLUGINS)/ferry-$$kind-$$name ./sdk/examples/$$kind/cmd || exit 1; done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./integration/...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# Integration tests start (or reuse) the real MariaDB and RocketMQ 4.9.x / 5.x on loopback.
+integration: build plugins up
+	FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$(BIN)/ferry FERRY_PLUGIN_DIR=$(PLUGINS) \
+	  $(GO) test -tags integration -count=1 -timeout 20m ./integration/...
+
+test: lint unit integration
+
+up:
+	bash $(TESTBED)/install.sh
+	bash $(TESTBED)/up.sh
+
+down:
+	bash $(TESTBED)/down.sh
+
+status:
+	bash $(TESTBED)/status.sh
+
+demo: build plugins up
+	bash scripts/demo.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./sdk/protocol/ ./core/internal/pipeline/
+
+proto:
+	bash sdk/protocol/gen.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/hcl/v2"
+	"go.uber.org/zap"
+
+	"github.com/ferry-cdc/ferry/core/internal/config"
+	"github.com/ferry-cdc/ferry/core/internal/plugin"
+	"github.com/ferry-cdc/ferry/sdk"
+)
+
+// loaded is a pipeline file with every plugin found, started and configured.
+type loaded struct {
+	file       *config.File
+	source     *plugin.Instance
+	filters    []*plugin.Instance
+	serializer *plugin.Instance
+	sink       *plugin.Instance
+}
+
+func (l *loaded) instances() []*plugin.Instance {
+	out := []*plugin.Instance{l.source}
+	out = append(out, l.filters...)
+	return append(out, l.serializer, l.sink)
+}
+
+// load parses the file, loads each plugin, decodes its block against the plugin's spec and
+// configures it. Every problem is a diagnostic pinned to the file; they are all rendered to
+// w and, if any is an error, load returns an ExitConfig error.
+func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars map[string]string, w io.Writer) (*loaded, error) {
+	f, diags := config.LoadFile(path, config.Options{Vars: vars})
+	if diags.HasErrors() || f == nil {
+		return nil, renderFail(w, diags, f)
+	}
+	p := f.Pipeline
+	l := &loaded{file: f}
+	var all hcl.Diagnostics
+	all = append(all, diags...)
+	one := func(b *config.PluginBlock) *plugin.Instance {
+		inst, d := loadPlugin(ctx, g.logger, host, b)
+		all = append(all, d...)
+		return inst
+	}
+	l.source = one(&p.Source)
+	for i := range p.Filters {
+		l.filters = append(l.filters, one(&p.Filters[i]))
+	}
+	l.serializer = one(&p.Serializer)
+	l.sink = one(&p.Sink)
+	if all.HasErrors() {
+		return nil, renderFail(w, all, f)
+	}
+	if len(all) > 0 {
+		config.SortDiagnostics(all)
+		_ = config.WriteDiagnostics(w, all, f, false)
+	}
+	return l, nil
+}
+
+func renderFail(w io.Writer, diags hcl.Diagnostics, f *config.File) error {
+	config.SortDiagnostics(diags)
+	if f != nil {
+		_ = config.WriteDiagnostics(w, diags, f, false)
+	} else {
+		for _, d := range diags {
+			fmt.Fprintf(w, "Error: %s\n  %s\n", d.Summary, d.Detail)
+		}
+	}
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	return withCode(ExitConfig, fmt.Errorf("the pipeline file has %d error(s)", n))
+}
+
+func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *config.PluginBlock) (*plugin.Instance, hcl.Diagnostics) {
+	ref := plugin.Ref{Kind: b.Kind, Name: b.Name, Path: b.Path, OutOfProcess: b.OutOfProcess}
+	inst, err := host.Load(ctx, ref)
+	if err != nil {
+		summary := "Plugin not found"
+		var ve *plugin.VersionError
+		switch {
+		case errors.Is(err, plugin.ErrNotFound):
+		case errors.As(err, &ve):
+			summary = "Plugin speaks another protocol version"
+		default:
+			summary = "Plugin failed to start"
+		}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: err.Error(), Subject: b.LabelRange.Ptr()}}
+	}
+	spec := inst.Plugin.Spec()
+	if err := spec.Validate(); err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plugin declares an invalid configuration schema",
+			Detail: fmt.Sprintf("%s plugin %q (%s): %v", b.Kind, b.Name, inst.Location, err), Subject: b.LabelRange.Ptr()}}
+	}
+	cfg, diags := b.Decode(spec, nil)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if err := inst.Plugin.Configure(ctx, sdk.NewConfig(cfg)); err != nil {
+		if attrs := sdk.AttributeErrors(err); len(attrs) > 0 {
+			diags = append(diags, b.AttributeDiagnostics(attrs)...)
+		}
+		if len(diags) == 0 || !diags.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid plugin configuration",
+				Detail: fmt.Sprintf("%s plugin %q: %v", b.Kind, b.Name, err), Subject: b.DefRange.Ptr()})
+		}
+		return nil, diags
+	}
+	log.Debug("plugin configured", zap.String("plugin", b.Name), zap.String("kind", string(b.Kind)), zap.String("location", inst.Location))
+	return inst, diags
+}

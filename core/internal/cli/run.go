@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
+	"github.com/ferry-cdc/ferry/core/internal/logging"
+	"github.com/ferry-cdc/ferry/core/internal/pipeline"
+	"github.com/ferry-cdc/ferry/sdk"
+)
+
+func newRun(g *globals) *cobra.Command {
+	var vars []string
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run (or resume) a pipeline until it is stopped",
+		Long: `run validates the pipeline file, starts its plugins and runs the pipeline. It resumes from
+the pipeline's last checkpoint when there is one. SIGINT or SIGTERM stops it gracefully:
+in-flight messages are delivered (up to runtime.drain_timeout) and a final checkpoint is
+saved; a second signal stops at once (the last saved checkpoint stays valid).
+
+Exit codes: 0 stopped cleanly or the source finished, 1 the pipeline failed,
+3 invalid pipeline file, 2 wrong usage.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vs, err := parseVars(vars)
+			if err != nil {
+				return err
+			}
+			return runPipeline(g, args[0], vs)
+		},
+	}
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
+	return cmd
+}
+
+func runPipeline(g *globals, path string, vars map[string]string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	host, err := g.host()
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	defer host.Close()
+
+	l, err := load(ctx, g, host, path, vars, g.stderr)
+	if err != nil {
+		return err
+	}
+	p := l.file.Pipeline
+	log := g.logger.With(zap.String(logging.FieldPipeline, p.Name))
+	store, err := checkpoint.NewFileStore(p.Checkpoint.Dir)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	defer store.Close()
+
+	filters := make([]sdk.Filter, len(l.filters))
+	for i, f := range l.filters {
+		filters[i] = f.Plugin.(sdk.Filter)
+	}
+	pl, err := pipeline.New(pipeline.Config{
+		Name:               p.Name,
+		Source:             l.source.Plugin.(sdk.Source),
+		Filters:            filters,
+		Serializer:         l.serializer.Plugin.(sdk.Serializer),
+		Sink:               l.sink.Plugin.(sdk.Sink),
+		Store:              store,
+		BatchSize:          p.Runtime.BatchSize,
+		BatchTimeout:       p.Runtime.BatchTimeout,
+		Writers:            p.Runtime.Writers,
+		MaxInFlightBytes:   p.Runtime.MaxInFlightBytes,
+		DrainTimeout:       p.Runtime.DrainTimeout,
+		CheckpointInterval: p.Checkpoint.Interval,
+		Logger:             g.logger, // the pipeline adds its own name field
+	})
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+
+	// A second signal after the graceful stop began ends the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		log.Warn("second signal: stopping now; the last saved checkpoint stays valid")
+		host.Close()
+		os.Exit(ExitFailure)
+	}()
+
+	log.Info("pipeline starting", zap.String("source", l.source.Ref.Name), zap.String("sink", l.sink.Ref.Name),
+		zap.String("serializer", l.serializer.Ref.Name), zap.Int("filters", len(l.filters)))
+	err = pl.Run(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("pipeline failed", zap.Error(err))
+		return withCode(ExitFailure, err)
+	}
+	return nil
+}

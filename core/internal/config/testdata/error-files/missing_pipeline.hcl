@@ -1,0 +1,4 @@
+# ERROR: Missing pipeline block
+variable "x" {
+  default = 1
+}

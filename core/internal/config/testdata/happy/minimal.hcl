@@ -1,0 +1,5 @@
+pipeline "minimal" {
+  source "oceanbase" {}
+  serializer "canal" {}
+  sink "rocketmq" {}
+}

@@ -1,0 +1,191 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
+	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultBatchSize          = 512
+	DefaultBatchTimeout       = 50 * time.Millisecond
+	DefaultWriters            = 4
+	DefaultMaxInFlightBytes   = 64 << 20
+	DefaultCheckpointInterval = time.Second
+	DefaultDrainTimeout       = 30 * time.Second
+
+	DefaultRetryInitial = 100 * time.Millisecond
+	DefaultRetryMax     = 10 * time.Second
+	DefaultRetryFactor  = 2.0
+	DefaultRetryJitter  = 0.2
+)
+
+// closeTimeout bounds the final checkpoint save and the plugins' Close calls.
+const closeTimeout = 30 * time.Second
+
+// Config describes one pipeline.
+type Config struct {
+	// Name is the pipeline's name (letters, digits, '_' and '-'; it names the checkpoint).
+	Name string
+	// Source is already Configured; Run calls Open, Read, Ack (when it is an
+	// sdk.SourceAcker) and Close.
+	Source sdk.Source
+	// Filters are Configured and applied in order.
+	Filters []sdk.Filter
+	// Serializer is Configured.
+	Serializer sdk.Serializer
+	// Sink is Configured; Run calls Open, Write and Close.
+	Sink sdk.Sink
+	// Store keeps the checkpoint. Run loads it at the start and never closes it.
+	Store checkpoint.Store
+	// BatchSize is the most records per Sink.Write (default 512).
+	BatchSize int
+	// BatchTimeout is the longest a lane waits to fill a batch (default 50ms).
+	BatchTimeout time.Duration
+	// Writers is the number of parallel sink write lanes (default 4).
+	Writers int
+	// MaxInFlightBytes bounds the memory of changes and records in flight (default 64MiB).
+	MaxInFlightBytes int64
+	// CheckpointInterval is how often the checkpoint is saved when it moved (default 1s).
+	CheckpointInterval time.Duration
+	// DrainTimeout bounds the wait for in-flight writes after the context is cancelled
+	// (default 30s).
+	DrainTimeout time.Duration
+	// Retry governs the retries of failed sink writes.
+	Retry RetryPolicy
+	// Logger receives the pipeline's logs (default: none).
+	Logger *zap.Logger
+	// Shard hashes a change to choose its lane and sdk.Record.Hash. Changes that must stay
+	// in order must hash alike. Default: c.KeyHash(nil).
+	Shard func(*change.Change) uint64
+}
+
+// RetryPolicy is an exponential backoff for failed sink writes. A lane retries from the first
+// undelivered record and blocks meanwhile, so the order per key is kept.
+type RetryPolicy struct {
+	// Initial is the first delay (default 100ms).
+	Initial time.Duration
+	// Max caps the delay (default 10s).
+	Max time.Duration
+	// Factor multiplies the delay after each failure (default 2).
+	Factor float64
+	// MaxAttempts is how many Writes in a row may fail for the same first undelivered record
+	// before the pipeline fails, the first attempt included; progress resets the count. 0
+	// retries forever. Errors with a method `Permanent() bool` returning true are never
+	// retried.
+	MaxAttempts int
+	// Jitter randomizes each delay by ± this fraction (default 0.2; negative disables).
+	Jitter float64
+}
+
+func (r RetryPolicy) withDefaults() RetryPolicy {
+	if r.Initial <= 0 {
+		r.Initial = DefaultRetryInitial
+	}
+	if r.Max <= 0 {
+		r.Max = DefaultRetryMax
+	}
+	if r.Max < r.Initial {
+		r.Max = r.Initial
+	}
+	if r.Factor < 1 {
+		r.Factor = DefaultRetryFactor
+	}
+	if r.Jitter == 0 {
+		r.Jitter = DefaultRetryJitter
+	}
+	if r.Jitter < 0 {
+		r.Jitter = 0
+	}
+	if r.Jitter > 1 {
+		r.Jitter = 1
+	}
+	return r
+}
+
+// Delay returns the wait after the given number of consecutive failures (1 for the first).
+func (r RetryPolicy) Delay(failures int) time.Duration {
+	r = r.withDefaults()
+	d := float64(r.Initial) * math.Pow(r.Factor, float64(max(failures-1, 0)))
+	d = min(d, float64(r.Max))
+	if r.Jitter > 0 {
+		d *= 1 + r.Jitter*(2*rand.Float64()-1)
+	}
+	return time.Duration(d)
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = DefaultBatchTimeout
+	}
+	if c.Writers == 0 {
+		c.Writers = DefaultWriters
+	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	c.Retry = c.Retry.withDefaults()
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Shard == nil {
+		c.Shard = func(ch *change.Change) uint64 { return ch.KeyHash(nil) }
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if err := checkpoint.ValidateName(c.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	switch {
+	case c.Source == nil:
+		return bad("no source")
+	case c.Serializer == nil:
+		return bad("no serializer")
+	case c.Sink == nil:
+		return bad("no sink")
+	case c.Store == nil:
+		return bad("no checkpoint store")
+	case c.BatchSize < 0:
+		return bad("batch size %d is negative", c.BatchSize)
+	case c.BatchTimeout < 0:
+		return bad("batch timeout %s is negative", c.BatchTimeout)
+	case c.Writers < 0:
+		return bad("writers %d is negative", c.Writers)
+	case c.MaxInFlightBytes < 0:
+		return bad("max in-flight bytes %d is negative", c.MaxInFlightBytes)
+	case c.CheckpointInterval < 0:
+		return bad("checkpoint interval %s is negative", c.CheckpointInterval)
+	case c.DrainTimeout < 0:
+		return bad("drain timeout %s is negative", c.DrainTimeout)
+	case c.Retry.MaxAttempts < 0:
+		return bad("retry max attempts %d is negative", c.Retry.MaxAttempts)
+	}
+	for i, f := range c.Filters {
+		if f == nil {
+			return bad("filter %d is nil", i+1)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package pipeline
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ferry-cdc/ferry/core/internal/logging"
+	"github.com/ferry-cdc/ferry/sdk"
+)
+
+// lane is one sink write lane. It owns the records whose Hash % Writers is its number, so
+// records of one key are written by one lane, in order, with never two Writes in flight.
+type lane struct {
+	r    *run
+	id   int
+	in   <-chan chunk
+	log  *zap.Logger
+	pend []sdk.Record
+	segs []seg // the batches of pend's records, run-length encoded, in pend's order
+}
+
+type seg struct {
+	b *batchState
+	n int
+}
+
+func newLane(r *run, id int) *lane {
+	return &lane{r: r, id: id, in: r.lanes[id], log: r.log.With(zap.Int(logging.FieldLane, id))}
+}
+
+// run accumulates up to BatchSize records or for up to BatchTimeout, and writes them.
+func (l *lane) run() {
+	r := l.r
+	size := r.cfg.BatchSize
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	armed := false
+	for {
+		var timeout <-chan time.Time
+		if len(l.pend) > 0 {
+			if !armed {
+				timer.Reset(r.cfg.BatchTimeout)
+				armed = true
+			}
+			timeout = timer.C
+		}
+		select {
+		case c, ok := <-l.in:
+			if !ok {
+				// The processor is done: write what is left, then stop.
+				for len(l.pend) > 0 {
+					if !l.flush(min(len(l.pend), size)) {
+						return
+					}
+				}
+				return
+			}
+			l.pend = append(l.pend, c.recs...)
+			if n := len(l.segs); n > 0 && l.segs[n-1].b == c.b {
+				l.segs[n-1].n += len(c.recs)
+			} else {
+				l.segs = append(l.segs, seg{b: c.b, n: len(c.recs)})
+			}
+			if len(l.pend) >= size {
+				for len(l.pend) >= size {
+					if !l.flush(size) {
+						return
+					}
+				}
+				timer.Stop()
+				armed = false
+			}
+		case <-timeout:
+			armed = false
+			for len(l.pend) > 0 {
+				if !l.flush(min(len(l.pend), size)) {
+					return
+				}
+			}
+		case <-r.workCtx.Done():
+			return
+		}
+	}
+}
+
+// flush writes the first n pending records, retrying from the first undelivered one. It
+// returns false when the lane must stop (failure or drain timeout).
+func (l *lane) flush(n int) bool {
+	r := l.r
+	sink := r.cfg.Sink
+	failures := 0
+	for off := 0; off < n; {
+		if r.stopping() {
+			return false
+		}
+		batch := l.pend[off:n]
+		var d int
+		err := protect(func() error {
+			var err error
+			d, err = sink.Write(r.workCtx, batch)
+			return err
+		})
+		if d < 0 {
+			d = 0
+		}
+		if d > len(batch) {
+			l.log.Warn("sink reported more records delivered than it was given",
+				zap.String(logging.FieldPlugin, r.p.names.sink), zap.Int("delivered", d), zap.Int("records", len(batch)))
+			d = len(batch)
+		}
+		if d > 0 {
+			if !l.delivered(batch[:d]) {
+				return false
+			}
+			off += d
+			failures = 0
+		}
+		if err == nil {
+			if d == len(batch) {
+				continue
+			}
+			err = fmt.Errorf("sink delivered %d of %d records without an error", d, len(batch))
+		}
+		if r.stopping() {
+			return false
+		}
+		failures++
+		var pe *PanicError
+		switch {
+		case asPanic(err, &pe), isPermanent(err):
+			r.fail(&StageError{Stage: "sink", Plugin: r.p.names.sink, Op: "write", Err: err})
+			return false
+		case r.cfg.Retry.MaxAttempts > 0 && failures >= r.cfg.Retry.MaxAttempts:
+			r.fail(&StageError{Stage: "sink", Plugin: r.p.names.sink, Op: "write",
+				Err: fmt.Errorf("%w (gave up after %d attempts)", err, failures)})
+			return false
+		}
+		delay := r.cfg.Retry.Delay(failures)
+		r.stats.retries.Add(1)
+		l.log.Warn("sink write failed; retrying from the first undelivered record",
+			zap.String(logging.FieldPlugin, r.p.names.sink), zap.Int(logging.FieldAttempt, failures),
+			zap.Duration("backoff", delay), zap.Int("undelivered", n-off), zap.Error(err))
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.workCtx.Done():
+			t.Stop()
+			return false
+		}
+	}
+	rest := copy(l.pend, l.pend[n:])
+	clear(l.pend[rest:])
+	l.pend = l.pend[:rest]
+	return true
+}
+
+// delivered acknowledges the records the sink delivered: they are the first records of
+// segs.
+func (l *lane) delivered(recs []sdk.Record) bool {
+	r := l.r
+	var bytes uint64
+	for i := range recs {
+		bytes += uint64(len(recs[i].Value))
+	}
+	r.stats.recordsWritten.Add(uint64(len(recs)))
+	r.stats.bytesWritten.Add(bytes)
+	left := len(recs)
+	for left > 0 {
+		s := &l.segs[0]
+		k := min(s.n, left)
+		done, err := r.tracker.Ack(s.b.seq, k)
+		if err != nil {
+			r.fail(fmt.Errorf("pipeline: internal error: %w", err))
+			return false
+		}
+		if done {
+			r.budget.release(s.b.weight)
+		}
+		s.n -= k
+		left -= k
+		if s.n == 0 {
+			l.segs[0] = seg{}
+			l.segs = l.segs[1:]
+		}
+	}
+	return true
+}

@@ -1,0 +1,302 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
+	"github.com/ferry-cdc/ferry/core/internal/logging"
+	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// Pipeline moves changes from a source through filters and a serializer to a sink, keeping
+// the order per key and checkpointing only what the sink acknowledged. Build it with New and
+// start it with Run, once.
+type Pipeline struct {
+	cfg     Config
+	log     *zap.Logger
+	names   pluginNames
+	budget  *budget
+	stats   counters
+	started atomic.Bool
+}
+
+type pluginNames struct {
+	source, serializer, sink string
+	filters                  []string
+}
+
+// New checks cfg, fills its defaults and returns a Pipeline ready to Run.
+func New(cfg Config) (*Pipeline, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	p := &Pipeline{cfg: cfg, budget: newBudget(cfg.MaxInFlightBytes)}
+	var err error
+	if p.names.source, err = pluginName(cfg.Source); err != nil {
+		return nil, &StageError{Stage: "source", Op: "info", Err: err}
+	}
+	if p.names.serializer, err = pluginName(cfg.Serializer); err != nil {
+		return nil, &StageError{Stage: "serializer", Op: "info", Err: err}
+	}
+	if p.names.sink, err = pluginName(cfg.Sink); err != nil {
+		return nil, &StageError{Stage: "sink", Op: "info", Err: err}
+	}
+	for i, f := range cfg.Filters {
+		n, err := pluginName(f)
+		if err != nil {
+			return nil, &StageError{Stage: "filter", Op: "info", Err: fmt.Errorf("filter %d: %w", i+1, err)}
+		}
+		p.names.filters = append(p.names.filters, n)
+	}
+	p.log = cfg.Logger.With(zap.String(logging.FieldPipeline, cfg.Name))
+	return p, nil
+}
+
+func pluginName(pl sdk.Plugin) (name string, err error) {
+	err = protect(func() error {
+		name = pl.Info().Name
+		return nil
+	})
+	return name, err
+}
+
+// Name returns the pipeline's name.
+func (p *Pipeline) Name() string { return p.cfg.Name }
+
+// Run loads the checkpoint, opens the sink and the source (at the checkpoint), and moves
+// changes until the source ends (io.EOF), ctx is cancelled, or a stage fails. It saves the
+// final checkpoint and closes the sink and the source before returning.
+//
+// The end of the source and the cancellation of ctx are clean stops: Run returns nil. A
+// stage failure returns a *StageError naming the stage and plugin.
+func (p *Pipeline) Run(ctx context.Context) (err error) {
+	if !p.started.CompareAndSwap(false, true) {
+		return ErrAlreadyRun
+	}
+	cfg := p.cfg
+	cp, err := cfg.Store.Load(ctx, cfg.Name)
+	if err != nil {
+		return p.startErr(ctx, &StageError{Stage: "checkpoint", Op: "load", Err: err})
+	}
+	if cp != nil {
+		p.stats.committed.Store(&committedInfo{pos: cp.Position, seq: cp.Sequence, at: cp.SavedAt})
+	}
+
+	closeCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	}
+	closeSink := func() error {
+		c, cancel := closeCtx()
+		defer cancel()
+		if err := protect(func() error { return cfg.Sink.Close(c) }); err != nil {
+			return &StageError{Stage: "sink", Plugin: p.names.sink, Op: "close", Err: err}
+		}
+		return nil
+	}
+	closeSource := func() error {
+		c, cancel := closeCtx()
+		defer cancel()
+		if err := protect(func() error { return cfg.Source.Close(c) }); err != nil {
+			return &StageError{Stage: "source", Plugin: p.names.source, Op: "close", Err: err}
+		}
+		return nil
+	}
+
+	if err := protect(func() error { return cfg.Sink.Open(ctx) }); err != nil {
+		return p.startErr(ctx, errors.Join(&StageError{Stage: "sink", Plugin: p.names.sink, Op: "open", Err: err}, closeSink()))
+	}
+	var resume change.Position
+	if cp != nil {
+		resume = cp.Position
+	}
+	if err := protect(func() error {
+		return cfg.Source.Open(ctx, sdk.OpenRequest{Pipeline: cfg.Name, Position: resume})
+	}); err != nil {
+		openErr := &StageError{Stage: "source", Plugin: p.names.source, Op: "open", Err: err}
+		return p.startErr(ctx, errors.Join(openErr, closeSource(), closeSink()))
+	}
+	p.log.Info("pipeline started", zap.String(logging.FieldPosition, formatPosition(resume)),
+		zap.String("source", p.names.source), zap.String("sink", p.names.sink),
+		zap.Int("writers", cfg.Writers), zap.Int("batch_size", cfg.BatchSize),
+		zap.Int64("max_in_flight_bytes", cfg.MaxInFlightBytes))
+
+	r := newRun(p, cp)
+	runErr := r.run(ctx)
+	// Sink first: it flushes what the source's positions depend on.
+	closeErr := errors.Join(closeSink(), closeSource())
+	err = errors.Join(runErr, closeErr)
+
+	st := p.Stats()
+	fields := []zap.Field{
+		zap.String(logging.FieldPosition, formatPosition(st.Committed)),
+		zap.Uint64("batches_read", st.BatchesRead), zap.Uint64("changes_read", st.ChangesRead),
+		zap.Uint64("records_written", st.RecordsWritten), zap.Uint64("retries", st.Retries),
+	}
+	if err != nil {
+		// The error is returned, not logged: this line only marks the end of the run.
+		p.log.Info("pipeline stopped on error", fields...)
+	} else {
+		p.log.Info("pipeline stopped", fields...)
+	}
+	return err
+}
+
+// startErr turns a failure caused by the cancellation of ctx into a clean stop.
+func (p *Pipeline) startErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil
+	}
+	return err
+}
+
+// formatPosition renders an opaque position for logs: as text when it is printable, else
+// in hex.
+func formatPosition(pos change.Position) string {
+	if pos == nil {
+		return ""
+	}
+	if utf8.Valid(pos) {
+		printable := true
+		for _, r := range string(pos) {
+			if r < 0x20 || r == 0x7f {
+				printable = false
+				break
+			}
+		}
+		if printable {
+			return string(pos)
+		}
+	}
+	return "0x" + hex.EncodeToString(pos)
+}
+
+// run is the state of one Run.
+type run struct {
+	p       *Pipeline
+	cfg     Config
+	log     *zap.Logger
+	tracker *checkpoint.Tracker
+	budget  *budget
+	stats   *counters
+
+	readCtx    context.Context // cancelled to stop reading
+	cancelRead context.CancelFunc
+	workCtx    context.Context // cancelled on failure or when the drain times out
+	cancelWork context.CancelFunc
+
+	procCh chan readBatch
+	lanes  []chan chunk
+
+	errOnce  sync.Once
+	err      error
+	drainOut atomic.Bool
+
+	saveMu    sync.Mutex
+	lastSaved uint64 // tracker sequence of the last saved checkpoint
+}
+
+func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
+	r := &run{
+		p:       p,
+		cfg:     p.cfg,
+		log:     p.log,
+		tracker: checkpoint.NewTracker(cp),
+		budget:  p.budget,
+		stats:   &p.stats,
+		procCh:  make(chan readBatch, 2),
+		lanes:   make([]chan chunk, p.cfg.Writers),
+	}
+	if cp != nil {
+		r.lastSaved = cp.Sequence
+	}
+	for i := range r.lanes {
+		r.lanes[i] = make(chan chunk, 16)
+	}
+	return r
+}
+
+// fail records the first stage error and stops everything.
+func (r *run) fail(err error) {
+	r.errOnce.Do(func() {
+		r.err = err
+		r.cancelRead()
+		r.cancelWork()
+	})
+}
+
+// failure returns the recorded failure; later calls of fail are ignored.
+func (r *run) failure() error {
+	r.errOnce.Do(func() {})
+	return r.err
+}
+
+// stopping reports whether the work context is done (failure or drain timeout), in which
+// case errors of plugin calls are consequences, not causes.
+func (r *run) stopping() bool { return r.workCtx.Err() != nil }
+
+func (r *run) run(ctx context.Context) error {
+	r.readCtx, r.cancelRead = context.WithCancel(ctx)
+	r.workCtx, r.cancelWork = context.WithCancel(context.WithoutCancel(ctx))
+	defer r.cancelRead()
+	defer r.cancelWork()
+
+	var wg sync.WaitGroup
+	wg.Go(r.read)
+	wg.Go(r.process)
+	for i := range r.lanes {
+		l := newLane(r, i)
+		wg.Go(l.run)
+	}
+	stopCommit := make(chan struct{})
+	var cwg sync.WaitGroup
+	cwg.Go(func() { r.commitLoop(stopCommit) })
+
+	done := make(chan struct{})
+	go r.drainWatch(ctx, done)
+
+	wg.Wait()
+	close(done)
+	close(stopCommit)
+	cwg.Wait()
+
+	err := r.failure()
+	if r.drainOut.Load() {
+		b, _ := r.tracker.Pending()
+		r.log.Warn("drain timeout: stopped with batches in flight; they will be read again after the checkpoint",
+			zap.Duration("drain_timeout", r.cfg.DrainTimeout), zap.Int("batches", b))
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if serr := r.commit(sctx); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// drainWatch bounds the drain after ctx is cancelled.
+func (r *run) drainWatch(ctx context.Context, done <-chan struct{}) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(r.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.drainOut.Store(true)
+		r.cancelWork()
+	}
+}

@@ -1,0 +1,202 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// batchState is what a lane needs to acknowledge a batch's records.
+type batchState struct {
+	seq    uint64 // tracker sequence
+	weight int64  // bytes held in the budget until every record is acknowledged
+}
+
+// chunk is the part of one batch's records that goes to one lane, in order.
+type chunk struct {
+	b    *batchState
+	recs []sdk.Record
+}
+
+// process is the processor goroutine: filters, serializer, host fields, registration with the
+// tracker and routing to the lanes, one batch at a time in read order.
+func (r *run) process() {
+	defer func() {
+		for _, ch := range r.lanes {
+			close(ch)
+		}
+	}()
+	var out []sdk.Record
+	var keyBuf []byte
+	counts := make([]int, len(r.lanes))
+	for rb := range r.procCh {
+		if r.stopping() {
+			r.budget.release(rb.weight)
+			continue
+		}
+		recs, err := r.transform(rb.changes, out[:0], &keyBuf)
+		if err != nil {
+			r.budget.release(rb.weight)
+			if !r.stopping() {
+				r.fail(err)
+			}
+			continue
+		}
+
+		b := &batchState{seq: r.tracker.Add(rb.pos, len(recs), len(rb.changes)), weight: rb.weight}
+		if len(recs) == 0 {
+			// Everything filtered out, or heartbeats without records: complete at once.
+			r.budget.release(b.weight)
+			continue
+		}
+		// From here on the batch holds its records, not its changes.
+		var recBytes int64
+		for i := range recs {
+			recBytes += int64(recs[i].ApproxSize())
+		}
+		if recBytes < b.weight {
+			r.budget.release(b.weight - recBytes)
+		} else if recBytes > b.weight {
+			r.budget.force(recBytes - b.weight)
+		}
+		b.weight = recBytes
+		r.route(b, recs, counts)
+		clear(recs)
+		out = recs[:0]
+	}
+}
+
+// transform runs the filters and the serializer over one batch's changes and fills the
+// host's fields of the records, which it appends to out.
+func (r *run) transform(changes []*change.Change, out []sdk.Record, keyBuf *[]byte) ([]sdk.Record, error) {
+	for i, f := range r.cfg.Filters {
+		err := protect(func() error {
+			var err error
+			changes, err = f.Filter(r.workCtx, changes)
+			return err
+		})
+		if err != nil {
+			return nil, &StageError{Stage: "filter", Plugin: r.p.names.filters[i], Op: "filter", Err: err}
+		}
+		if len(changes) == 0 {
+			return out, nil
+		}
+	}
+	if len(changes) == 0 {
+		return out, nil
+	}
+	err := protect(func() error {
+		var err error
+		out, err = r.cfg.Serializer.Serialize(r.workCtx, changes, out)
+		return err
+	})
+	if err == nil {
+		*keyBuf, err = r.fill(out, changes, *keyBuf)
+	}
+	if err != nil {
+		return nil, &StageError{Stage: "serializer", Plugin: r.p.names.serializer, Op: "serialize", Err: err}
+	}
+	return out, nil
+}
+
+// fill validates the serializer's records and fills the host's fields.
+func (r *run) fill(recs []sdk.Record, changes []*change.Change, keyBuf []byte) ([]byte, error) {
+	last := -1
+	var hash uint64
+	var key string
+	for i := range recs {
+		rec := &recs[i]
+		ci := rec.Change
+		if ci < 0 || ci >= len(changes) {
+			return keyBuf, fmt.Errorf("record %d refers to change %d of %d", i, ci, len(changes))
+		}
+		if ci < last {
+			return keyBuf, fmt.Errorf("record %d refers to change %d after change %d: records must follow the changes' order", i, ci, last)
+		}
+		c := changes[ci]
+		if ci != last {
+			last = ci
+			hash = r.cfg.Shard(c)
+			keyBuf = appendKey(keyBuf[:0], c)
+			key = string(keyBuf)
+		}
+		rec.Hash = hash
+		rec.ChangeID = c.ID
+		rec.Op = c.Op
+		rec.Database, rec.Table = c.Database, c.TableName
+		if c.Table != nil {
+			if rec.Database == "" {
+				rec.Database = c.Table.Database
+			}
+			if rec.Table == "" {
+				rec.Table = c.Table.Name
+			}
+		}
+		rec.CommitTime = c.CommitTime
+		rec.Position = c.Position
+		if rec.Key == "" {
+			rec.Key = key
+		}
+		if rec.Topic == "" {
+			rec.Topic = c.Topic
+		}
+	}
+	return keyBuf, nil
+}
+
+// appendKey appends the canonical text of the change's key-column values joined with "\x01"
+// (nothing for changes without a row).
+func appendKey(dst []byte, c *change.Change) []byte {
+	if !c.Op.IsRow() || c.Table == nil {
+		return dst
+	}
+	row := c.Row()
+	for n, i := range c.Table.KeyColumns() {
+		if n > 0 {
+			dst = append(dst, 1)
+		}
+		if i < len(row) {
+			dst = row[i].AppendText(dst, -1)
+		}
+	}
+	return dst
+}
+
+// route sends the batch's records to their lanes (Hash % Writers), keeping their order
+// within each lane. Sends block while a lane's queue is full.
+func (r *run) route(b *batchState, recs []sdk.Record, counts []int) {
+	n := uint64(len(r.lanes))
+	if n == 1 {
+		r.send(0, chunk{b: b, recs: append([]sdk.Record(nil), recs...)})
+		return
+	}
+	clear(counts)
+	for i := range recs {
+		counts[recs[i].Hash%n]++
+	}
+	parts := make([][]sdk.Record, n)
+	for l, c := range counts {
+		if c > 0 {
+			parts[l] = make([]sdk.Record, 0, c)
+		}
+	}
+	for i := range recs {
+		l := recs[i].Hash % n
+		parts[l] = append(parts[l], recs[i])
+	}
+	for l, part := range parts {
+		if len(part) > 0 && !r.send(l, chunk{b: b, recs: part}) {
+			return
+		}
+	}
+}
+
+func (r *run) send(lane int, c chunk) bool {
+	select {
+	case r.lanes[lane] <- c:
+		return true
+	case <-r.workCtx.Done():
+		return false
+	}
+}

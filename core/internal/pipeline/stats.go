@@ -1,0 +1,60 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// Stats is a snapshot of a pipeline's counters since New.
+type Stats struct {
+	// BatchesRead and ChangesRead count what the source returned.
+	BatchesRead uint64
+	ChangesRead uint64
+	// RecordsWritten counts records the sink acknowledged; BytesWritten sums their values.
+	RecordsWritten uint64
+	BytesWritten   uint64
+	// Retries counts failed sink writes that were retried.
+	Retries uint64
+	// Committed is the last saved checkpoint position (the loaded one until the first save),
+	// CommittedSequence its batch sequence and CommittedAt when it was saved.
+	Committed         change.Position
+	CommittedSequence uint64
+	CommittedAt       time.Time
+	// InFlightBytes is the memory budget in use now; PeakInFlightBytes the most ever used.
+	InFlightBytes     int64
+	PeakInFlightBytes int64
+}
+
+type committedInfo struct {
+	pos change.Position
+	seq uint64
+	at  time.Time
+}
+
+type counters struct {
+	batchesRead    atomic.Uint64
+	changesRead    atomic.Uint64
+	recordsWritten atomic.Uint64
+	bytesWritten   atomic.Uint64
+	retries        atomic.Uint64
+	committed      atomic.Pointer[committedInfo]
+}
+
+// Stats returns the pipeline's counters. It is safe to call at any time, also while Run
+// runs.
+func (p *Pipeline) Stats() Stats {
+	s := Stats{
+		BatchesRead:    p.stats.batchesRead.Load(),
+		ChangesRead:    p.stats.changesRead.Load(),
+		RecordsWritten: p.stats.recordsWritten.Load(),
+		BytesWritten:   p.stats.bytesWritten.Load(),
+		Retries:        p.stats.retries.Load(),
+	}
+	if c := p.stats.committed.Load(); c != nil {
+		s.Committed, s.CommittedSequence, s.CommittedAt = c.pos, c.seq, c.at
+	}
+	s.InFlightBytes, s.PeakInFlightBytes = p.budget.usage()
+	return s
+}

@@ -1,0 +1,262 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"go.uber.org/zap"
+
+	"github.com/ferry-cdc/ferry/core/internal/logging"
+	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/protocol"
+)
+
+// Ref names a plugin as a pipeline file does.
+type Ref struct {
+	Kind sdk.Kind
+	Name string
+	// Path, when set, is the executable to run (plugin_path in HCL).
+	Path string
+	// OutOfProcess runs a built-in in a separate process.
+	OutOfProcess bool
+}
+
+func (r Ref) String() string { return fmt.Sprintf("%s %q", r.Kind, r.Name) }
+
+// Instance is a loaded plugin.
+type Instance struct {
+	Ref Ref
+	// Plugin implements the sdk interface of Ref.Kind.
+	Plugin sdk.Plugin
+	// Info is what the plugin says about itself.
+	Info sdk.Info
+	// Location is "built-in", "built-in, out of process" or the executable's path.
+	Location string
+
+	client *goplugin.Client
+	tail   *logging.Tail
+}
+
+// OutOfProcess reports whether the plugin runs in its own process.
+func (i *Instance) OutOfProcess() bool { return i.client != nil }
+
+// Host loads plugins and owns the processes it starts.
+type Host struct {
+	// Registry holds the built-ins.
+	Registry *Registry
+	// Dirs are searched, in order, for external plugins.
+	Dirs []string
+	// Executable is ferry's own path, used to serve built-ins out of process (default
+	// os.Executable()).
+	Executable string
+	// Env lists extra NAME=value variables for plugin processes. Plugins otherwise get an
+	// empty environment but for PATH, HOME, TMPDIR, TZ and LANG.
+	Env []string
+	// Logger receives plugin logs (each with the plugin's name).
+	Logger *zap.Logger
+
+	mu      sync.Mutex
+	clients []*goplugin.Client
+}
+
+// TailLines is how many of a plugin's last stderr lines a crash report shows.
+const TailLines = 20
+
+// Load finds and starts a plugin. The caller must eventually call Close on the host.
+func (h *Host) Load(ctx context.Context, ref Ref) (*Instance, error) {
+	if ref.Path != "" {
+		return h.launch(ctx, ref, exec.Command(ref.Path), ref.Path)
+	}
+	if b, ok := h.Registry.Lookup(ref.Kind, ref.Name); ok {
+		if !ref.OutOfProcess {
+			p := b.New()
+			return &Instance{Ref: ref, Plugin: p, Info: p.Info(), Location: "built-in"}, nil
+		}
+		exe := h.Executable
+		if exe == "" {
+			var err error
+			if exe, err = os.Executable(); err != nil {
+				return nil, fmt.Errorf("%s: %w: cannot find ferry's own executable: %v", ref, ErrLaunch, err)
+			}
+		}
+		cmd := exec.Command(exe, "plugin", "serve", string(ref.Kind)+"/"+ref.Name)
+		return h.launch(ctx, ref, cmd, "built-in, out of process")
+	}
+	for _, e := range Discover(h.Dirs) {
+		if e.Kind == ref.Kind && e.Name == ref.Name {
+			return h.launch(ctx, ref, exec.Command(e.Path), e.Path)
+		}
+	}
+	return nil, &NotFoundError{Kind: ref.Kind, Name: ref.Name, Searched: h.Dirs, Suggestion: h.suggest(ref)}
+}
+
+func (h *Host) suggest(ref Ref) string {
+	var names []string
+	for _, b := range h.Registry.All() {
+		if b.Kind == ref.Kind {
+			names = append(names, b.Name)
+		}
+	}
+	for _, e := range Discover(h.Dirs) {
+		if e.Kind == ref.Kind {
+			names = append(names, e.Name)
+		}
+	}
+	best, bestD := "", 4
+	for _, n := range names {
+		if d := levenshtein(ref.Name, n); d < bestD && d <= max(2, len(ref.Name)/3) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func (h *Host) pluginEnv() []string {
+	env := []string{}
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, h.Env...)
+}
+
+func (h *Host) launch(ctx context.Context, ref Ref, cmd *exec.Cmd, location string) (*Instance, error) {
+	cmd.Env = h.pluginEnv()
+	logger := h.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	logger = logger.With(zap.String(logging.FieldPlugin, ref.Name), zap.String(logging.FieldKind, string(ref.Kind)))
+	tail := logging.NewTail(TailLines)
+	client := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  protocol.Handshake,
+		VersionedPlugins: protocol.VersionedPlugins(),
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Logger:           logging.NewHCLog(logger, nil),
+		Stderr:           tailWriter{tail},
+		SkipHostEnv:      true,
+		Managed:          false,
+	})
+	h.mu.Lock()
+	h.clients = append(h.clients, client)
+	h.mu.Unlock()
+
+	fail := func(err error) (*Instance, error) {
+		client.Kill()
+		if isVersionMismatch(err) {
+			return nil, &VersionError{Kind: ref.Kind, Name: ref.Name, Path: location, Detail: err.Error(), Ferry: supportedVersions()}
+		}
+		if client.Exited() {
+			return nil, &CrashError{Kind: ref.Kind, Name: ref.Name, Path: location, LastLogs: tail.Lines(), Err: fmt.Errorf("%w: %v", ErrLaunch, err)}
+		}
+		return nil, fmt.Errorf("%s (%s): %w: %v", ref, location, ErrLaunch, err)
+	}
+	rpc, err := client.Client()
+	if err != nil {
+		return fail(err)
+	}
+	raw, err := rpc.Dispense(string(ref.Kind))
+	if err != nil {
+		return fail(err)
+	}
+	p, ok := raw.(sdk.Plugin)
+	if !ok {
+		return fail(fmt.Errorf("dispensed %T, not a plugin", raw))
+	}
+	inst := &Instance{Ref: ref, Location: location, client: client, tail: tail}
+	inst.Plugin = wrap(ref.Kind, p, inst.checkCrash)
+	inst.Info = p.Info()
+	if inst.Info.Kind != ref.Kind || inst.Info.Name != ref.Name && ref.Path == "" {
+		return fail(fmt.Errorf("the executable serves %s %q", inst.Info.Kind, inst.Info.Name))
+	}
+	logger.Debug("plugin started", zap.String(logging.FieldPath, location), zap.String("version", inst.Info.Version))
+	return inst, nil
+}
+
+func isVersionMismatch(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "Incompatible API version") || strings.Contains(s, "protocol version")
+}
+
+// checkCrash turns an error from a call into a CrashError when the process has exited.
+func (i *Instance) checkCrash(err error) error {
+	if err == nil || i.client == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var ce *CrashError
+	if errors.As(err, &ce) {
+		return err
+	}
+	if i.client.Exited() {
+		return &CrashError{Kind: i.Ref.Kind, Name: i.Ref.Name, Path: i.Location, LastLogs: i.tail.Lines(), Err: err}
+	}
+	return err
+}
+
+// Exited reports whether an out-of-process plugin's process has exited.
+func (i *Instance) Exited() bool { return i.client != nil && i.client.Exited() }
+
+// Kill stops an out-of-process plugin's process (used by tests and by shutdown).
+func (i *Instance) Kill() {
+	if i.client != nil {
+		i.client.Kill()
+	}
+}
+
+// Close stops every plugin process the host started.
+func (h *Host) Close() {
+	h.mu.Lock()
+	clients := h.clients
+	h.clients = nil
+	h.mu.Unlock()
+	for _, c := range clients {
+		c.Kill()
+	}
+}
+
+type tailWriter struct{ t *logging.Tail }
+
+func (w tailWriter) Write(p []byte) (int, error) {
+	if s := strings.TrimRight(string(p), "\n"); s != "" {
+		w.t.Add(s)
+	}
+	return len(p), nil
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func supportedVersions() []int {
+	var vs []int
+	for v := range protocol.VersionedPlugins() {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
+}

@@ -1,0 +1,94 @@
+package plugin
+
+import (
+	"context"
+
+	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// wrap decorates an out-of-process plugin so every failing call passes through check, which
+// reports a dead process as a crash with the plugin's name and last output.
+func wrap(kind sdk.Kind, p sdk.Plugin, check func(error) error) sdk.Plugin {
+	base := wrapped{p: p, check: check}
+	switch kind {
+	case sdk.KindSource:
+		return &wrappedSource{wrapped: base, s: p.(sdk.Source)}
+	case sdk.KindFilter:
+		return &wrappedFilter{wrapped: base, f: p.(sdk.Filter)}
+	case sdk.KindSerializer:
+		return &wrappedSerializer{wrapped: base, s: p.(sdk.Serializer)}
+	case sdk.KindSink:
+		return &wrappedSink{wrapped: base, s: p.(sdk.Sink)}
+	}
+	return p
+}
+
+type wrapped struct {
+	p     sdk.Plugin
+	check func(error) error
+}
+
+func (w wrapped) Info() sdk.Info { return w.p.Info() }
+func (w wrapped) Spec() sdk.Spec { return w.p.Spec() }
+func (w wrapped) Configure(ctx context.Context, cfg sdk.Config) error {
+	return w.check(w.p.Configure(ctx, cfg))
+}
+
+type wrappedSource struct {
+	wrapped
+	s sdk.Source
+}
+
+func (w *wrappedSource) Open(ctx context.Context, req sdk.OpenRequest) error {
+	return w.check(w.s.Open(ctx, req))
+}
+
+func (w *wrappedSource) Read(ctx context.Context) (*change.Batch, error) {
+	b, err := w.s.Read(ctx)
+	return b, w.check(err)
+}
+
+func (w *wrappedSource) Close(ctx context.Context) error { return w.check(w.s.Close(ctx)) }
+
+// Ack forwards to the plugin when it accepts acknowledgements.
+func (w *wrappedSource) Ack(ctx context.Context, pos change.Position) error {
+	if a, ok := w.s.(sdk.SourceAcker); ok {
+		return w.check(a.Ack(ctx, pos))
+	}
+	return nil
+}
+
+type wrappedFilter struct {
+	wrapped
+	f sdk.Filter
+}
+
+func (w *wrappedFilter) Filter(ctx context.Context, cs []*change.Change) ([]*change.Change, error) {
+	out, err := w.f.Filter(ctx, cs)
+	return out, w.check(err)
+}
+
+type wrappedSerializer struct {
+	wrapped
+	s sdk.Serializer
+}
+
+func (w *wrappedSerializer) Serialize(ctx context.Context, cs []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
+	out, err := w.s.Serialize(ctx, cs, out)
+	return out, w.check(err)
+}
+
+type wrappedSink struct {
+	wrapped
+	s sdk.Sink
+}
+
+func (w *wrappedSink) Open(ctx context.Context) error { return w.check(w.s.Open(ctx)) }
+
+func (w *wrappedSink) Write(ctx context.Context, recs []sdk.Record) (int, error) {
+	n, err := w.s.Write(ctx, recs)
+	return n, w.check(err)
+}
+
+func (w *wrappedSink) Close(ctx context.Context) error { return w.check(w.s.Close(ctx)) }
