@@ -34,30 +34,38 @@ func (l *loaded) instances() []*plugin.Instance {
 // w and, if any is an error, load returns an ExitConfig error.
 func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars map[string]string, w io.Writer) (*loaded, error) {
 	f, diags := config.LoadFile(path, config.Options{Vars: vars})
-	if diags.HasErrors() || f == nil {
+	if f == nil || f.Pipeline == nil {
 		return nil, renderFail(w, diags, f)
 	}
-	p := f.Pipeline
-	l := &loaded{file: f}
-	var all hcl.Diagnostics
-	all = append(all, diags...)
-	one := func(b *config.PluginBlock) *plugin.Instance {
+	// Check every plugin block that parsed even when the pipeline's own structure has
+	// errors, so one run of validate reports everything.
+	all := append(hcl.Diagnostics{}, diags...)
+	insts := map[*config.PluginBlock]*plugin.Instance{}
+	for _, b := range f.Pipeline.Plugins() {
+		if b.Name == "" {
+			continue
+		}
 		inst, d := loadPlugin(ctx, g.logger, host, b)
 		all = append(all, d...)
-		return inst
+		insts[b] = inst
 	}
-	l.source = one(&p.Source)
-	for i := range p.Filters {
-		l.filters = append(l.filters, one(&p.Filters[i]))
-	}
-	l.serializer = one(&p.Serializer)
-	l.sink = one(&p.Sink)
 	if all.HasErrors() {
 		return nil, renderFail(w, all, f)
 	}
 	if len(all) > 0 {
 		config.SortDiagnostics(all)
 		_ = config.WriteDiagnostics(w, all, f, false)
+	}
+	p := f.Pipeline
+	l := &loaded{file: f, source: insts[&p.Source], serializer: insts[&p.Serializer], sink: insts[&p.Sink]}
+	for i := range p.Filters {
+		l.filters = append(l.filters, insts[&p.Filters[i]])
+	}
+	for _, inst := range l.instances() {
+		if inst == nil {
+			// Cannot happen once the file has no errors; guard the wiring anyway.
+			return nil, withCode(ExitConfig, fmt.Errorf("%s: the pipeline is missing a plugin", path))
+		}
 	}
 	return l, nil
 }

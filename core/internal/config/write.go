@@ -12,7 +12,7 @@ import (
 )
 
 // WriteDiagnostics renders diagnostics as text, like hcl's text writer: "Error: summary",
-// "  on FILE line N, in BLOCK:", the source lines with the subject highlighted (when color
+// "  on FILE:LINE:COLUMN, in BLOCK:", the source lines with the subject highlighted (when color
 // is set), then the detail. f supplies the source text (nil: no snippets); the text of secret
 // expressions is printed as *** and known secret values are scrubbed everywhere. Variable
 // values are never printed.
@@ -46,13 +46,13 @@ func writeDiagnostic(w *bufio.Writer, d *hcl.Diagnostic, f *File, secrets []hcl.
 	if d.Subject != nil {
 		src := f.Bytes()
 		if f == nil || src == nil || d.Subject.Filename != f.Filename {
-			fmt.Fprintf(w, "  on %s line %d:\n  (source code not available)\n\n", d.Subject.Filename, d.Subject.Start.Line)
+			fmt.Fprintf(w, "  on %s:%d:%d:\n  (source code not available)\n\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
 		} else {
 			ctx := f.contextString(d.Subject.Start.Byte)
 			if ctx != "" {
 				ctx = ", in " + ctx
 			}
-			fmt.Fprintf(w, "  on %s line %d%s:\n", d.Subject.Filename, d.Subject.Start.Line, ctx)
+			fmt.Fprintf(w, "  on %s:%d:%d%s:\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, ctx)
 			snip, hl := *d.Subject, *d.Subject
 			if d.Context != nil {
 				snip = hcl.RangeOver(snip, *d.Context)

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"go.uber.org/zap"
@@ -142,9 +144,15 @@ func (h *Host) launch(ctx context.Context, ref Ref, cmd *exec.Cmd, location stri
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           logging.NewHCLog(logger, nil),
-		Stderr:           tailWriter{tail},
-		SkipHostEnv:      true,
-		Managed:          false,
+		// Raw lines of the process's stderr (panics, output before Serve): remembered for
+		// crash reports; go-plugin also logs them through Logger.
+		Stderr: tailWriter{tail},
+		// What the plugin writes to os.Stdout/os.Stderr after Serve arrives over go-plugin's
+		// stdio stream: log it with the plugin's name and remember it too.
+		SyncStderr:  &lineLogger{log: logger, tail: tail},
+		SyncStdout:  &lineLogger{log: logger, tail: tail},
+		SkipHostEnv: true,
+		Managed:     false,
 	})
 	h.mu.Lock()
 	h.clients = append(h.clients, client)
@@ -183,8 +191,8 @@ func (h *Host) launch(ctx context.Context, ref Ref, cmd *exec.Cmd, location stri
 }
 
 func isVersionMismatch(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "Incompatible API version") || strings.Contains(s, "protocol version")
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "incompatible api version") || strings.Contains(s, "protocol version")
 }
 
 // checkCrash turns an error from a call into a CrashError when the process has exited.
@@ -195,6 +203,14 @@ func (i *Instance) checkCrash(err error) error {
 	var ce *CrashError
 	if errors.As(err, &ce) {
 		return err
+	}
+	if errors.Is(err, protocol.ErrConnectionLost) {
+		// The connection breaks a moment before go-plugin has reaped the process and
+		// drained its stderr: give it that moment.
+		deadline := time.Now().Add(exitGrace)
+		for !i.client.Exited() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	if i.client.Exited() {
 		return &CrashError{Kind: i.Ref.Kind, Name: i.Ref.Name, Path: i.Location, LastLogs: i.tail.Lines(), Err: err}
@@ -223,7 +239,38 @@ func (h *Host) Close() {
 	}
 }
 
+// exitGrace is how long a lost connection waits for the plugin process to be seen exiting.
+const exitGrace = 3 * time.Second
+
 type tailWriter struct{ t *logging.Tail }
+
+// lineLogger logs each complete line written to it.
+type lineLogger struct {
+	mu   sync.Mutex
+	log  *zap.Logger
+	tail *logging.Tail
+	buf  []byte
+}
+
+func (w *lineLogger) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimRight(string(w.buf[:i]), "\r")
+		w.buf = w.buf[i+1:]
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		w.tail.Add(line)
+		w.log.Info(line)
+	}
+	return len(p), nil
+}
 
 func (w tailWriter) Write(p []byte) (int, error) {
 	if s := strings.TrimRight(string(p), "\n"); s != "" {

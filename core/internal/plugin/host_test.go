@@ -1,0 +1,282 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// bins builds, once per test run, ferry itself (to serve built-ins out of process), the example
+// plugins as external executables, and the crashing test plugin.
+func bins(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "ferry-plugin-test")
+		if buildErr != nil {
+			return
+		}
+		targets := map[string]string{
+			"ferry":                  "github.com/ferry-cdc/ferry/core/cmd/ferry",
+			"ferry-source-generator": "github.com/ferry-cdc/ferry/sdk/examples/source/cmd",
+			"ferry-sink-file":        "github.com/ferry-cdc/ferry/sdk/examples/sink/cmd",
+			"ferry-sink-crash":       "./testdata/crashsink",
+		}
+		for name, pkg := range targets {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
+			if err != nil {
+				buildErr = errors.New(string(out))
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build: %v", buildErr)
+	}
+	return binDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func testHost(t *testing.T, log *zap.Logger) *Host {
+	t.Helper()
+	reg, err := BuiltinRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := bins(t)
+	if log == nil {
+		log = zap.NewNop()
+	}
+	h := &Host{Registry: reg, Dirs: []string{filepath.Join(dir, "none"), dir}, Executable: filepath.Join(dir, "ferry"), Logger: log}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func TestRegistryChecksBuiltins(t *testing.T) {
+	if _, err := BuiltinRegistry(); err != nil {
+		t.Fatal(err)
+	}
+	gen := Builtins()[0]
+	if _, err := NewRegistry(gen, gen); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate accepted: %v", err)
+	}
+	wrongName := Builtin{Kind: sdk.KindSource, Name: "other", New: gen.New}
+	if _, err := NewRegistry(wrongName); err == nil || !strings.Contains(err.Error(), "reports itself") {
+		t.Errorf("mismatched name accepted: %v", err)
+	}
+	wrongKind := Builtin{Kind: sdk.KindSink, Name: "generator", New: gen.New}
+	if _, err := NewRegistry(wrongKind); err == nil {
+		t.Error("mismatched kind accepted")
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{
+		"ferry-sink-good":       0o755,
+		"ferry-sink-notexec":    0o644,
+		"ferry-gizmo-x":         0o755,
+		"ferry-serializer-a.sh": 0o755,
+		"other":                 0o755,
+		"ferry-filter-ok":       0o755,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := Discover([]string{filepath.Join(dir, "missing"), dir})
+	var names []string
+	for _, e := range got {
+		names = append(names, string(e.Kind)+"/"+e.Name)
+	}
+	if strings.Join(names, ",") != "filter/ok,sink/good" {
+		t.Errorf("discovered %v", names)
+	}
+}
+
+func TestLoadBuiltinInProcessAndOutOfProcess(t *testing.T) {
+	h := testHost(t, nil)
+	ctx := context.Background()
+	in, err := h.Load(ctx, Ref{Kind: sdk.KindSource, Name: "generator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.OutOfProcess() || in.Location != "built-in" {
+		t.Errorf("in-process load: %+v", in)
+	}
+	out, err := h.Load(ctx, Ref{Kind: sdk.KindSource, Name: "generator", OutOfProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.OutOfProcess() || out.Info.Name != "generator" || out.Info.Version == "" {
+		t.Errorf("out-of-process load: %+v", out.Info)
+	}
+	// Both transports read the same batches.
+	read := func(inst *Instance) []string {
+		src := inst.Plugin.(sdk.Source)
+		if err := src.Configure(ctx, sdk.NewConfig([]byte(`{"rows":5,"count":12,"batch_size":4,"seed":3}`))); err != nil {
+			t.Fatal(err)
+		}
+		if err := src.Open(ctx, sdk.OpenRequest{Pipeline: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close(ctx)
+		var ids []string
+		for {
+			b, err := src.Read(ctx)
+			if err != nil {
+				break
+			}
+			for _, c := range b.Changes {
+				ids = append(ids, c.ID+"/"+c.Op.String())
+			}
+		}
+		return ids
+	}
+	a, b := read(in), read(out)
+	if len(a) != 12 || strings.Join(a, ",") != strings.Join(b, ",") {
+		t.Errorf("in-process read %v\nout-of-process read %v", a, b)
+	}
+}
+
+func TestLoadExternalFromPluginDir(t *testing.T) {
+	h := testHost(t, nil)
+	inst, err := h.Load(context.Background(), Ref{Kind: sdk.KindSink, Name: "file"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The built-in wins over the directory for the same name.
+	if inst.Location != "built-in" {
+		t.Errorf("location %q", inst.Location)
+	}
+	inst, err = h.Load(context.Background(), Ref{Kind: sdk.KindSink, Name: "crash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(inst.Location, "ferry-sink-crash") || !inst.OutOfProcess() {
+		t.Errorf("location %q", inst.Location)
+	}
+}
+
+func TestLoadNotFoundSuggests(t *testing.T) {
+	h := testHost(t, nil)
+	_, err := h.Load(context.Background(), Ref{Kind: sdk.KindSink, Name: "fiel"})
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{`sink plugin "fiel" not found`, "ferry-sink-fiel", binDir, `did you mean "file"?`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestLoadVersionMismatch(t *testing.T) {
+	dir := bins(t)
+	v99 := filepath.Join(dir, "ferry-serializer-v99")
+	if out, err := exec.Command("go", "build", "-o", v99, "github.com/ferry-cdc/ferry/sdk/protocol/testdata/v99").CombinedOutput(); err != nil {
+		t.Fatalf("build: %s", out)
+	}
+	h := testHost(t, nil)
+	_, err := h.Load(context.Background(), Ref{Kind: sdk.KindSerializer, Name: "v99", Path: v99})
+	var ve *VersionError
+	if !errors.As(err, &ve) || !errors.Is(err, ErrVersionMismatch) {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{`serializer plugin "v99"`, v99, "ferry speaks [1]", "99"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
+
+func TestCrashReportsNameAndLastOutput(t *testing.T) {
+	h := testHost(t, nil)
+	ctx := context.Background()
+	inst, err := h.Load(ctx, Ref{Kind: sdk.KindSink, Name: "crash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := inst.Plugin.(sdk.Sink)
+	if err := sink.Configure(ctx, sdk.NewConfig(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, err = sink.Write(wctx, []sdk.Record{{Value: []byte("x")}, {Value: []byte("y")}})
+	var ce *CrashError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCrashed) {
+		t.Fatalf("got %v (exited %v)", err, inst.Exited())
+	}
+	for _, want := range []string{`sink plugin "crash"`, "ferry-sink-crash", "crashed", "panic: out of disk (simulated) on a batch of 2 records", "crashsink/main.go"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
+
+func TestPluginLogsForwardedWithName(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	h := testHost(t, zap.New(core))
+	ctx := context.Background()
+	inst, err := h.Load(ctx, Ref{Kind: sdk.KindSink, Name: "crash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := inst.Plugin.(sdk.Sink)
+	_ = sink.Configure(ctx, sdk.NewConfig(nil))
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range logs.All() {
+			if strings.Contains(e.Message, "crashsink: configured") {
+				if e.ContextMap()["plugin"] != "crash" || e.ContextMap()["kind"] != "sink" {
+					t.Errorf("forwarded line without the plugin's name: %v", e.ContextMap())
+				}
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("plugin stderr not forwarded; got %d entries", logs.Len())
+}
+
+func TestCheckCrashLeavesLiveErrorsAlone(t *testing.T) {
+	inst := &Instance{Ref: Ref{Kind: sdk.KindSink, Name: "x"}}
+	err := errors.New("broker busy")
+	if got := inst.checkCrash(err); got != err {
+		t.Errorf("in-process error rewritten: %v", got)
+	}
+	var _ = change.Position(nil)
+}
