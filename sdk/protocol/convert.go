@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -12,11 +14,12 @@ import (
 )
 
 // Conversions between the SDK's types and the wire messages. They run once per event on the
-// hot path, so they use no reflection, allocate each batch's messages and values in a few
-// slabs and do not copy strings: a message built by an encoder aliases the strings of the
-// changes it was built from (it is only read, by proto.Marshal, before it is dropped), and
-// values decoded from a message alias that message's byte fields (each a separate
-// allocation made by proto.Unmarshal, never written afterwards).
+// hot path, so they use no reflection, allocate each message's changes and values in a few
+// slabs, write row values as parallel arrays with one text buffer per message (Values), and
+// otherwise do not copy strings: a message built by an encoder aliases the strings and bytes
+// of what it was built from (it is only read, by proto.Marshal, before it is dropped), and
+// what is decoded from a message aliases that message's byte fields (allocations made by
+// proto.Unmarshal that nothing writes afterwards).
 
 // bytesOf returns s's bytes without copying. The result must not be modified.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -74,36 +77,50 @@ func (e *tableEncoder) ref(t *change.Table, defs *[]*pb.Table) uint64 {
 	return e.next
 }
 
-// changes encodes changes, appending the definitions of new tables to defs.
-func (e *tableEncoder) changes(cs []*change.Change, defs *[]*pb.Table) []*pb.Change {
-	nv := 0
+// changes encodes changes, appending the definitions of new tables to defs and their row
+// values to vals.
+func (e *tableEncoder) changes(cs []*change.Change, defs *[]*pb.Table, vals *pb.Values) []*pb.Change {
+	nv, nt := 0, 0
 	for _, c := range cs {
 		nv += len(c.Before) + len(c.After)
+		nt += textSize(c.Before) + textSize(c.After)
 	}
+	vals.Kinds = slices.Grow(vals.Kinds, nv)
+	vals.N = slices.Grow(vals.N, nv)
+	vals.Sizes = slices.Grow(vals.Sizes, nv)
+	vals.Text = slices.Grow(vals.Text, nt)
 	msgs := make([]pb.Change, len(cs))
 	out := make([]*pb.Change, len(cs))
-	vals := make([]pb.Value, nv)
-	vptrs := make([]*pb.Value, nv)
-	for i := range vptrs {
-		vptrs[i] = &vals[i]
-	}
 	for i, c := range cs {
 		m := &msgs[i]
 		out[i] = m
-		e.change(c, m, defs, &vptrs)
+		e.change(c, m, defs, vals)
 	}
 	return out
 }
 
-// change fills m from c, taking value messages from the front of *vals.
-func (e *tableEncoder) change(c *change.Change, m *pb.Change, defs *[]*pb.Table, vals *[]*pb.Value) {
+func textSize(vs []change.Value) int {
+	n := 0
+	for _, v := range vs {
+		_, _, s := v.Raw()
+		n += len(s)
+	}
+	return n
+}
+
+// change fills m from c and appends c's values to vals.
+func (e *tableEncoder) change(c *change.Change, m *pb.Change, defs *[]*pb.Table, vals *pb.Values) {
 	m.Id = bytesOf(c.ID)
 	m.Op = uint32(c.Op)
 	m.TableId = e.ref(c.Table, defs)
-	m.Database = bytesOf(c.Database)
-	m.TableName = bytesOf(c.TableName)
-	m.Before = valuesToPB(c.Before, vals)
-	m.After = valuesToPB(c.After, vals)
+	if c.Table != nil && c.Database == c.Table.Database && c.TableName == c.Table.Name {
+		m.NamesFromTable = true
+	} else {
+		m.Database = bytesOf(c.Database)
+		m.TableName = bytesOf(c.TableName)
+	}
+	m.Before = appendValues(vals, c.Before)
+	m.After = appendValues(vals, c.After)
 	m.Ddl = bytesOf(c.DDL)
 	m.CommitSec, m.CommitNsec = timeToPB(c.CommitTime)
 	m.TxId = bytesOf(c.TxID)
@@ -122,18 +139,16 @@ func (e *tableEncoder) change(c *change.Change, m *pb.Change, defs *[]*pb.Table,
 	}
 }
 
-func valuesToPB(vs []change.Value, pool *[]*pb.Value) []*pb.Value {
-	if vs == nil {
-		return nil
-	}
-	out := (*pool)[:len(vs):len(vs)]
-	*pool = (*pool)[len(vs):]
-	for i, v := range vs {
+// appendValues appends a row image to vals and returns its length.
+func appendValues(vals *pb.Values, row []change.Value) uint32 {
+	for _, v := range row {
 		k, n, s := v.Raw()
-		m := out[i]
-		m.Kind, m.N, m.S = uint32(k), n, bytesOf(s)
+		vals.Kinds = append(vals.Kinds, byte(k))
+		vals.N = append(vals.N, n)
+		vals.Sizes = append(vals.Sizes, uint32(len(s)))
+		vals.Text = append(vals.Text, s...)
 	}
-	return out
+	return uint32(len(row))
 }
 
 func timeToPB(t time.Time) (int64, int32) { return t.Unix(), int32(t.Nanosecond()) }
@@ -246,26 +261,30 @@ func (d *tableDecoder) table(id uint64) (*change.Table, error) {
 	return t, nil
 }
 
-// changes decodes changes whose tables were defined.
-func (d *tableDecoder) changes(ms []*pb.Change) ([]*change.Change, error) {
+// changes decodes changes whose tables were defined and whose values are in vals.
+func (d *tableDecoder) changes(ms []*pb.Change, vals *pb.Values) ([]*change.Change, error) {
 	nv := 0
 	for _, m := range ms {
-		nv += len(m.Before) + len(m.After)
+		nv += int(m.Before) + int(m.After)
+	}
+	r, err := newValueReader(vals, nv)
+	if err != nil {
+		return nil, err
 	}
 	cs := make([]change.Change, len(ms))
 	out := make([]*change.Change, len(ms))
-	vals := make([]change.Value, nv)
+	slab := make([]change.Value, nv)
 	for i, m := range ms {
 		c := &cs[i]
 		out[i] = c
-		if err := d.change(m, c, &vals); err != nil {
+		if err := d.change(m, c, &r, &slab); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func (d *tableDecoder) change(m *pb.Change, c *change.Change, vals *[]change.Value) error {
+func (d *tableDecoder) change(m *pb.Change, c *change.Change, r *valueReader, slab *[]change.Value) error {
 	t, err := d.table(m.TableId)
 	if err != nil {
 		return err
@@ -273,10 +292,17 @@ func (d *tableDecoder) change(m *pb.Change, c *change.Change, vals *[]change.Val
 	c.ID = stringOf(m.Id)
 	c.Op = change.Op(m.Op)
 	c.Table = t
-	c.Database = stringOf(m.Database)
-	c.TableName = stringOf(m.TableName)
-	c.Before = valuesFromPB(m.Before, vals)
-	c.After = valuesFromPB(m.After, vals)
+	if m.NamesFromTable && t != nil {
+		c.Database, c.TableName = t.Database, t.Name
+	} else {
+		c.Database, c.TableName = stringOf(m.Database), stringOf(m.TableName)
+	}
+	if c.Before, err = r.read(m.Before, slab); err != nil {
+		return err
+	}
+	if c.After, err = r.read(m.After, slab); err != nil {
+		return err
+	}
 	c.DDL = stringOf(m.Ddl)
 	c.CommitTime = timeFromPB(m.CommitSec, m.CommitNsec)
 	c.TxID = stringOf(m.TxId)
@@ -293,31 +319,77 @@ func (d *tableDecoder) change(m *pb.Change, c *change.Change, vals *[]change.Val
 	return nil
 }
 
-// valuesFromPB takes len(ms) values from the front of *slab; the result's capacity is its
-// length, so appending to it cannot overwrite the next row.
-func valuesFromPB(ms []*pb.Value, slab *[]change.Value) []change.Value {
-	if ms == nil {
-		return nil
+// valueReader reads the values of a Values message in order. Decoded text aliases
+// vals.Text.
+type valueReader struct {
+	vals *pb.Values
+	next int // index of the next value
+	off  int // offset of its text
+}
+
+// newValueReader checks that vals holds (at least) n consistent values.
+func newValueReader(vals *pb.Values, n int) (valueReader, error) {
+	if n == 0 {
+		return valueReader{}, nil
 	}
-	out := (*slab)[:len(ms):len(ms)]
-	*slab = (*slab)[len(ms):]
-	for i, m := range ms {
-		if m != nil {
-			out[i] = change.FromRaw(change.Kind(m.Kind), m.N, stringOf(m.S))
-		}
+	if vals == nil || len(vals.Kinds) < n || len(vals.N) < n || len(vals.Sizes) < n {
+		return valueReader{}, errors.New("protocol error: fewer values than the changes have")
 	}
-	return out
+	total := 0
+	for _, sz := range vals.Sizes[:n] {
+		total += int(sz)
+	}
+	if total > len(vals.Text) {
+		return valueReader{}, errors.New("protocol error: value text is short")
+	}
+	return valueReader{vals: vals}, nil
+}
+
+// read takes n values, from the front of *slab; the result's capacity is its length, so
+// appending to it cannot overwrite the next row. n == 0 gives nil.
+func (r *valueReader) read(n uint32, slab *[]change.Value) ([]change.Value, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	if int(n) > len(*slab) {
+		return nil, errors.New("protocol error: more values than announced")
+	}
+	out := (*slab)[:n:n]
+	*slab = (*slab)[n:]
+	v := r.vals
+	for i := range out {
+		j := r.next + i
+		end := r.off + int(v.Sizes[j])
+		out[i] = change.FromRaw(change.Kind(v.Kinds[j]), v.N[j], stringOf(v.Text[r.off:end:end]))
+		r.off = end
+	}
+	r.next += int(n)
+	return out, nil
+}
+
+// skip advances past n values.
+func (r *valueReader) skip(n uint32) {
+	for _, sz := range r.vals.Sizes[r.next : r.next+int(n)] {
+		r.off += int(sz)
+	}
+	r.next += int(n)
 }
 
 // sameChange reports whether c still equals the message it was decoded from (t being the
-// table m refers to), so that a filter's reply can name it by index instead of sending it.
-func sameChange(c *change.Change, m *pb.Change, t *change.Table) bool {
-	if c.ID != string(m.Id) || uint32(c.Op) != m.Op || c.Table != t ||
-		c.Database != string(m.Database) || c.TableName != string(m.TableName) ||
+// table m refers to, and r positioned at m's values), so that a filter's reply can name it by
+// index instead of sending it. r is advanced past m's values.
+func sameChange(c *change.Change, m *pb.Change, t *change.Table, r *valueReader) bool {
+	same := sameValues(c.Before, r, m.Before)
+	same = sameValues(c.After, r, m.After) && same
+	db, name := string(m.Database), string(m.TableName)
+	if m.NamesFromTable && t != nil {
+		db, name = t.Database, t.Name
+	}
+	if !same || c.ID != string(m.Id) || uint32(c.Op) != m.Op || c.Table != t ||
+		c.Database != db || c.TableName != name ||
 		c.DDL != string(m.Ddl) || c.TxID != string(m.TxId) || c.TxSeq != m.TxSeq ||
 		c.TxSize != m.TxSize || c.Topic != string(m.Topic) ||
-		!bytes.Equal(c.Position, m.Position) || len(c.Meta) != len(m.Meta) ||
-		!sameValues(c.Before, m.Before) || !sameValues(c.After, m.After) {
+		!bytes.Equal(c.Position, m.Position) || len(c.Meta) != len(m.Meta) {
 		return false
 	}
 	if sec, nsec := timeToPB(c.CommitTime); sec != m.CommitSec || nsec != m.CommitNsec {
@@ -331,17 +403,21 @@ func sameChange(c *change.Change, m *pb.Change, t *change.Table) bool {
 	return true
 }
 
-func sameValues(vs []change.Value, ms []*pb.Value) bool {
-	if len(vs) != len(ms) || (vs == nil) != (ms == nil) {
-		return false
-	}
-	for i, v := range vs {
-		k, n, s := v.Raw()
-		if m := ms[i]; uint32(k) != m.Kind || n != m.N || s != string(m.S) {
-			return false
+// sameValues compares vs with the next n values of r, and advances r past them.
+func sameValues(vs []change.Value, r *valueReader, n uint32) bool {
+	v := r.vals
+	same := len(vs) == int(n)
+	for i := 0; i < int(n); i++ {
+		j := r.next + i
+		end := r.off + int(v.Sizes[j])
+		if same {
+			k, num, s := vs[i].Raw()
+			same = byte(k) == v.Kinds[j] && num == v.N[j] && s == string(v.Text[r.off:end])
 		}
+		r.off = end
 	}
-	return true
+	r.next += int(n)
+	return same
 }
 
 // recordsToPB encodes records.

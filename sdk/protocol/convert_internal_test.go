@@ -25,8 +25,8 @@ func TestTableDefinitionsAreBoundedAndResent(t *testing.T) {
 		for i, tb := range ts {
 			cs[i] = &change.Change{ID: tb.Name, Op: change.OpInsert, Table: tb, After: []change.Value{change.NewInt(int64(i))}}
 		}
-		req := &pb.SerializeRequest{ResetTables: enc.begin()}
-		req.Changes = enc.changes(cs, &req.Tables)
+		req := &pb.SerializeRequest{ResetTables: enc.begin(), Values: &pb.Values{}}
+		req.Changes = enc.changes(cs, &req.Tables, req.Values)
 		defsSent += len(req.Tables)
 		wire, err := proto.Marshal(req)
 		if err != nil {
@@ -37,7 +37,7 @@ func TestTableDefinitionsAreBoundedAndResent(t *testing.T) {
 			t.Fatal(err)
 		}
 		dec.define(got.Tables, got.ResetTables)
-		out, err := dec.changes(got.Changes)
+		out, err := dec.changes(got.Changes, got.Values)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,13 @@ func TestTableDefinitionsAreBoundedAndResent(t *testing.T) {
 
 func TestUndefinedTableIsAnError(t *testing.T) {
 	var dec tableDecoder
-	if _, err := dec.changes([]*pb.Change{{TableId: 5}}); err == nil {
+	if _, err := dec.changes([]*pb.Change{{TableId: 5}}, nil); err == nil {
 		t.Fatal("no error for an undefined table")
+	}
+	if _, err := dec.changes([]*pb.Change{{After: 2}}, &pb.Values{Kinds: []byte{1}, N: []uint64{1}, Sizes: []uint32{0}}); err == nil {
+		t.Fatal("no error for missing values")
+	}
+	if _, err := dec.changes([]*pb.Change{{After: 1}}, &pb.Values{Kinds: []byte{6}, N: []uint64{0}, Sizes: []uint32{5}, Text: []byte("abc")}); err == nil {
+		t.Fatal("no error for short text")
 	}
 }

@@ -18,6 +18,15 @@ var ErrConnectionLost = errors.New("plugin connection lost")
 // errClosed is returned by calls on an adapter after its Close.
 var errClosed = errors.New("plugin adapter is closed")
 
+// lostConn is the error of a stream that broke while conn (the plugin connection's
+// context, which go-plugin cancels when the plugin process exits) was live or not.
+func lostConn(conn context.Context, err error) error {
+	if conn.Err() != nil {
+		return fmt.Errorf("%w: the plugin process exited", ErrConnectionLost)
+	}
+	return lost(err)
+}
+
 // lost wraps a transport error as a lost connection.
 func lost(err error) error {
 	if s, ok := status.FromError(err); ok {

@@ -38,7 +38,7 @@ func (s *filterServer) Filter(stream pb.Filter_FilterServer) error {
 		}
 		dec.define(req.Tables, req.ResetTables)
 		resp := &pb.FilterResponse{Id: req.Id}
-		changes, err := dec.changes(req.Changes)
+		changes, err := dec.changes(req.Changes, req.Values)
 		var kept []*change.Change
 		if err == nil {
 			// The filter may reuse changes' backing array: remember the inputs.
@@ -49,7 +49,7 @@ func (s *filterServer) Filter(stream pb.Filter_FilterServer) error {
 			resp.Error = errorToPB(err)
 		} else {
 			resp.ResetTables = enc.begin()
-			resp.Kept = keptToPB(&enc, &dec, req.Changes, in, kept, &resp.Tables)
+			keptToPB(&enc, &dec, req, in, kept, resp)
 		}
 		clear(in)
 		if err := stream.Send(resp); err != nil {
@@ -58,33 +58,48 @@ func (s *filterServer) Filter(stream pb.Filter_FilterServer) error {
 	}
 }
 
-// keptToPB encodes the filter's output: each kept change by its index among the inputs
-// (found in order, as the filter does not reorder), in full when it differs from the message
-// it was decoded from or is not one of the inputs.
-func keptToPB(enc *tableEncoder, dec *tableDecoder, msgs []*pb.Change, in, kept []*change.Change, defs *[]*pb.Table) []*pb.Kept {
+// keptToPB encodes the filter's output into resp: each kept change by its index among the
+// inputs (found in order, as the filter does not reorder), and in full when it differs from
+// the message it was decoded from or is not one of the inputs.
+func keptToPB(enc *tableEncoder, dec *tableDecoder, req *pb.FilterRequest, in, kept []*change.Change, resp *pb.FilterResponse) {
+	msgs := req.Changes
+	total := 0
+	for _, m := range msgs {
+		total += int(m.Before) + int(m.After)
+	}
+	r, _ := newValueReader(req.Values, total) // checked when the request was decoded
 	slab := make([]pb.Kept, len(kept))
-	out := make([]*pb.Kept, len(kept))
+	resp.Kept = make([]*pb.Kept, len(kept))
+	var full []*change.Change
+	var fullAt []int
 	j := 0
 	for i, c := range kept {
 		k := &slab[i]
-		out[i] = k
+		resp.Kept[i] = k
 		next := j
-		for j < len(in) && in[j] != c {
-			j++
-		}
-		if j == len(in) { // a change the filter made
-			j = next
-			k.Index = uint32(j)
-			k.Change = enc.changes([]*change.Change{c}, defs)[0]
-			continue
+		for next < len(in) && in[next] != c {
+			next++
 		}
 		k.Index = uint32(j)
-		if t, _ := dec.table(msgs[j].TableId); !sameChange(c, msgs[j], t) {
-			k.Change = enc.changes([]*change.Change{c}, defs)[0]
+		if next == len(in) { // a change the filter made
+			full, fullAt = append(full, c), append(fullAt, i)
+			continue
+		}
+		for ; j < next; j++ {
+			r.skip(msgs[j].Before + msgs[j].After)
+		}
+		k.Index = uint32(j)
+		if t, _ := dec.table(msgs[j].TableId); !sameChange(c, msgs[j], t, &r) {
+			full, fullAt = append(full, c), append(fullAt, i)
 		}
 		j++
 	}
-	return out
+	if len(full) > 0 {
+		resp.Values = &pb.Values{}
+		for n, m := range enc.changes(full, &resp.Tables, resp.Values) {
+			resp.Kept[fullAt[n]].Change = m
+		}
+	}
 }
 
 // filterClient is the host's sdk.Filter for a plugin.
@@ -129,7 +144,7 @@ func (c *filterClient) decode(r *pb.FilterResponse) (any, error) {
 	if full == nil {
 		return []*change.Change(nil), nil
 	}
-	decoded, err := c.dec.changes(full)
+	decoded, err := c.dec.changes(full, r.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +159,8 @@ func (c *filterClient) decode(r *pb.FilterResponse) (any, error) {
 
 func (c *filterClient) Filter(ctx context.Context, changes []*change.Change) ([]*change.Change, error) {
 	r, err := c.mux.call(ctx, func(id uint64) *pb.FilterRequest {
-		req := &pb.FilterRequest{Id: id, ResetTables: c.enc.begin()}
-		req.Changes = c.enc.changes(changes, &req.Tables)
+		req := &pb.FilterRequest{Id: id, ResetTables: c.enc.begin(), Values: &pb.Values{}}
+		req.Changes = c.enc.changes(changes, &req.Tables, req.Values)
 		return req
 	})
 	if err != nil {

@@ -105,7 +105,7 @@ func (m *clientMux[Req, Resp]) fail(err error) {
 	if m.closing {
 		m.failed = errClosed
 	} else {
-		m.failed = lost(err)
+		m.failed = lostConn(m.ctx, err)
 	}
 	for id, ch := range m.pending {
 		ch <- result[Resp]{err: m.failed}

@@ -130,7 +130,9 @@ func TestSinkWriteRoundTripAndCounts(t *testing.T) {
 	if d := sdktest.DiffRecords(want, sink.got[0]); d != "" {
 		t.Fatal(d)
 	}
-	sink.write = func(_ context.Context, rs []sdk.Record) (int, error) { return len(rs) - 2, errors.New("broker said no") }
+	sink.write = func(_ context.Context, rs []sdk.Record) (int, error) {
+		return len(rs) - 2, errors.New("broker said no")
+	}
 	n, err = s.Write(ctxT(t), want)
 	if n != len(want)-2 || err == nil || err.Error() != "broker said no" {
 		t.Fatalf("Write = %d, %v; want %d, broker said no", n, err, len(want)-2)
@@ -472,7 +474,7 @@ func TestDispenseWrongKind(t *testing.T) {
 // hostOnly is a plugin kind the in-process server does not serve.
 type hostOnly struct{ plugin.GRPCPlugin }
 
-func (hostOnly) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return nil }
+func (hostOnly) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error  { return nil }
 func (hostOnly) Server(*plugin.MuxBroker) (any, error)              { return nil, errors.New("no") }
 func (hostOnly) Client(*plugin.MuxBroker, *rpc.Client) (any, error) { return nil, errors.New("no") }
 

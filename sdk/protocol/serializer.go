@@ -37,7 +37,7 @@ func (s *serializerServer) Serialize(stream pb.Serializer_SerializeServer) error
 		}
 		id := req.Id
 		dec.define(req.Tables, req.ResetTables)
-		changes, err := dec.changes(req.Changes)
+		changes, err := dec.changes(req.Changes, req.Values)
 		if err != nil {
 			if err := out.send(&pb.SerializeResponse{Id: id, Error: errorToPB(err)}); err != nil {
 				return err
@@ -83,8 +83,8 @@ func newSerializerClient(ctx context.Context, conn *grpc.ClientConn) (*serialize
 
 func (c *serializerClient) Serialize(ctx context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
 	r, err := c.mux.call(ctx, func(id uint64) *pb.SerializeRequest {
-		req := &pb.SerializeRequest{Id: id, ResetTables: c.enc.begin()}
-		req.Changes = c.enc.changes(changes, &req.Tables)
+		req := &pb.SerializeRequest{Id: id, ResetTables: c.enc.begin(), Values: &pb.Values{}}
+		req.Changes = c.enc.changes(changes, &req.Tables, req.Values)
 		return req
 	})
 	if err != nil {

@@ -113,8 +113,8 @@ func (s *sourceServer) Read(stream pb.Source_ReadServer) error {
 		}
 		if b != nil {
 			resp := &pb.ReadResponse{ResetTables: enc.begin()}
-			batch := &pb.Batch{Position: b.Position}
-			batch.Changes = enc.changes(b.Changes, &resp.Tables)
+			batch := &pb.Batch{Position: b.Position, Values: &pb.Values{}}
+			batch.Changes = enc.changes(b.Changes, &resp.Tables, batch.Values)
 			resp.Event = &pb.ReadResponse_Batch{Batch: batch}
 			if err := stream.Send(resp); err != nil {
 				return err
@@ -186,8 +186,8 @@ type readStream struct {
 	stop     context.CancelFunc
 	items    chan readItem
 	done     chan struct{} // closed when the receive goroutine has ended
-	sendMu   sync.Mutex
-	consumed uint32 // batches taken since credits were last granted; used by Read only
+	sendMu   sync.Mutex    // guards Send and consumed
+	consumed uint32        // batches taken since credits were last granted
 }
 
 type readItem struct {
@@ -265,7 +265,7 @@ func (c *sourceClient) readStream() (*readStream, error) {
 		return nil, rpcError(c.ctx, "Read", err)
 	}
 	rs := &readStream{stream: s, stop: stop, items: make(chan readItem, readWindow+1), done: make(chan struct{})}
-	go rs.receive(ctx)
+	go rs.receive(c.ctx, ctx)
 	c.rs = rs
 	return rs, nil
 }
@@ -283,18 +283,20 @@ func (c *sourceClient) endRead(rs *readStream) {
 
 // grant returns credits for the batches taken, in groups.
 func (rs *readStream) grant() {
+	rs.sendMu.Lock()
+	defer rs.sendMu.Unlock()
 	rs.consumed++
 	if rs.consumed < readWindow/2 {
 		return
 	}
 	n := rs.consumed
 	rs.consumed = 0
-	rs.sendMu.Lock()
-	defer rs.sendMu.Unlock()
 	_ = rs.stream.Send(&pb.ReadRequest{Credits: n}) // if the stream ended, receive reports why
 }
 
-func (rs *readStream) receive(ctx context.Context) {
+// receive decodes the stream's messages into items. conn is the plugin connection's
+// context, ctx the stream's.
+func (rs *readStream) receive(conn, ctx context.Context) {
 	defer close(rs.done)
 	var dec tableDecoder
 	for {
@@ -303,9 +305,12 @@ func (rs *readStream) receive(ctx context.Context) {
 		if err != nil {
 			// The plugin always ends a stream with an error or end message, so this is a
 			// broken connection, or the host stopped reading.
-			if ctx.Err() != nil {
+			switch {
+			case conn.Err() != nil:
+				it.err = lostConn(conn, err)
+			case ctx.Err() != nil:
 				it.err = errClosed
-			} else {
+			default:
 				it.err = lost(err)
 			}
 		} else {
@@ -313,7 +318,7 @@ func (rs *readStream) receive(ctx context.Context) {
 			switch ev := resp.Event.(type) {
 			case *pb.ReadResponse_Batch:
 				var cs []*change.Change
-				if cs, it.err = dec.changes(ev.Batch.Changes); it.err == nil {
+				if cs, it.err = dec.changes(ev.Batch.Changes, ev.Batch.Values); it.err == nil {
 					it.batch = &change.Batch{Changes: cs, Position: ev.Batch.Position}
 				}
 			case *pb.ReadResponse_Error:

@@ -11,7 +11,8 @@ import (
 // GRPCPair serves p over gRPC inside the test process (go-plugin's TestPluginGRPCConn) and
 // returns the host-side adapter as T: sdk.Source, sdk.Filter, sdk.Serializer or sdk.Sink
 // (whatever p's kind is). Calls go through the same protocol code as with a plugin
-// subprocess. The connection is closed when the test ends.
+// subprocess. The connection is closed when the test ends. Unlike a real plugin server, the
+// test server keeps gRPC's default 4 MiB limit on the messages it receives.
 func GRPCPair[T any](t testing.TB, p sdk.Plugin) T {
 	t.Helper()
 	cfg, err := protocol.ServeConfig(p)

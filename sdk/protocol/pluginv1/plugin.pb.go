@@ -76,31 +76,36 @@ func (Error_Code) EnumDescriptor() ([]byte, []int) {
 	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{8, 0}
 }
 
-// Value mirrors change.Value.Raw() exactly: kind is a change.Kind, n and s its numeric and
-// text parts. s is bytes because binary values are not UTF-8.
-type Value struct {
+// Values holds the row images of the changes of one message, value after value: for each
+// change in order, its before image, then its after image (Change.before and Change.after
+// give their lengths). Value i mirrors change.Value.Raw() losslessly: kind kinds[i] (a
+// change.Kind), number n[i], and text the next sizes[i] bytes of text (bytes, as binary
+// values are not UTF-8). Parallel arrays rather than a message per value: decoding a message
+// costs an allocation, and a batch holds thousands of values.
+type Values struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	N             uint64                 `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
-	S             []byte                 `protobuf:"bytes,3,opt,name=s,proto3" json:"s,omitempty"`
+	Kinds         []byte                 `protobuf:"bytes,1,opt,name=kinds,proto3" json:"kinds,omitempty"`
+	N             []uint64               `protobuf:"varint,2,rep,packed,name=n,proto3" json:"n,omitempty"`
+	Sizes         []uint32               `protobuf:"varint,3,rep,packed,name=sizes,proto3" json:"sizes,omitempty"`
+	Text          []byte                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Value) Reset() {
-	*x = Value{}
+func (x *Values) Reset() {
+	*x = Values{}
 	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Value) String() string {
+func (x *Values) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Value) ProtoMessage() {}
+func (*Values) ProtoMessage() {}
 
-func (x *Value) ProtoReflect() protoreflect.Message {
+func (x *Values) ProtoReflect() protoreflect.Message {
 	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -112,28 +117,35 @@ func (x *Value) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Value.ProtoReflect.Descriptor instead.
-func (*Value) Descriptor() ([]byte, []int) {
+// Deprecated: Use Values.ProtoReflect.Descriptor instead.
+func (*Values) Descriptor() ([]byte, []int) {
 	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Value) GetKind() uint32 {
+func (x *Values) GetKinds() []byte {
 	if x != nil {
-		return x.Kind
+		return x.Kinds
 	}
-	return 0
+	return nil
 }
 
-func (x *Value) GetN() uint64 {
+func (x *Values) GetN() []uint64 {
 	if x != nil {
 		return x.N
 	}
-	return 0
+	return nil
 }
 
-func (x *Value) GetS() []byte {
+func (x *Values) GetSizes() []uint32 {
 	if x != nil {
-		return x.S
+		return x.Sizes
+	}
+	return nil
+}
+
+func (x *Values) GetText() []byte {
+	if x != nil {
+		return x.Text
 	}
 	return nil
 }
@@ -426,12 +438,13 @@ type Change struct {
 	// change.Op.
 	Op uint32 `protobuf:"varint,2,opt,name=op,proto3" json:"op,omitempty"`
 	// Id of a Table defined earlier on this stream; 0 for none.
-	TableId   uint64   `protobuf:"varint,3,opt,name=table_id,json=tableId,proto3" json:"table_id,omitempty"`
-	Database  []byte   `protobuf:"bytes,4,opt,name=database,proto3" json:"database,omitempty"`
-	TableName []byte   `protobuf:"bytes,5,opt,name=table_name,json=tableName,proto3" json:"table_name,omitempty"`
-	Before    []*Value `protobuf:"bytes,6,rep,name=before,proto3" json:"before,omitempty"`
-	After     []*Value `protobuf:"bytes,7,rep,name=after,proto3" json:"after,omitempty"`
-	Ddl       []byte   `protobuf:"bytes,8,opt,name=ddl,proto3" json:"ddl,omitempty"`
+	TableId   uint64 `protobuf:"varint,3,opt,name=table_id,json=tableId,proto3" json:"table_id,omitempty"`
+	Database  []byte `protobuf:"bytes,4,opt,name=database,proto3" json:"database,omitempty"`
+	TableName []byte `protobuf:"bytes,5,opt,name=table_name,json=tableName,proto3" json:"table_name,omitempty"`
+	// Number of values of the before and after images in the message's Values; 0 for none.
+	Before uint32 `protobuf:"varint,6,opt,name=before,proto3" json:"before,omitempty"`
+	After  uint32 `protobuf:"varint,7,opt,name=after,proto3" json:"after,omitempty"`
+	Ddl    []byte `protobuf:"bytes,8,opt,name=ddl,proto3" json:"ddl,omitempty"`
 	// Commit time as Unix seconds and nanoseconds (the zero time is kept as such).
 	CommitSec  int64  `protobuf:"varint,9,opt,name=commit_sec,json=commitSec,proto3" json:"commit_sec,omitempty"`
 	CommitNsec int32  `protobuf:"varint,10,opt,name=commit_nsec,json=commitNsec,proto3" json:"commit_nsec,omitempty"`
@@ -441,9 +454,12 @@ type Change struct {
 	Position   []byte `protobuf:"bytes,14,opt,name=position,proto3" json:"position,omitempty"`
 	Topic      []byte `protobuf:"bytes,15,opt,name=topic,proto3" json:"topic,omitempty"`
 	// Meta in any order.
-	Meta          []*Property `protobuf:"bytes,16,rep,name=meta,proto3" json:"meta,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Meta []*Property `protobuf:"bytes,16,rep,name=meta,proto3" json:"meta,omitempty"`
+	// Set when database and table_name equal the table's database and name; they are then
+	// left empty (the usual case, which saves two fields per change).
+	NamesFromTable bool `protobuf:"varint,17,opt,name=names_from_table,json=namesFromTable,proto3" json:"names_from_table,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Change) Reset() {
@@ -511,18 +527,18 @@ func (x *Change) GetTableName() []byte {
 	return nil
 }
 
-func (x *Change) GetBefore() []*Value {
+func (x *Change) GetBefore() uint32 {
 	if x != nil {
 		return x.Before
 	}
-	return nil
+	return 0
 }
 
-func (x *Change) GetAfter() []*Value {
+func (x *Change) GetAfter() uint32 {
 	if x != nil {
 		return x.After
 	}
-	return nil
+	return 0
 }
 
 func (x *Change) GetDdl() []byte {
@@ -588,10 +604,18 @@ func (x *Change) GetMeta() []*Property {
 	return nil
 }
 
+func (x *Change) GetNamesFromTable() bool {
+	if x != nil {
+		return x.NamesFromTable
+	}
+	return false
+}
+
 type Batch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Changes       []*Change              `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
 	Position      []byte                 `protobuf:"bytes,2,opt,name=position,proto3" json:"position,omitempty"`
+	Values        *Values                `protobuf:"bytes,3,opt,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -636,6 +660,13 @@ func (x *Batch) GetChanges() []*Change {
 func (x *Batch) GetPosition() []byte {
 	if x != nil {
 		return x.Position
+	}
+	return nil
+}
+
+func (x *Batch) GetValues() *Values {
+	if x != nil {
+		return x.Values
 	}
 	return nil
 }
@@ -1901,6 +1932,7 @@ type FilterRequest struct {
 	Tables        []*Table               `protobuf:"bytes,3,rep,name=tables,proto3" json:"tables,omitempty"`
 	ResetTables   bool                   `protobuf:"varint,4,opt,name=reset_tables,json=resetTables,proto3" json:"reset_tables,omitempty"`
 	Cancel        bool                   `protobuf:"varint,5,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	Values        *Values                `protobuf:"bytes,6,opt,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1970,6 +2002,13 @@ func (x *FilterRequest) GetCancel() bool {
 	return false
 }
 
+func (x *FilterRequest) GetValues() *Values {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // Kept is one change the filter kept: index refers to the request's changes. change is set
 // when the filter modified the change or made a new one, and then replaces it.
 type Kept struct {
@@ -2025,12 +2064,14 @@ func (x *Kept) GetChange() *Change {
 }
 
 type FilterResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Kept          []*Kept                `protobuf:"bytes,2,rep,name=kept,proto3" json:"kept,omitempty"`
-	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
-	Tables        []*Table               `protobuf:"bytes,4,rep,name=tables,proto3" json:"tables,omitempty"`
-	ResetTables   bool                   `protobuf:"varint,5,opt,name=reset_tables,json=resetTables,proto3" json:"reset_tables,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kept        []*Kept                `protobuf:"bytes,2,rep,name=kept,proto3" json:"kept,omitempty"`
+	Error       *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Tables      []*Table               `protobuf:"bytes,4,rep,name=tables,proto3" json:"tables,omitempty"`
+	ResetTables bool                   `protobuf:"varint,5,opt,name=reset_tables,json=resetTables,proto3" json:"reset_tables,omitempty"`
+	// The values of the changes sent in full, in the order of kept.
+	Values        *Values `protobuf:"bytes,6,opt,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2100,6 +2141,13 @@ func (x *FilterResponse) GetResetTables() bool {
 	return false
 }
 
+func (x *FilterResponse) GetValues() *Values {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // SerializeRequest is one call of Serialize; several may be in flight. With cancel set, it
 // only cancels the call with that id.
 type SerializeRequest struct {
@@ -2109,6 +2157,7 @@ type SerializeRequest struct {
 	Tables        []*Table               `protobuf:"bytes,3,rep,name=tables,proto3" json:"tables,omitempty"`
 	ResetTables   bool                   `protobuf:"varint,4,opt,name=reset_tables,json=resetTables,proto3" json:"reset_tables,omitempty"`
 	Cancel        bool                   `protobuf:"varint,5,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	Values        *Values                `protobuf:"bytes,6,opt,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2176,6 +2225,13 @@ func (x *SerializeRequest) GetCancel() bool {
 		return x.Cancel
 	}
 	return false
+}
+
+func (x *SerializeRequest) GetValues() *Values {
+	if x != nil {
+		return x.Values
+	}
+	return nil
 }
 
 type SerializeResponse struct {
@@ -2445,11 +2501,12 @@ var File_ferry_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x1cferry/plugin/v1/plugin.proto\x12\x0fferry.plugin.v1\"7\n" +
-	"\x05Value\x12\x12\n" +
-	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\f\n" +
-	"\x01n\x18\x02 \x01(\x04R\x01n\x12\f\n" +
-	"\x01s\x18\x03 \x01(\fR\x01s\"\xb5\x02\n" +
+	"\x1cferry/plugin/v1/plugin.proto\x12\x0fferry.plugin.v1\"V\n" +
+	"\x06Values\x12\x14\n" +
+	"\x05kinds\x18\x01 \x01(\fR\x05kinds\x12\f\n" +
+	"\x01n\x18\x02 \x03(\x04R\x01n\x12\x14\n" +
+	"\x05sizes\x18\x03 \x03(\rR\x05sizes\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\fR\x04text\"\xb5\x02\n" +
 	"\x06Column\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1f\n" +
@@ -2477,16 +2534,16 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"primaryKey\x125\n" +
 	"\vunique_keys\x18\a \x03(\v2\x14.ferry.plugin.v1.KeyR\n" +
 	"uniqueKeys\x12\x18\n" +
-	"\aversion\x18\b \x01(\x04R\aversion\"\xd4\x03\n" +
+	"\aversion\x18\b \x01(\x04R\aversion\"\xce\x03\n" +
 	"\x06Change\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\rR\x02op\x12\x19\n" +
 	"\btable_id\x18\x03 \x01(\x04R\atableId\x12\x1a\n" +
 	"\bdatabase\x18\x04 \x01(\fR\bdatabase\x12\x1d\n" +
 	"\n" +
-	"table_name\x18\x05 \x01(\fR\ttableName\x12.\n" +
-	"\x06before\x18\x06 \x03(\v2\x16.ferry.plugin.v1.ValueR\x06before\x12,\n" +
-	"\x05after\x18\a \x03(\v2\x16.ferry.plugin.v1.ValueR\x05after\x12\x10\n" +
+	"table_name\x18\x05 \x01(\fR\ttableName\x12\x16\n" +
+	"\x06before\x18\x06 \x01(\rR\x06before\x12\x14\n" +
+	"\x05after\x18\a \x01(\rR\x05after\x12\x10\n" +
 	"\x03ddl\x18\b \x01(\fR\x03ddl\x12\x1d\n" +
 	"\n" +
 	"commit_sec\x18\t \x01(\x03R\tcommitSec\x12\x1f\n" +
@@ -2498,10 +2555,12 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\atx_size\x18\r \x01(\rR\x06txSize\x12\x1a\n" +
 	"\bposition\x18\x0e \x01(\fR\bposition\x12\x14\n" +
 	"\x05topic\x18\x0f \x01(\fR\x05topic\x12-\n" +
-	"\x04meta\x18\x10 \x03(\v2\x19.ferry.plugin.v1.PropertyR\x04meta\"V\n" +
+	"\x04meta\x18\x10 \x03(\v2\x19.ferry.plugin.v1.PropertyR\x04meta\x12(\n" +
+	"\x10names_from_table\x18\x11 \x01(\bR\x0enamesFromTable\"\x87\x01\n" +
 	"\x05Batch\x121\n" +
 	"\achanges\x18\x01 \x03(\v2\x17.ferry.plugin.v1.ChangeR\achanges\x12\x1a\n" +
-	"\bposition\x18\x02 \x01(\fR\bposition\"2\n" +
+	"\bposition\x18\x02 \x01(\fR\bposition\x12/\n" +
+	"\x06values\x18\x03 \x01(\v2\x17.ferry.plugin.v1.ValuesR\x06values\"2\n" +
 	"\bProperty\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"\xe8\x02\n" +
@@ -2590,28 +2649,31 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x03end\x18\x03 \x01(\v2\x1c.ferry.plugin.v1.EndOfStreamH\x00R\x03end\x12.\n" +
 	"\x06tables\x18\x04 \x03(\v2\x16.ferry.plugin.v1.TableR\x06tables\x12!\n" +
 	"\freset_tables\x18\x05 \x01(\bR\vresetTablesB\a\n" +
-	"\x05event\"\xbd\x01\n" +
+	"\x05event\"\xee\x01\n" +
 	"\rFilterRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x121\n" +
 	"\achanges\x18\x02 \x03(\v2\x17.ferry.plugin.v1.ChangeR\achanges\x12.\n" +
 	"\x06tables\x18\x03 \x03(\v2\x16.ferry.plugin.v1.TableR\x06tables\x12!\n" +
 	"\freset_tables\x18\x04 \x01(\bR\vresetTables\x12\x16\n" +
-	"\x06cancel\x18\x05 \x01(\bR\x06cancel\"M\n" +
+	"\x06cancel\x18\x05 \x01(\bR\x06cancel\x12/\n" +
+	"\x06values\x18\x06 \x01(\v2\x17.ferry.plugin.v1.ValuesR\x06values\"M\n" +
 	"\x04Kept\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12/\n" +
-	"\x06change\x18\x02 \x01(\v2\x17.ferry.plugin.v1.ChangeR\x06change\"\xcc\x01\n" +
+	"\x06change\x18\x02 \x01(\v2\x17.ferry.plugin.v1.ChangeR\x06change\"\xfd\x01\n" +
 	"\x0eFilterResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12)\n" +
 	"\x04kept\x18\x02 \x03(\v2\x15.ferry.plugin.v1.KeptR\x04kept\x12,\n" +
 	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\x12.\n" +
 	"\x06tables\x18\x04 \x03(\v2\x16.ferry.plugin.v1.TableR\x06tables\x12!\n" +
-	"\freset_tables\x18\x05 \x01(\bR\vresetTables\"\xc0\x01\n" +
+	"\freset_tables\x18\x05 \x01(\bR\vresetTables\x12/\n" +
+	"\x06values\x18\x06 \x01(\v2\x17.ferry.plugin.v1.ValuesR\x06values\"\xf1\x01\n" +
 	"\x10SerializeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x121\n" +
 	"\achanges\x18\x02 \x03(\v2\x17.ferry.plugin.v1.ChangeR\achanges\x12.\n" +
 	"\x06tables\x18\x03 \x03(\v2\x16.ferry.plugin.v1.TableR\x06tables\x12!\n" +
 	"\freset_tables\x18\x04 \x01(\bR\vresetTables\x12\x16\n" +
-	"\x06cancel\x18\x05 \x01(\bR\x06cancel\"\x84\x01\n" +
+	"\x06cancel\x18\x05 \x01(\bR\x06cancel\x12/\n" +
+	"\x06values\x18\x06 \x01(\v2\x17.ferry.plugin.v1.ValuesR\x06values\"\x84\x01\n" +
 	"\x11SerializeResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x121\n" +
 	"\arecords\x18\x02 \x03(\v2\x17.ferry.plugin.v1.RecordR\arecords\x12,\n" +
@@ -2670,7 +2732,7 @@ var file_ferry_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(Error_Code)(0),            // 0: ferry.plugin.v1.Error.Code
-	(*Value)(nil),              // 1: ferry.plugin.v1.Value
+	(*Values)(nil),             // 1: ferry.plugin.v1.Values
 	(*Column)(nil),             // 2: ferry.plugin.v1.Column
 	(*Key)(nil),                // 3: ferry.plugin.v1.Key
 	(*Table)(nil),              // 4: ferry.plugin.v1.Table
@@ -2711,83 +2773,85 @@ var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	2,  // 0: ferry.plugin.v1.Table.columns:type_name -> ferry.plugin.v1.Column
 	3,  // 1: ferry.plugin.v1.Table.unique_keys:type_name -> ferry.plugin.v1.Key
-	1,  // 2: ferry.plugin.v1.Change.before:type_name -> ferry.plugin.v1.Value
-	1,  // 3: ferry.plugin.v1.Change.after:type_name -> ferry.plugin.v1.Value
-	7,  // 4: ferry.plugin.v1.Change.meta:type_name -> ferry.plugin.v1.Property
-	5,  // 5: ferry.plugin.v1.Batch.changes:type_name -> ferry.plugin.v1.Change
-	7,  // 6: ferry.plugin.v1.Record.properties:type_name -> ferry.plugin.v1.Property
-	0,  // 7: ferry.plugin.v1.Error.code:type_name -> ferry.plugin.v1.Error.Code
-	12, // 8: ferry.plugin.v1.Spec.attributes:type_name -> ferry.plugin.v1.Attribute
-	11, // 9: ferry.plugin.v1.InfoResponse.info:type_name -> ferry.plugin.v1.Info
-	13, // 10: ferry.plugin.v1.SpecResponse.spec:type_name -> ferry.plugin.v1.Spec
-	10, // 11: ferry.plugin.v1.ConfigureResponse.diagnostics:type_name -> ferry.plugin.v1.Diagnostic
-	9,  // 12: ferry.plugin.v1.CloseResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 13: ferry.plugin.v1.SourceOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 14: ferry.plugin.v1.SourceAckResponse.error:type_name -> ferry.plugin.v1.Error
-	6,  // 15: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
-	9,  // 16: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
-	27, // 17: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
-	4,  // 18: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
-	5,  // 19: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 20: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
+	7,  // 2: ferry.plugin.v1.Change.meta:type_name -> ferry.plugin.v1.Property
+	5,  // 3: ferry.plugin.v1.Batch.changes:type_name -> ferry.plugin.v1.Change
+	1,  // 4: ferry.plugin.v1.Batch.values:type_name -> ferry.plugin.v1.Values
+	7,  // 5: ferry.plugin.v1.Record.properties:type_name -> ferry.plugin.v1.Property
+	0,  // 6: ferry.plugin.v1.Error.code:type_name -> ferry.plugin.v1.Error.Code
+	12, // 7: ferry.plugin.v1.Spec.attributes:type_name -> ferry.plugin.v1.Attribute
+	11, // 8: ferry.plugin.v1.InfoResponse.info:type_name -> ferry.plugin.v1.Info
+	13, // 9: ferry.plugin.v1.SpecResponse.spec:type_name -> ferry.plugin.v1.Spec
+	10, // 10: ferry.plugin.v1.ConfigureResponse.diagnostics:type_name -> ferry.plugin.v1.Diagnostic
+	9,  // 11: ferry.plugin.v1.CloseResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 12: ferry.plugin.v1.SourceOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 13: ferry.plugin.v1.SourceAckResponse.error:type_name -> ferry.plugin.v1.Error
+	6,  // 14: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
+	9,  // 15: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
+	27, // 16: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
+	4,  // 17: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
+	5,  // 18: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 19: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 20: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
 	5,  // 21: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
 	30, // 22: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
 	9,  // 23: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
 	4,  // 24: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
-	5,  // 25: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 26: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
-	8,  // 27: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
-	9,  // 28: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 29: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	8,  // 30: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
-	9,  // 31: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
-	14, // 32: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
-	16, // 33: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	18, // 34: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	22, // 35: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
-	26, // 36: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
-	24, // 37: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
-	20, // 38: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
-	14, // 39: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
-	16, // 40: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	18, // 41: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	29, // 42: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
-	14, // 43: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
-	16, // 44: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	18, // 45: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	32, // 46: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
-	14, // 47: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
-	16, // 48: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	18, // 49: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	34, // 50: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
-	36, // 51: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
-	20, // 52: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
-	15, // 53: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
-	17, // 54: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	19, // 55: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	23, // 56: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
-	28, // 57: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
-	25, // 58: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
-	21, // 59: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
-	15, // 60: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
-	17, // 61: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	19, // 62: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	31, // 63: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
-	15, // 64: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
-	17, // 65: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	19, // 66: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	33, // 67: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
-	15, // 68: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
-	17, // 69: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	19, // 70: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	35, // 71: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
-	37, // 72: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
-	21, // 73: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
-	53, // [53:74] is the sub-list for method output_type
-	32, // [32:53] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	1,  // 25: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
+	5,  // 26: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 27: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 28: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
+	8,  // 29: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
+	9,  // 30: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 31: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	8,  // 32: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
+	9,  // 33: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
+	14, // 34: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
+	16, // 35: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	18, // 36: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	22, // 37: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
+	26, // 38: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
+	24, // 39: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
+	20, // 40: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
+	14, // 41: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
+	16, // 42: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	18, // 43: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	29, // 44: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
+	14, // 45: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
+	16, // 46: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	18, // 47: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	32, // 48: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
+	14, // 49: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
+	16, // 50: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	18, // 51: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	34, // 52: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
+	36, // 53: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
+	20, // 54: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
+	15, // 55: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
+	17, // 56: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	19, // 57: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	23, // 58: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
+	28, // 59: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
+	25, // 60: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
+	21, // 61: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
+	15, // 62: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
+	17, // 63: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	19, // 64: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	31, // 65: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
+	15, // 66: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
+	17, // 67: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	19, // 68: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	33, // 69: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
+	15, // 70: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
+	17, // 71: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	19, // 72: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	35, // 73: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
+	37, // 74: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
+	21, // 75: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
+	55, // [55:76] is the sub-list for method output_type
+	34, // [34:55] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_ferry_plugin_v1_plugin_proto_init() }
