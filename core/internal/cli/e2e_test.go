@@ -238,7 +238,7 @@ func TestE2EGracefulStopAndResume(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := waitTimeout(t, cmd, 30*time.Second, &logs); err != nil {
 		t.Fatalf("graceful stop exited with %v:\n%s", err, logs.String())
 	}
 	first := readLines(t, out)
@@ -297,4 +297,113 @@ func TestE2EGracefulStopAndResume(t *testing.T) {
 		}
 	}
 	t.Logf("first run stopped at %d; %d lines in all; %d duplicates", stopAt, len(all), dups)
+}
+
+// A sink plugin killed with SIGKILL mid-run: ferry stops with exit code 1 and an error that
+// names the plugin; the next run resumes from the checkpoint and nothing is lost.
+func TestE2EPluginKilledMidRunResumesWithoutLoss(t *testing.T) {
+	bins := e2eBins(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	const total = 40000
+	cfg := writeFile(t, dir, "p.hcl", outOfProcessPipeline(bins, out, total))
+	cmd := exec.Command(filepath.Join(bins, "ferry"), "run", cfg)
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if fi, err := os.Stat(out); err == nil && fi.Size() > 100_000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no output in time:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pid := childPID(t, cmd.Process.Pid, "ferry-sink-file")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := waitTimeout(t, cmd, 30*time.Second, &logs)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitFailure {
+		t.Fatalf("exit %v, want %d:\n%s", err, ExitFailure, logs.String())
+	}
+	for _, want := range []string{`sink plugin "file"`, "ferry-sink-file", "crashed"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if n := len(readLines(t, out)); n >= len(expectedNonDeletes(t, total)) {
+		t.Fatalf("the kill came too late to test anything (%d lines)", n)
+	}
+
+	if b, err := exec.Command(filepath.Join(bins, "ferry"), "run", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, b)
+	}
+	seen := map[int]bool{}
+	for _, l := range readLines(t, out) {
+		seen[seqOf(t, l.ID)] = true
+	}
+	lost := 0
+	for s := range expectedNonDeletes(t, total) {
+		if !seen[s] {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d changes lost after a plugin crash and resume", lost)
+	}
+}
+
+// childPID finds the child process of parent whose command line contains name.
+func childPID(t *testing.T, parent int, name string) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// stat: pid (comm) state ppid ...
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(cmdline), name) {
+			return pid
+		}
+	}
+	t.Fatalf("no child %s of %d", name, parent)
+	return 0
+}
+
+// waitTimeout waits for cmd, killing it and failing the test when it outlives d.
+func waitTimeout(t *testing.T, cmd *exec.Cmd, d time.Duration, logs *strings.Builder) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		_ = cmd.Process.Signal(syscall.SIGQUIT) // a goroutine dump in the logs
+		time.Sleep(500 * time.Millisecond)
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("ferry did not exit within %v:\n%s", d, logs.String())
+		return nil
+	}
 }

@@ -88,3 +88,7 @@ func (e *CrashError) Error() string {
 
 // Unwrap returns ErrCrashed and the call's error.
 func (e *CrashError) Unwrap() []error { return []error{ErrCrashed, e.Err} }
+
+// Permanent reports true: a plugin whose process has died cannot complete a retried call, so
+// the pipeline stops (and resumes from its checkpoint when run again) instead of retrying.
+func (e *CrashError) Permanent() bool { return true }
