@@ -9,7 +9,7 @@ TESTBED := integration/testbed
 
 EXAMPLES := source/generator filter/drop serializer/jsonl sink/file
 
-.PHONY: all build plugins test unit integration lint up down status demo bench proto clean
+.PHONY: all build plugins test unit integration lint up down status demo bench proto clean docs
 
 all: build
 
@@ -58,3 +58,7 @@ proto:
 
 clean:
 	rm -rf $(BIN)
+
+# Regenerate docs generated from code (the plugin settings reference).
+docs:
+	$(GO) run ./core/cmd/ferry plugins --markdown > docs/plugins/reference.md

@@ -22,7 +22,7 @@ type pluginRow struct {
 }
 
 func newPlugins(g *globals) *cobra.Command {
-	var asJSON bool
+	var asJSON, asMarkdown bool
 	cmd := &cobra.Command{
 		Use:   "plugins",
 		Short: "List built-in and installed plugins with their versions",
@@ -36,6 +36,9 @@ to ask their version; one that fails to start is listed with the reason.`,
 				return withCode(ExitFailure, err)
 			}
 			defer host.Close()
+			if asMarkdown {
+				return writeReference(g.stdout, host.Registry)
+			}
 			var rows []pluginRow
 			for _, b := range host.Registry.All() {
 				info := b.New().Info()
@@ -72,5 +75,6 @@ to ask their version; one that fails to start is listed with the reason.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&asMarkdown, "markdown", false, "print the settings reference of the built-in plugins as Markdown")
 	return cmd
 }

@@ -6,6 +6,16 @@ import (
 	exserializer "github.com/ferry-cdc/ferry/sdk/examples/serializer"
 	exsink "github.com/ferry-cdc/ferry/sdk/examples/sink"
 	exsource "github.com/ferry-cdc/ferry/sdk/examples/source"
+
+	"github.com/ferry-cdc/ferry/plugins/serializer/canal"
+	"github.com/ferry-cdc/ferry/plugins/serializer/dataworks"
+	"github.com/ferry-cdc/ferry/plugins/serializer/debezium"
+	"github.com/ferry-cdc/ferry/plugins/serializer/debeziumflatten"
+	"github.com/ferry-cdc/ferry/plugins/serializer/debeziumsmt"
+	defaultformat "github.com/ferry-cdc/ferry/plugins/serializer/default"
+	"github.com/ferry-cdc/ferry/plugins/serializer/defaultext"
+	"github.com/ferry-cdc/ferry/plugins/serializer/shareplex"
+	"github.com/ferry-cdc/ferry/plugins/source/oceanbase"
 )
 
 // Builtins is the explicit table of plugins compiled into ferry. Add a plugin here, and
@@ -16,10 +26,21 @@ import (
 // pipeline without a broker). They are built on the public SDK only, like every built-in.
 func Builtins() []Builtin {
 	return []Builtin{
+		{Kind: sdk.KindSource, Name: "oceanbase", New: func() sdk.Plugin { return oceanbase.New() }},
 		{Kind: sdk.KindSource, Name: "generator", New: func() sdk.Plugin { return exsource.New() }},
 		{Kind: sdk.KindFilter, Name: "drop", New: func() sdk.Plugin { return exfilter.New() }},
 		{Kind: sdk.KindSerializer, Name: "jsonl", New: func() sdk.Plugin { return exserializer.New() }},
 		{Kind: sdk.KindSink, Name: "file", New: func() sdk.Plugin { return exsink.New() }},
+
+		// The eight message formats (docs/formats.md).
+		{Kind: sdk.KindSerializer, Name: defaultformat.Name, New: func() sdk.Plugin { return defaultformat.New() }},
+		{Kind: sdk.KindSerializer, Name: defaultext.Name, New: func() sdk.Plugin { return defaultext.New() }},
+		{Kind: sdk.KindSerializer, Name: canal.Name, New: func() sdk.Plugin { return canal.New() }},
+		{Kind: sdk.KindSerializer, Name: dataworks.Name, New: func() sdk.Plugin { return dataworks.New() }},
+		{Kind: sdk.KindSerializer, Name: shareplex.Name, New: func() sdk.Plugin { return shareplex.New() }},
+		{Kind: sdk.KindSerializer, Name: debezium.Name, New: func() sdk.Plugin { return debezium.New() }},
+		{Kind: sdk.KindSerializer, Name: debeziumflatten.Name, New: func() sdk.Plugin { return debeziumflatten.New() }},
+		{Kind: sdk.KindSerializer, Name: debeziumsmt.Name, New: func() sdk.Plugin { return debeziumsmt.New() }},
 	}
 }
 

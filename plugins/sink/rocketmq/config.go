@@ -1,0 +1,240 @@
+package rocketmq
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-cdc/ferry/sdk"
+)
+
+// Partitioning rules.
+const (
+	partHash  = "hash"
+	partTable = "table"
+	partOne   = "one"
+)
+
+// Transports.
+const (
+	transportRemoting = "remoting"
+	transportGRPC     = "grpc"
+)
+
+// Defaults.
+const (
+	defaultGroup           = "OMS"
+	defaultTag             = "default_tag"
+	defaultSendTimeout     = 3 * time.Second
+	defaultRetries         = 2
+	defaultMaxBatchBytes   = 1 << 20
+	defaultMaxMessageBytes = 4 << 20 // the broker's default maxMessageSize
+	brokerBatchLimit       = 4 << 20
+	defaultRouteRefresh    = 30 * time.Second
+	autoCreateQueues       = 8
+)
+
+// config is the decoded configuration; the json tags are the HCL attribute names.
+type config struct {
+	NameServers     []string     `json:"name_servers"`
+	Transport       string       `json:"transport"`
+	Endpoint        string       `json:"endpoint"`
+	Topic           string       `json:"topic"`
+	ProducerGroup   string       `json:"producer_group"`
+	Tag             string       `json:"tag"`
+	Partitioning    string       `json:"partitioning"`
+	Queue           *int64       `json:"queue"`
+	SendTimeout     sdk.Duration `json:"send_timeout"`
+	Retries         int64        `json:"retries"`
+	Trace           bool         `json:"trace"`
+	TraceTopic      string       `json:"trace_topic"`
+	AccessKey       sdk.Secret   `json:"access_key"`
+	SecretKey       sdk.Secret   `json:"secret_key"`
+	Namespace       string       `json:"namespace"`
+	TLS             bool         `json:"tls"`
+	MaxBatchBytes   int64        `json:"max_batch_bytes"`
+	MaxMessageBytes int64        `json:"max_message_bytes"`
+	AutoCreateTopic bool         `json:"auto_create_topic"`
+	InstanceName    string       `json:"instance_name"`
+	RouteRefresh    sdk.Duration `json:"route_refresh"`
+}
+
+func defaultConfig() config {
+	return config{
+		Transport:       transportRemoting,
+		ProducerGroup:   defaultGroup,
+		Tag:             defaultTag,
+		Partitioning:    partHash,
+		SendTimeout:     sdk.Duration(defaultSendTimeout),
+		Retries:         defaultRetries,
+		MaxBatchBytes:   defaultMaxBatchBytes,
+		MaxMessageBytes: defaultMaxMessageBytes,
+		RouteRefresh:    sdk.Duration(defaultRouteRefresh),
+	}
+}
+
+var spec = sdk.Spec{Attributes: []sdk.Attribute{
+	{Name: "name_servers", Type: sdk.TypeStringList,
+		Doc: "Name-server addresses (host:port) of the RocketMQ cluster, for the remoting transport. Required unless transport = \"grpc\"."},
+	{Name: "transport", Type: sdk.TypeString, Default: transportRemoting, Enum: []string{transportRemoting, transportGRPC},
+		Doc: "Protocol: \"remoting\" (name servers; RocketMQ 4.x and 5.x) or \"grpc\" (a 5.x proxy endpoint; not implemented yet)."},
+	{Name: "endpoint", Type: sdk.TypeString,
+		Doc: "gRPC proxy endpoint (host:port) for transport = \"grpc\"."},
+	{Name: "topic", Type: sdk.TypeString,
+		Doc: "Topic for records that carry none (records routed by the objects section carry their own)."},
+	{Name: "producer_group", Type: sdk.TypeString, Default: defaultGroup,
+		Doc: "Producer group the messages are sent under."},
+	{Name: "tag", Type: sdk.TypeString, Default: defaultTag,
+		Doc: "Tag set on every message."},
+	{Name: "partitioning", Type: sdk.TypeString, Default: partHash, Enum: []string{partHash, partTable, partOne},
+		Doc: "Queue selection: \"hash\" (hash of the sharding-column values modulo the topic's queue count; one key always lands on one queue), \"table\" (hash of db.table) or \"one\" (the fixed queue given by `queue`)."},
+	{Name: "queue", Type: sdk.TypeInt, Min: sdk.Bound(0),
+		Doc: "Queue index (0-based, over the topic's queues sorted by broker name and queue id) for partitioning = \"one\"."},
+	{Name: "send_timeout", Type: sdk.TypeDuration, Default: "3s", Min: sdk.Bound(0.001),
+		Doc: "How long one batch send may take before it counts as failed."},
+	{Name: "retries", Type: sdk.TypeInt, Default: int64(defaultRetries), Min: sdk.Bound(0), Max: sdk.Bound(100),
+		Doc: "How often the sink retries a failed batch itself, always on the same queue, before it reports the failure (ferry then retries with backoff from the first undelivered record)."},
+	{Name: "trace", Type: sdk.TypeBool, Default: false,
+		Doc: "Send message-trace records to the broker's trace topic (RMQ_SYS_TRACE_TOPIC unless trace_topic is set)."},
+	{Name: "trace_topic", Type: sdk.TypeString,
+		Doc: "Trace topic when trace = true; empty means the broker default RMQ_SYS_TRACE_TOPIC."},
+	{Name: "access_key", Type: sdk.TypeString, Secret: true,
+		Doc: "ACL access key (set together with secret_key)."},
+	{Name: "secret_key", Type: sdk.TypeString, Secret: true,
+		Doc: "ACL secret key (set together with access_key)."},
+	{Name: "namespace", Type: sdk.TypeString,
+		Doc: "Instance namespace (commercial instances): topics and the producer group are used as namespace%name."},
+	{Name: "tls", Type: sdk.TypeBool, Default: false,
+		Doc: "Connect to name servers and brokers with TLS."},
+	{Name: "max_batch_bytes", Type: sdk.TypeSize, Default: int64(defaultMaxBatchBytes), Min: sdk.Bound(1024), Max: sdk.Bound(brokerBatchLimit),
+		Doc: "Upper bound of one broker batch (consecutive records of one queue sent in one request). The broker accepts 4MiB per batch by default."},
+	{Name: "max_message_bytes", Type: sdk.TypeSize, Default: int64(defaultMaxMessageBytes), Min: sdk.Bound(1024),
+		Doc: "Largest message (body plus properties) the sink sends; a larger record stops the pipeline with an error naming its table and key. Keep it at or below the broker's maxMessageSize."},
+	{Name: "auto_create_topic", Type: sdk.TypeBool, Default: false,
+		Doc: "When a topic does not exist, let the broker create it with 8 queues on first send (needs autoCreateTopicEnable on the broker). Off: a missing topic is an error naming it."},
+	{Name: "instance_name", Type: sdk.TypeString,
+		Doc: "Client instance name; empty gives every sink its own unique name (the client library shares connections per instance name)."},
+	{Name: "route_refresh", Type: sdk.TypeDuration, Default: "30s", Min: sdk.Bound(0.1),
+		Doc: "How often the topic routes (queue counts) are re-read from the name servers."},
+}}
+
+// parseConfig decodes and validates c.
+func parseConfig(c sdk.Config) (config, error) {
+	cfg := defaultConfig()
+	if err := c.Decode(&cfg); err != nil {
+		return cfg, err
+	}
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	switch cfg.Transport {
+	case transportRemoting:
+		if len(cfg.NameServers) == 0 {
+			add(&sdk.AttributeError{Attribute: "name_servers", Summary: "at least one name server is needed",
+				Detail: `for example name_servers = ["127.0.0.1:9876"]`})
+		}
+		if cfg.Endpoint != "" {
+			add(sdk.AttrError("endpoint", `is only used with transport = "grpc"`))
+		}
+	case transportGRPC:
+		add(&sdk.AttributeError{Attribute: "transport", Summary: `the "grpc" transport is not implemented yet`,
+			Detail: `use transport = "remoting" with the cluster's name servers (5.x brokers speak it too)`})
+	default:
+		add(sdk.AttrError("transport", "must be %q or %q", transportRemoting, transportGRPC))
+	}
+	for i, ns := range cfg.NameServers {
+		if err := checkAddr(ns); err != nil {
+			add(sdk.AttrError(fmt.Sprintf("name_servers[%d]", i), "%v", err))
+		}
+	}
+	if cfg.Endpoint != "" {
+		if err := checkAddr(cfg.Endpoint); err != nil {
+			add(sdk.AttrError("endpoint", "%v", err))
+		}
+	}
+	switch cfg.Partitioning {
+	case partOne:
+		if cfg.Queue == nil {
+			add(sdk.AttrError("partitioning", `"one" needs the queue attribute (a queue index)`))
+		}
+	case partHash, partTable:
+		if cfg.Queue != nil {
+			add(sdk.AttrError("queue", `is only used with partitioning = "one"`))
+		}
+	default:
+		add(sdk.AttrError("partitioning", "must be %q, %q or %q", partHash, partTable, partOne))
+	}
+	if cfg.Queue != nil && *cfg.Queue < 0 {
+		add(sdk.AttrError("queue", "must not be negative"))
+	}
+	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
+		name := "secret_key"
+		if cfg.AccessKey == "" {
+			name = "access_key"
+		}
+		add(sdk.AttrError(name, "access_key and secret_key must be set together"))
+	}
+	if cfg.ProducerGroup == "" || !validName(cfg.ProducerGroup) {
+		add(sdk.AttrError("producer_group", "must be letters, digits, '-', '_' or '%%' (at most 255)"))
+	}
+	if cfg.Topic != "" && !validName(cfg.Topic) {
+		add(sdk.AttrError("topic", "%q is not a valid RocketMQ topic name (letters, digits, '-', '_', '%%'; at most 127)", cfg.Topic))
+	}
+	if cfg.Namespace != "" && !validName(cfg.Namespace) {
+		add(sdk.AttrError("namespace", "must be letters, digits, '-', '_' or '%%'"))
+	}
+	if strings.ContainsAny(cfg.Tag, "|\x01\x02") || strings.TrimSpace(cfg.Tag) != cfg.Tag {
+		add(sdk.AttrError("tag", "must not contain '|', control characters, or leading or trailing spaces"))
+	}
+	if cfg.SendTimeout.D() <= 0 {
+		add(sdk.AttrError("send_timeout", "must be positive"))
+	}
+	if cfg.Retries < 0 {
+		add(sdk.AttrError("retries", "must not be negative"))
+	}
+	if cfg.MaxBatchBytes < 1024 || cfg.MaxBatchBytes > brokerBatchLimit {
+		add(sdk.AttrError("max_batch_bytes", "must be between 1KiB and 4MiB (the broker's batch limit)"))
+	}
+	if cfg.MaxMessageBytes < 1024 {
+		add(sdk.AttrError("max_message_bytes", "must be at least 1KiB"))
+	}
+	if cfg.RouteRefresh.D() < 100*time.Millisecond {
+		add(sdk.AttrError("route_refresh", "must be at least 100ms"))
+	}
+	if cfg.TraceTopic != "" && !cfg.Trace {
+		add(sdk.AttrError("trace_topic", "is only used with trace = true"))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func checkAddr(a string) error {
+	host, port, err := net.SplitHostPort(strings.TrimSpace(a))
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", a)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", a)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
+		return fmt.Errorf("%q has an invalid port", a)
+	}
+	return nil
+}
+
+// validName follows the broker's topic and group name rule: ^[%|a-zA-Z0-9_-]+$ (the broker
+// limits topics to 127 characters, groups to 255).
+func validName(s string) bool {
+	if s == "" || len(s) > 127 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '%', r == '|':
+		default:
+			return false
+		}
+	}
+	return true
+}

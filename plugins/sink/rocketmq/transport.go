@@ -1,0 +1,63 @@
+package rocketmq
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// queueRef names one message queue of a topic.
+type queueRef struct {
+	Broker string // broker name as in the topic route
+	ID     int    // queue id on that broker
+}
+
+// message is one message of a batch, ready for the wire.
+type message struct {
+	Body  []byte
+	Keys  string // the KEYS property (empty: none)
+	Props [][2]string
+}
+
+// transport is the broker client under the sink. Implementations must send every batch to
+// exactly the queue given, never to another one, and must not retry on their own.
+type transport interface {
+	// Queues returns the writable queues of topic as the name servers route them now,
+	// sorted by broker name and queue id. A missing topic gives an error wrapping
+	// errTopicNotFound.
+	Queues(ctx context.Context, topic string) ([]queueRef, error)
+	// AutoQueues returns the queues a topic that does not exist yet would get when the
+	// broker auto-creates it on first send.
+	AutoQueues(ctx context.Context, topic string) ([]queueRef, error)
+	// Send sends msgs (all for topic and q) in one request and returns when the broker
+	// stored them. Errors that retrying cannot fix are marked with sdk.Permanent.
+	Send(ctx context.Context, topic string, q queueRef, tag string, msgs []message) error
+	// Close releases the client.
+	Close() error
+}
+
+// encodedSize is the broker-side size of m inside a batch: the fixed fields, the body and
+// the serialized properties (name, value, two separators each), plus the properties the
+// client adds (TAGS, KEYS, UNIQ_KEY, WAIT).
+func encodedSize(m *message, tag string) int {
+	n := 20 + 2 + len(m.Body)
+	for _, p := range m.Props {
+		n += len(p[0]) + len(p[1]) + 2
+	}
+	n += len("TAGS") + len(tag) + 2
+	if m.Keys != "" {
+		n += len("KEYS") + len(m.Keys) + 2
+	}
+	n += len("UNIQ_KEY") + 32 + 2 + len("WAIT") + 5 + 2
+	return n
+}
+
+// sortQueues orders queues by broker name, then queue id: the order queue indexes refer to.
+func sortQueues(qs []queueRef) {
+	slices.SortFunc(qs, func(a, b queueRef) int {
+		if c := strings.Compare(a.Broker, b.Broker); c != 0 {
+			return c
+		}
+		return a.ID - b.ID
+	})
+}

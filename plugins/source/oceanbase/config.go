@@ -1,0 +1,240 @@
+package oceanbase
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/ferry-cdc/ferry/sdk"
+)
+
+// Modes of the source.
+const (
+	ModeFull        = "full"
+	ModeIncremental = "incremental"
+	ModeBoth        = "both"
+)
+
+// TLS settings.
+const (
+	tlsDisabled   = "disabled"
+	tlsSkipVerify = "skip-verify"
+	tlsVerify     = "verify"
+)
+
+type config struct {
+	Address             string       `json:"address"`
+	BinlogAddress       string       `json:"binlog_address"`
+	User                string       `json:"user"`
+	Password            sdk.Secret   `json:"password"`
+	TLS                 string       `json:"tls"`
+	ServerID            int64        `json:"server_id"`
+	Tables              []string     `json:"tables"`
+	Mode                string       `json:"mode"`
+	StartTimestamp      string       `json:"start_timestamp"`
+	SnapshotConcurrency int64        `json:"snapshot_concurrency"`
+	ChunkSize           int64        `json:"chunk_size"`
+	HeartbeatInterval   sdk.Duration `json:"heartbeat_interval"`
+	WatermarkDatabase   string       `json:"watermark_database"`
+	BatchSize           int64        `json:"batch_size"`
+	EmitDDL             bool         `json:"emit_ddl"`
+
+	// derived
+	tables    []tableName
+	tenant    string
+	startTime time.Time
+}
+
+type tableName struct{ DB, Name string }
+
+func (t tableName) String() string { return t.DB + "." + t.Name }
+
+func defaultConfig() config {
+	return config{TLS: tlsDisabled, Mode: ModeBoth, SnapshotConcurrency: 4, ChunkSize: 4096,
+		HeartbeatInterval: sdk.Duration(5 * time.Second), BatchSize: 1024}
+}
+
+func spec() sdk.Spec {
+	return sdk.Spec{Attributes: []sdk.Attribute{
+		{Name: "address", Type: sdk.TypeString, Required: true,
+			Doc: "host:port of the MySQL-protocol SQL endpoint (OBProxy or OBServer, MySQL, MariaDB)."},
+		{Name: "binlog_address", Type: sdk.TypeString, Default: "",
+			Doc: "host:port of the binlog service (the OceanBase Binlog Service); empty means address."},
+		{Name: "user", Type: sdk.TypeString, Required: true,
+			Doc: "User name; OceanBase's user@tenant#cluster form is accepted and the tenant is recorded on every table."},
+		{Name: "password", Type: sdk.TypeString, Secret: true, Default: "",
+			Doc: "Password of user (use env() or file() in the pipeline file; never logged)."},
+		{Name: "tls", Type: sdk.TypeString, Default: tlsDisabled, Enum: []string{tlsDisabled, tlsSkipVerify, tlsVerify},
+			Doc: "TLS for SQL and binlog connections: disabled, skip-verify (encrypt without checking the certificate) or verify."},
+		{Name: "server_id", Type: sdk.TypeInt, Default: int64(0), Min: sdk.Bound(0), Max: sdk.Bound(4294967295),
+			Doc: "Server id of the replication client; unique among the server's replicas. 0 derives one from the pipeline name."},
+		{Name: "tables", Type: sdk.TypeStringList, Required: true,
+			Doc: "Tables to read, each as db.table."},
+		{Name: "mode", Type: sdk.TypeString, Default: ModeBoth, Enum: []string{ModeFull, ModeIncremental, ModeBoth},
+			Doc: "full: snapshot only, then end; incremental: binlog only; both: snapshot, then binlog, with a watermark hand-over."},
+		{Name: "start_timestamp", Type: sdk.TypeString, Default: "",
+			Doc: "incremental only: start at the first binlog transaction at or after this time (RFC 3339, or 'YYYY-MM-DD HH:MM:SS' in UTC); empty means now."},
+		{Name: "snapshot_concurrency", Type: sdk.TypeInt, Default: int64(4), Min: sdk.Bound(1), Max: sdk.Bound(64),
+			Doc: "Number of parallel snapshot readers."},
+		{Name: "chunk_size", Type: sdk.TypeInt, Default: int64(4096), Min: sdk.Bound(1), Max: sdk.Bound(1000000),
+			Doc: "Rows per snapshot chunk (one primary-key range read in one statement)."},
+		{Name: "heartbeat_interval", Type: sdk.TypeDuration, Default: "5s", Min: sdk.Bound(0.01),
+			Doc: "An idle source emits a heartbeat this often, so the checkpoint and latency still advance."},
+		{Name: "watermark_database", Type: sdk.TypeString, Default: "",
+			Doc: "Database of the ferry_watermark helper table used by the snapshot hand-over; empty means the database of the first table. The user needs CREATE, INSERT and UPDATE there."},
+		{Name: "batch_size", Type: sdk.TypeInt, Default: int64(1024), Min: sdk.Bound(1), Max: sdk.Bound(100000),
+			Doc: "Most row changes per batch (a snapshot chunk is always delivered in one batch)."},
+		{Name: "emit_ddl", Type: sdk.TypeBool, Default: false,
+			Doc: "Emit DDL statements that touch selected tables as ddl changes."},
+	}}
+}
+
+func (c *config) check() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		errs = append(errs, sdk.AttrError("address", "must be host:port"))
+	}
+	if c.BinlogAddress == "" {
+		c.BinlogAddress = c.Address
+	} else if _, _, err := net.SplitHostPort(c.BinlogAddress); err != nil {
+		errs = append(errs, sdk.AttrError("binlog_address", "must be host:port"))
+	}
+	if strings.TrimSpace(c.User) == "" {
+		errs = append(errs, sdk.AttrError("user", "must not be empty"))
+	}
+	c.tenant = tenantOf(c.User)
+	if len(c.Tables) == 0 {
+		errs = append(errs, sdk.AttrError("tables", "needs at least one db.table"))
+	}
+	seen := map[string]bool{}
+	c.tables = nil
+	for i, s := range c.Tables {
+		db, name, ok := strings.Cut(strings.TrimSpace(s), ".")
+		if !ok || db == "" || name == "" || strings.Contains(name, ".") {
+			errs = append(errs, sdk.AttrError(fmt.Sprintf("tables[%d]", i), "%q is not db.table", s))
+			continue
+		}
+		if strings.ContainsAny(s, "*?") {
+			errs = append(errs, sdk.AttrError(fmt.Sprintf("tables[%d]", i), "%q: wildcards are not supported here (use match rules)", s))
+			continue
+		}
+		key := strings.ToLower(db + "." + name)
+		if seen[key] {
+			errs = append(errs, sdk.AttrError(fmt.Sprintf("tables[%d]", i), "%q is listed twice", s))
+			continue
+		}
+		seen[key] = true
+		c.tables = append(c.tables, tableName{DB: db, Name: name})
+	}
+	if c.StartTimestamp != "" {
+		if c.Mode != ModeIncremental {
+			errs = append(errs, sdk.AttrError("start_timestamp", "only applies to mode \"incremental\""))
+		}
+		t, err := parseTimestamp(c.StartTimestamp)
+		if err != nil {
+			errs = append(errs, sdk.AttrError("start_timestamp", "%v", err))
+		}
+		c.startTime = t
+	}
+	if c.WatermarkDatabase == "" && len(c.tables) > 0 {
+		c.WatermarkDatabase = c.tables[0].DB
+	}
+	if c.SnapshotConcurrency < 1 {
+		errs = append(errs, sdk.AttrError("snapshot_concurrency", "must be at least 1"))
+	}
+	if c.ChunkSize < 1 {
+		errs = append(errs, sdk.AttrError("chunk_size", "must be at least 1"))
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, sdk.AttrError("batch_size", "must be at least 1"))
+	}
+	if c.HeartbeatInterval.D() <= 0 {
+		errs = append(errs, sdk.AttrError("heartbeat_interval", "must be positive"))
+	}
+	if c.ServerID < 0 || c.ServerID > 4294967295 {
+		errs = append(errs, sdk.AttrError("server_id", "must be between 0 and 4294967295"))
+	}
+	return errors.Join(errs...)
+}
+
+// tenantOf returns the tenant of an OceanBase user name "user@tenant#cluster" (or
+// "user@tenant", or "cluster:tenant:user"), "" for plain user names.
+func tenantOf(user string) string {
+	if _, rest, ok := strings.Cut(user, "@"); ok {
+		tenant, _, _ := strings.Cut(rest, "#")
+		return tenant
+	}
+	if parts := strings.Split(user, ":"); len(parts) == 3 {
+		return parts[1]
+	}
+	return ""
+}
+
+func parseTimestamp(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999", "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC, or Unix seconds)", s)
+}
+
+func (c *config) serverID(pipeline string) uint32 {
+	if c.ServerID > 0 {
+		return uint32(c.ServerID)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(pipeline))
+	for _, t := range c.tables {
+		h.Write([]byte(t.String()))
+	}
+	return 1<<20 + h.Sum32()%(1<<30)
+}
+
+func (c *config) tlsConfig() *tls.Config {
+	switch c.TLS {
+	case tlsSkipVerify:
+		return &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by the user
+	case tlsVerify:
+		host, _, _ := net.SplitHostPort(c.Address)
+		return &tls.Config{ServerName: host}
+	}
+	return nil
+}
+
+// dsn returns the go-sql-driver configuration for SQL connections: text protocol only
+// (interpolated parameters), UTC session time zone so TIMESTAMP values read as UTC.
+func (c *config) dsn() (*mysql.Config, error) {
+	mc := mysql.NewConfig()
+	mc.User = c.User
+	mc.Passwd = c.Password.Reveal()
+	mc.Net = "tcp"
+	mc.Addr = c.Address
+	mc.InterpolateParams = true
+	mc.Timeout = 10 * time.Second
+	mc.ReadTimeout = 10 * time.Minute
+	mc.WriteTimeout = 1 * time.Minute
+	mc.Params = map[string]string{"time_zone": "'+00:00'"}
+	if tc := c.tlsConfig(); tc != nil {
+		name := "ferry-oceanbase-" + c.TLS + "-" + c.Address
+		if err := mysql.RegisterTLSConfig(name, tc); err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		mc.TLSConfig = name
+	}
+	return mc, nil
+}

@@ -1,0 +1,14 @@
+package oceanbase
+
+import "errors"
+
+// ErrRename is returned by Read when a synchronized table is renamed.
+var ErrRename = errors.New("RENAME of a synchronized table is not supported")
+
+// ErrSchemaOutOfStep is returned when binlog rows do not fit the schema read over SQL.
+var ErrSchemaOutOfStep = errors.New("the schema read over SQL does not match the binlog")
+
+// ErrTooOld is returned when start_timestamp is older than the oldest retained binlog.
+var ErrTooOld = errors.New("start_timestamp is older than the oldest retained binlog")
+
+func isNoTable(err error) bool { return errors.Is(err, ErrNoTable) }

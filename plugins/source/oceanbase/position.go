@@ -1,0 +1,252 @@
+package oceanbase
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// ErrBadPosition is returned by Open for positions this source did not make.
+var ErrBadPosition = errors.New("not an oceanbase source position")
+
+// A position is where to resume: the binlog transaction to start at (by file/offset and by the
+// GTID set executed before it), how many of that transaction's selected row changes were
+// already delivered, and the snapshot's progress. Layout (version 1, big-endian):
+//
+//	'O' 1 | len(file) u16 | file | offset u32 | len(gtid) u16 | gtid | skip u32 | len(snap) u32 | snap JSON
+//
+// The snapshot part is nil when there is no snapshot (incremental mode) or it has finished
+// (mode both) — "finished" is told apart from "never started" by the flag bit in snapFlags.
+type position struct {
+	File string
+	Pos  uint32
+	GTID string // GTID set executed before the transaction at File:Pos ("" if unknown)
+	Skip uint32 // selected row changes of that transaction already delivered
+	Snap *snapState
+}
+
+const posMagic, posVersion = 'O', 1
+
+// snapState is the snapshot's progress. It is immutable once referenced by a position:
+// completing a chunk makes a new one.
+type snapState struct {
+	// Tables maps "db.table" to its progress; a table absent from the map has not started.
+	Tables map[string]*tableProgress `json:"tables"`
+	// Finished is set when every table is done (the position then only needs the binlog part).
+	Finished bool `json:"finished,omitempty"`
+
+	enc []byte // cached encoding
+}
+
+// tableProgress lists a table's completed key ranges, sorted and merged.
+type tableProgress struct {
+	Done   bool       `json:"done,omitempty"`
+	Ranges []keyRange `json:"ranges,omitempty"`
+	Rows   int64      `json:"rows,omitempty"` // snapshot rows delivered
+}
+
+// keyRange is the key interval (Lo, Hi] in the table's key order; nil bounds are unbounded.
+// Key tuples hold each key column's value as the server prints it (text protocol).
+type keyRange struct {
+	Lo [][]byte `json:"lo,omitempty"`
+	Hi [][]byte `json:"hi,omitempty"`
+}
+
+func tupleEqual(a, b [][]byte) bool {
+	if (a == nil) != (b == nil) || len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *snapState) encode() []byte {
+	if s == nil {
+		return nil
+	}
+	if s.enc == nil {
+		b, err := json.Marshal(s)
+		if err != nil {
+			panic(err) // plain data: cannot fail
+		}
+		s.enc = b
+	}
+	return s.enc
+}
+
+// withChunk returns a copy of s with range r of table name completed and rows added.
+// order lists the tables' ranges in key order: ranges of a table are completed by chunks that
+// the planner made in key order, so merging adjacent ones keeps the list short.
+func (s *snapState) withChunk(name string, r keyRange, rows int64) *snapState {
+	n := &snapState{Tables: make(map[string]*tableProgress, len(s.Tables)), Finished: s.Finished}
+	for k, v := range s.Tables {
+		n.Tables[k] = v
+	}
+	old := n.Tables[name]
+	tp := &tableProgress{}
+	if old != nil {
+		tp.Done, tp.Rows = old.Done, old.Rows
+		tp.Ranges = append(tp.Ranges, old.Ranges...)
+	}
+	tp.Rows += rows
+	tp.Ranges = append(tp.Ranges, r)
+	tp.Ranges = mergeRanges(tp.Ranges)
+	if len(tp.Ranges) == 1 && tp.Ranges[0].Lo == nil && tp.Ranges[0].Hi == nil {
+		tp.Done, tp.Ranges = true, nil
+	}
+	n.Tables[name] = tp
+	return n
+}
+
+// finished returns a copy of s marked Finished.
+func (s *snapState) finished() *snapState {
+	n := &snapState{Tables: s.Tables, Finished: true}
+	return n
+}
+
+// mergeRanges joins ranges whose ends meet; ranges are disjoint, so a chain is found by
+// following Hi to the next Lo.
+func mergeRanges(rs []keyRange) []keyRange {
+	if len(rs) < 2 {
+		return rs
+	}
+	out := make([]keyRange, 0, len(rs))
+	used := make([]bool, len(rs))
+	// start from ranges no other range ends at
+	for i := range rs {
+		if used[i] {
+			continue
+		}
+		isStart := true
+		for j := range rs {
+			if j != i && !used[j] && rs[j].Hi != nil && tupleEqual(rs[j].Hi, rs[i].Lo) {
+				isStart = false
+				break
+			}
+		}
+		if !isStart {
+			continue
+		}
+		cur := rs[i]
+		used[i] = true
+		for extended := true; extended && cur.Hi != nil; {
+			extended = false
+			for j := range rs {
+				if !used[j] && tupleEqual(rs[j].Lo, cur.Hi) {
+					cur.Hi = rs[j].Hi
+					used[j] = true
+					extended = true
+					break
+				}
+			}
+		}
+		out = append(out, cur)
+	}
+	for i := range rs { // cycles cannot happen; keep anything left to be safe
+		if !used[i] {
+			out = append(out, rs[i])
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Lo == nil && out[j].Lo != nil })
+	return out
+}
+
+func (p *position) encode() change.Position {
+	snap := p.Snap.encode()
+	b := make([]byte, 0, 2+2+len(p.File)+4+2+len(p.GTID)+4+4+len(snap))
+	b = append(b, posMagic, posVersion)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(p.File)))
+	b = append(b, p.File...)
+	b = binary.BigEndian.AppendUint32(b, p.Pos)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(p.GTID)))
+	b = append(b, p.GTID...)
+	b = binary.BigEndian.AppendUint32(b, p.Skip)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(snap)))
+	b = append(b, snap...)
+	return b
+}
+
+func decodePosition(b []byte) (*position, error) {
+	bad := func(what string) (*position, error) {
+		return nil, fmt.Errorf("%w (%s)", ErrBadPosition, what)
+	}
+	if len(b) < 2 || b[0] != posMagic {
+		return bad("magic")
+	}
+	if b[1] != posVersion {
+		return bad(fmt.Sprintf("version %d", b[1]))
+	}
+	b = b[2:]
+	str16 := func() (string, bool) {
+		if len(b) < 2 {
+			return "", false
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+n {
+			return "", false
+		}
+		s := string(b[2 : 2+n])
+		b = b[2+n:]
+		return s, true
+	}
+	u32 := func() (uint32, bool) {
+		if len(b) < 4 {
+			return 0, false
+		}
+		v := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		return v, true
+	}
+	p := &position{}
+	var ok bool
+	if p.File, ok = str16(); !ok {
+		return bad("file")
+	}
+	if p.Pos, ok = u32(); !ok {
+		return bad("offset")
+	}
+	if p.GTID, ok = str16(); !ok {
+		return bad("gtid")
+	}
+	if p.Skip, ok = u32(); !ok {
+		return bad("skip")
+	}
+	n, ok := u32()
+	if !ok || uint32(len(b)) != n {
+		return bad("snapshot")
+	}
+	if n > 0 {
+		p.Snap = &snapState{}
+		if err := json.Unmarshal(b, p.Snap); err != nil {
+			return bad("snapshot: " + err.Error())
+		}
+		if p.Snap.Tables == nil {
+			p.Snap.Tables = map[string]*tableProgress{}
+		}
+	}
+	return p, nil
+}
+
+// String describes the position for logs and errors.
+func (p *position) String() string {
+	s := fmt.Sprintf("%s:%d", p.File, p.Pos)
+	if p.GTID != "" {
+		s += " gtid " + p.GTID
+	}
+	if p.Skip > 0 {
+		s += fmt.Sprintf(" +%d rows", p.Skip)
+	}
+	if p.Snap != nil && !p.Snap.Finished {
+		s += " (snapshot in progress)"
+	}
+	return s
+}

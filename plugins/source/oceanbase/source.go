@@ -1,0 +1,445 @@
+package oceanbase
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	gosql "github.com/go-sql-driver/mysql"
+
+	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// Version is the plugin's version.
+const Version = "0.1.0"
+
+// Source is the "oceanbase" source.
+type Source struct {
+	sdk.UnimplementedSource
+	cfg      config
+	pipeline string
+	runID    string
+	serverID uint32
+
+	ctx    context.Context // for SQL issued while decoding; cancelled by Close
+	cancel context.CancelFunc
+
+	db       *sql.DB
+	flavor   string
+	gtidMode bool
+
+	tables      map[string]*table // lower "db.table" -> schema (nil: dropped)
+	lastVersion map[string]uint64
+	wm          *table
+	wmKey       string
+	checkedMaps map[*replication.TableMapEvent]*table
+
+	bl            *binlog
+	maxReconnects int
+	reconnects    atomic.Int64
+
+	snap       *snapState
+	snapper    *snapshotter
+	progressMu sync.Mutex
+	wake       chan struct{}
+
+	out    []item
+	hbSeq  uint64
+	lastHB time.Time
+}
+
+// New returns an unconfigured source.
+func New() *Source { return &Source{maxReconnects: 10} }
+
+// Info identifies the plugin.
+func (s *Source) Info() sdk.Info {
+	return sdk.Info{Name: "oceanbase", Kind: sdk.KindSource, Version: Version,
+		Summary: "Reads OceanBase MySQL-mode tenants, MySQL and MariaDB: parallel snapshot, binlog changes, watermark hand-over."}
+}
+
+// Spec declares the configuration.
+func (s *Source) Spec() sdk.Spec { return spec() }
+
+// Configure decodes and checks the configuration.
+func (s *Source) Configure(_ context.Context, c sdk.Config) error {
+	cfg := defaultConfig()
+	if err := c.Decode(&cfg); err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	s.cfg = cfg
+	return nil
+}
+
+// Open connects, reads the schemas and positions the stream after req.Position.
+func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
+	if len(s.cfg.tables) == 0 {
+		return errors.New("oceanbase: Open before Configure")
+	}
+	s.pipeline = req.Pipeline
+	if s.pipeline == "" {
+		s.pipeline = "ferry"
+	}
+	s.serverID = s.cfg.serverID(s.pipeline)
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	s.runID = hex.EncodeToString(rnd[:])
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wake = make(chan struct{}, 1)
+
+	var pos *position
+	if req.Position != nil {
+		p, err := decodePosition(req.Position)
+		if err != nil {
+			return sdk.Permanent(err)
+		}
+		pos = p
+	}
+	mc, err := s.cfg.dsn()
+	if err != nil {
+		return err
+	}
+	conn, err := gosql.NewConnector(mc)
+	if err != nil {
+		return fmt.Errorf("sql connection to %s: %w", s.cfg.Address, err)
+	}
+	s.db = sql.OpenDB(conn)
+	s.db.SetMaxOpenConns(int(s.cfg.SnapshotConcurrency) + 4)
+	s.db.SetMaxIdleConns(int(s.cfg.SnapshotConcurrency) + 4)
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to %s as %s: %w", s.cfg.Address, s.cfg.User, err)
+	}
+	if err := s.detectServer(ctx); err != nil {
+		return err
+	}
+	s.tables = map[string]*table{}
+	s.lastVersion = map[string]uint64{}
+	for _, n := range s.cfg.tables {
+		tb, err := loadTable(ctx, s.db, s.cfg.tenant, n, 1)
+		if err != nil {
+			return sdk.Permanent(err)
+		}
+		s.tables[strings.ToLower(n.String())] = tb
+		s.lastVersion[strings.ToLower(n.String())] = 1
+	}
+
+	if s.cfg.Mode == ModeFull {
+		st := &snapState{Tables: map[string]*tableProgress{}}
+		if pos != nil && pos.Snap != nil {
+			st = pos.Snap
+		}
+		s.snap = st
+		if !st.Finished {
+			s.startSnapshot(st)
+		}
+		return nil
+	}
+
+	var start position
+	switch {
+	case pos != nil:
+		start = *pos
+		start.Snap = nil
+		s.snap = pos.Snap
+	case s.cfg.Mode == ModeIncremental && !s.cfg.startTime.IsZero():
+		p, err := s.ResolveTimestamp(ctx, s.cfg.startTime)
+		if err != nil {
+			return err
+		}
+		start = p
+	default:
+		p, err := s.currentPosition(ctx)
+		if err != nil {
+			return err
+		}
+		start = p
+		if s.cfg.Mode == ModeBoth {
+			s.snap = &snapState{Tables: map[string]*tableProgress{}}
+		}
+	}
+	if s.snap != nil && !s.snap.Finished {
+		if err := s.prepareWatermark(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.startBinlog(start); err != nil {
+		return err
+	}
+	if s.snap != nil && !s.snap.Finished {
+		s.startSnapshot(s.snap)
+	}
+	return nil
+}
+
+func (s *Source) detectServer(ctx context.Context) error {
+	var version string
+	if err := s.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return fmt.Errorf("read server version: %w", err)
+	}
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		s.flavor, s.gtidMode = mysql.MariaDBFlavor, true
+		return nil
+	}
+	s.flavor = mysql.MySQLFlavor
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_mode").Scan(&mode); err == nil {
+		s.gtidMode = strings.EqualFold(mode, "ON")
+	}
+	return nil
+}
+
+// currentPosition is the server's current binlog end (file, offset and GTID set).
+func (s *Source) currentPosition(ctx context.Context) (position, error) {
+	rows, err := s.db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return position{}, fmt.Errorf("SHOW MASTER STATUS: %w", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		return position{}, errors.New("SHOW MASTER STATUS returned nothing: is the binlog enabled?")
+	}
+	raw := make([]sql.RawBytes, len(cols))
+	dst := make([]any, len(cols))
+	for i := range raw {
+		dst[i] = &raw[i]
+	}
+	if err := rows.Scan(dst...); err != nil {
+		return position{}, err
+	}
+	p := position{File: string(raw[0])}
+	n, err := strconv.ParseUint(string(raw[1]), 10, 32)
+	if err != nil {
+		return position{}, fmt.Errorf("SHOW MASTER STATUS position %q: %w", raw[1], err)
+	}
+	p.Pos = uint32(n)
+	for i, c := range cols {
+		if strings.EqualFold(c, "Executed_Gtid_Set") && s.gtidMode {
+			p.GTID = strings.ReplaceAll(string(raw[i]), "\n", "")
+		}
+	}
+	rows.Close()
+	if s.flavor == mysql.MariaDBFlavor {
+		var g sql.NullString
+		if err := s.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Pos).Scan(&g); err != nil {
+			return position{}, fmt.Errorf("BINLOG_GTID_POS: %w", err)
+		}
+		p.GTID = g.String
+	}
+	return p, nil
+}
+
+func (s *Source) prepareWatermark(ctx context.Context) error {
+	q := "CREATE TABLE IF NOT EXISTS " + qualified(s.cfg.WatermarkDatabase, WatermarkTable) +
+		" (slot VARCHAR(191) NOT NULL PRIMARY KEY, mark VARCHAR(191) NOT NULL," +
+		" updated TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))"
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create watermark table %s.%s (set watermark_database to a database where the user may create it): %w",
+			s.cfg.WatermarkDatabase, WatermarkTable, err)
+	}
+	wm, err := loadTable(ctx, s.db, s.cfg.tenant, tableName{DB: s.cfg.WatermarkDatabase, Name: WatermarkTable}, 1)
+	if err != nil {
+		return err
+	}
+	s.wm = wm
+	s.wmKey = strings.ToLower(wm.name())
+	return nil
+}
+
+func (s *Source) wakeup() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Read returns the next batch.
+func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
+	if s.cancel == nil {
+		return nil, errors.New("oceanbase: Read before Open")
+	}
+	if s.cfg.Mode == ModeFull {
+		return s.readFull(ctx)
+	}
+	var hb *time.Timer
+	defer func() {
+		if hb != nil {
+			hb.Stop()
+		}
+	}()
+	for {
+		if len(s.out) >= int(s.cfg.BatchSize) {
+			return s.takeBatch(), nil
+		}
+		var ev evOrErr
+		if len(s.out) > 0 {
+			select {
+			case ev = <-s.bl.evCh:
+			default:
+				return s.takeBatch(), nil
+			}
+		} else {
+			if hb == nil {
+				hb = time.NewTimer(s.cfg.HeartbeatInterval.D())
+			}
+			var snapErr chan error
+			if s.snapper != nil {
+				snapErr = s.snapper.errCh
+			}
+			select {
+			case ev = <-s.bl.evCh:
+			case err := <-snapErr:
+				return nil, err
+			case <-s.wake:
+				if s.finishSnapshotIfDone() {
+					return s.heartbeat(), nil
+				}
+				continue
+			case <-hb.C:
+				return s.heartbeat(), nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if ev.err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err := s.reconnect(ctx, ev.err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := s.handle(ev.ev); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// finishSnapshotIfDone marks the snapshot finished when every chunk was delivered (also
+// when the last chunks completed before the planner knew it was the last).
+func (s *Source) finishSnapshotIfDone() bool {
+	sn := s.snapper
+	if sn == nil || s.snap == nil || s.snap.Finished {
+		return false
+	}
+	sn.mu.Lock()
+	done := sn.plannerDone && sn.pending == 0
+	sn.mu.Unlock()
+	if done {
+		s.snap = s.snap.finished()
+	}
+	return done
+}
+
+func (s *Source) takeBatch() *change.Batch {
+	n := min(len(s.out), int(s.cfg.BatchSize))
+	for n < len(s.out) && s.out[n-1].noCut {
+		n++
+	}
+	b := &change.Batch{Changes: make([]*change.Change, n)}
+	for i := 0; i < n; i++ {
+		b.Changes[i] = s.out[i].c
+	}
+	b.Position = s.out[n-1].pos.encode()
+	copy(s.out, s.out[n:])
+	for i := len(s.out) - n; i < len(s.out); i++ {
+		s.out[i] = item{}
+	}
+	s.out = s.out[:len(s.out)-n]
+	return b
+}
+
+// heartbeat is a batch of one heartbeat at the current position.
+func (s *Source) heartbeat() *change.Batch {
+	var p position
+	if s.bl.tx.active {
+		p = s.bl.restartPoint()
+		p.Snap = s.snap
+	} else {
+		p = s.resumePos()
+	}
+	s.hbSeq++
+	enc := p.encode()
+	c := &change.Change{Op: change.OpHeartbeat, CommitTime: time.Now().UTC(), Position: enc,
+		ID: "heartbeat:" + s.runID + ":" + strconv.FormatUint(s.hbSeq, 10)}
+	return &change.Batch{Changes: []*change.Change{c}, Position: enc}
+}
+
+// readFull delivers snapshot chunks as they complete, then io.EOF.
+func (s *Source) readFull(ctx context.Context) (*change.Batch, error) {
+	sn := s.snapper
+	if sn == nil {
+		return nil, io.EOF
+	}
+	for {
+		sn.mu.Lock()
+		done := sn.plannerDone && sn.pending == 0
+		sn.mu.Unlock()
+		if done {
+			return nil, io.EOF
+		}
+		select {
+		case w := <-sn.ready:
+			s.snap = s.snap.withChunk(w.t.name(), w.r, int64(len(w.rows)))
+			sn.mu.Lock()
+			sn.pending--
+			if sn.plannerDone && sn.pending == 0 {
+				s.snap = s.snap.finished()
+			}
+			sn.mu.Unlock()
+			p := position{Snap: s.snap}
+			enc := p.encode()
+			s.queueSnapshotRows(w, w.rows, p, enc)
+			sn.noteProgress(w.t.name(), int64(len(w.rows)), s.snap)
+			if len(s.out) == 0 {
+				continue
+			}
+			b := &change.Batch{Changes: make([]*change.Change, len(s.out)), Position: enc}
+			for i := range s.out {
+				b.Changes[i] = s.out[i].c
+			}
+			s.out = s.out[:0]
+			return b, nil
+		case err := <-sn.errCh:
+			return nil, err
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Reconnects reports how many times the binlog stream was re-established.
+func (s *Source) Reconnects() int64 { return s.reconnects.Load() }
+
+// Close stops the readers and the stream.
+func (s *Source) Close(context.Context) error {
+	if s.snapper != nil {
+		s.snapper.stop()
+	}
+	s.stopBinlog()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.db != nil {
+		return s.db.Close()
+	}
+	return nil
+}
+
+var _ sdk.Source = (*Source)(nil)

@@ -1,0 +1,133 @@
+package oceanbase
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+)
+
+// ResolveTimestamp returns the position of the first binlog transaction that starts at or
+// after ts (the current end when there is none), or ErrTooOld when ts is older than the
+// oldest retained binlog.
+func (s *Source) ResolveTimestamp(ctx context.Context, ts time.Time) (position, error) {
+	end, err := s.currentPosition(ctx)
+	if err != nil {
+		return position{}, err
+	}
+	rows, err := s.db.QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return position{}, fmt.Errorf("SHOW BINARY LOGS: %w", err)
+	}
+	var files []string
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		raw := make([]sql.RawBytes, len(cols))
+		dst := make([]any, len(cols))
+		for i := range raw {
+			dst[i] = &raw[i]
+		}
+		if err := rows.Scan(dst...); err != nil {
+			rows.Close()
+			return position{}, err
+		}
+		files = append(files, string(raw[0]))
+	}
+	rows.Close()
+	if len(files) == 0 {
+		return position{}, fmt.Errorf("SHOW BINARY LOGS lists no files")
+	}
+	cfg, err := s.syncerConfig()
+	if err != nil {
+		return position{}, err
+	}
+	// scan each file from its start, newest first, until one starts at or before ts
+	for i := len(files) - 1; i >= 0; i-- {
+		first, p, found, err := scanFile(ctx, cfg, files[i], ts, end)
+		if err != nil {
+			return position{}, err
+		}
+		if first.After(ts) {
+			if i == 0 {
+				return position{}, fmt.Errorf("%w: %s < %s (start of %s)", ErrTooOld,
+					ts.UTC().Format(time.RFC3339), first.UTC().Format(time.RFC3339), files[0])
+			}
+			continue
+		}
+		if !found {
+			// no transaction at or after ts in this file: the next file's start
+			if i+1 < len(files) {
+				p = position{File: files[i+1], Pos: 4}
+			} else {
+				return end, nil
+			}
+		}
+		if s.flavor == mysql.MariaDBFlavor {
+			var g sql.NullString
+			if err := s.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Pos).Scan(&g); err == nil {
+				p.GTID = g.String
+			}
+		}
+		return p, nil
+	}
+	return end, nil
+}
+
+// scanFile reads file from its start and returns its first event's time and the start of
+// the first transaction at or after ts (found false if none before the file's end or end).
+func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file string, ts time.Time, end position) (first time.Time, p position, found bool, err error) {
+	sy := replication.NewBinlogSyncer(cfg)
+	defer sy.Close()
+	st, err := sy.StartSync(mysql.Position{Name: file, Pos: 4})
+	if err != nil {
+		return first, p, false, fmt.Errorf("read binlog %s: %w", file, err)
+	}
+	var pos uint32 = 4
+	inTx := false
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		e, err := st.GetEvent(cctx)
+		cancel()
+		if err != nil {
+			return first, p, false, fmt.Errorf("read binlog %s: %w", file, err)
+		}
+		h := e.Header
+		if rot, ok := e.Event.(*replication.RotateEvent); ok {
+			if h.Timestamp != 0 && string(rot.NextLogName) != file {
+				return first, p, false, nil // end of this file
+			}
+			continue
+		}
+		if h.Timestamp != 0 && first.IsZero() {
+			first = time.Unix(int64(h.Timestamp), 0)
+			if first.After(ts) {
+				return first, p, false, nil
+			}
+		}
+		before := pos
+		if h.LogPos > pos {
+			pos = h.LogPos
+		}
+		start := false
+		switch ev := e.Event.(type) {
+		case *replication.MariadbGTIDEvent, *replication.GTIDEvent:
+			start, inTx = true, true
+		case *replication.QueryEvent:
+			if !inTx {
+				start = true
+			}
+			inTx = string(ev.Query) == "BEGIN"
+		case *replication.XIDEvent:
+			inTx = false
+		}
+		if start && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
+			return first, position{File: file, Pos: before}, true, nil
+		}
+		if file == end.File && pos >= end.Pos {
+			return first, p, false, nil
+		}
+	}
+}

@@ -1,0 +1,580 @@
+package oceanbase
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// spillRows is how many row changes of one transaction are buffered before they are
+// delivered ahead of its commit (TxSize is then 0 and CommitTime the transaction's start).
+const spillRows = 8192
+
+type evOrErr struct {
+	ev  *replication.BinlogEvent
+	err error
+}
+
+// item is one change waiting in the output queue, with the position after it.
+type item struct {
+	c     *change.Change
+	pos   position
+	noCut bool // a batch must not end after this item (inside a snapshot chunk)
+}
+
+// txState is the transaction being decoded.
+type txState struct {
+	active     bool
+	begin      bool // opened by an explicit BEGIN
+	file       string
+	pos        uint32 // offset of its first event
+	gtidBefore string
+	gtid       string
+	start      time.Time
+	seq        uint32 // selected row changes seen
+	skip       uint32 // leading row changes already delivered before a restart
+	flushed    uint32 // row changes moved to the output queue before the commit
+	rows       []item
+	marks      []*chunkWork // snapshot chunks whose high watermark is in this transaction
+	ddl        []*change.Change
+}
+
+// binlog holds the replication connection and the decoder state.
+type binlog struct {
+	syncer   *replication.BinlogSyncer
+	cancel   context.CancelFunc
+	done     chan struct{}
+	evCh     chan evOrErr
+	file     string
+	pos      uint32
+	gset     mysql.GTIDSet
+	resume   position // after the last complete transaction
+	tx       txState
+	nextSkip uint32
+}
+
+func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
+	host, port, err := net.SplitHostPort(s.cfg.BinlogAddress)
+	if err != nil {
+		return replication.BinlogSyncerConfig{}, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return replication.BinlogSyncerConfig{}, fmt.Errorf("binlog_address port: %w", err)
+	}
+	hb := s.cfg.HeartbeatInterval.D()
+	if hb > 30*time.Second {
+		hb = 30 * time.Second
+	}
+	if hb < time.Second {
+		hb = time.Second
+	}
+	return replication.BinlogSyncerConfig{
+		ServerID:                s.serverID,
+		Flavor:                  s.flavor,
+		Host:                    host,
+		Port:                    uint16(p),
+		User:                    s.cfg.User,
+		Password:                s.cfg.Password.Reveal(),
+		TLSConfig:               s.cfg.tlsConfig(),
+		Charset:                 "utf8mb4",
+		TimestampStringLocation: time.UTC,
+		RenderJSONAsMySQLText:   true,
+		HeartbeatPeriod:         hb,
+		ReadTimeout:             3*hb + 5*time.Second,
+		DisableRetrySync:        true,
+		Logger:                  slog.New(slog.DiscardHandler),
+	}, nil
+}
+
+// startBinlog connects the replication stream at p: by GTID when the server uses GTIDs and
+// p has a set, else by file and offset. The first p.Skip selected row changes of the first
+// transaction are dropped (already delivered).
+func (s *Source) startBinlog(p position) error {
+	cfg, err := s.syncerConfig()
+	if err != nil {
+		return err
+	}
+	sy := replication.NewBinlogSyncer(cfg)
+	var st *replication.BinlogStreamer
+	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip}
+	b.resume = position{File: p.File, Pos: p.Pos, GTID: p.GTID}
+	if s.gtidMode && p.GTID != "" {
+		gs, perr := mysql.ParseGTIDSet(s.flavor, p.GTID)
+		if perr != nil {
+			sy.Close()
+			return fmt.Errorf("position gtid %q: %w", p.GTID, perr)
+		}
+		b.gset = gs
+		st, err = sy.StartSyncGTID(gs.Clone())
+	} else {
+		if s.gtidMode && p.GTID == "" {
+			b.gset, _ = mysql.ParseGTIDSet(s.flavor, "")
+		}
+		st, err = sy.StartSync(mysql.Position{Name: p.File, Pos: p.Pos})
+	}
+	if err != nil {
+		sy.Close()
+		return fmt.Errorf("start binlog stream at %s: %w", p.String(), err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel, b.done, b.evCh = cancel, make(chan struct{}), make(chan evOrErr, 512)
+	go func() {
+		defer close(b.done)
+		for {
+			ev, err := st.GetEvent(ctx)
+			select {
+			case b.evCh <- evOrErr{ev, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	s.bl = b
+	return nil
+}
+
+func (s *Source) stopBinlog() {
+	if s.bl == nil {
+		return
+	}
+	s.bl.cancel()
+	s.bl.syncer.Close()
+	<-s.bl.done
+}
+
+// restartPoint is where a reconnect resumes: the open transaction's start (skipping what was
+// already queued), else after the last complete transaction.
+func (b *binlog) restartPoint() position {
+	if b.tx.active {
+		return position{File: b.tx.file, Pos: b.tx.pos, GTID: b.tx.gtidBefore, Skip: b.tx.skip + b.tx.flushed}
+	}
+	return b.resume
+}
+
+// reconnect re-opens the binlog stream after an error, with backoff.
+func (s *Source) reconnect(ctx context.Context, cause error) error {
+	p := s.bl.restartPoint()
+	if s.bl.tx.active && s.bl.tx.skip+s.bl.tx.flushed < s.bl.tx.seq {
+		// rows decoded but not queued are read again
+		s.bl.tx.rows = nil
+	}
+	gset := s.bl.gset
+	s.stopBinlog()
+	delay := 200 * time.Millisecond
+	var err error
+	for attempt := 1; attempt <= s.maxReconnects; attempt++ {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if err = s.startBinlog(p); err == nil {
+			if s.bl.gset == nil {
+				s.bl.gset = gset
+			}
+			s.reconnects.Add(1)
+			return nil
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+	return fmt.Errorf("binlog stream lost (%v) and %d reconnects at %s failed: %w", cause, s.maxReconnects, p.String(), err)
+}
+
+// handle decodes one binlog event.
+func (s *Source) handle(e *replication.BinlogEvent) error {
+	b := s.bl
+	h := e.Header
+	before := b.pos
+	switch ev := e.Event.(type) {
+	case *replication.RotateEvent:
+		b.file, b.pos = string(ev.NextLogName), uint32(ev.Position)
+		if !b.tx.active {
+			b.resume.File, b.resume.Pos = b.file, b.pos
+		}
+		return nil
+	case *replication.FormatDescriptionEvent:
+		return nil
+	case *replication.MariadbGTIDEvent:
+		s.beginTx(before, h.Timestamp)
+		b.tx.gtid = ev.GTID.String()
+	case *replication.GTIDEvent:
+		s.beginTx(before, h.Timestamp)
+		if g, err := ev.GTIDNext(); err == nil {
+			b.tx.gtid = g.String()
+		}
+	case *replication.QueryEvent:
+		q := strings.TrimSpace(string(ev.Query))
+		switch {
+		case strings.EqualFold(q, "BEGIN"):
+			if !b.tx.active {
+				s.beginTx(before, h.Timestamp)
+			}
+			b.tx.begin = true
+		case strings.EqualFold(q, "COMMIT"):
+			b.advance(h)
+			return s.commitTx(h.Timestamp)
+		default:
+			if !b.tx.active {
+				s.beginTx(before, h.Timestamp)
+			}
+			if err := s.handleQuery(string(ev.Schema), q, h.Timestamp); err != nil {
+				return err
+			}
+			if !b.tx.begin {
+				b.advance(h)
+				return s.commitTx(h.Timestamp)
+			}
+		}
+	case *replication.XIDEvent:
+		b.advance(h)
+		return s.commitTx(h.Timestamp)
+	case *replication.RowsEvent:
+		if !b.tx.active {
+			s.beginTx(before, h.Timestamp)
+		}
+		if err := s.handleRows(h, ev); err != nil {
+			return err
+		}
+	}
+	b.advance(h)
+	return nil
+}
+
+// advance moves the read offset to the end of the event (events with offset 0 are
+// artificial, heartbeats and format descriptions do not move it).
+func (b *binlog) advance(h *replication.EventHeader) {
+	if h.LogPos == 0 || h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
+		return
+	}
+	if h.LogPos >= b.pos {
+		b.pos = h.LogPos
+	}
+}
+
+func (s *Source) beginTx(before uint32, ts uint32) {
+	b := s.bl
+	gb := ""
+	if b.gset != nil {
+		gb = b.gset.String()
+	}
+	b.tx = txState{active: true, file: b.file, pos: before, gtidBefore: gb, start: time.Unix(int64(ts), 0).UTC(),
+		skip: b.nextSkip}
+	b.nextSkip = 0
+}
+
+func (s *Source) commitTx(ts uint32) error {
+	b := s.bl
+	tx := &b.tx
+	if !tx.active {
+		b.resume = position{File: b.file, Pos: b.pos, GTID: b.resume.GTID}
+		return nil
+	}
+	if tx.gtid != "" && b.gset != nil {
+		if err := b.gset.Update(tx.gtid); err != nil {
+			return fmt.Errorf("gtid %s: %w", tx.gtid, err)
+		}
+	}
+	gs := ""
+	if b.gset != nil {
+		gs = b.gset.String()
+	}
+	b.resume = position{File: b.file, Pos: b.pos, GTID: gs}
+	commit := time.Unix(int64(ts), 0).UTC()
+	spilled := tx.flushed > 0
+	for i := range tx.rows {
+		c := tx.rows[i].c
+		if !spilled {
+			c.CommitTime = commit
+			c.TxSize = tx.seq
+		}
+		tx.rows[i].pos.Snap = s.snap
+		if i == len(tx.rows)-1 {
+			tx.rows[i].pos = s.resumePos()
+		}
+		c.Position = tx.rows[i].pos.encode()
+		s.out = append(s.out, tx.rows[i])
+	}
+	for _, d := range tx.ddl {
+		d.CommitTime = commit
+		p := s.resumePos()
+		d.Position = p.encode()
+		s.out = append(s.out, item{c: d, pos: p})
+	}
+	for _, w := range tx.marks {
+		s.emitChunk(w)
+	}
+	*tx = txState{}
+	return nil
+}
+
+// resumePos is the position after everything decoded so far (at a transaction boundary).
+func (s *Source) resumePos() position {
+	p := s.bl.resume
+	p.Snap = s.snap
+	return p
+}
+
+func (s *Source) txID() string {
+	tx := &s.bl.tx
+	if tx.gtid != "" {
+		return tx.gtid
+	}
+	return tx.file + ":" + strconv.FormatUint(uint64(tx.pos), 10)
+}
+
+func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEvent) error {
+	db, name := string(ev.Table.Schema), string(ev.Table.Table)
+	key := strings.ToLower(db + "." + name)
+	if s.wm != nil && key == s.wmKey {
+		return s.handleWatermark(ev)
+	}
+	tb, selected := s.tables[key]
+	if !selected {
+		return nil
+	}
+	if tb == nil {
+		return fmt.Errorf("row change for %s.%s, which was dropped and not re-created (schema unknown)", db, name)
+	}
+	if err := s.checkTableMap(tb, ev.Table); err != nil {
+		return err
+	}
+	var op change.Op
+	step := 1
+	switch ev.Type() {
+	case replication.EnumRowsEventTypeInsert:
+		op = change.OpInsert
+	case replication.EnumRowsEventTypeUpdate:
+		op, step = change.OpUpdate, 2
+	case replication.EnumRowsEventTypeDelete:
+		op = change.OpDelete
+	default:
+		return fmt.Errorf("unknown rows event %v for %s", h.EventType, tb.name())
+	}
+	tx := &s.bl.tx
+	for i := 0; i+step-1 < len(ev.Rows); i += step {
+		c := &change.Change{Op: op, Table: tb.t, Database: tb.t.Database, TableName: tb.t.Name,
+			CommitTime: tx.start}
+		var err error
+		switch op {
+		case change.OpInsert:
+			c.After, err = s.decodeRow(tb, ev.Rows[i])
+		case change.OpDelete:
+			c.Before, err = s.decodeRow(tb, ev.Rows[i])
+		case change.OpUpdate:
+			if c.Before, err = s.decodeRow(tb, ev.Rows[i]); err == nil {
+				c.After, err = s.decodeRow(tb, ev.Rows[i+1])
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("decode %s row of %s at %s:%d: %w", op, tb.name(), s.bl.file, h.LogPos, err)
+		}
+		tx.seq++
+		if s.snapper != nil {
+			s.snapper.track(tb, c)
+		}
+		if tx.seq <= tx.skip {
+			continue
+		}
+		c.TxID = s.txID()
+		c.TxSeq = tx.seq
+		c.ID = c.TxID + "#" + strconv.FormatUint(uint64(tx.seq), 10)
+		tx.rows = append(tx.rows, item{c: c, pos: position{File: tx.file, Pos: tx.pos, GTID: tx.gtidBefore, Skip: tx.seq}})
+		if len(tx.rows) >= spillRows {
+			s.spill()
+		}
+	}
+	return nil
+}
+
+// spill moves a long transaction's buffered rows to the output queue before its commit.
+func (s *Source) spill() {
+	tx := &s.bl.tx
+	for i := range tx.rows {
+		tx.rows[i].pos.Snap = s.snap
+		tx.rows[i].c.Position = tx.rows[i].pos.encode()
+		s.out = append(s.out, tx.rows[i])
+	}
+	tx.flushed += uint32(len(tx.rows))
+	tx.rows = tx.rows[:0]
+}
+
+func (s *Source) decodeRow(tb *table, raw []any) ([]change.Value, error) {
+	cols := tb.t.Columns
+	out := make([]change.Value, len(cols))
+	if tb.logCols != nil && len(raw) == len(tb.logCols) {
+		for i, ci := range tb.logCols {
+			v, err := fromLog(&cols[ci], tb.kinds[ci], raw[i])
+			if err != nil {
+				return nil, err
+			}
+			out[ci] = v
+		}
+		return out, nil
+	}
+	if len(raw) != len(cols) {
+		return nil, fmt.Errorf("the binlog row has %d columns, the schema %d: %w", len(raw), len(cols), ErrSchemaOutOfStep)
+	}
+	for i := range cols {
+		v, err := fromLog(&cols[i], tb.kinds[i], raw[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// checkTableMap verifies, once per TABLE_MAP, that its column types fit the schema, so a
+// schema that is out of step with the log is an error instead of wrong values.
+func (s *Source) checkTableMap(tb *table, tm *replication.TableMapEvent) error {
+	if s.checkedMaps[tm] == tb {
+		return nil
+	}
+	cols := tb.t.Columns
+	idx := make([]int, 0, len(cols))
+	if tb.logCols != nil && int(tm.ColumnCount) == len(tb.logCols) {
+		idx = tb.logCols
+	} else {
+		if int(tm.ColumnCount) != len(cols) {
+			return fmt.Errorf("TABLE_MAP of %s has %d columns, the schema %d: %w", tb.name(), tm.ColumnCount, len(cols), ErrSchemaOutOfStep)
+		}
+		for i := range cols {
+			idx = append(idx, i)
+		}
+	}
+	for i, ci := range idx {
+		if !logTypeFits(tb.kinds[ci], realType(tm.ColumnType[i], tm.ColumnMeta[i])) {
+			return fmt.Errorf("column %s of %s is %s in the schema but binlog type %d: %w",
+				cols[ci].Name, tb.name(), cols[ci].ColumnType, tm.ColumnType[i], ErrSchemaOutOfStep)
+		}
+	}
+	if s.checkedMaps == nil || len(s.checkedMaps) > 4096 {
+		s.checkedMaps = map[*replication.TableMapEvent]*table{}
+	}
+	s.checkedMaps[tm] = tb
+	return nil
+}
+
+func realType(tp byte, meta uint16) byte {
+	if tp == mysql.MYSQL_TYPE_STRING && meta >= 256 {
+		b0 := byte(meta >> 8)
+		if b0&0x30 != 0x30 {
+			return b0 | 0x30
+		}
+		return b0
+	}
+	return tp
+}
+
+func logTypeFits(k colKind, tp byte) bool {
+	switch k {
+	case kInt, kUint:
+		return tp == mysql.MYSQL_TYPE_TINY || tp == mysql.MYSQL_TYPE_SHORT || tp == mysql.MYSQL_TYPE_INT24 ||
+			tp == mysql.MYSQL_TYPE_LONG || tp == mysql.MYSQL_TYPE_LONGLONG
+	case kFloat32:
+		return tp == mysql.MYSQL_TYPE_FLOAT
+	case kFloat64:
+		return tp == mysql.MYSQL_TYPE_DOUBLE
+	case kDecimal:
+		return tp == mysql.MYSQL_TYPE_NEWDECIMAL
+	case kDate:
+		return tp == mysql.MYSQL_TYPE_DATE || tp == mysql.MYSQL_TYPE_NEWDATE
+	case kDateTime:
+		return tp == mysql.MYSQL_TYPE_DATETIME || tp == mysql.MYSQL_TYPE_DATETIME2
+	case kTimestamp:
+		return tp == mysql.MYSQL_TYPE_TIMESTAMP || tp == mysql.MYSQL_TYPE_TIMESTAMP2
+	case kTime:
+		return tp == mysql.MYSQL_TYPE_TIME || tp == mysql.MYSQL_TYPE_TIME2
+	case kYear:
+		return tp == mysql.MYSQL_TYPE_YEAR
+	case kBit:
+		return tp == mysql.MYSQL_TYPE_BIT
+	case kEnum:
+		return tp == mysql.MYSQL_TYPE_ENUM || tp == mysql.MYSQL_TYPE_STRING
+	case kSet:
+		return tp == mysql.MYSQL_TYPE_SET || tp == mysql.MYSQL_TYPE_STRING
+	case kJSON:
+		return tp == mysql.MYSQL_TYPE_JSON || tp == mysql.MYSQL_TYPE_BLOB
+	case kString, kBytes, kBinaryFixed:
+		return tp == mysql.MYSQL_TYPE_VARCHAR || tp == mysql.MYSQL_TYPE_VAR_STRING || tp == mysql.MYSQL_TYPE_STRING ||
+			tp == mysql.MYSQL_TYPE_BLOB || tp == mysql.MYSQL_TYPE_GEOMETRY || tp == mysql.MYSQL_TYPE_TINY_BLOB ||
+			tp == mysql.MYSQL_TYPE_MEDIUM_BLOB || tp == mysql.MYSQL_TYPE_LONG_BLOB
+	}
+	return true
+}
+
+// handleQuery tracks DDL on selected tables.
+func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
+	info := classifyQuery(defaultDB, q)
+	if !info.isDDL {
+		return nil
+	}
+	for _, n := range info.renamed {
+		if _, ok := s.tables[strings.ToLower(n.String())]; ok {
+			return fmt.Errorf("%w: %s is synchronized and %q renames it", ErrRename, n, q)
+		}
+	}
+	touched := map[string]bool{}
+	for _, n := range info.tables {
+		k := strings.ToLower(n.String())
+		if _, ok := s.tables[k]; ok {
+			touched[k] = true
+		}
+	}
+	for _, n := range s.cfg.tables {
+		k := strings.ToLower(n.String())
+		if !touched[k] {
+			continue
+		}
+		old := s.tables[k]
+		var version uint64 = 1
+		if old != nil {
+			version = old.t.Version + 1
+		} else if v, ok := s.lastVersion[k]; ok {
+			version = v + 1
+		}
+		nt, err := loadTable(s.ctx, s.db, s.cfg.tenant, n, version)
+		switch {
+		case err == nil:
+			if old != nil && sameSchema(old.t, nt.t) {
+				nt = old
+			}
+			s.tables[k] = nt
+			s.lastVersion[k] = nt.t.Version
+		case isNoTable(err):
+			if old != nil {
+				s.lastVersion[k] = old.t.Version
+			}
+			s.tables[k] = nil
+		default:
+			return fmt.Errorf("reload schema of %s after %q: %w", n, q, err)
+		}
+		if s.cfg.EmitDDL {
+			d := &change.Change{Op: change.OpDDL, DDL: q, Database: n.DB, TableName: n.Name, TxID: s.txID()}
+			if s.tables[k] != nil {
+				d.Table = s.tables[k].t
+			}
+			d.ID = d.TxID + "#ddl-" + k
+			s.bl.tx.ddl = append(s.bl.tx.ddl, d)
+		}
+	}
+	return nil
+}
+
+func isEOF(err error) bool { return err == io.EOF }
