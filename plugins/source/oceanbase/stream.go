@@ -367,9 +367,22 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 		return fmt.Errorf("unknown rows event %v for %s", h.EventType, tb.name())
 	}
 	tx := &s.bl.tx
+	// Binlog coordinates, shared by the rows of this event (read-only once set): the
+	// transaction's start, as Debezium's source.file/pos give it.
+	meta := map[string]string{
+		change.MetaBinlogFile: tx.file,
+		change.MetaBinlogPos:  strconv.FormatUint(uint64(tx.pos), 10),
+		change.MetaServerID:   strconv.FormatUint(uint64(h.ServerID), 10),
+	}
+	if tx.gtid != "" {
+		meta[change.MetaGTID] = tx.gtid
+	}
+	if tb.t.Tenant != "" {
+		meta[change.MetaTenant] = tb.t.Tenant
+	}
 	for i := 0; i+step-1 < len(ev.Rows); i += step {
 		c := &change.Change{Op: op, Table: tb.t, Database: tb.t.Database, TableName: tb.t.Name,
-			CommitTime: tx.start}
+			CommitTime: tx.start, Meta: meta}
 		var err error
 		switch op {
 		case change.OpInsert:
