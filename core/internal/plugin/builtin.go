@@ -15,6 +15,7 @@ import (
 	defaultformat "github.com/ferry-cdc/ferry/plugins/serializer/default"
 	"github.com/ferry-cdc/ferry/plugins/serializer/defaultext"
 	"github.com/ferry-cdc/ferry/plugins/serializer/shareplex"
+	"github.com/ferry-cdc/ferry/plugins/sink/rocketmq"
 	"github.com/ferry-cdc/ferry/plugins/source/oceanbase"
 )
 
@@ -31,6 +32,7 @@ func Builtins() []Builtin {
 		{Kind: sdk.KindFilter, Name: "drop", New: func() sdk.Plugin { return exfilter.New() }},
 		{Kind: sdk.KindSerializer, Name: "jsonl", New: func() sdk.Plugin { return exserializer.New() }},
 		{Kind: sdk.KindSink, Name: "file", New: func() sdk.Plugin { return exsink.New() }},
+		{Kind: sdk.KindSink, Name: "rocketmq", New: func() sdk.Plugin { return rocketmq.New() }},
 
 		// The eight message formats (docs/formats.md).
 		{Kind: sdk.KindSerializer, Name: defaultformat.Name, New: func() sdk.Plugin { return defaultformat.New() }},
