@@ -1,44 +1,87 @@
 #!/usr/bin/env bash
-# `make demo`: the best end-to-end run ferry has so far, against what really exists.
+# `make demo`: ferry's main job on this machine, for real: a MariaDB table (snapshot, then live
+# INSERT/UPDATE/DELETE from the binlog) streamed into a RocketMQ 5.x topic in Canal's format,
+# in order per key; then a graceful stop, a resume, and what a bad pipeline file looks like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FERRY=bin/ferry
+FERRY="bin/ferry --plugin-dir bin/plugins"
+STATE="${FERRY_TESTBED_DIR:-$HOME/.cache/ferry-testbed}"
+# shellcheck disable=SC1091
+source "$STATE/env.sh"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+sql() { mariadb --socket="$FERRY_MARIADB_SOCKET" -uroot ferry_demo -e "$1"; }
+# tail_topic N K: wait for N messages on the topic, print the K stored last.
+tail_topic() { bin/rmqtail -ns "$FERRY_RMQ5_NAMESRV" -topic demo_orders -n "$1" -last "$2" -width "${3:-200}"; }
 
-step "Test bed (MariaDB with ROW binlog, RocketMQ 4.9.x and 5.x on loopback)"
+go build -o bin/rmqtail ./integration/cmd/rmqtail
+
+step "Test bed: MariaDB with ROW binlog, RocketMQ 4.9.x and 5.x on loopback"
 bash integration/testbed/status.sh
 
-step "ferry version and plugins"
-$FERRY version
-$FERRY --plugin-dir bin/plugins plugins
+step "Sample data: ferry_demo.orders with 1,000 rows; topic demo_orders (8 queues) on RocketMQ 5.x"
+mariadb --socket="$FERRY_MARIADB_SOCKET" -uroot -e "DROP DATABASE IF EXISTS ferry_demo; CREATE DATABASE ferry_demo"
+sql "CREATE TABLE orders (id BIGINT PRIMARY KEY, customer VARCHAR(32) NOT NULL,
+       status ENUM('new','paid','shipped') NOT NULL, amount DECIMAL(12,2), updated_at DATETIME(3))"
+sql "INSERT INTO orders SELECT seq, CONCAT('customer-', seq % 37), 'new', seq * 1.25, '2026-11-25 08:00:00.000'
+       FROM seq_1_to_1000"
+"$FERRY_RMQ_MQADMIN_5" deleteTopic -n "$FERRY_RMQ5_NAMESRV" -c DefaultCluster -t demo_orders >/dev/null 2>&1 || true
+"$FERRY_RMQ_MQADMIN_5" updateTopic -n "$FERRY_RMQ5_NAMESRV" -c DefaultCluster -t demo_orders -r 8 -w 8 >/dev/null
+rm -rf .ferry/checkpoints/demo_orders.json
+echo "ok"
 
-step "Validate the pipeline (errors would point at file:line:column)"
-$FERRY --plugin-dir bin/plugins validate configs/demo.hcl
+step "ferry plugins"
+$FERRY plugins
 
-step "Run it: generator → drop deletes → jsonl → file, 4 parallel write lanes"
-rm -rf out .ferry && mkdir -p out
-$FERRY --plugin-dir bin/plugins run configs/demo.hcl
-echo
-echo "messages written: $(wc -l < out/demo.jsonl) (2000 changes less the deletes)"
-echo "first three:"
-head -3 out/demo.jsonl
-echo "checkpoint:"
-cat .ferry/checkpoints/demo.json; echo
+step "Validate the pipeline (configs/mariadb-to-rocketmq.hcl)"
+$FERRY validate configs/mariadb-to-rocketmq.hcl
 
-step "Run again: it resumes from the checkpoint, so nothing more is written"
-$FERRY --plugin-dir bin/plugins --log-level warn run configs/demo.hcl
-echo "messages written: $(wc -l < out/demo.jsonl)"
+step "Run it in the background: snapshot of 1,000 rows, then the binlog"
+$FERRY --log-format console run configs/mariadb-to-rocketmq.hcl > /tmp/ferry-demo.log 2>&1 &
+FERRY_PID=$!
+trap 'kill $FERRY_PID 2>/dev/null || true' EXIT
+echo "messages so far (the last 3 of the snapshot):"
+tail_topic 1000 3
 
-step "A broken pipeline file"
+step "Live changes while it runs"
+sql "UPDATE orders SET status = 'paid', amount = amount + 0.01, updated_at = NOW(3) WHERE id <= 3"
+sql "DELETE FROM orders WHERE id = 4"
+sql "INSERT INTO orders VALUES (1001, 'customer-new', 'new', 99.99, NOW(3))"
+sql "UPDATE orders SET status = 'shipped', updated_at = NOW(3) WHERE id = 1"
+echo "the 6 change messages, after the 1,000 snapshot rows (Canal: type UPDATE/DELETE/INSERT, old = changed columns):"
+tail_topic 1006 6 0
+
+step "Graceful stop (SIGINT): in-flight messages delivered, final checkpoint saved"
+kill -INT $FERRY_PID
+wait $FERRY_PID
+trap - EXIT
+grep -E "pipeline (started|stopped)" /tmp/ferry-demo.log | sed 's/\t/  /g'
+cat .ferry/checkpoints/demo_orders.json; echo
+
+step "Changes while ferry is down, then resume: it continues from the checkpoint"
+sql "UPDATE orders SET status = 'paid', updated_at = NOW(3) WHERE id = 1001"
+timeout 15 $FERRY --log-level warn run configs/mariadb-to-rocketmq.hcl &
+sleep 6
+kill -INT $! 2>/dev/null || true
+wait || true
+echo "the newest message is the change made while ferry was down, delivered by the resumed run:"
+tail_topic 1007 1 0
+
+step "A broken pipeline file: every error with file:line:column"
 cat > /tmp/ferry-demo-bad.hcl <<'HCL'
 pipeline "bad" {
-  source "generator" { rows = "many" }
-  serializer "jsonl" {}
-  sink "file" { pth = "x" }
-  runtime { bach_size = 10 }
+  source "oceanbase" {
+    address = "127.0.0.1:33306"
+    user    = "ferry"
+    tables  = "ferry_demo.orders"
+  }
+  serializer "canal" {}
+  sink "rocketmq" {
+    name_servers = ["127.0.0.1:29876"]
+    partitioning = "hashh"
+  }
+  runtime {
+    bach_size = 10
+  }
 }
 HCL
-$FERRY --plugin-dir bin/plugins validate /tmp/ferry-demo-bad.hcl || echo "(exit code $?)"
-
-echo
-echo "The OceanBase source and RocketMQ sink are the next issues; this demo grows with them."
+$FERRY validate /tmp/ferry-demo-bad.hcl || echo "(exit code $?)"

@@ -185,6 +185,7 @@ type Received struct {
 	QueueOffset int64
 	BrokerName  string
 	MsgID       string
+	StoredAt    time.Time // when the broker stored the message
 }
 
 // Collect reads messages of topic from broker b until at least n arrived or the
@@ -287,6 +288,7 @@ func toReceived(m *primitive.MessageExt) Received {
 		Properties:  m.GetProperties(),
 		QueueOffset: m.QueueOffset,
 		MsgID:       m.MsgId,
+		StoredAt:    time.UnixMilli(m.StoreTimestamp),
 	}
 	if k := m.GetKeys(); k != "" {
 		r.Keys = strings.Fields(k)

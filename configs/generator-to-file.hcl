@@ -1,5 +1,5 @@
-# The demo pipeline of `make demo`, runnable as written from the repository root:
-#   bin/ferry run --plugin-dir bin/plugins configs/demo.hcl
+# A pipeline without any server, runnable as written from the repository root:
+#   mkdir -p out && bin/ferry run --plugin-dir bin/plugins configs/generator-to-file.hcl
 # A synthetic order stream (snapshot rows, then inserts, updates and deletes) goes through a
 # filter that drops deletes, is serialized as JSON lines and written to a file. The source
 # plugin runs out of process (as an external plugin would); the others are built in.
