@@ -119,18 +119,6 @@ func (s *Serializer) appendRow(b []byte, tb *table, c *change.Change) []byte {
 
 func appendImage(b []byte, tb *table, row []change.Value) []byte {
 	b = append(b, '{')
-	for i := range tb.cols {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		c := &tb.cols[i]
-		b = append(b, c.Name...)
-		b = append(b, ':')
-		v := change.Null
-		if i < len(row) {
-			v = row[i]
-		}
-		b = fmtkit.AppendText(b, c, v, fmtkit.TextRules{})
-	}
+	b = fmtkit.AppendTextFields(b, tb.cols, row, fmtkit.TextRules{})
 	return append(b, '}')
 }

@@ -339,3 +339,23 @@ func CloseString(b []byte, start int) []byte {
 	}
 	return append(b, '"')
 }
+
+// AppendTextFields appends `"name":value` members, comma-separated and without braces, for
+// every column of cols, the value of a column taken from row by index (NULL past its end) and
+// written by AppendText with r.
+func AppendTextFields(b []byte, cols []Col, row []change.Value, r TextRules) []byte {
+	for i := range cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		c := &cols[i]
+		b = append(b, c.Name...)
+		b = append(b, ':')
+		v := change.Null
+		if i < len(row) {
+			v = row[i]
+		}
+		b = AppendText(b, c, v, r)
+	}
+	return b
+}

@@ -246,19 +246,7 @@ func (s *Serializer) appendImage(b []byte, tb *table, row []change.Value) []byte
 		return append(b, "null"...)
 	}
 	b = append(b, '{')
-	for i := range tb.cols {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		c := &tb.cols[i]
-		b = append(b, c.Name...)
-		b = append(b, ':')
-		v := change.Null
-		if i < len(row) {
-			v = row[i]
-		}
-		b = fmtkit.AppendText(b, c, v, fmtkit.TextRules{})
-	}
+	b = fmtkit.AppendTextFields(b, tb.cols, row, fmtkit.TextRules{})
 	b = append(b, tb.lightType...)
 	return append(b, '}')
 }
