@@ -50,6 +50,10 @@ sql "UPDATE orders SET status = 'shipped', updated_at = NOW(3) WHERE id = 1"
 echo "the 6 change messages, after the 1,000 snapshot rows (Canal: type UPDATE/DELETE/INSERT, old = changed columns):"
 tail_topic 1006 6 0
 
+step "ferry status (the same data is at http://127.0.0.1:9309/status and /metrics)"
+sleep 1.5
+bin/ferry status
+
 step "Graceful stop (SIGINT): in-flight messages delivered, final checkpoint saved"
 kill -INT $FERRY_PID
 wait $FERRY_PID

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,7 +220,8 @@ func TestE2EGracefulStopAndResume(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jsonl")
 	cfg := writeFile(t, dir, "p.hcl", outOfProcessPipeline(bins, out, 0)) // endless at 20,000/s
-	cmd := exec.Command(filepath.Join(bins, "ferry"), "run", cfg)
+	statusAddr := freeAddr(t)
+	cmd := exec.Command(filepath.Join(bins, "ferry"), "run", "--status-addr", statusAddr, cfg)
 	var logs strings.Builder
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -235,6 +238,7 @@ func TestE2EGracefulStopAndResume(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	checkLiveStatus(t, bins, statusAddr)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -405,5 +409,49 @@ func waitTimeout(t *testing.T, cmd *exec.Cmd, d time.Duration, logs *strings.Bui
 		<-done
 		t.Fatalf("ferry did not exit within %v:\n%s", d, logs.String())
 		return nil
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// checkLiveStatus reads a running pipeline's status with `ferry status` and its metrics.
+func checkLiveStatus(t *testing.T, bins, addr string) {
+	t.Helper()
+	var out []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		out, err = exec.Command(filepath.Join(bins, "ferry"), "status", "--addr", addr).CombinedOutput()
+		if err == nil && strings.Contains(string(out), "p50") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ferry status: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, want := range []string{"pipeline         e2e", "phase            running", "rows/s", "latency          last"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("ferry status lacks %q:\n%s", want, out)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`ferry_records_written_total{pipeline="e2e"}`, `ferry_latency_seconds_count{pipeline="e2e"}`, `ferry_up{pipeline="e2e"} 1`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -13,11 +13,13 @@ import (
 	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
 	"github.com/ferry-cdc/ferry/core/internal/logging"
 	"github.com/ferry-cdc/ferry/core/internal/pipeline"
+	"github.com/ferry-cdc/ferry/core/internal/status"
 	"github.com/ferry-cdc/ferry/sdk"
 )
 
 func newRun(g *globals) *cobra.Command {
 	var vars []string
+	var statusAddr string
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run (or resume) a pipeline until it is stopped",
@@ -34,14 +36,19 @@ Exit codes: 0 stopped cleanly or the source finished, 1 the pipeline failed,
 			if err != nil {
 				return err
 			}
-			return runPipeline(g, args[0], vs)
+			return runPipeline(g, args[0], vs, statusAddr)
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
+	cmd.Flags().StringVar(&statusAddr, "status-addr", DefaultStatusAddr,
+		`serve /status (JSON), /metrics (Prometheus) and /healthz here; "" turns it off`)
 	return cmd
 }
 
-func runPipeline(g *globals, path string, vars map[string]string) error {
+// DefaultStatusAddr is where `ferry run` serves its status and `ferry status` reads it.
+const DefaultStatusAddr = "127.0.0.1:9309"
+
+func runPipeline(g *globals, path string, vars map[string]string, statusAddr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	host, err := g.host()
@@ -66,7 +73,9 @@ func runPipeline(g *globals, path string, vars map[string]string) error {
 	for i, f := range l.filters {
 		filters[i] = f.Plugin.(sdk.Filter)
 	}
-	pl, err := pipeline.New(pipeline.Config{
+	var pl *pipeline.Pipeline
+	tracker := status.NewTracker(p.Name, func() pipeline.Stats { return pl.Stats() })
+	pl, err = pipeline.New(pipeline.Config{
 		Name:               p.Name,
 		Source:             l.source.Plugin.(sdk.Source),
 		Filters:            filters,
@@ -80,14 +89,25 @@ func runPipeline(g *globals, path string, vars map[string]string) error {
 		DrainTimeout:       p.Runtime.DrainTimeout,
 		CheckpointInterval: p.Checkpoint.Interval,
 		Logger:             g.logger, // the pipeline adds its own name field
+		OnDelivered:        tracker.OnDelivered,
 	})
 	if err != nil {
 		return withCode(ExitFailure, err)
+	}
+	if statusAddr != "" {
+		sctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if addr, err := tracker.Run(sctx, statusAddr, log); err != nil {
+			log.Warn("status server not started; the pipeline runs without it", zap.String("addr", statusAddr), zap.Error(err))
+		} else {
+			log.Info("status served", zap.String("url", "http://"+addr+"/status"), zap.String("metrics", "http://"+addr+"/metrics"))
+		}
 	}
 
 	// A second signal after the graceful stop began ends the process at once.
 	go func() {
 		<-ctx.Done()
+		tracker.SetPhase(status.PhaseStopping)
 		stop()
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -99,10 +119,13 @@ func runPipeline(g *globals, path string, vars map[string]string) error {
 
 	log.Info("pipeline starting", zap.String("source", l.source.Ref.Name), zap.String("sink", l.sink.Ref.Name),
 		zap.String("serializer", l.serializer.Ref.Name), zap.Int("filters", len(l.filters)))
+	tracker.SetPhase(status.PhaseRunning)
 	err = pl.Run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
+		tracker.SetPhase(status.PhaseFailed)
 		log.Error("pipeline failed", zap.Error(err))
 		return withCode(ExitFailure, err)
 	}
+	tracker.SetPhase(status.PhaseStopped)
 	return nil
 }

@@ -66,6 +66,10 @@ type Config struct {
 	// Shard hashes a change to choose its lane and sdk.Record.Hash. Changes that must stay
 	// in order must hash alike. Default: c.KeyHash(nil).
 	Shard func(*change.Change) uint64
+	// OnDelivered, when set, is called by a write lane after the sink delivered recs (before
+	// the next write of that lane), with the time of the acknowledgement. It must be quick
+	// and must not keep recs. Status uses it to measure commit-to-acknowledgement latency.
+	OnDelivered func(recs []sdk.Record, at time.Time)
 }
 
 // RetryPolicy is an exponential backoff for failed sink writes. A lane retries from the first

@@ -140,6 +140,7 @@ func (l *lane) flush(n int) bool {
 		}
 		delay := r.cfg.Retry.Delay(failures)
 		r.stats.retries.Add(1)
+		r.stats.lastError.Store(&errorInfo{msg: err.Error(), at: time.Now()})
 		l.log.Warn("sink write failed; retrying from the first undelivered record",
 			zap.String(logging.FieldPlugin, r.p.names.sink), zap.Int(logging.FieldAttempt, failures),
 			zap.Duration("backoff", delay), zap.Int("undelivered", n-off), zap.Error(err))
@@ -167,6 +168,9 @@ func (l *lane) delivered(recs []sdk.Record) bool {
 	}
 	r.stats.recordsWritten.Add(uint64(len(recs)))
 	r.stats.bytesWritten.Add(bytes)
+	if f := r.cfg.OnDelivered; f != nil && len(recs) > 0 {
+		f(recs, time.Now())
+	}
 	left := len(recs)
 	for left > 0 {
 		s := &l.segs[0]

@@ -230,6 +230,7 @@ func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
 func (r *run) fail(err error) {
 	r.errOnce.Do(func() {
 		r.err = err
+		r.stats.lastError.Store(&errorInfo{msg: err.Error(), at: time.Now()})
 		r.cancelRead()
 		r.cancelWork()
 	})

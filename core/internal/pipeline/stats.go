@@ -25,6 +25,15 @@ type Stats struct {
 	// InFlightBytes is the memory budget in use now; PeakInFlightBytes the most ever used.
 	InFlightBytes     int64
 	PeakInFlightBytes int64
+	// LastError is the last error seen (a retried write or the failure that stopped the
+	// pipeline), and LastErrorAt when; empty when there was none.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+type errorInfo struct {
+	msg string
+	at  time.Time
 }
 
 type committedInfo struct {
@@ -40,6 +49,7 @@ type counters struct {
 	bytesWritten   atomic.Uint64
 	retries        atomic.Uint64
 	committed      atomic.Pointer[committedInfo]
+	lastError      atomic.Pointer[errorInfo]
 }
 
 // Stats returns the pipeline's counters. It is safe to call at any time, also while Run
@@ -54,6 +64,9 @@ func (p *Pipeline) Stats() Stats {
 	}
 	if c := p.stats.committed.Load(); c != nil {
 		s.Committed, s.CommittedSequence, s.CommittedAt = c.pos, c.seq, c.at
+	}
+	if e := p.stats.lastError.Load(); e != nil {
+		s.LastError, s.LastErrorAt = e.msg, e.at
 	}
 	s.InFlightBytes, s.PeakInFlightBytes = p.budget.usage()
 	return s

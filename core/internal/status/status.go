@@ -1,0 +1,248 @@
+package status
+
+import (
+	"encoding/hex"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-cdc/ferry/core/internal/pipeline"
+	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
+)
+
+// Phases of a pipeline as status reports them.
+const (
+	PhaseStarting = "starting"
+	PhaseRunning  = "running"
+	PhaseStopping = "stopping"
+	PhaseStopped  = "stopped"
+	PhaseFailed   = "failed"
+)
+
+// Snapshot is what /status returns. Field names are part of ferry's interface.
+type Snapshot struct {
+	Pipeline  string    `json:"pipeline"`
+	Phase     string    `json:"phase"`
+	StartedAt time.Time `json:"started_at"`
+	Now       time.Time `json:"now"`
+
+	// Position is the last saved checkpoint (hex), SavedAt when it was saved.
+	Position string    `json:"position"`
+	SavedAt  time.Time `json:"saved_at,omitzero"`
+	// LastCommitTime is the commit time of the newest change the sink acknowledged.
+	LastCommitTime time.Time `json:"last_commit_time,omitzero"`
+
+	ChangesRead    uint64  `json:"changes_read"`
+	RecordsWritten uint64  `json:"records_written"`
+	BytesWritten   uint64  `json:"bytes_written"`
+	RowsPerSecond  float64 `json:"rows_per_second"`
+	BytesPerSecond float64 `json:"bytes_per_second"`
+	Retries        uint64  `json:"retries"`
+	InFlightBytes  int64   `json:"in_flight_bytes"`
+
+	Latency Latency `json:"latency"`
+
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+// Latency is the time from a change's commit in the source to the sink's acknowledgement,
+// over the most recent incremental changes (snapshot rows are not counted).
+type Latency struct {
+	Samples int     `json:"samples"`
+	LastMs  float64 `json:"last_ms"`
+	P50Ms   float64 `json:"p50_ms"`
+	P99Ms   float64 `json:"p99_ms"`
+	// ClockNote is set when commit times lie in ferry's future: the source's clock is ahead
+	// of this machine's, and latencies are understated (negative ones are counted as 0).
+	ClockNote string `json:"clock_note,omitempty"`
+}
+
+const (
+	latencyWindow = 4096             // recent samples kept for percentiles
+	rateWindow    = 10 * time.Second // throughput is averaged over this
+)
+
+// Tracker measures one pipeline.
+type Tracker struct {
+	name    string
+	started time.Time
+	stats   func() pipeline.Stats
+	phase   atomic.Value // string
+
+	mu         sync.Mutex
+	lat        []float64 // ring of recent latencies in ms
+	latNext    int
+	latFull    bool
+	lastLat    float64
+	skewMs     float64 // largest negative latency seen, as a positive number
+	lastCommit time.Time
+	samples    []sample // counters sampled once a second, for rates
+
+	hist     prometheus.Histogram
+	registry *prometheus.Registry
+}
+
+type sample struct {
+	at             time.Time
+	records, bytes uint64
+}
+
+// NewTracker measures the pipeline name whose counters stats returns.
+func NewTracker(name string, stats func() pipeline.Stats) *Tracker {
+	t := &Tracker{name: name, started: time.Now(), stats: stats, lat: make([]float64, latencyWindow)}
+	t.phase.Store(PhaseStarting)
+	labels := prometheus.Labels{"pipeline": name}
+	t.hist = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "ferry_latency_seconds", ConstLabels: labels,
+		Help:    "Time from a change's commit in the source to the sink's acknowledgement (incremental changes).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	})
+	reg := prometheus.NewRegistry()
+	counter := func(name, help string, f func(pipeline.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return f(t.stats()) })
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f)
+	}
+	reg.MustRegister(t.hist,
+		counter("ferry_changes_read_total", "Changes read from the source.", func(s pipeline.Stats) float64 { return float64(s.ChangesRead) }),
+		counter("ferry_records_written_total", "Records the sink acknowledged.", func(s pipeline.Stats) float64 { return float64(s.RecordsWritten) }),
+		counter("ferry_bytes_written_total", "Message bytes the sink acknowledged.", func(s pipeline.Stats) float64 { return float64(s.BytesWritten) }),
+		counter("ferry_sink_retries_total", "Sink writes that failed and were retried.", func(s pipeline.Stats) float64 { return float64(s.Retries) }),
+		gauge("ferry_in_flight_bytes", "Memory budget in use by changes in flight.", func() float64 { return float64(t.stats().InFlightBytes) }),
+		gauge("ferry_checkpoint_saved_timestamp_seconds", "When the last checkpoint was saved (Unix time).", func() float64 {
+			return unix(t.stats().CommittedAt)
+		}),
+		gauge("ferry_last_commit_timestamp_seconds", "Commit time of the newest change the sink acknowledged (Unix time).", func() float64 {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			return unix(t.lastCommit)
+		}),
+		gauge("ferry_rows_per_second", "Records acknowledged per second over the last 10 seconds.", func() float64 {
+			r, _ := t.rates()
+			return r
+		}),
+		gauge("ferry_up", "1 while the pipeline is running.", func() float64 {
+			if t.Phase() == PhaseRunning {
+				return 1
+			}
+			return 0
+		}),
+	)
+	t.registry = reg
+	return t
+}
+
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+// SetPhase sets the reported phase.
+func (t *Tracker) SetPhase(p string) { t.phase.Store(p) }
+
+// Phase returns the reported phase.
+func (t *Tracker) Phase() string { return t.phase.Load().(string) }
+
+// Registry holds the Prometheus metrics.
+func (t *Tracker) Registry() *prometheus.Registry { return t.registry }
+
+// OnDelivered records the latency of delivered records; it is pipeline.Config.OnDelivered.
+func (t *Tracker) OnDelivered(recs []sdk.Record, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range recs {
+		r := &recs[i]
+		if r.CommitTime.IsZero() {
+			continue
+		}
+		if r.CommitTime.After(t.lastCommit) {
+			t.lastCommit = r.CommitTime
+		}
+		if r.Op == change.OpSnapshot || r.Op == change.OpHeartbeat {
+			continue
+		}
+		ms := float64(at.Sub(r.CommitTime)) / float64(time.Millisecond)
+		if ms < 0 {
+			t.skewMs = max(t.skewMs, -ms)
+			ms = 0
+		}
+		t.lastLat = ms
+		t.lat[t.latNext] = ms
+		t.latNext = (t.latNext + 1) % len(t.lat)
+		if t.latNext == 0 {
+			t.latFull = true
+		}
+		t.hist.Observe(ms / 1000)
+	}
+}
+
+// Sample records the counters for throughput; Run calls it every second.
+func (t *Tracker) Sample(now time.Time) {
+	s := t.stats()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.samples = append(t.samples, sample{at: now, records: s.RecordsWritten, bytes: s.BytesWritten})
+	for len(t.samples) > 2 && now.Sub(t.samples[1].at) >= rateWindow {
+		t.samples = t.samples[1:]
+	}
+}
+
+// rates returns records and bytes per second over the sampled window.
+func (t *Tracker) rates() (float64, float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.samples) < 2 {
+		return 0, 0
+	}
+	a, b := t.samples[0], t.samples[len(t.samples)-1]
+	dt := b.at.Sub(a.at).Seconds()
+	if dt <= 0 {
+		return 0, 0
+	}
+	return float64(b.records-a.records) / dt, float64(b.bytes-a.bytes) / dt
+}
+
+// Snapshot returns the current status.
+func (t *Tracker) Snapshot() Snapshot {
+	s := t.stats()
+	rps, bps := t.rates()
+	out := Snapshot{
+		Pipeline: t.name, Phase: t.Phase(), StartedAt: t.started, Now: time.Now(),
+		Position: hex.EncodeToString(s.Committed), SavedAt: s.CommittedAt,
+		ChangesRead: s.ChangesRead, RecordsWritten: s.RecordsWritten, BytesWritten: s.BytesWritten,
+		RowsPerSecond: rps, BytesPerSecond: bps, Retries: s.Retries, InFlightBytes: s.InFlightBytes,
+		LastError: s.LastError, LastErrorAt: s.LastErrorAt,
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out.LastCommitTime = t.lastCommit
+	n := t.latNext
+	if t.latFull {
+		n = len(t.lat)
+	}
+	if n > 0 {
+		xs := slices.Clone(t.lat[:n])
+		slices.Sort(xs)
+		out.Latency = Latency{Samples: n, LastMs: t.lastLat, P50Ms: quantile(xs, 0.5), P99Ms: quantile(xs, 0.99)}
+	}
+	if t.skewMs > 0 {
+		out.Latency.ClockNote = "commit times were up to " + time.Duration(t.skewMs*float64(time.Millisecond)).Round(time.Millisecond).String() +
+			" ahead of this machine's clock: the source's clock is ahead, so latencies read low"
+	}
+	return out
+}
+
+// quantile of sorted xs (nearest rank).
+func quantile(xs []float64, q float64) float64 {
+	i := int(q*float64(len(xs))+0.5) - 1
+	return xs[min(max(i, 0), len(xs)-1)]
+}
