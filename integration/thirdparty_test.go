@@ -108,4 +108,3 @@ func env4(t *testing.T) harness.Broker {
 	t.Helper()
 	return harness.Env().RMQ4()
 }
-

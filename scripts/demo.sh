@@ -35,6 +35,9 @@ $FERRY plugins
 step "Validate the pipeline (configs/mariadb-to-rocketmq.hcl)"
 $FERRY validate configs/mariadb-to-rocketmq.hcl
 
+step "Precheck against the real MariaDB and RocketMQ (ferry run runs it too)"
+$FERRY precheck configs/mariadb-to-rocketmq.hcl | cut -c1-170
+
 step "Run it in the background: snapshot of 1,000 rows, then the binlog"
 $FERRY --log-format console run configs/mariadb-to-rocketmq.hcl > /tmp/ferry-demo.log 2>&1 &
 FERRY_PID=$!

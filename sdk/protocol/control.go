@@ -13,8 +13,13 @@ import (
 	"google.golang.org/grpc"
 )
 
-// capSourceAck is the Info capability of sources that implement sdk.SourceAcker.
-const capSourceAck = "source.ack"
+// Info capabilities: optional abilities a plugin advertises.
+const (
+	// capSourceAck: the source implements sdk.SourceAcker.
+	capSourceAck = "source.ack"
+	// capPrecheck: the plugin implements sdk.Prechecker.
+	capPrecheck = "precheck"
+)
 
 // controlServer serves the calls every kind has. Each kind's server embeds it.
 type controlServer struct {
@@ -39,11 +44,28 @@ func (s *controlServer) Configure(ctx context.Context, req *pb.ConfigureRequest)
 	return &pb.ConfigureResponse{Diagnostics: diagnosticsToPB(err, nil)}, nil
 }
 
+func (s *controlServer) Precheck(ctx context.Context, _ *pb.PrecheckRequest) (*pb.PrecheckResponse, error) {
+	pc, ok := s.p.(sdk.Prechecker)
+	if !ok {
+		return &pb.PrecheckResponse{}, nil
+	}
+	checks, err := pc.Precheck(ctx)
+	resp := &pb.PrecheckResponse{Checks: make([]*pb.Check, len(checks))}
+	for i, c := range checks {
+		resp.Checks[i] = &pb.Check{Name: c.Name, Status: string(c.Status), Detail: c.Detail, Consequence: c.Consequence}
+	}
+	if err != nil {
+		resp.Error = err.Error()
+	}
+	return resp, nil
+}
+
 // controlRPC is the client side of the calls every kind has; every generated client has it.
 type controlRPC interface {
 	Info(ctx context.Context, in *pb.InfoRequest, opts ...grpc.CallOption) (*pb.InfoResponse, error)
 	Spec(ctx context.Context, in *pb.SpecRequest, opts ...grpc.CallOption) (*pb.SpecResponse, error)
 	Configure(ctx context.Context, in *pb.ConfigureRequest, opts ...grpc.CallOption) (*pb.ConfigureResponse, error)
+	Precheck(ctx context.Context, in *pb.PrecheckRequest, opts ...grpc.CallOption) (*pb.PrecheckResponse, error)
 }
 
 // control is the client side of Info, Spec and Configure. Each kind's client embeds it.
@@ -90,6 +112,25 @@ func (c *control) Configure(ctx context.Context, cfg sdk.Config) error {
 		return rpcError(ctx, "Configure", err)
 	}
 	return diagnosticsFromPB(resp.Diagnostics)
+}
+
+// Precheck runs the plugin's prechecks; a plugin without them returns none.
+func (c *control) Precheck(ctx context.Context) ([]sdk.Check, error) {
+	if !c.has(capPrecheck) {
+		return nil, nil
+	}
+	resp, err := c.rpc.Precheck(ctx, &pb.PrecheckRequest{})
+	if err != nil {
+		return nil, rpcError(ctx, "Precheck", err)
+	}
+	out := make([]sdk.Check, len(resp.Checks))
+	for i, m := range resp.Checks {
+		out[i] = sdk.Check{Name: m.Name, Status: sdk.CheckStatus(m.Status), Detail: m.Detail, Consequence: m.Consequence}
+	}
+	if resp.Error != "" {
+		return out, errors.New(resp.Error)
+	}
+	return out, nil
 }
 
 func (c *control) has(capability string) bool {

@@ -109,6 +109,9 @@ func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 		return fmt.Errorf("no %s plugin to serve", g.kind)
 	}
 	ctl := controlServer{p: g.impl}
+	if _, ok := g.impl.(sdk.Prechecker); ok {
+		ctl.caps = append(ctl.caps, capPrecheck)
+	}
 	switch g.kind {
 	case sdk.KindSource:
 		src := g.impl.(sdk.Source)

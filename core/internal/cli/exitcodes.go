@@ -11,6 +11,8 @@ const (
 	// ExitConfig: the pipeline file is invalid (syntax, schema, plugin configuration) or a
 	// plugin could not be found or started.
 	ExitConfig = 3
+	// ExitPrecheck: a precheck failed (and was not skipped).
+	ExitPrecheck = 4
 )
 
 type exitError struct {

@@ -20,6 +20,8 @@ import (
 func newRun(g *globals) *cobra.Command {
 	var vars []string
 	var statusAddr string
+	var skips []string
+	var noPrecheck bool
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run (or resume) a pipeline until it is stopped",
@@ -29,26 +31,38 @@ in-flight messages are delivered (up to runtime.drain_timeout) and a final check
 saved; a second signal stops at once (the last saved checkpoint stays valid).
 
 Exit codes: 0 stopped cleanly or the source finished, 1 the pipeline failed,
-3 invalid pipeline file, 2 wrong usage.`,
+3 invalid pipeline file, 4 a precheck failed, 2 wrong usage.
+
+Before starting, run runs the prechecks of 'ferry precheck' and refuses to start when one
+fails (--skip NAME accepts a failure, --no-precheck skips them all).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			vs, err := parseVars(vars)
 			if err != nil {
 				return err
 			}
-			return runPipeline(g, args[0], vs, statusAddr)
+			return runPipeline(g, args[0], vs, runOptions{statusAddr: statusAddr, skips: skips, noPrecheck: noPrecheck})
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
 	cmd.Flags().StringVar(&statusAddr, "status-addr", DefaultStatusAddr,
 		`serve /status (JSON), /metrics (Prometheus) and /healthz here; "" turns it off`)
+	cmd.Flags().StringArrayVar(&skips, "skip", nil, "skip a failed precheck by name (repeatable)")
+	cmd.Flags().BoolVar(&noPrecheck, "no-precheck", false, "do not run the prechecks before starting")
 	return cmd
 }
 
 // DefaultStatusAddr is where `ferry run` serves its status and `ferry status` reads it.
 const DefaultStatusAddr = "127.0.0.1:9309"
 
-func runPipeline(g *globals, path string, vars map[string]string, statusAddr string) error {
+type runOptions struct {
+	statusAddr string
+	skips      []string
+	noPrecheck bool
+}
+
+func runPipeline(g *globals, path string, vars map[string]string, o runOptions) error {
+	statusAddr := o.statusAddr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	host, err := g.host()
@@ -63,6 +77,11 @@ func runPipeline(g *globals, path string, vars map[string]string, statusAddr str
 	}
 	p := l.file.Pipeline
 	log := g.logger.With(zap.String(logging.FieldPipeline, p.Name))
+	if !o.noPrecheck {
+		if err := precheck(ctx, g, l, o.skips, g.stderr); err != nil {
+			return err
+		}
+	}
 	store, err := checkpoint.NewFileStore(p.Checkpoint.Dir)
 	if err != nil {
 		return withCode(ExitFailure, err)

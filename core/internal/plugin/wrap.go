@@ -92,3 +92,13 @@ func (w *wrappedSink) Write(ctx context.Context, recs []sdk.Record) (int, error)
 }
 
 func (w *wrappedSink) Close(ctx context.Context) error { return w.check(w.s.Close(ctx)) }
+
+// Precheck forwards to the plugin (every out-of-process adapter has it; one whose plugin has
+// no checks returns none).
+func (w wrapped) Precheck(ctx context.Context) ([]sdk.Check, error) {
+	if pc, ok := w.p.(sdk.Prechecker); ok {
+		checks, err := pc.Precheck(ctx)
+		return checks, w.check(err)
+	}
+	return nil, nil
+}

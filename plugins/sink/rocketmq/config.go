@@ -80,7 +80,7 @@ var spec = sdk.Spec{Attributes: []sdk.Attribute{
 	{Name: "name_servers", Type: sdk.TypeStringList,
 		Doc: "Name-server addresses (host:port) of the RocketMQ cluster, for the remoting transport. Required unless transport = \"grpc\"."},
 	{Name: "transport", Type: sdk.TypeString, Default: transportRemoting, Enum: []string{transportRemoting, transportGRPC},
-		Doc: "Protocol: \"remoting\" (name servers; RocketMQ 4.x and 5.x) or \"grpc\" (a 5.x proxy endpoint; not implemented yet)."},
+		Doc: "Protocol: \"remoting\" (name servers; RocketMQ 4.x and 5.x) or \"grpc\" (a 5.x proxy endpoint; FIFO topics only, one message group per queue index)."},
 	{Name: "endpoint", Type: sdk.TypeString,
 		Doc: "gRPC proxy endpoint (host:port) for transport = \"grpc\"."},
 	{Name: "topic", Type: sdk.TypeString,
@@ -106,9 +106,9 @@ var spec = sdk.Spec{Attributes: []sdk.Attribute{
 	{Name: "secret_key", Type: sdk.TypeString, Secret: true,
 		Doc: "ACL secret key (set together with access_key)."},
 	{Name: "namespace", Type: sdk.TypeString,
-		Doc: "Instance namespace (commercial instances): topics and the producer group are used as namespace%name."},
+		Doc: "Instance namespace: the broker sees topics (and, over remoting, the producer group) as namespace%name; over gRPC the namespace is sent with every request and the proxy applies it."},
 	{Name: "tls", Type: sdk.TypeBool, Default: false,
-		Doc: "Connect to name servers and brokers with TLS."},
+		Doc: "Use TLS. Remoting: to name servers and brokers (the client does not verify certificates). gRPC: to the proxy, verifying its certificate against the system roots (SSL_CERT_FILE adds a CA)."},
 	{Name: "max_batch_bytes", Type: sdk.TypeSize, Default: int64(defaultMaxBatchBytes), Min: sdk.Bound(1024), Max: sdk.Bound(brokerBatchLimit),
 		Doc: "Upper bound of one broker batch (consecutive records of one queue sent in one request). The broker accepts 4MiB per batch by default."},
 	{Name: "max_message_bytes", Type: sdk.TypeSize, Default: int64(defaultMaxMessageBytes), Min: sdk.Bound(1024),
@@ -139,8 +139,19 @@ func parseConfig(c sdk.Config) (config, error) {
 			add(sdk.AttrError("endpoint", `is only used with transport = "grpc"`))
 		}
 	case transportGRPC:
-		add(&sdk.AttributeError{Attribute: "transport", Summary: `the "grpc" transport is not implemented yet`,
-			Detail: `use transport = "remoting" with the cluster's name servers (5.x brokers speak it too)`})
+		if cfg.Endpoint == "" {
+			add(&sdk.AttributeError{Attribute: "endpoint", Summary: `transport = "grpc" needs the proxy endpoint`,
+				Detail: `for example endpoint = "127.0.0.1:8081"`})
+		}
+		if len(cfg.NameServers) > 0 {
+			add(sdk.AttrError("name_servers", `are only used with transport = "remoting" (gRPC talks to the proxy at endpoint)`))
+		}
+		if cfg.Trace {
+			add(sdk.AttrError("trace", `is not supported with transport = "grpc" (use the remoting transport for client-side message traces)`))
+		}
+		if cfg.AutoCreateTopic {
+			add(sdk.AttrError("auto_create_topic", `is not supported with transport = "grpc": the proxy never creates topics`))
+		}
 	default:
 		add(sdk.AttrError("transport", "must be %q or %q", transportRemoting, transportGRPC))
 	}

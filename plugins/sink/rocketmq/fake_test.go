@@ -72,7 +72,14 @@ func (f *fakeTransport) AutoQueues(context.Context, string) ([]queueRef, error) 
 	return nQueues("broker-a", autoCreateQueues), nil
 }
 
-func (f *fakeTransport) Send(ctx context.Context, topic string, q queueRef, _ string, msgs []message) error {
+func (f *fakeTransport) Send(ctx context.Context, topic string, q queueRef, _ string, msgs []message) (int, error) {
+	if err := f.send(ctx, topic, q, msgs); err != nil {
+		return 0, err
+	}
+	return len(msgs), nil
+}
+
+func (f *fakeTransport) send(ctx context.Context, topic string, q queueRef, msgs []message) error {
 	k := queueKey{topic, q}
 	f.mu.Lock()
 	f.inFlight[k]++

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	rmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/admin"
@@ -203,15 +204,19 @@ func (r *remoting) AutoQueues(ctx context.Context, topic string) ([]queueRef, er
 	return qs, nil
 }
 
-func (r *remoting) wrap(topic string) string {
-	if r.cfg.Namespace == "" || strings.HasPrefix(topic, r.cfg.Namespace+"%") {
-		return topic
+func (r *remoting) wrap(topic string) string { return wrapNamespace(r.cfg.Namespace, topic) }
+
+// Send sends one batch to exactly queue q, in one request: all or nothing stored.
+func (r *remoting) Send(ctx context.Context, topic string, q queueRef, tag string, msgs []message) (int, error) {
+	if err := r.send(ctx, topic, q, tag, msgs); err != nil {
+		return 0, err
 	}
-	return r.cfg.Namespace + "%" + topic
+	return len(msgs), nil
 }
 
-// Send sends one batch to exactly queue q.
-func (r *remoting) Send(ctx context.Context, topic string, q queueRef, tag string, msgs []message) error {
+func (r *remoting) send(ctx context.Context, topic string, q queueRef, tag string, msgs []message) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout.D()+2*time.Second)
+	defer cancel()
 	mq := &primitive.MessageQueue{Topic: r.wrap(topic), BrokerName: q.Broker, QueueId: q.ID}
 	out := make([]*primitive.Message, len(msgs))
 	for i := range msgs {

@@ -71,11 +71,19 @@ type memoKey struct {
 func New() *Sink {
 	return &Sink{
 		cfg:          defaultConfig(),
-		newTransport: func(cfg config, instance string) (transport, error) { return newRemoting(cfg, instance) },
+		newTransport: openTransport,
 		backoff:      100 * time.Millisecond,
 		routes:       map[string]*route{},
 		memo:         map[memoKey]struct{}{},
 	}
+}
+
+// openTransport starts the configured transport.
+func openTransport(cfg config, instance string) (transport, error) {
+	if cfg.Transport == transportGRPC {
+		return newGRPC(cfg, instance)
+	}
+	return newRemoting(cfg, instance)
 }
 
 // Info identifies the plugin.
@@ -494,17 +502,15 @@ func (s *Sink) sendSegment(ctx context.Context, tr transport, records []sdk.Reco
 			if failed.Load() || ctx.Err() != nil {
 				return
 			}
-			if err := s.sendBatch(ctx, tr, records, g.key, b); err != nil {
+			// sendBatch marks done the records the broker stored, also before a failure.
+			if failIdx, err := s.sendBatch(ctx, tr, records, g.key, b, done); err != nil {
 				failed.Store(true)
 				errMu.Lock()
-				if firstIdx < 0 || b[0].idx < firstIdx {
-					firstIdx, firstErr = b[0].idx, err
+				if firstIdx < 0 || failIdx < firstIdx {
+					firstIdx, firstErr = failIdx, err
 				}
 				errMu.Unlock()
 				return
-			}
-			for _, it := range b {
-				done[it.idx] = true // each index belongs to one goroutine
 			}
 		}
 	}
@@ -526,20 +532,31 @@ func (s *Sink) sendSegment(ctx context.Context, tr transport, records []sdk.Reco
 	return firstErr
 }
 
-// sendBatch sends one batch, retrying on the same queue up to cfg.Retries times.
-func (s *Sink) sendBatch(ctx context.Context, tr transport, records []sdk.Record, k queueKey, b []item) error {
+// sendBatch sends one batch, retrying on the same queue up to cfg.Retries times. It marks
+// done every record the broker stored (a transport may store a prefix of the batch before
+// failing; the retry then sends only the rest). On failure it returns the record index of
+// the first message not stored.
+func (s *Sink) sendBatch(ctx context.Context, tr transport, records []sdk.Record, k queueKey, b []item, done []bool) (int, error) {
 	msgs := make([]message, len(b))
 	for i := range b {
 		msgs[i] = b[i].msg
 	}
 	var err error
+	sent := 0
 	pause := s.backoff
 	for attempt := 0; ; attempt++ {
-		sctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout.D()+2*time.Second)
-		err = tr.Send(sctx, k.topic, k.q, s.cfg.Tag, msgs)
-		cancel()
+		var n int
+		n, err = tr.Send(ctx, k.topic, k.q, s.cfg.Tag, msgs[sent:])
+		n = max(0, min(n, len(msgs)-sent))
+		for j := sent; j < sent+n; j++ {
+			done[b[j].idx] = true // each index belongs to one goroutine
+		}
+		sent += n
+		if err == nil && sent < len(msgs) {
+			err = fmt.Errorf("transport stored %d of %d messages without an error", sent, len(msgs))
+		}
 		if err == nil {
-			return nil
+			return -1, nil
 		}
 		if sdk.IsPermanent(err) || ctx.Err() != nil || attempt >= int(s.cfg.Retries) {
 			break
@@ -550,8 +567,8 @@ func (s *Sink) sendBatch(ctx context.Context, tr transport, records []sdk.Record
 		}
 		pause = min(2*pause, 2*time.Second)
 	}
-	first := &records[b[0].idx]
+	first := &records[b[sent].idx]
 	werr := fmt.Errorf("rocketmq sink: send %d message(s) to topic %s queue %s/%d (first: %s.%s key %q): %w",
-		len(b), k.topic, k.q.Broker, k.q.ID, first.Database, first.Table, first.Key, err)
-	return werr
+		len(b)-sent, k.topic, k.q.Broker, k.q.ID, first.Database, first.Table, first.Key, err)
+	return b[sent].idx, werr
 }

@@ -435,3 +435,47 @@ func TestWriteBeforeOpen(t *testing.T) {
 		t.Errorf("Write before Open: %v", err)
 	}
 }
+
+// prefixTransport stores only the first message of every send and then fails (as the gRPC
+// transport does when a message in the middle of a batch fails).
+type prefixTransport struct {
+	*fakeTransport
+	stored []string
+}
+
+func (p *prefixTransport) Send(_ context.Context, _ string, _ queueRef, _ string, msgs []message) (int, error) {
+	p.stored = append(p.stored, prop(msgs[0], PropChangeID))
+	if len(msgs) == 1 {
+		return 1, nil
+	}
+	return 1, errors.New("unavailable")
+}
+
+// A transport that stores a prefix of a batch: those records count as delivered, the retry
+// sends only the rest (no duplicates), in order.
+func TestPartialBatchPrefix(t *testing.T) {
+	pt := &prefixTransport{fakeTransport: newFake()}
+	pt.setQueues("t", nQueues("broker-a", 1))
+	s := New()
+	s.newTransport = func(config, string) (transport, error) { return pt, nil }
+	s.backoff = time.Millisecond
+	if err := s.Configure(context.Background(), cfgJSON(`{`+base+`,"retries":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	recs := []sdk.Record{rec("a", 1, 0, 10), rec("a", 1, 1, 10), rec("a", 1, 2, 10), rec("a", 1, 3, 10)}
+	n, err := s.Write(context.Background(), recs)
+	if n != 2 || err == nil {
+		t.Fatalf("Write = %d, %v; want 2 delivered (one per attempt) and an error", n, err)
+	}
+	n, err = s.Write(context.Background(), recs[n:])
+	if n != 2 || err != nil {
+		t.Fatalf("retry Write = %d, %v", n, err)
+	}
+	if got := strings.Join(pt.stored, ","); got != "a-0,a-1,a-2,a-3" {
+		t.Errorf("stored %s", got)
+	}
+}

@@ -29,9 +29,12 @@ type transport interface {
 	// AutoQueues returns the queues a topic that does not exist yet would get when the
 	// broker auto-creates it on first send.
 	AutoQueues(ctx context.Context, topic string) ([]queueRef, error)
-	// Send sends msgs (all for topic and q) in one request and returns when the broker
-	// stored them. Errors that retrying cannot fix are marked with sdk.Permanent.
-	Send(ctx context.Context, topic string, q queueRef, tag string, msgs []message) error
+	// Send sends msgs (all for topic and q), in order, and returns how many leading
+	// messages the broker stored (len(msgs) when err is nil). A transport that sends the
+	// batch in one request reports 0 or len(msgs); one that sends message by message (gRPC)
+	// may report a prefix. Send bounds each request by the configured send timeout itself.
+	// Errors that retrying cannot fix are marked with sdk.Permanent.
+	Send(ctx context.Context, topic string, q queueRef, tag string, msgs []message) (int, error)
 	// Close releases the client.
 	Close() error
 }
@@ -60,4 +63,15 @@ func sortQueues(qs []queueRef) {
 		}
 		return a.ID - b.ID
 	})
+}
+
+// wrapNamespace is the broker-side name of topic in namespace ns: "ns%topic", as the
+// remoting client forms it (a name already carrying the prefix is kept). Both transports
+// use it; over gRPC the open-source 5.x proxy ignores the request's namespace field, so the
+// transport applies the namespace to the topic name itself.
+func wrapNamespace(ns, topic string) string {
+	if ns == "" || strings.HasPrefix(topic, ns+"%") {
+		return topic
+	}
+	return ns + "%" + topic
 }

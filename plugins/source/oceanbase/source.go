@@ -17,6 +17,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	gosql "github.com/go-sql-driver/mysql"
+	"github.com/pingcap/tidb/pkg/parser"
 
 	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
@@ -29,6 +30,7 @@ const Version = "0.1.0"
 type Source struct {
 	sdk.UnimplementedSource
 	cfg      config
+	raw      sdk.Config // as configured, for Precheck
 	pipeline string
 	runID    string
 	serverID uint32
@@ -45,6 +47,7 @@ type Source struct {
 	wm          *table
 	wmKey       string
 	checkedMaps map[*replication.TableMapEvent]*table
+	ddlParser   *parser.Parser // replays DDL on the in-memory schemas (stream goroutine only)
 
 	bl            *binlog
 	maxReconnects int
@@ -82,6 +85,7 @@ func (s *Source) Configure(_ context.Context, c sdk.Config) error {
 		return err
 	}
 	s.cfg = cfg
+	s.raw = c
 	return nil
 }
 
@@ -109,21 +113,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		}
 		pos = p
 	}
-	mc, err := s.cfg.dsn()
-	if err != nil {
-		return err
-	}
-	conn, err := gosql.NewConnector(mc)
-	if err != nil {
-		return fmt.Errorf("sql connection to %s: %w", s.cfg.Address, err)
-	}
-	s.db = sql.OpenDB(conn)
-	s.db.SetMaxOpenConns(int(s.cfg.SnapshotConcurrency) + 4)
-	s.db.SetMaxIdleConns(int(s.cfg.SnapshotConcurrency) + 4)
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to %s as %s: %w", s.cfg.Address, s.cfg.User, err)
-	}
-	if err := s.detectServer(ctx); err != nil {
+	if err := s.connect(ctx); err != nil {
 		return err
 	}
 	s.tables = map[string]*table{}
@@ -183,6 +173,25 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		s.startSnapshot(s.snap)
 	}
 	return nil
+}
+
+// connect opens the SQL connection pool and detects the server's flavor.
+func (s *Source) connect(ctx context.Context) error {
+	mc, err := s.cfg.dsn()
+	if err != nil {
+		return err
+	}
+	conn, err := gosql.NewConnector(mc)
+	if err != nil {
+		return fmt.Errorf("sql connection to %s: %w", s.cfg.Address, err)
+	}
+	s.db = sql.OpenDB(conn)
+	s.db.SetMaxOpenConns(int(s.cfg.SnapshotConcurrency) + 4)
+	s.db.SetMaxIdleConns(int(s.cfg.SnapshotConcurrency) + 4)
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to %s as %s: %w", s.cfg.Address, s.cfg.User, err)
+	}
+	return s.detectServer(ctx)
 }
 
 func (s *Source) detectServer(ctx context.Context) error {

@@ -44,17 +44,19 @@ func (s *Source) ResolveTimestamp(ctx context.Context, ts time.Time) (position, 
 	if err != nil {
 		return position{}, err
 	}
-	// scan each file from its start, newest first, until one starts at or before ts
+	// Scan each file from its start, newest first, until one starts before ts's second.
+	// Binlog times have whole seconds: a file that starts in ts's second may be preceded by
+	// transactions of that second in the previous file, so it is not the place to start.
 	for i := len(files) - 1; i >= 0; i-- {
-		first, p, found, err := scanFile(ctx, cfg, files[i], ts, end)
+		first, p, found, err := scanFile(ctx, cfg, files[i], ts, end, i > 0)
 		if err != nil {
 			return position{}, err
 		}
-		if first.After(ts) {
-			if i == 0 {
-				return position{}, fmt.Errorf("%w: %s < %s (start of %s)", ErrTooOld,
-					ts.UTC().Format(time.RFC3339), first.UTC().Format(time.RFC3339), files[0])
-			}
+		if first.After(ts) && i == 0 {
+			return position{}, fmt.Errorf("%w: %s < %s (start of %s)", ErrTooOld,
+				ts.UTC().Format(time.RFC3339), first.UTC().Format(time.RFC3339), files[0])
+		}
+		if i > 0 && !first.Before(ts.Truncate(time.Second)) {
 			continue
 		}
 		if !found {
@@ -78,7 +80,9 @@ func (s *Source) ResolveTimestamp(ctx context.Context, ts time.Time) (position, 
 
 // scanFile reads file from its start and returns its first event's time and the start of
 // the first transaction at or after ts (found false if none before the file's end or end).
-func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file string, ts time.Time, end position) (first time.Time, p position, found bool, err error) {
+//
+// With strict, a file whose first event is not before ts's second is not scanned further.
+func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file string, ts time.Time, end position, strict bool) (first time.Time, p position, found bool, err error) {
 	sy := replication.NewBinlogSyncer(cfg)
 	defer sy.Close()
 	st, err := sy.StartSync(mysql.Position{Name: file, Pos: 4})
@@ -103,7 +107,7 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 		}
 		if h.Timestamp != 0 && first.IsZero() {
 			first = time.Unix(int64(h.Timestamp), 0)
-			if first.After(ts) {
+			if first.After(ts) || (strict && !first.Before(ts.Truncate(time.Second))) {
 				return first, p, false, nil
 			}
 		}

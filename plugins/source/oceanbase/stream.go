@@ -2,6 +2,7 @@ package oceanbase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/pingcap/tidb/pkg/parser"
 
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -562,7 +564,12 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 		} else if v, ok := s.lastVersion[k]; ok {
 			version = v + 1
 		}
-		nt, err := loadTable(s.ctx, s.db, s.cfg.tenant, n, version)
+		nt, err := s.replay(defaultDB, q, n, old, version)
+		if errors.Is(err, errNoReplay) {
+			// not replayable: the catalog's current schema (right unless the stream lags
+			// behind further DDL of this table, which the TABLE_MAP check then catches)
+			nt, err = loadTable(s.ctx, s.db, s.cfg.tenant, n, version)
+		}
 		switch {
 		case err == nil:
 			if old != nil && sameSchema(old.t, nt.t) {
@@ -591,3 +598,37 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 }
 
 func isEOF(err error) bool { return err == io.EOF }
+
+// replay applies DDL statement q to the in-memory schema of table n, so that rows logged
+// between several DDL statements decode with the schema of their time even when the stream
+// lags. It returns ErrNoTable when the statement drops the table, errNoReplay when the
+// statement cannot be replayed, and old itself when the statement does not change n.
+func (s *Source) replay(defaultDB, q string, n tableName, old *table, version uint64) (*table, error) {
+	if s.ddlParser == nil {
+		s.ddlParser = parser.New()
+	}
+	var ot *change.Table
+	var rows int64
+	if old != nil {
+		ot, rows = old.t, old.rows
+	}
+	eff, touched, err := replayDDL(s.ddlParser, defaultDB, q, n, ot)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !touched:
+		if old == nil {
+			return nil, fmt.Errorf("%s: %w", n, ErrNoTable)
+		}
+		return old, nil
+	case eff.dropped || eff.t == nil:
+		return nil, fmt.Errorf("%s: %w", n, ErrNoTable)
+	}
+	t := eff.t
+	t.Tenant, t.Version = s.cfg.tenant, version
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoReplay, err)
+	}
+	return newTable(t, rows), nil
+}

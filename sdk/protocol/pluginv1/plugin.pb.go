@@ -986,7 +986,8 @@ type Info struct {
 	Kind    string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	Summary string `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
-	// Optional abilities, e.g. "source.ack" when the source implements sdk.SourceAcker.
+	// Optional abilities, e.g. "source.ack" when the source implements sdk.SourceAcker,
+	// "precheck" when the plugin implements sdk.Prechecker.
 	Capabilities  []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1292,6 +1293,165 @@ func (x *InfoResponse) GetInfo() *Info {
 	return nil
 }
 
+// A precheck result (sdk.Check).
+type Check struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "pass", "warn" or "fail".
+	Status        string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	Consequence   string `protobuf:"bytes,4,opt,name=consequence,proto3" json:"consequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Check) Reset() {
+	*x = Check{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Check) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Check) ProtoMessage() {}
+
+func (x *Check) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Check.ProtoReflect.Descriptor instead.
+func (*Check) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Check) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Check) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Check) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Check) GetConsequence() string {
+	if x != nil {
+		return x.Consequence
+	}
+	return ""
+}
+
+type PrecheckRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrecheckRequest) Reset() {
+	*x = PrecheckRequest{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrecheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrecheckRequest) ProtoMessage() {}
+
+func (x *PrecheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrecheckRequest.ProtoReflect.Descriptor instead.
+func (*PrecheckRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+}
+
+type PrecheckResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Checks []*Check               `protobuf:"bytes,1,rep,name=checks,proto3" json:"checks,omitempty"`
+	// Set when the checks could not run.
+	Error         string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrecheckResponse) Reset() {
+	*x = PrecheckResponse{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrecheckResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrecheckResponse) ProtoMessage() {}
+
+func (x *PrecheckResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrecheckResponse.ProtoReflect.Descriptor instead.
+func (*PrecheckResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PrecheckResponse) GetChecks() []*Check {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+func (x *PrecheckResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type SpecRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1300,7 +1460,7 @@ type SpecRequest struct {
 
 func (x *SpecRequest) Reset() {
 	*x = SpecRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1472,7 @@ func (x *SpecRequest) String() string {
 func (*SpecRequest) ProtoMessage() {}
 
 func (x *SpecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1485,7 @@ func (x *SpecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecRequest.ProtoReflect.Descriptor instead.
 func (*SpecRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 type SpecResponse struct {
@@ -1337,7 +1497,7 @@ type SpecResponse struct {
 
 func (x *SpecResponse) Reset() {
 	*x = SpecResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1509,7 @@ func (x *SpecResponse) String() string {
 func (*SpecResponse) ProtoMessage() {}
 
 func (x *SpecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1522,7 @@ func (x *SpecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecResponse.ProtoReflect.Descriptor instead.
 func (*SpecResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SpecResponse) GetSpec() *Spec {
@@ -1382,7 +1542,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1554,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1567,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConfigureRequest) GetConfig() []byte {
@@ -1426,7 +1586,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1598,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1611,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConfigureResponse) GetDiagnostics() []*Diagnostic {
@@ -1469,7 +1629,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1641,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1654,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 type CloseResponse struct {
@@ -1506,7 +1666,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1678,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1691,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CloseResponse) GetError() *Error {
@@ -1552,7 +1712,7 @@ type SourceOpenRequest struct {
 
 func (x *SourceOpenRequest) Reset() {
 	*x = SourceOpenRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1724,7 @@ func (x *SourceOpenRequest) String() string {
 func (*SourceOpenRequest) ProtoMessage() {}
 
 func (x *SourceOpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1737,7 @@ func (x *SourceOpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceOpenRequest.ProtoReflect.Descriptor instead.
 func (*SourceOpenRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SourceOpenRequest) GetPipeline() string {
@@ -1603,7 +1763,7 @@ type SourceOpenResponse struct {
 
 func (x *SourceOpenResponse) Reset() {
 	*x = SourceOpenResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1775,7 @@ func (x *SourceOpenResponse) String() string {
 func (*SourceOpenResponse) ProtoMessage() {}
 
 func (x *SourceOpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1788,7 @@ func (x *SourceOpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceOpenResponse.ProtoReflect.Descriptor instead.
 func (*SourceOpenResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SourceOpenResponse) GetError() *Error {
@@ -1647,7 +1807,7 @@ type SourceAckRequest struct {
 
 func (x *SourceAckRequest) Reset() {
 	*x = SourceAckRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1819,7 @@ func (x *SourceAckRequest) String() string {
 func (*SourceAckRequest) ProtoMessage() {}
 
 func (x *SourceAckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1832,7 @@ func (x *SourceAckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceAckRequest.ProtoReflect.Descriptor instead.
 func (*SourceAckRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SourceAckRequest) GetPosition() []byte {
@@ -1691,7 +1851,7 @@ type SourceAckResponse struct {
 
 func (x *SourceAckResponse) Reset() {
 	*x = SourceAckResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1863,7 @@ func (x *SourceAckResponse) String() string {
 func (*SourceAckResponse) ProtoMessage() {}
 
 func (x *SourceAckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1876,7 @@ func (x *SourceAckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceAckResponse.ProtoReflect.Descriptor instead.
 func (*SourceAckResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SourceAckResponse) GetError() *Error {
@@ -1737,7 +1897,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1909,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1922,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReadRequest) GetCredits() uint32 {
@@ -1780,7 +1940,7 @@ type EndOfStream struct {
 
 func (x *EndOfStream) Reset() {
 	*x = EndOfStream{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +1952,7 @@ func (x *EndOfStream) String() string {
 func (*EndOfStream) ProtoMessage() {}
 
 func (x *EndOfStream) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +1965,7 @@ func (x *EndOfStream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndOfStream.ProtoReflect.Descriptor instead.
 func (*EndOfStream) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 // ReadResponse is a batch, or the source's last word: an error or the end of the stream.
@@ -1826,7 +1986,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +1998,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +2011,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReadResponse) GetEvent() isReadResponse_Event {
@@ -1939,7 +2099,7 @@ type FilterRequest struct {
 
 func (x *FilterRequest) Reset() {
 	*x = FilterRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2111,7 @@ func (x *FilterRequest) String() string {
 func (*FilterRequest) ProtoMessage() {}
 
 func (x *FilterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2124,7 @@ func (x *FilterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterRequest.ProtoReflect.Descriptor instead.
 func (*FilterRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FilterRequest) GetId() uint64 {
@@ -2021,7 +2181,7 @@ type Kept struct {
 
 func (x *Kept) Reset() {
 	*x = Kept{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2033,7 +2193,7 @@ func (x *Kept) String() string {
 func (*Kept) ProtoMessage() {}
 
 func (x *Kept) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2046,7 +2206,7 @@ func (x *Kept) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kept.ProtoReflect.Descriptor instead.
 func (*Kept) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Kept) GetIndex() uint32 {
@@ -2078,7 +2238,7 @@ type FilterResponse struct {
 
 func (x *FilterResponse) Reset() {
 	*x = FilterResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2250,7 @@ func (x *FilterResponse) String() string {
 func (*FilterResponse) ProtoMessage() {}
 
 func (x *FilterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2263,7 @@ func (x *FilterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterResponse.ProtoReflect.Descriptor instead.
 func (*FilterResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FilterResponse) GetId() uint64 {
@@ -2164,7 +2324,7 @@ type SerializeRequest struct {
 
 func (x *SerializeRequest) Reset() {
 	*x = SerializeRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2336,7 @@ func (x *SerializeRequest) String() string {
 func (*SerializeRequest) ProtoMessage() {}
 
 func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2349,7 @@ func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeRequest.ProtoReflect.Descriptor instead.
 func (*SerializeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SerializeRequest) GetId() uint64 {
@@ -2245,7 +2405,7 @@ type SerializeResponse struct {
 
 func (x *SerializeResponse) Reset() {
 	*x = SerializeResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2417,7 @@ func (x *SerializeResponse) String() string {
 func (*SerializeResponse) ProtoMessage() {}
 
 func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2430,7 @@ func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeResponse.ProtoReflect.Descriptor instead.
 func (*SerializeResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SerializeResponse) GetId() uint64 {
@@ -2302,7 +2462,7 @@ type SinkOpenRequest struct {
 
 func (x *SinkOpenRequest) Reset() {
 	*x = SinkOpenRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2474,7 @@ func (x *SinkOpenRequest) String() string {
 func (*SinkOpenRequest) ProtoMessage() {}
 
 func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2487,7 @@ func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenRequest.ProtoReflect.Descriptor instead.
 func (*SinkOpenRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 type SinkOpenResponse struct {
@@ -2339,7 +2499,7 @@ type SinkOpenResponse struct {
 
 func (x *SinkOpenResponse) Reset() {
 	*x = SinkOpenResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2351,7 +2511,7 @@ func (x *SinkOpenResponse) String() string {
 func (*SinkOpenResponse) ProtoMessage() {}
 
 func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2364,7 +2524,7 @@ func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenResponse.ProtoReflect.Descriptor instead.
 func (*SinkOpenResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SinkOpenResponse) GetError() *Error {
@@ -2387,7 +2547,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2399,7 +2559,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2412,7 +2572,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *WriteRequest) GetId() uint64 {
@@ -2448,7 +2608,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2620,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2633,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WriteResponse) GetId() uint64 {
@@ -2620,7 +2780,16 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"attributes\"\r\n" +
 	"\vInfoRequest\"9\n" +
 	"\fInfoResponse\x12)\n" +
-	"\x04info\x18\x01 \x01(\v2\x15.ferry.plugin.v1.InfoR\x04info\"\r\n" +
+	"\x04info\x18\x01 \x01(\v2\x15.ferry.plugin.v1.InfoR\x04info\"m\n" +
+	"\x05Check\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\x12 \n" +
+	"\vconsequence\x18\x04 \x01(\tR\vconsequence\"\x11\n" +
+	"\x0fPrecheckRequest\"X\n" +
+	"\x10PrecheckResponse\x12.\n" +
+	"\x06checks\x18\x01 \x03(\v2\x16.ferry.plugin.v1.CheckR\x06checks\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\r\n" +
 	"\vSpecRequest\"9\n" +
 	"\fSpecResponse\x12)\n" +
 	"\x04spec\x18\x01 \x01(\v2\x15.ferry.plugin.v1.SpecR\x04spec\"*\n" +
@@ -2688,30 +2857,34 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rWriteResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tdelivered\x18\x02 \x01(\rR\tdelivered\x12,\n" +
-	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error2\x96\x04\n" +
+	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error2\xe7\x04\n" +
 	"\x06Source\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
 	"\tConfigure\x12!.ferry.plugin.v1.ConfigureRequest\x1a\".ferry.plugin.v1.ConfigureResponse\x12O\n" +
+	"\bPrecheck\x12 .ferry.plugin.v1.PrecheckRequest\x1a!.ferry.plugin.v1.PrecheckResponse\x12O\n" +
 	"\x04Open\x12\".ferry.plugin.v1.SourceOpenRequest\x1a#.ferry.plugin.v1.SourceOpenResponse\x12G\n" +
 	"\x04Read\x12\x1c.ferry.plugin.v1.ReadRequest\x1a\x1d.ferry.plugin.v1.ReadResponse(\x010\x01\x12L\n" +
 	"\x03Ack\x12!.ferry.plugin.v1.SourceAckRequest\x1a\".ferry.plugin.v1.SourceAckResponse\x12F\n" +
-	"\x05Close\x12\x1d.ferry.plugin.v1.CloseRequest\x1a\x1e.ferry.plugin.v1.CloseResponse2\xb5\x02\n" +
+	"\x05Close\x12\x1d.ferry.plugin.v1.CloseRequest\x1a\x1e.ferry.plugin.v1.CloseResponse2\x86\x03\n" +
 	"\x06Filter\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
-	"\tConfigure\x12!.ferry.plugin.v1.ConfigureRequest\x1a\".ferry.plugin.v1.ConfigureResponse\x12M\n" +
-	"\x06Filter\x12\x1e.ferry.plugin.v1.FilterRequest\x1a\x1f.ferry.plugin.v1.FilterResponse(\x010\x012\xc2\x02\n" +
+	"\tConfigure\x12!.ferry.plugin.v1.ConfigureRequest\x1a\".ferry.plugin.v1.ConfigureResponse\x12O\n" +
+	"\bPrecheck\x12 .ferry.plugin.v1.PrecheckRequest\x1a!.ferry.plugin.v1.PrecheckResponse\x12M\n" +
+	"\x06Filter\x12\x1e.ferry.plugin.v1.FilterRequest\x1a\x1f.ferry.plugin.v1.FilterResponse(\x010\x012\x93\x03\n" +
 	"\n" +
 	"Serializer\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
-	"\tConfigure\x12!.ferry.plugin.v1.ConfigureRequest\x1a\".ferry.plugin.v1.ConfigureResponse\x12V\n" +
-	"\tSerialize\x12!.ferry.plugin.v1.SerializeRequest\x1a\".ferry.plugin.v1.SerializeResponse(\x010\x012\xc5\x03\n" +
+	"\tConfigure\x12!.ferry.plugin.v1.ConfigureRequest\x1a\".ferry.plugin.v1.ConfigureResponse\x12O\n" +
+	"\bPrecheck\x12 .ferry.plugin.v1.PrecheckRequest\x1a!.ferry.plugin.v1.PrecheckResponse\x12V\n" +
+	"\tSerialize\x12!.ferry.plugin.v1.SerializeRequest\x1a\".ferry.plugin.v1.SerializeResponse(\x010\x012\x96\x04\n" +
 	"\x04Sink\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
-	"\tConfigure\x12!.ferry.plugin.v1.ConfigureRequest\x1a\".ferry.plugin.v1.ConfigureResponse\x12K\n" +
+	"\tConfigure\x12!.ferry.plugin.v1.ConfigureRequest\x1a\".ferry.plugin.v1.ConfigureResponse\x12O\n" +
+	"\bPrecheck\x12 .ferry.plugin.v1.PrecheckRequest\x1a!.ferry.plugin.v1.PrecheckResponse\x12K\n" +
 	"\x04Open\x12 .ferry.plugin.v1.SinkOpenRequest\x1a!.ferry.plugin.v1.SinkOpenResponse\x12J\n" +
 	"\x05Write\x12\x1d.ferry.plugin.v1.WriteRequest\x1a\x1e.ferry.plugin.v1.WriteResponse(\x010\x01\x12F\n" +
 	"\x05Close\x12\x1d.ferry.plugin.v1.CloseRequest\x1a\x1e.ferry.plugin.v1.CloseResponseB2Z0github.com/ferry-cdc/ferry/sdk/protocol/pluginv1b\x06proto3"
@@ -2729,7 +2902,7 @@ func file_ferry_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(Error_Code)(0),            // 0: ferry.plugin.v1.Error.Code
 	(*Values)(nil),             // 1: ferry.plugin.v1.Values
@@ -2747,28 +2920,31 @@ var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(*Spec)(nil),               // 13: ferry.plugin.v1.Spec
 	(*InfoRequest)(nil),        // 14: ferry.plugin.v1.InfoRequest
 	(*InfoResponse)(nil),       // 15: ferry.plugin.v1.InfoResponse
-	(*SpecRequest)(nil),        // 16: ferry.plugin.v1.SpecRequest
-	(*SpecResponse)(nil),       // 17: ferry.plugin.v1.SpecResponse
-	(*ConfigureRequest)(nil),   // 18: ferry.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),  // 19: ferry.plugin.v1.ConfigureResponse
-	(*CloseRequest)(nil),       // 20: ferry.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),      // 21: ferry.plugin.v1.CloseResponse
-	(*SourceOpenRequest)(nil),  // 22: ferry.plugin.v1.SourceOpenRequest
-	(*SourceOpenResponse)(nil), // 23: ferry.plugin.v1.SourceOpenResponse
-	(*SourceAckRequest)(nil),   // 24: ferry.plugin.v1.SourceAckRequest
-	(*SourceAckResponse)(nil),  // 25: ferry.plugin.v1.SourceAckResponse
-	(*ReadRequest)(nil),        // 26: ferry.plugin.v1.ReadRequest
-	(*EndOfStream)(nil),        // 27: ferry.plugin.v1.EndOfStream
-	(*ReadResponse)(nil),       // 28: ferry.plugin.v1.ReadResponse
-	(*FilterRequest)(nil),      // 29: ferry.plugin.v1.FilterRequest
-	(*Kept)(nil),               // 30: ferry.plugin.v1.Kept
-	(*FilterResponse)(nil),     // 31: ferry.plugin.v1.FilterResponse
-	(*SerializeRequest)(nil),   // 32: ferry.plugin.v1.SerializeRequest
-	(*SerializeResponse)(nil),  // 33: ferry.plugin.v1.SerializeResponse
-	(*SinkOpenRequest)(nil),    // 34: ferry.plugin.v1.SinkOpenRequest
-	(*SinkOpenResponse)(nil),   // 35: ferry.plugin.v1.SinkOpenResponse
-	(*WriteRequest)(nil),       // 36: ferry.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),      // 37: ferry.plugin.v1.WriteResponse
+	(*Check)(nil),              // 16: ferry.plugin.v1.Check
+	(*PrecheckRequest)(nil),    // 17: ferry.plugin.v1.PrecheckRequest
+	(*PrecheckResponse)(nil),   // 18: ferry.plugin.v1.PrecheckResponse
+	(*SpecRequest)(nil),        // 19: ferry.plugin.v1.SpecRequest
+	(*SpecResponse)(nil),       // 20: ferry.plugin.v1.SpecResponse
+	(*ConfigureRequest)(nil),   // 21: ferry.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),  // 22: ferry.plugin.v1.ConfigureResponse
+	(*CloseRequest)(nil),       // 23: ferry.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),      // 24: ferry.plugin.v1.CloseResponse
+	(*SourceOpenRequest)(nil),  // 25: ferry.plugin.v1.SourceOpenRequest
+	(*SourceOpenResponse)(nil), // 26: ferry.plugin.v1.SourceOpenResponse
+	(*SourceAckRequest)(nil),   // 27: ferry.plugin.v1.SourceAckRequest
+	(*SourceAckResponse)(nil),  // 28: ferry.plugin.v1.SourceAckResponse
+	(*ReadRequest)(nil),        // 29: ferry.plugin.v1.ReadRequest
+	(*EndOfStream)(nil),        // 30: ferry.plugin.v1.EndOfStream
+	(*ReadResponse)(nil),       // 31: ferry.plugin.v1.ReadResponse
+	(*FilterRequest)(nil),      // 32: ferry.plugin.v1.FilterRequest
+	(*Kept)(nil),               // 33: ferry.plugin.v1.Kept
+	(*FilterResponse)(nil),     // 34: ferry.plugin.v1.FilterResponse
+	(*SerializeRequest)(nil),   // 35: ferry.plugin.v1.SerializeRequest
+	(*SerializeResponse)(nil),  // 36: ferry.plugin.v1.SerializeResponse
+	(*SinkOpenRequest)(nil),    // 37: ferry.plugin.v1.SinkOpenRequest
+	(*SinkOpenResponse)(nil),   // 38: ferry.plugin.v1.SinkOpenResponse
+	(*WriteRequest)(nil),       // 39: ferry.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),      // 40: ferry.plugin.v1.WriteResponse
 }
 var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	2,  // 0: ferry.plugin.v1.Table.columns:type_name -> ferry.plugin.v1.Column
@@ -2780,78 +2956,87 @@ var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 6: ferry.plugin.v1.Error.code:type_name -> ferry.plugin.v1.Error.Code
 	12, // 7: ferry.plugin.v1.Spec.attributes:type_name -> ferry.plugin.v1.Attribute
 	11, // 8: ferry.plugin.v1.InfoResponse.info:type_name -> ferry.plugin.v1.Info
-	13, // 9: ferry.plugin.v1.SpecResponse.spec:type_name -> ferry.plugin.v1.Spec
-	10, // 10: ferry.plugin.v1.ConfigureResponse.diagnostics:type_name -> ferry.plugin.v1.Diagnostic
-	9,  // 11: ferry.plugin.v1.CloseResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 12: ferry.plugin.v1.SourceOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 13: ferry.plugin.v1.SourceAckResponse.error:type_name -> ferry.plugin.v1.Error
-	6,  // 14: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
-	9,  // 15: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
-	27, // 16: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
-	4,  // 17: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
-	5,  // 18: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 19: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 20: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
-	5,  // 21: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
-	30, // 22: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
-	9,  // 23: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
-	4,  // 24: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 25: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
-	5,  // 26: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 27: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 28: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
-	8,  // 29: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
-	9,  // 30: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 31: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	8,  // 32: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
-	9,  // 33: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
-	14, // 34: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
-	16, // 35: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	18, // 36: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	22, // 37: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
-	26, // 38: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
-	24, // 39: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
-	20, // 40: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
-	14, // 41: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
-	16, // 42: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	18, // 43: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	29, // 44: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
-	14, // 45: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
-	16, // 46: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	18, // 47: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	32, // 48: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
-	14, // 49: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
-	16, // 50: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	18, // 51: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	34, // 52: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
-	36, // 53: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
-	20, // 54: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
-	15, // 55: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
-	17, // 56: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	19, // 57: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	23, // 58: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
-	28, // 59: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
-	25, // 60: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
-	21, // 61: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
-	15, // 62: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
-	17, // 63: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	19, // 64: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	31, // 65: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
-	15, // 66: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
-	17, // 67: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	19, // 68: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	33, // 69: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
-	15, // 70: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
-	17, // 71: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	19, // 72: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	35, // 73: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
-	37, // 74: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
-	21, // 75: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
-	55, // [55:76] is the sub-list for method output_type
-	34, // [34:55] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	16, // 9: ferry.plugin.v1.PrecheckResponse.checks:type_name -> ferry.plugin.v1.Check
+	13, // 10: ferry.plugin.v1.SpecResponse.spec:type_name -> ferry.plugin.v1.Spec
+	10, // 11: ferry.plugin.v1.ConfigureResponse.diagnostics:type_name -> ferry.plugin.v1.Diagnostic
+	9,  // 12: ferry.plugin.v1.CloseResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 13: ferry.plugin.v1.SourceOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 14: ferry.plugin.v1.SourceAckResponse.error:type_name -> ferry.plugin.v1.Error
+	6,  // 15: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
+	9,  // 16: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
+	30, // 17: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
+	4,  // 18: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
+	5,  // 19: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 20: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 21: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
+	5,  // 22: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
+	33, // 23: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
+	9,  // 24: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
+	4,  // 25: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 26: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
+	5,  // 27: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 28: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 29: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
+	8,  // 30: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
+	9,  // 31: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 32: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	8,  // 33: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
+	9,  // 34: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
+	14, // 35: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 36: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 37: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 38: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	25, // 39: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
+	29, // 40: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
+	27, // 41: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
+	23, // 42: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
+	14, // 43: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 44: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 45: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 46: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	32, // 47: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
+	14, // 48: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 49: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 50: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 51: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	35, // 52: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
+	14, // 53: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 54: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 55: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 56: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	37, // 57: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
+	39, // 58: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
+	23, // 59: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
+	15, // 60: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 61: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 62: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 63: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	26, // 64: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
+	31, // 65: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
+	28, // 66: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
+	24, // 67: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
+	15, // 68: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 69: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 70: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 71: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	34, // 72: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
+	15, // 73: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 74: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 75: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 76: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	36, // 77: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
+	15, // 78: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 79: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 80: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 81: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	38, // 82: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
+	40, // 83: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
+	24, // 84: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
+	60, // [60:85] is the sub-list for method output_type
+	35, // [35:60] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_ferry_plugin_v1_plugin_proto_init() }
@@ -2860,7 +3045,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 		return
 	}
 	file_ferry_plugin_v1_plugin_proto_msgTypes[11].OneofWrappers = []any{}
-	file_ferry_plugin_v1_plugin_proto_msgTypes[27].OneofWrappers = []any{
+	file_ferry_plugin_v1_plugin_proto_msgTypes[30].OneofWrappers = []any{
 		(*ReadResponse_Batch)(nil),
 		(*ReadResponse_Error)(nil),
 		(*ReadResponse_End)(nil),
@@ -2871,7 +3056,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_plugin_v1_plugin_proto_rawDesc), len(file_ferry_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

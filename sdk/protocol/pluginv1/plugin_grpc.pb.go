@@ -22,6 +22,7 @@ const (
 	Source_Info_FullMethodName      = "/ferry.plugin.v1.Source/Info"
 	Source_Spec_FullMethodName      = "/ferry.plugin.v1.Source/Spec"
 	Source_Configure_FullMethodName = "/ferry.plugin.v1.Source/Configure"
+	Source_Precheck_FullMethodName  = "/ferry.plugin.v1.Source/Precheck"
 	Source_Open_FullMethodName      = "/ferry.plugin.v1.Source/Open"
 	Source_Read_FullMethodName      = "/ferry.plugin.v1.Source/Read"
 	Source_Ack_FullMethodName       = "/ferry.plugin.v1.Source/Ack"
@@ -35,6 +36,8 @@ type SourceClient interface {
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 	Spec(ctx context.Context, in *SpecRequest, opts ...grpc.CallOption) (*SpecResponse, error)
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	// Only called when Info lists the "precheck" capability.
+	Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error)
 	Open(ctx context.Context, in *SourceOpenRequest, opts ...grpc.CallOption) (*SourceOpenResponse, error)
 	Read(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ReadRequest, ReadResponse], error)
 	Ack(ctx context.Context, in *SourceAckRequest, opts ...grpc.CallOption) (*SourceAckResponse, error)
@@ -73,6 +76,16 @@ func (c *sourceClient) Configure(ctx context.Context, in *ConfigureRequest, opts
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ConfigureResponse)
 	err := c.cc.Invoke(ctx, Source_Configure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sourceClient) Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrecheckResponse)
+	err := c.cc.Invoke(ctx, Source_Precheck_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +142,8 @@ type SourceServer interface {
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	Spec(context.Context, *SpecRequest) (*SpecResponse, error)
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	// Only called when Info lists the "precheck" capability.
+	Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error)
 	Open(context.Context, *SourceOpenRequest) (*SourceOpenResponse, error)
 	Read(grpc.BidiStreamingServer[ReadRequest, ReadResponse]) error
 	Ack(context.Context, *SourceAckRequest) (*SourceAckResponse, error)
@@ -151,6 +166,9 @@ func (UnimplementedSourceServer) Spec(context.Context, *SpecRequest) (*SpecRespo
 }
 func (UnimplementedSourceServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Configure not implemented")
+}
+func (UnimplementedSourceServer) Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Precheck not implemented")
 }
 func (UnimplementedSourceServer) Open(context.Context, *SourceOpenRequest) (*SourceOpenResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Open not implemented")
@@ -239,6 +257,24 @@ func _Source_Configure_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_Precheck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrecheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Precheck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Precheck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Precheck(ctx, req.(*PrecheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Source_Open_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SourceOpenRequest)
 	if err := dec(in); err != nil {
@@ -320,6 +356,10 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Source_Configure_Handler,
 		},
 		{
+			MethodName: "Precheck",
+			Handler:    _Source_Precheck_Handler,
+		},
+		{
 			MethodName: "Open",
 			Handler:    _Source_Open_Handler,
 		},
@@ -347,6 +387,7 @@ const (
 	Filter_Info_FullMethodName      = "/ferry.plugin.v1.Filter/Info"
 	Filter_Spec_FullMethodName      = "/ferry.plugin.v1.Filter/Spec"
 	Filter_Configure_FullMethodName = "/ferry.plugin.v1.Filter/Configure"
+	Filter_Precheck_FullMethodName  = "/ferry.plugin.v1.Filter/Precheck"
 	Filter_Filter_FullMethodName    = "/ferry.plugin.v1.Filter/Filter"
 )
 
@@ -357,6 +398,8 @@ type FilterClient interface {
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 	Spec(ctx context.Context, in *SpecRequest, opts ...grpc.CallOption) (*SpecResponse, error)
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	// Only called when Info lists the "precheck" capability.
+	Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error)
 	Filter(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[FilterRequest, FilterResponse], error)
 }
 
@@ -398,6 +441,16 @@ func (c *filterClient) Configure(ctx context.Context, in *ConfigureRequest, opts
 	return out, nil
 }
 
+func (c *filterClient) Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrecheckResponse)
+	err := c.cc.Invoke(ctx, Filter_Precheck_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *filterClient) Filter(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[FilterRequest, FilterResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Filter_ServiceDesc.Streams[0], Filter_Filter_FullMethodName, cOpts...)
@@ -418,6 +471,8 @@ type FilterServer interface {
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	Spec(context.Context, *SpecRequest) (*SpecResponse, error)
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	// Only called when Info lists the "precheck" capability.
+	Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error)
 	Filter(grpc.BidiStreamingServer[FilterRequest, FilterResponse]) error
 	mustEmbedUnimplementedFilterServer()
 }
@@ -437,6 +492,9 @@ func (UnimplementedFilterServer) Spec(context.Context, *SpecRequest) (*SpecRespo
 }
 func (UnimplementedFilterServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Configure not implemented")
+}
+func (UnimplementedFilterServer) Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Precheck not implemented")
 }
 func (UnimplementedFilterServer) Filter(grpc.BidiStreamingServer[FilterRequest, FilterResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method Filter not implemented")
@@ -516,6 +574,24 @@ func _Filter_Configure_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Filter_Precheck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrecheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FilterServer).Precheck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Filter_Precheck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FilterServer).Precheck(ctx, req.(*PrecheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Filter_Filter_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(FilterServer).Filter(&grpc.GenericServerStream[FilterRequest, FilterResponse]{ServerStream: stream})
 }
@@ -542,6 +618,10 @@ var Filter_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Configure",
 			Handler:    _Filter_Configure_Handler,
 		},
+		{
+			MethodName: "Precheck",
+			Handler:    _Filter_Precheck_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -558,6 +638,7 @@ const (
 	Serializer_Info_FullMethodName      = "/ferry.plugin.v1.Serializer/Info"
 	Serializer_Spec_FullMethodName      = "/ferry.plugin.v1.Serializer/Spec"
 	Serializer_Configure_FullMethodName = "/ferry.plugin.v1.Serializer/Configure"
+	Serializer_Precheck_FullMethodName  = "/ferry.plugin.v1.Serializer/Precheck"
 	Serializer_Serialize_FullMethodName = "/ferry.plugin.v1.Serializer/Serialize"
 )
 
@@ -568,6 +649,8 @@ type SerializerClient interface {
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 	Spec(ctx context.Context, in *SpecRequest, opts ...grpc.CallOption) (*SpecResponse, error)
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	// Only called when Info lists the "precheck" capability.
+	Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error)
 	Serialize(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SerializeRequest, SerializeResponse], error)
 }
 
@@ -609,6 +692,16 @@ func (c *serializerClient) Configure(ctx context.Context, in *ConfigureRequest, 
 	return out, nil
 }
 
+func (c *serializerClient) Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrecheckResponse)
+	err := c.cc.Invoke(ctx, Serializer_Precheck_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *serializerClient) Serialize(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SerializeRequest, SerializeResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Serializer_ServiceDesc.Streams[0], Serializer_Serialize_FullMethodName, cOpts...)
@@ -629,6 +722,8 @@ type SerializerServer interface {
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	Spec(context.Context, *SpecRequest) (*SpecResponse, error)
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	// Only called when Info lists the "precheck" capability.
+	Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error)
 	Serialize(grpc.BidiStreamingServer[SerializeRequest, SerializeResponse]) error
 	mustEmbedUnimplementedSerializerServer()
 }
@@ -648,6 +743,9 @@ func (UnimplementedSerializerServer) Spec(context.Context, *SpecRequest) (*SpecR
 }
 func (UnimplementedSerializerServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Configure not implemented")
+}
+func (UnimplementedSerializerServer) Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Precheck not implemented")
 }
 func (UnimplementedSerializerServer) Serialize(grpc.BidiStreamingServer[SerializeRequest, SerializeResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method Serialize not implemented")
@@ -727,6 +825,24 @@ func _Serializer_Configure_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Serializer_Precheck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrecheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SerializerServer).Precheck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Serializer_Precheck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SerializerServer).Precheck(ctx, req.(*PrecheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Serializer_Serialize_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(SerializerServer).Serialize(&grpc.GenericServerStream[SerializeRequest, SerializeResponse]{ServerStream: stream})
 }
@@ -753,6 +869,10 @@ var Serializer_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Configure",
 			Handler:    _Serializer_Configure_Handler,
 		},
+		{
+			MethodName: "Precheck",
+			Handler:    _Serializer_Precheck_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -769,6 +889,7 @@ const (
 	Sink_Info_FullMethodName      = "/ferry.plugin.v1.Sink/Info"
 	Sink_Spec_FullMethodName      = "/ferry.plugin.v1.Sink/Spec"
 	Sink_Configure_FullMethodName = "/ferry.plugin.v1.Sink/Configure"
+	Sink_Precheck_FullMethodName  = "/ferry.plugin.v1.Sink/Precheck"
 	Sink_Open_FullMethodName      = "/ferry.plugin.v1.Sink/Open"
 	Sink_Write_FullMethodName     = "/ferry.plugin.v1.Sink/Write"
 	Sink_Close_FullMethodName     = "/ferry.plugin.v1.Sink/Close"
@@ -781,6 +902,8 @@ type SinkClient interface {
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 	Spec(ctx context.Context, in *SpecRequest, opts ...grpc.CallOption) (*SpecResponse, error)
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	// Only called when Info lists the "precheck" capability.
+	Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error)
 	Open(ctx context.Context, in *SinkOpenRequest, opts ...grpc.CallOption) (*SinkOpenResponse, error)
 	Write(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WriteRequest, WriteResponse], error)
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error)
@@ -818,6 +941,16 @@ func (c *sinkClient) Configure(ctx context.Context, in *ConfigureRequest, opts .
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ConfigureResponse)
 	err := c.cc.Invoke(ctx, Sink_Configure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sinkClient) Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrecheckResponse)
+	err := c.cc.Invoke(ctx, Sink_Precheck_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -864,6 +997,8 @@ type SinkServer interface {
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	Spec(context.Context, *SpecRequest) (*SpecResponse, error)
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	// Only called when Info lists the "precheck" capability.
+	Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error)
 	Open(context.Context, *SinkOpenRequest) (*SinkOpenResponse, error)
 	Write(grpc.BidiStreamingServer[WriteRequest, WriteResponse]) error
 	Close(context.Context, *CloseRequest) (*CloseResponse, error)
@@ -885,6 +1020,9 @@ func (UnimplementedSinkServer) Spec(context.Context, *SpecRequest) (*SpecRespons
 }
 func (UnimplementedSinkServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Configure not implemented")
+}
+func (UnimplementedSinkServer) Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Precheck not implemented")
 }
 func (UnimplementedSinkServer) Open(context.Context, *SinkOpenRequest) (*SinkOpenResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Open not implemented")
@@ -970,6 +1108,24 @@ func _Sink_Configure_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_Precheck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrecheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Precheck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Precheck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Precheck(ctx, req.(*PrecheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Sink_Open_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SinkOpenRequest)
 	if err := dec(in); err != nil {
@@ -1031,6 +1187,10 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Configure",
 			Handler:    _Sink_Configure_Handler,
+		},
+		{
+			MethodName: "Precheck",
+			Handler:    _Sink_Precheck_Handler,
 		},
 		{
 			MethodName: "Open",
