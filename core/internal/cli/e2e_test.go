@@ -455,3 +455,56 @@ func checkLiveStatus(t *testing.T, bins, addr string) {
 		}
 	}
 }
+
+// A rows-per-second ceiling holds within 10% over a 10-second window, measured on what the
+// sink wrote (the real binary, a generator faster than the ceiling, the file sink).
+func TestE2ERateLimitHoldsOverTenSeconds(t *testing.T) {
+	bins := e2eBins(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	const ceiling = 1500
+	cfg := writeFile(t, dir, "p.hcl", `pipeline "rl" {
+  source "generator" {
+    rows       = 10
+    count      = 0
+    batch_size = 100
+  }
+  serializer "jsonl" {}
+  sink "file" {
+    path = `+strconv.Quote(out)+`
+    sync = false
+  }
+  limits {
+    full {
+      rows_per_second = `+strconv.Itoa(ceiling)+`
+    }
+    incremental {
+      rows_per_second = `+strconv.Itoa(ceiling)+`
+    }
+  }
+  checkpoint {
+    dir = "cp"
+  }
+}
+`)
+	cmd := exec.Command(filepath.Join(bins, "ferry"), "run", "--status-addr", "", cfg)
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	count := func() int {
+		b, _ := os.ReadFile(out)
+		return strings.Count(string(b), "\n")
+	}
+	time.Sleep(2 * time.Second) // past start-up and the limiter's first burst
+	n0, t0 := count(), time.Now()
+	time.Sleep(10 * time.Second)
+	n1, t1 := count(), time.Now()
+	got := float64(n1-n0) / t1.Sub(t0).Seconds()
+	if got > ceiling*1.1 || got < ceiling*0.9 {
+		t.Errorf("%.0f rows/s over 10 s with a ceiling of %d\n%s", got, ceiling, logs.String())
+	}
+	t.Logf("%.0f rows/s over %.1f s (ceiling %d)", got, t1.Sub(t0).Seconds(), ceiling)
+}

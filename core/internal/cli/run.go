@@ -94,6 +94,10 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	}
 	var pl *pipeline.Pipeline
 	tracker := status.NewTracker(p.Name, func() pipeline.Stats { return pl.Stats() })
+	tracker.SetLimits(status.Limits{
+		FullRowsPerSecond: p.Limits.Full.RowsPerSecond, FullBytesPerSecond: p.Limits.Full.BytesPerSecond,
+		IncrementalRowsPerSecond: p.Limits.Incremental.RowsPerSecond, IncrementalBytesPerSecond: p.Limits.Incremental.BytesPerSecond,
+	})
 	pl, err = pipeline.New(pipeline.Config{
 		Name:               p.Name,
 		Source:             l.source.Plugin.(sdk.Source),
@@ -109,6 +113,10 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		CheckpointInterval: p.Checkpoint.Interval,
 		Logger:             g.logger, // the pipeline adds its own name field
 		OnDelivered:        tracker.OnDelivered,
+		Limits: pipeline.Limits{
+			Full:        pipeline.Rate{RowsPerSecond: float64(p.Limits.Full.RowsPerSecond), BytesPerSecond: float64(p.Limits.Full.BytesPerSecond)},
+			Incremental: pipeline.Rate{RowsPerSecond: float64(p.Limits.Incremental.RowsPerSecond), BytesPerSecond: float64(p.Limits.Incremental.BytesPerSecond)},
+		},
 	})
 	if err != nil {
 		return withCode(ExitFailure, err)

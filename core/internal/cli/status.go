@@ -84,6 +84,22 @@ func printStatus(w io.Writer, s status.Snapshot) {
 	if s.Latency.ClockNote != "" {
 		row("", "note: "+s.Latency.ClockNote)
 	}
+	if l := s.Limits; l != (status.Limits{}) {
+		lim := func(rows, bytes int64) string {
+			if rows == 0 && bytes == 0 {
+				return "none"
+			}
+			var parts []string
+			if rows > 0 {
+				parts = append(parts, fmt.Sprintf("%d rows/s", rows))
+			}
+			if bytes > 0 {
+				parts = append(parts, bytesText(float64(bytes))+"/s")
+			}
+			return strings.Join(parts, ", ")
+		}
+		row("rate limits", "full: "+lim(l.FullRowsPerSecond, l.FullBytesPerSecond)+"; incremental: "+lim(l.IncrementalRowsPerSecond, l.IncrementalBytesPerSecond))
+	}
 	row("retries", fmt.Sprint(s.Retries))
 	row("in flight", bytesText(float64(s.InFlightBytes)))
 	if s.LastError != "" {

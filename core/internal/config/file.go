@@ -107,6 +107,8 @@ type Pipeline struct {
 	Runtime Runtime
 	// Checkpoint holds checkpoint settings, defaults applied.
 	Checkpoint Checkpoint
+	// Limits holds the rate ceilings (zero: unlimited).
+	Limits Limits
 	// DefRange is the block header; NameRange the label.
 	DefRange, NameRange hcl.Range
 	// Ranges maps the pipeline's own attributes (description, tags) to their expressions.

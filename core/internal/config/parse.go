@@ -53,7 +53,8 @@ var pipelineSchema = func() *hcl.BodySchema {
 	for _, k := range pluginKinds {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: string(k), LabelNames: []string{"name"}})
 	}
-	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "runtime"}, hcl.BlockHeaderSchema{Type: "checkpoint"})
+	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "runtime"}, hcl.BlockHeaderSchema{Type: "checkpoint"},
+		hcl.BlockHeaderSchema{Type: "limits"})
 	return s
 }()
 
@@ -326,7 +327,7 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	p.Description, _ = dec.values["description"].(string)
 	p.Tags, _ = dec.values["tags"].([]string)
 
-	var runtimeBlock, checkpointBlock *hcl.Block
+	var runtimeBlock, checkpointBlock, limitsBlock *hcl.Block
 	seen := map[string]*hcl.Block{}
 	for _, blk := range content.Blocks {
 		var pb PluginBlock
@@ -362,6 +363,8 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 			runtimeBlock = blk
 		case "checkpoint":
 			checkpointBlock = blk
+		case "limits":
+			limitsBlock = blk
 		}
 	}
 	for _, k := range []sdk.Kind{sdk.KindSource, sdk.KindSerializer, sdk.KindSink} {
@@ -380,6 +383,8 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	p.Runtime, rd = f.decodeRuntime(runtimeBlock)
 	diags = append(diags, rd...)
 	p.Checkpoint, rd = f.decodeCheckpoint(checkpointBlock)
+	diags = append(diags, rd...)
+	p.Limits, rd = f.decodeLimits(limitsBlock)
 	diags = append(diags, rd...)
 	return p, diags
 }

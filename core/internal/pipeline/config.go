@@ -70,6 +70,8 @@ type Config struct {
 	// the next write of that lane), with the time of the acknowledgement. It must be quick
 	// and must not keep recs. Status uses it to measure commit-to-acknowledgement latency.
 	OnDelivered func(recs []sdk.Record, at time.Time)
+	// Limits are rate ceilings for the snapshot and incremental phases (zero: unlimited).
+	Limits Limits
 }
 
 // RetryPolicy is an exponential backoff for failed sink writes. A lane retries from the first

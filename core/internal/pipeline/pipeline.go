@@ -183,6 +183,8 @@ func formatPosition(pos change.Position) string {
 
 // run is the state of one Run.
 type run struct {
+	full    limiter // rate ceilings of the snapshot phase
+	incr    limiter // and of the incremental phase
 	p       *Pipeline
 	cfg     Config
 	log     *zap.Logger
@@ -216,6 +218,8 @@ func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
 		stats:   &p.stats,
 		procCh:  make(chan readBatch, 2),
 		lanes:   make([]chan chunk, p.cfg.Writers),
+		full:    newLimiter(p.cfg.Limits.Full),
+		incr:    newLimiter(p.cfg.Limits.Incremental),
 	}
 	if cp != nil {
 		r.lastSaved = cp.Sequence

@@ -44,6 +44,12 @@ func (r *run) process() {
 			continue
 		}
 
+		if err := r.throttle(r.workCtx, recs); err != nil {
+			// Stopping: the batch was not registered, so the checkpoint stays before it and
+			// a restart reads it again.
+			r.budget.release(rb.weight)
+			continue
+		}
 		b := &batchState{seq: r.tracker.Add(rb.pos, len(recs), len(rb.changes)), weight: rb.weight}
 		if len(recs) == 0 {
 			// Everything filtered out, or heartbeats without records: complete at once.

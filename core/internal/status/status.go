@@ -45,9 +45,19 @@ type Snapshot struct {
 	InFlightBytes  int64   `json:"in_flight_bytes"`
 
 	Latency Latency `json:"latency"`
+	// Limits are the configured rate ceilings (0: unlimited).
+	Limits Limits `json:"limits"`
 
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+// Limits are a pipeline's rate ceilings as configured (0: unlimited).
+type Limits struct {
+	FullRowsPerSecond         int64 `json:"full_rows_per_second"`
+	FullBytesPerSecond        int64 `json:"full_bytes_per_second"`
+	IncrementalRowsPerSecond  int64 `json:"incremental_rows_per_second"`
+	IncrementalBytesPerSecond int64 `json:"incremental_bytes_per_second"`
 }
 
 // Latency is the time from a change's commit in the source to the sink's acknowledgement,
@@ -83,6 +93,7 @@ type Tracker struct {
 	lastCommit time.Time
 	samples    []sample // counters sampled once a second, for rates
 
+	limits   atomic.Pointer[Limits]
 	hist     prometheus.Histogram
 	registry *prometheus.Registry
 }
@@ -145,6 +156,9 @@ func unix(t time.Time) float64 {
 	}
 	return float64(t.UnixNano()) / 1e9
 }
+
+// SetLimits records the configured rate ceilings for /status.
+func (t *Tracker) SetLimits(l Limits) { t.limits.Store(&l) }
 
 // SetPhase sets the reported phase.
 func (t *Tracker) SetPhase(p string) { t.phase.Store(p) }
@@ -221,6 +235,9 @@ func (t *Tracker) Snapshot() Snapshot {
 		ChangesRead: s.ChangesRead, RecordsWritten: s.RecordsWritten, BytesWritten: s.BytesWritten,
 		RowsPerSecond: rps, BytesPerSecond: bps, Retries: s.Retries, InFlightBytes: s.InFlightBytes,
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt,
+	}
+	if l := t.limits.Load(); l != nil {
+		out.Limits = *l
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
