@@ -7,6 +7,7 @@ import (
 	exsink "github.com/ferry-cdc/ferry/sdk/examples/sink"
 	exsource "github.com/ferry-cdc/ferry/sdk/examples/source"
 
+	"github.com/ferry-cdc/ferry/plugins/filter/expr"
 	"github.com/ferry-cdc/ferry/plugins/serializer/canal"
 	"github.com/ferry-cdc/ferry/plugins/serializer/dataworks"
 	"github.com/ferry-cdc/ferry/plugins/serializer/debezium"
@@ -30,6 +31,7 @@ func Builtins() []Builtin {
 		{Kind: sdk.KindSource, Name: "oceanbase", New: func() sdk.Plugin { return oceanbase.New() }},
 		{Kind: sdk.KindSource, Name: "generator", New: func() sdk.Plugin { return exsource.New() }},
 		{Kind: sdk.KindFilter, Name: "drop", New: func() sdk.Plugin { return exfilter.New() }},
+		{Kind: sdk.KindFilter, Name: "expr", New: func() sdk.Plugin { return expr.New() }},
 		{Kind: sdk.KindSerializer, Name: "jsonl", New: func() sdk.Plugin { return exserializer.New() }},
 		{Kind: sdk.KindSink, Name: "file", New: func() sdk.Plugin { return exsink.New() }},
 		{Kind: sdk.KindSink, Name: "rocketmq", New: func() sdk.Plugin { return rocketmq.New() }},

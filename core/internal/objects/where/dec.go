@@ -14,6 +14,9 @@ type dec struct {
 	v     *big.Int
 	scale int
 	decl  int
+	// negz marks MariaDB's negative zero (-0.00), which MOD of a negative dividend gives
+	// and which compares below zero.
+	negz bool
 }
 
 var (
@@ -186,7 +189,7 @@ func (d dec) rounded() dec {
 	if d.scale <= d.decl {
 		return d
 	}
-	return dec{v: roundDiv(d.v, pow10(d.scale-d.decl)), scale: d.decl, decl: d.decl}
+	return dec{v: roundDiv(d.v, pow10(d.scale-d.decl)), scale: d.decl, decl: d.decl, negz: d.negz}
 }
 
 // roundDiv divides rounding half away from zero.
@@ -205,6 +208,13 @@ func roundDiv(a, b *big.Int) *big.Int {
 }
 
 func (d dec) cmp(o dec) int {
+	// MariaDB's decimal_cmp: different signs decide, even for -0.
+	if sd, so := d.v.Sign() < 0 || d.negz, o.v.Sign() < 0 || o.negz; sd != so {
+		if sd {
+			return -1
+		}
+		return 1
+	}
 	s := max(d.scale, o.scale)
 	return d.at(s).Cmp(o.at(s))
 }
@@ -253,7 +263,9 @@ func decMod(a, b dec) (dec, bool) {
 		return dec{}, false
 	}
 	s := max(a.scale, b.scale)
-	return dec{v: new(big.Int).Rem(a.at(s), b.at(s)), scale: s, decl: max(a.decl, b.decl)}, true
+	r := dec{v: new(big.Int).Rem(a.at(s), b.at(s)), scale: s, decl: max(a.decl, b.decl)}
+	r.negz = r.v.Sign() == 0 && (a.v.Sign() < 0 || a.negz)
+	return r, true
 }
 
 // text prints the decimal rounded to its declared scale, with exactly that many digits.
@@ -267,8 +279,11 @@ func (d dec) text() string {
 		}
 		digits = digits[:len(digits)-r.scale] + "." + digits[len(digits)-r.scale:]
 	}
-	if neg {
+	if neg || r.negz {
 		return "-" + digits
 	}
 	return digits
 }
+
+// roundDown returns the integer part of d (truncated toward zero).
+func roundDown(d dec) *big.Int { return new(big.Int).Quo(d.v, pow10(d.scale)) }

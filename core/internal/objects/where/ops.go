@@ -154,9 +154,7 @@ func neg(v val) (val, error) {
 		if x.u <= 1<<63 {
 			return intVal(int64(-x.u)), nil
 		}
-		d := decFromUint(x.u)
-		d.v.Neg(d.v)
-		return val{k: vDec, d: d}, nil
+		return null, errSigned
 	case vDec:
 		return val{k: vDec, d: dec{v: new(big.Int).Neg(x.d.v), scale: x.d.scale, decl: x.d.decl}}, nil
 	}
@@ -196,7 +194,7 @@ func toInt(v val) int64 {
 }
 
 // substr is SUBSTR(s, pos, n) on characters (bytes for binary strings), 1-based, negative
-// positions counting from the end, position 0 or n < 1 giving ''.
+// positions counting from the end, position 0 or n < 1 giving ”.
 func substr(s val, pos, n int64) val {
 	bin := s.bin
 	str := s.text()

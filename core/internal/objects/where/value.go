@@ -15,13 +15,13 @@ import (
 type vk uint8
 
 const (
-	vNull vk = iota
-	vInt     // signed BIGINT
-	vUint    // BIGINT UNSIGNED
-	vDec     // DECIMAL
-	vFloat   // DOUBLE
-	vStr     // string (bin says binary collation, else case-insensitive)
-	vTemp    // DATE, DATETIME, TIMESTAMP (key is ordered); TIME (key is signed microseconds)
+	vNull  vk = iota
+	vInt      // signed BIGINT
+	vUint     // BIGINT UNSIGNED
+	vDec      // DECIMAL
+	vFloat    // DOUBLE
+	vStr      // string (bin says binary collation, else case-insensitive)
+	vTemp     // DATE, DATETIME, TIMESTAMP (key is ordered); TIME (key is signed microseconds)
 )
 
 // val is a value during evaluation.
@@ -33,6 +33,9 @@ type val struct {
 	d   dec
 	s   string
 	bin bool
+	// lit marks a constant (literal or folded) value: MariaDB converts a constant string
+	// compared with a DECIMAL to a decimal, a column's string to a double.
+	lit bool
 	// num, for strings that also have a number (ENUM index, SET mask), is that number: MySQL
 	// uses it in numeric contexts.
 	num *val
@@ -239,38 +242,28 @@ func numClass(v val) ct {
 	return cFloat
 }
 
-// cmpType returns how a and b (both non-NULL) are compared, after MariaDB's rules.
+// cmpType returns how a and b (both non-NULL) are compared, after MariaDB's rules: two
+// strings as strings (in the collation), a DATE/DATETIME with anything as datetimes, a
+// string with a DECIMAL as decimals, with another number as doubles, numbers by their
+// aggregated type (integers exactly, signed against unsigned too).
 func cmpType(a, b val) ct {
-	switch {
-	case a.k == vStr && b.k == vStr:
-		return cStr
-	case a.k == vTemp && b.k == vTemp:
-		if (a.tk == change.KindTime) == (b.tk == change.KindTime) {
-			return cTemp
-		}
+	if a.k == vTemp && b.k == vTemp && (a.tk == change.KindTime) != (b.tk == change.KindTime) {
 		return cFloat
-	case a.k == vTemp && b.k == vStr && b.num == nil:
-		if _, ok := parseTemporal(b.s, a.tk); ok {
+	}
+	if a.k == vTemp && a.tk == change.KindTime || b.k == vTemp && b.tk == change.KindTime {
+		if a.k == vTemp && b.k == vTemp {
 			return cTemp
 		}
-		return cStr
-	case b.k == vTemp && a.k == vStr && a.num == nil:
-		if _, ok := parseTemporal(a.s, b.tk); ok {
+		if (a.k == vStr || b.k == vStr) && a.num == nil && b.num == nil {
 			return cTemp
-		}
-		return cStr
-	case a.k == vStr && a.num == nil || b.k == vStr && b.num == nil:
-		// string against a number: DECIMAL against a decimal, else DOUBLE.
-		o := b
-		if b.k == vStr && b.num == nil {
-			o = a
-		}
-		if o.number().k == vDec {
-			return cDec
 		}
 		return cFloat
 	}
-	return aggNum(numClass(a), numClass(b))
+	x, y := ctOf(a), ctOf(b)
+	if x == cStr && y == cDec && !a.lit || y == cStr && x == cDec && !b.lit {
+		return cFloat
+	}
+	return aggCT(x, y)
 }
 
 func aggNum(x, y ct) ct {
@@ -298,14 +291,17 @@ func compare(a, b val, t ct, round bool) int {
 	case cStr:
 		return cmpStr(a.text(), b.text(), a.bin || b.bin)
 	case cTemp:
-		x, y := a, b
-		if x.k != vTemp {
-			x, _ = parseTemporal(x.s, y.tk)
+		if a.k == vTemp && a.tk == change.KindTime || b.k == vTemp && b.tk == change.KindTime {
+			x, y := a, b
+			if x.k != vTemp {
+				x, _ = parseTemporal(x.s, change.KindTime)
+			}
+			if y.k != vTemp {
+				y, _ = parseTemporal(y.s, change.KindTime)
+			}
+			return cmp3(x.key, y.key)
 		}
-		if y.k != vTemp {
-			y, _ = parseTemporal(y.s, x.tk)
-		}
-		return cmp3(x.key, y.key)
+		return cmp3(toDateKey(a), toDateKey(b))
 	}
 	x, y := a.toFloat(), b.toFloat()
 	switch {

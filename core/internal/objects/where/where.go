@@ -58,14 +58,17 @@ type Filter struct {
 
 type env struct {
 	row []change.Value
-	idx []int          // column slot -> index in row (-1: missing)
-	bin []bool         // column slot -> binary collation
-	tbl *change.Table  // for collations of remapped columns
+	idx []int         // column slot -> index in row (-1: missing)
+	bin []bool        // column slot -> binary collation
+	tbl *change.Table // for collations of remapped columns
 }
 
 type node func(e *env) (val, error)
 
 type compiler struct {
+	// top is set while compiling the top-level condition and the operands of AND and OR
+	// in it, where MariaDB treats NULL as FALSE (its abort_on_null).
+	top   bool
 	cond  string
 	table *change.Table
 	slots map[int]int // table column index -> slot
@@ -90,7 +93,7 @@ func Compile(cond string, t *change.Table) (*Filter, error) {
 	if !ok || sel.Where == nil {
 		return nil, &Error{Line: 1, Column: 1, Msg: "not a single condition (only the expression after WHERE is allowed)"}
 	}
-	c := &compiler{cond: cond, table: t, slots: map[int]int{}}
+	c := &compiler{cond: cond, table: t, slots: map[int]int{}, top: true}
 	root, err := c.expr(sel.Where)
 	if err != nil {
 		return nil, err
@@ -126,6 +129,14 @@ func parseError(cond string, err error) error {
 	}
 	e := &Error{Line: line, Column: col, Msg: "syntax error " + strings.TrimSpace(m[3])}
 	e.Offset = offsetOf(cond, line, col)
+	// The parser's column is where it stopped; when the "near" text is the rest of the
+	// condition, point at its start instead.
+	if near, err := strconv.Unquote(strings.TrimSpace(strings.TrimPrefix(m[3], "near "))); err == nil && near != "" &&
+		strings.HasSuffix(cond, near) {
+		e.Offset = len(cond) - len(near)
+		e.Line = 1 + strings.Count(cond[:e.Offset], "\n")
+		e.Column = e.Offset - strings.LastIndexByte(cond[:e.Offset], '\n')
+	}
 	return e
 }
 
@@ -202,6 +213,52 @@ func (c *compiler) suggest(name string) string {
 }
 
 func (c *compiler) expr(n ast.ExprNode) (node, error) {
+	top := c.top
+	if b, ok := n.(*ast.BinaryOperationExpr); !ok || b.Op != opcode.LogicAnd && b.Op != opcode.LogicOr {
+		if _, paren := n.(*ast.ParenthesesExpr); !paren {
+			c.top = false
+		}
+	}
+	nd, err := c.expr1(n)
+	c.top = top
+	if err != nil {
+		return nil, err
+	}
+	if constNull(n) {
+		return func(*env) (val, error) { return null, nil }, nil
+	}
+	if !hasColumn(n) {
+		// A constant: MariaDB evaluates it once before reading rows, failing the
+		// statement when it is out of range; so does Compile.
+		v, err := nd(&env{})
+		if err != nil {
+			return nil, err
+		}
+		v.lit = true
+		return func(*env) (val, error) { return v, nil }, nil
+	}
+	return nd, nil
+}
+
+// hasColumn reports whether n refers to a column.
+func hasColumn(n ast.Node) bool {
+	v := &columnFinder{}
+	n.Accept(v)
+	return v.found
+}
+
+type columnFinder struct{ found bool }
+
+func (v *columnFinder) Enter(n ast.Node) (ast.Node, bool) {
+	if _, ok := n.(*ast.ColumnNameExpr); ok {
+		v.found = true
+	}
+	return n, v.found
+}
+
+func (v *columnFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+func (c *compiler) expr1(n ast.ExprNode) (node, error) {
 	switch x := n.(type) {
 	case *ast.ParenthesesExpr:
 		return c.expr(x.Expr)
@@ -307,6 +364,7 @@ func (c *compiler) binary(x *ast.BinaryOperationExpr) (node, error) {
 	}
 	switch op := x.Op; op {
 	case opcode.LogicAnd:
+		top := c.top
 		return func(e *env) (val, error) {
 			l, err := a(e)
 			if err != nil {
@@ -314,6 +372,9 @@ func (c *compiler) binary(x *ast.BinaryOperationExpr) (node, error) {
 			}
 			if l.k != vNull && !l.truth() {
 				return intVal(0), nil
+			}
+			if l.k == vNull && top { // NULL is as good as FALSE here: MariaDB stops
+				return null, nil
 			}
 			r, err := b(e)
 			if err != nil {
@@ -350,8 +411,12 @@ func (c *compiler) binary(x *ast.BinaryOperationExpr) (node, error) {
 		}, nil
 	case opcode.LogicXor:
 		return func(e *env) (val, error) {
-			l, r, err := both(e, a, b)
-			if err != nil || l.k == vNull || r.k == vNull {
+			l, err := a(e)
+			if err != nil || l.k == vNull { // MariaDB does not evaluate the right side then
+				return null, err
+			}
+			r, err := b(e)
+			if err != nil || r.k == vNull {
 				return null, err
 			}
 			return boolVal(l.truth() != r.truth()), nil
@@ -434,6 +499,12 @@ func (c *compiler) unary(x *ast.UnaryOperationExpr) (node, error) {
 	case opcode.Plus:
 		return a, nil
 	case opcode.Minus:
+		if lit, ok := x.V.(*driver.ValueExpr); ok && lit.Kind() == driver.KindUint64 && lit.GetUint64() > 1<<63 {
+			// MySQL reads -<literal beyond BIGINT> as a negative DECIMAL literal.
+			d := decFromUint(lit.GetUint64())
+			d.v.Neg(d.v)
+			return func(*env) (val, error) { return val{k: vDec, d: d}, nil }, nil
+		}
 		return func(e *env) (val, error) {
 			v, err := a(e)
 			if err != nil || v.k == vNull {
@@ -449,33 +520,6 @@ func (c *compiler) unary(x *ast.UnaryOperationExpr) (node, error) {
 	return nil, c.errAt(x, "unsupported operator %s", x.Op)
 }
 
-// aggType is the comparison type of several non-NULL values (BETWEEN).
-func aggType(vs ...val) ct {
-	t, first := cStr, true
-	for i := range vs {
-		for j := i + 1; j < len(vs); j++ {
-			u := cmpType(vs[i], vs[j])
-			if first {
-				t, first = u, false
-				continue
-			}
-			if t != u {
-				switch {
-				case t == cStr || u == cStr || t == cTemp || u == cTemp:
-					if t == cDec || u == cDec {
-						t = cDec
-					} else {
-						t = cFloat
-					}
-				default:
-					t = aggNum(t, u)
-				}
-			}
-		}
-	}
-	return t
-}
-
 func (c *compiler) between(x *ast.BetweenExpr) (node, error) {
 	a, lo, err := c.two(x.Expr, x.Left)
 	if err != nil {
@@ -486,6 +530,12 @@ func (c *compiler) between(x *ast.BetweenExpr) (node, error) {
 		return nil, err
 	}
 	not := x.Not
+	t := ctOf(c.stype(x.Expr))
+	for _, o := range []ast.ExprNode{x.Left, x.Right} {
+		if st := c.stype(o); st.k != vNull {
+			t = aggCT(t, ctOf(st))
+		}
+	}
 	return func(e *env) (val, error) {
 		v, l, err := both(e, a, lo)
 		if err != nil {
@@ -495,15 +545,6 @@ func (c *compiler) between(x *ast.BetweenExpr) (node, error) {
 		if err != nil || v.k == vNull {
 			return null, err
 		}
-		var nn []val
-		nn = append(nn, v)
-		if l.k != vNull {
-			nn = append(nn, l)
-		}
-		if h.k != vNull {
-			nn = append(nn, h)
-		}
-		t := aggType(nn...)
 		// v >= l AND v <= h, three-valued.
 		ge, le := -1, -1 // -1 NULL, 0 false, 1 true
 		if l.k != vNull {

@@ -18,7 +18,7 @@ import (
 )
 
 type request struct {
-	Table change.Table       `json:"table"`
+	Table change.Table        `json:"table"`
 	Rows  [][]json.RawMessage `json:"rows"`
 	Conds []string            `json:"conds"`
 }
