@@ -45,7 +45,11 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		if b.Name == "" {
 			continue
 		}
-		inst, d := loadPlugin(ctx, g.logger, host, b)
+		var patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)
+		if b == &f.Pipeline.Source && f.Pipeline.Objects.Present {
+			patch = sourceTablesPatch(b, &f.Pipeline.Objects)
+		}
+		inst, d := loadPlugin(ctx, g.logger, host, b, patch)
 		all = append(all, d...)
 		insts[b] = inst
 	}
@@ -88,7 +92,8 @@ func renderFail(w io.Writer, diags hcl.Diagnostics, f *config.File) error {
 	return withCode(ExitConfig, fmt.Errorf("the pipeline file has %d error(s)", n))
 }
 
-func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *config.PluginBlock) (*plugin.Instance, hcl.Diagnostics) {
+func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *config.PluginBlock,
+	patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)) (*plugin.Instance, hcl.Diagnostics) {
 	ref := plugin.Ref{Kind: b.Kind, Name: b.Name, Path: b.Path, OutOfProcess: b.OutOfProcess}
 	inst, err := host.Load(ctx, ref)
 	if err != nil {
@@ -111,6 +116,13 @@ func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *conf
 	cfg, diags := b.Decode(spec, nil)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if patch != nil {
+		var d hcl.Diagnostics
+		cfg, d = patch(spec, cfg)
+		if diags = append(diags, d...); diags.HasErrors() {
+			return nil, diags
+		}
 	}
 	if err := inst.Plugin.Configure(ctx, sdk.NewConfig(cfg)); err != nil {
 		if attrs := sdk.AttributeErrors(err); len(attrs) > 0 {

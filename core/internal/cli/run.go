@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
 	"github.com/ferry-cdc/ferry/core/internal/logging"
+	"github.com/ferry-cdc/ferry/core/internal/objects"
 	"github.com/ferry-cdc/ferry/core/internal/pipeline"
 	"github.com/ferry-cdc/ferry/core/internal/status"
 	"github.com/ferry-cdc/ferry/sdk"
@@ -98,7 +99,18 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		FullRowsPerSecond: p.Limits.Full.RowsPerSecond, FullBytesPerSecond: p.Limits.Full.BytesPerSecond,
 		IncrementalRowsPerSecond: p.Limits.Incremental.RowsPerSecond, IncrementalBytesPerSecond: p.Limits.Incremental.BytesPerSecond,
 	})
-	pl, err = pipeline.New(pipeline.Config{
+	var objStage *objects.Stage
+	if p.Objects.Present {
+		objStage = objects.NewStage(&p.Objects.Selection)
+		objStage.OnDrop = func(table string, how objects.How) {
+			reason := "no table entry or rule of the objects block selects it"
+			if how == objects.Excluded {
+				reason = "an exclude pattern of the objects block matches it"
+			}
+			log.Warn("changes of a table the source reads are dropped", zap.String("table", table), zap.String("reason", reason))
+		}
+	}
+	pcfg := pipeline.Config{
 		Name:               p.Name,
 		Source:             l.source.Plugin.(sdk.Source),
 		Filters:            filters,
@@ -117,7 +129,11 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 			Full:        pipeline.Rate{RowsPerSecond: float64(p.Limits.Full.RowsPerSecond), BytesPerSecond: float64(p.Limits.Full.BytesPerSecond)},
 			Incremental: pipeline.Rate{RowsPerSecond: float64(p.Limits.Incremental.RowsPerSecond), BytesPerSecond: float64(p.Limits.Incremental.BytesPerSecond)},
 		},
-	})
+	}
+	if objStage != nil {
+		pcfg.Objects, pcfg.Shard, pcfg.Key = objStage.Apply, objStage.Shard, objStage.Key
+	}
+	pl, err = pipeline.New(pcfg)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}

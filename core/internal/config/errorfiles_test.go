@@ -55,6 +55,9 @@ var errorFileColumns = map[string]int{
 	"syntax_error.hcl:6":           18, // the second "="
 	"unknown_blocks.hcl:8":         3,  // the block type
 	"wrong_type.hcl:6":             15, // "eighty"
+	"objects_errors.hcl:16":        42, // the second AND inside the where string
+	"objects_errors.hcl:24":        35, // ${tabel}
+	"objects_errors.hcl:41":        30, // "shop.orders" in the exclude list
 }
 
 func TestErrorFiles(t *testing.T) {

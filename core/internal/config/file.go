@@ -109,6 +109,9 @@ type Pipeline struct {
 	Checkpoint Checkpoint
 	// Limits holds the rate ceilings (zero: unlimited).
 	Limits Limits
+	// Objects is the object selection (Present false: none; the source's own settings
+	// decide which tables are read and every change goes to the sink's topic).
+	Objects Objects
 	// DefRange is the block header; NameRange the label.
 	DefRange, NameRange hcl.Range
 	// Ranges maps the pipeline's own attributes (description, tags) to their expressions.

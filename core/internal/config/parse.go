@@ -54,7 +54,7 @@ var pipelineSchema = func() *hcl.BodySchema {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: string(k), LabelNames: []string{"name"}})
 	}
 	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "runtime"}, hcl.BlockHeaderSchema{Type: "checkpoint"},
-		hcl.BlockHeaderSchema{Type: "limits"})
+		hcl.BlockHeaderSchema{Type: "limits"}, hcl.BlockHeaderSchema{Type: "objects"})
 	return s
 }()
 
@@ -327,7 +327,7 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	p.Description, _ = dec.values["description"].(string)
 	p.Tags, _ = dec.values["tags"].([]string)
 
-	var runtimeBlock, checkpointBlock, limitsBlock *hcl.Block
+	var runtimeBlock, checkpointBlock, limitsBlock, objectsBlock *hcl.Block
 	seen := map[string]*hcl.Block{}
 	for _, blk := range content.Blocks {
 		var pb PluginBlock
@@ -365,6 +365,8 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 			checkpointBlock = blk
 		case "limits":
 			limitsBlock = blk
+		case "objects":
+			objectsBlock = blk
 		}
 	}
 	for _, k := range []sdk.Kind{sdk.KindSource, sdk.KindSerializer, sdk.KindSink} {
@@ -385,6 +387,8 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	p.Checkpoint, rd = f.decodeCheckpoint(checkpointBlock)
 	diags = append(diags, rd...)
 	p.Limits, rd = f.decodeLimits(limitsBlock)
+	diags = append(diags, rd...)
+	p.Objects, rd = f.decodeObjects(objectsBlock)
 	diags = append(diags, rd...)
 	return p, diags
 }

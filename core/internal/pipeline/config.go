@@ -70,6 +70,13 @@ type Config struct {
 	// the next write of that lane), with the time of the acknowledgement. It must be quick
 	// and must not keep recs. Status uses it to measure commit-to-acknowledgement latency.
 	OnDelivered func(recs []sdk.Record, at time.Time)
+	// Objects, when set, is applied to every change of a batch before the filters (the
+	// object selection: routing, row filters, column projection). It returns the change to
+	// pass on (possibly a new one) and whether to keep it; an error stops the pipeline.
+	Objects func(*change.Change) (*change.Change, bool, error)
+	// Key, when set, appends the record key of a change to dst. Default: the key columns'
+	// canonical text joined with "\x01".
+	Key func(c *change.Change, dst []byte) []byte
 	// Limits are rate ceilings for the snapshot and incremental phases (zero: unlimited).
 	Limits Limits
 }
@@ -150,6 +157,9 @@ func (c Config) withDefaults() Config {
 	c.Retry = c.Retry.withDefaults()
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.Key == nil {
+		c.Key = appendKey
 	}
 	if c.Shard == nil {
 		c.Shard = func(ch *change.Change) uint64 { return ch.KeyHash(nil) }

@@ -76,6 +76,28 @@ func (r *run) process() {
 // transform runs the filters and the serializer over one batch's changes and fills the
 // host's fields of the records, which it appends to out.
 func (r *run) transform(changes []*change.Change, out []sdk.Record, keyBuf *[]byte) ([]sdk.Record, error) {
+	if r.cfg.Objects != nil {
+		kept := make([]*change.Change, 0, len(changes))
+		for _, c := range changes {
+			var out *change.Change
+			var keep bool
+			err := protect(func() error {
+				var err error
+				out, keep, err = r.cfg.Objects(c)
+				return err
+			})
+			if err != nil {
+				return nil, &StageError{Stage: "objects", Op: "select", Err: err}
+			}
+			if keep {
+				kept = append(kept, out)
+			}
+		}
+		changes = kept
+		if len(changes) == 0 {
+			return out, nil
+		}
+	}
 	for i, f := range r.cfg.Filters {
 		err := protect(func() error {
 			var err error
@@ -124,7 +146,7 @@ func (r *run) fill(recs []sdk.Record, changes []*change.Change, keyBuf []byte) (
 		if ci != last {
 			last = ci
 			hash = r.cfg.Shard(c)
-			keyBuf = appendKey(keyBuf[:0], c)
+			keyBuf = r.cfg.Key(c, keyBuf[:0])
 			key = string(keyBuf)
 		}
 		rec.Hash = hash
@@ -153,7 +175,7 @@ func (r *run) fill(recs []sdk.Record, changes []*change.Change, keyBuf []byte) (
 
 // appendKey appends the canonical text of the change's key-column values joined with "\x01"
 // (nothing for changes without a row).
-func appendKey(dst []byte, c *change.Change) []byte {
+func appendKey(c *change.Change, dst []byte) []byte {
 	if !c.Op.IsRow() || c.Table == nil {
 		return dst
 	}

@@ -37,6 +37,7 @@ type config struct {
 	TLS                 string       `json:"tls"`
 	ServerID            int64        `json:"server_id"`
 	Tables              []string     `json:"tables"`
+	ExcludeTables       []string     `json:"exclude_tables"`
 	Mode                string       `json:"mode"`
 	StartTimestamp      string       `json:"start_timestamp"`
 	SnapshotConcurrency int64        `json:"snapshot_concurrency"`
@@ -47,7 +48,9 @@ type config struct {
 	EmitDDL             bool         `json:"emit_ddl"`
 
 	// derived
-	tables    []tableName
+	tables    []tableName // exact names; after Open also the tables the patterns matched
+	patterns  []string    // entries of tables with '*'
+	exclude   []string    // exclude_tables
 	tenant    string
 	startTime time.Time
 }
@@ -75,8 +78,10 @@ func spec() sdk.Spec {
 			Doc: "TLS for SQL and binlog connections: disabled, skip-verify (encrypt without checking the certificate) or verify."},
 		{Name: "server_id", Type: sdk.TypeInt, Default: int64(0), Min: sdk.Bound(0), Max: sdk.Bound(4294967295),
 			Doc: "Server id of the replication client; unique among the server's replicas. 0 derives one from the pipeline name."},
-		{Name: "tables", Type: sdk.TypeStringList, Required: true,
-			Doc: "Tables to read, each as db.table."},
+		{Name: "tables", Type: sdk.TypeStringList,
+			Doc: "Tables to read, each as db.table; '*' matches any run of characters (shop.*, shop.order_item_*). Tables created later that match a pattern join while the source runs. When not set, ferry fills it from the pipeline's objects block."},
+		{Name: "exclude_tables", Type: sdk.TypeStringList,
+			Doc: "Patterns (db.table, '*' any run) of tables the patterns of tables must not select; tables named exactly are never excluded. When tables is not set, ferry fills it from the objects block's exclude."},
 		{Name: "mode", Type: sdk.TypeString, Default: ModeBoth, Enum: []string{ModeFull, ModeIncremental, ModeBoth},
 			Doc: "full: snapshot only, then end; incremental: binlog only; both: snapshot, then binlog, with a watermark hand-over."},
 		{Name: "start_timestamp", Type: sdk.TypeString, Default: "",
@@ -111,27 +116,41 @@ func (c *config) check() error {
 	}
 	c.tenant = tenantOf(c.User)
 	if len(c.Tables) == 0 {
-		errs = append(errs, sdk.AttrError("tables", "needs at least one db.table"))
+		errs = append(errs, sdk.AttrError("tables", "needs at least one db.table or pattern (or an objects block in the pipeline)"))
 	}
 	seen := map[string]bool{}
-	c.tables = nil
+	c.tables, c.patterns, c.exclude = nil, nil, nil
 	for i, s := range c.Tables {
-		db, name, ok := strings.Cut(strings.TrimSpace(s), ".")
+		s = strings.TrimSpace(s)
+		db, name, ok := strings.Cut(s, ".")
 		if !ok || db == "" || name == "" || strings.Contains(name, ".") {
 			errs = append(errs, sdk.AttrError(fmt.Sprintf("tables[%d]", i), "%q is not db.table", s))
 			continue
 		}
-		if strings.ContainsAny(s, "*?") {
-			errs = append(errs, sdk.AttrError(fmt.Sprintf("tables[%d]", i), "%q: wildcards are not supported here (use match rules)", s))
+		if strings.ContainsAny(s, "?[]") {
+			errs = append(errs, sdk.AttrError(fmt.Sprintf("tables[%d]", i), "%q: only '*' is a wildcard", s))
 			continue
 		}
-		key := strings.ToLower(db + "." + name)
+		key := strings.ToLower(s)
 		if seen[key] {
 			errs = append(errs, sdk.AttrError(fmt.Sprintf("tables[%d]", i), "%q is listed twice", s))
 			continue
 		}
 		seen[key] = true
+		if strings.Contains(s, "*") {
+			c.patterns = append(c.patterns, s)
+			continue
+		}
 		c.tables = append(c.tables, tableName{DB: db, Name: name})
+	}
+	for i, s := range c.ExcludeTables {
+		s = strings.TrimSpace(s)
+		db, name, ok := strings.Cut(s, ".")
+		if !ok || db == "" || name == "" || strings.Contains(name, ".") {
+			errs = append(errs, sdk.AttrError(fmt.Sprintf("exclude_tables[%d]", i), "%q is not db.table", s))
+			continue
+		}
+		c.exclude = append(c.exclude, s)
 	}
 	if c.StartTimestamp != "" {
 		if c.Mode != ModeIncremental {
@@ -143,8 +162,8 @@ func (c *config) check() error {
 		}
 		c.startTime = t
 	}
-	if c.WatermarkDatabase == "" && len(c.tables) > 0 {
-		c.WatermarkDatabase = c.tables[0].DB
+	if c.WatermarkDatabase == "" {
+		c.WatermarkDatabase = c.defaultWatermarkDB()
 	}
 	if c.SnapshotConcurrency < 1 {
 		errs = append(errs, sdk.AttrError("snapshot_concurrency", "must be at least 1"))
@@ -199,8 +218,8 @@ func (c *config) serverID(pipeline string) uint32 {
 	}
 	h := fnv.New32a()
 	h.Write([]byte(pipeline))
-	for _, t := range c.tables {
-		h.Write([]byte(t.String()))
+	for _, t := range c.Tables { // as configured: the same before and after Open resolves patterns
+		h.Write([]byte(strings.TrimSpace(t)))
 	}
 	return 1<<20 + h.Sum32()%(1<<30)
 }

@@ -107,6 +107,9 @@ func NewPrechecker(ctx context.Context, cfg sdk.Config) (*Prechecker, error) {
 		return nil, err
 	}
 	p := &Prechecker{s: s, now: time.Now}
+	if err := s.resolvePatterns(ctx); err != nil {
+		p.errs = append(p.errs, err.Error())
+	}
 	for _, n := range s.cfg.tables {
 		tb, err := loadTable(ctx, s.db, s.cfg.tenant, n, 1)
 		if err != nil {

@@ -29,11 +29,12 @@ const Version = "0.1.0"
 // Source is the "oceanbase" source.
 type Source struct {
 	sdk.UnimplementedSource
-	cfg      config
-	raw      sdk.Config // as configured, for Precheck
-	pipeline string
-	runID    string
-	serverID uint32
+	cfg        config
+	raw        sdk.Config // as configured, for Precheck
+	configured bool
+	pipeline   string
+	runID      string
+	serverID   uint32
 
 	ctx    context.Context // for SQL issued while decoding; cancelled by Close
 	cancel context.CancelFunc
@@ -43,6 +44,7 @@ type Source struct {
 	gtidMode bool
 
 	tables      map[string]*table // lower "db.table" -> schema (nil: dropped)
+	joined      []tableName       // tables created while streaming that a pattern selects (stream goroutine only)
 	lastVersion map[string]uint64
 	wm          *table
 	wmKey       string
@@ -86,12 +88,13 @@ func (s *Source) Configure(_ context.Context, c sdk.Config) error {
 	}
 	s.cfg = cfg
 	s.raw = c
+	s.configured = true
 	return nil
 }
 
 // Open connects, reads the schemas and positions the stream after req.Position.
 func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
-	if len(s.cfg.tables) == 0 {
+	if !s.configured {
 		return errors.New("oceanbase: Open before Configure")
 	}
 	s.pipeline = req.Pipeline
@@ -115,6 +118,15 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	}
 	if err := s.connect(ctx); err != nil {
 		return err
+	}
+	if err := s.resolvePatterns(ctx); err != nil {
+		return err
+	}
+	if len(s.cfg.tables) == 0 && s.cfg.Mode == ModeFull {
+		return sdk.Permanent(fmt.Errorf("oceanbase: the patterns %s select no table", strings.Join(s.cfg.patterns, ", ")))
+	}
+	if s.cfg.WatermarkDatabase == "" && s.cfg.Mode == ModeBoth {
+		return sdk.Permanent(errors.New("oceanbase: no table selected yet and the patterns name no database: set watermark_database"))
 	}
 	s.tables = map[string]*table{}
 	s.lastVersion = map[string]uint64{}

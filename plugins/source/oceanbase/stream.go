@@ -550,9 +550,15 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 		k := strings.ToLower(n.String())
 		if _, ok := s.tables[k]; ok {
 			touched[k] = true
+		} else if s.joins(n, q) {
+			// A table created while the source runs that a pattern selects joins from its
+			// creation on: the CREATE TABLE is its first event, so nothing precedes its
+			// changes (see joins for the cases that are not covered).
+			s.joined = append(s.joined, n)
+			touched[k] = true
 		}
 	}
-	for _, n := range s.cfg.tables {
+	for _, n := range append(s.cfg.tables[:len(s.cfg.tables):len(s.cfg.tables)], s.joined...) {
 		k := strings.ToLower(n.String())
 		if !touched[k] {
 			continue

@@ -1,0 +1,565 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/spf13/cobra"
+
+	"github.com/ferry-cdc/ferry/core/internal/config"
+	"github.com/ferry-cdc/ferry/core/internal/objects"
+	"github.com/ferry-cdc/ferry/sdk"
+)
+
+// sourceTablesPatch fills the source's tables and exclude_tables settings from the objects
+// block when the source declares them and the source block does not set tables itself.
+func sourceTablesPatch(b *config.PluginBlock, o *config.Objects) func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics) {
+	return func(spec sdk.Spec, cfg []byte) ([]byte, hcl.Diagnostics) {
+		has := func(name string) bool {
+			for _, a := range spec.Attributes {
+				if a.Name == name && a.Type == sdk.TypeStringList {
+					return true
+				}
+			}
+			return false
+		}
+		if !has("tables") || blockSets(b, "tables") {
+			return cfg, nil
+		}
+		include, exclude := o.SourceTables()
+		m := map[string]json.RawMessage{}
+		if err := json.Unmarshal(cfg, &m); err != nil {
+			return cfg, nil
+		}
+		enc := func(v []string) json.RawMessage {
+			if v == nil {
+				v = []string{}
+			}
+			j, _ := json.Marshal(v)
+			return j
+		}
+		m["tables"] = enc(include)
+		if has("exclude_tables") && !blockSets(b, "exclude_tables") {
+			m["exclude_tables"] = enc(exclude)
+		}
+		out, err := json.Marshal(m)
+		if err != nil {
+			return cfg, nil
+		}
+		return out, nil
+	}
+}
+
+// blockSets reports whether a plugin block sets an attribute.
+func blockSets(b *config.PluginBlock, name string) bool {
+	if b.Body == nil {
+		return false
+	}
+	content, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	_, ok := content.Attributes[name]
+	return ok
+}
+
+// resolved is one row of `ferry objects`.
+type resolved struct {
+	obj    *objects.Object
+	how    objects.How
+	reason string // dropped when set
+	note   string
+}
+
+// resolveObjects lists the selected tables through the source and resolves each.
+func resolveObjects(ctx context.Context, l *loaded, sel *objects.Selection) ([]resolved, error) {
+	lister, ok := l.source.Plugin.(sdk.TableLister)
+	if !ok {
+		return nil, fmt.Errorf("source %q cannot list tables (it does not implement sdk.TableLister, or it runs out of process)", l.source.Ref.Name)
+	}
+	include, _ := sel.SourceTables()
+	tables, err := lister.ListTables(ctx, include)
+	if err != nil {
+		return nil, err
+	}
+	var out []resolved
+	found := map[string]bool{}
+	for _, t := range tables {
+		found[strings.ToLower(t.Database+"."+t.Name)] = true
+		obj, how, rule := sel.Resolve(t.Database, t.Name)
+		r := resolved{obj: obj, how: how}
+		name := t.Database + "." + t.Name
+		switch {
+		case how == objects.NotSelected:
+			continue
+		case how == objects.Excluded:
+			r.obj = &objects.Object{Database: t.Database, Table: t.Name}
+			r.reason = fmt.Sprintf("excluded (rule %q matches, and an exclude pattern too)", sel.Rules[rule].Name())
+		case t.Type != "BASE TABLE":
+			r.reason = fmt.Sprintf("not a base table (%s)", strings.ToLower(t.Type))
+		case t.Problem != "":
+			r.reason = t.Problem
+		case t.Schema == nil:
+			r.reason = "schema unknown"
+		default:
+			if _, _, err := objects.SplitName(name, false); err != nil {
+				r.reason = "bad name: " + err.Error()
+			} else if err := objects.Check(obj, t.Schema); err != nil {
+				r.reason = err.Error()
+			} else if len(t.Schema.PrimaryKey) == 0 {
+				if k := t.Schema.KeyColumns(); len(k) == len(t.Schema.Columns) {
+					r.note = "no primary or unique key: all columns are the key"
+				} else {
+					r.note = "no primary key: a unique key is the key"
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	for i := range sel.Tables {
+		t := sel.Tables[i]
+		if !found[strings.ToLower(t.Name())] {
+			out = append(out, resolved{obj: &t, how: objects.ByTable, reason: "does not exist (or the user cannot see it)"})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].obj.Name() < out[j].obj.Name() })
+	return out, nil
+}
+
+func printObjects(w io.Writer, rows []resolved) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OBJECT\tTOPIC\tFILTER\tCOLUMNS\tSHARDING COLUMNS\tFROM")
+	var dropped []resolved
+	n := 0
+	for _, r := range rows {
+		if r.reason != "" {
+			dropped = append(dropped, r)
+			continue
+		}
+		n++
+		o := r.obj
+		topic := o.Topic
+		if topic == "" {
+			topic = "(sink topic)"
+		}
+		filter := o.Where
+		if filter == "" {
+			filter = "-"
+		}
+		cols := "(all)"
+		if len(o.Columns) > 0 {
+			cols = strings.Join(o.Columns, ",")
+		}
+		shard := "(key)"
+		if len(o.ShardingColumns) > 0 {
+			shard = strings.Join(o.ShardingColumns, ",")
+		}
+		if r.note != "" {
+			shard += " [" + r.note + "]"
+		}
+		from := "table"
+		if r.how == objects.ByRule {
+			from = "rule"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Name(), topic, filter, cols, shard, from)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\n%d object(s) selected, %d dropped\n", n, len(dropped))
+	if len(dropped) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nDROPPED\tREASON")
+		for _, r := range dropped {
+			fmt.Fprintf(tw, "%s\t%s\n", r.obj.Name(), r.reason)
+		}
+		_ = tw.Flush()
+	}
+}
+
+// CSVHeader are the columns of the objects CSV file.
+var CSVHeader = []string{"database", "table", "topic", "row_filter", "columns", "sharding_columns"}
+
+func writeCSV(w io.Writer, objs []objects.Object) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(CSVHeader)
+	for _, o := range objs {
+		_ = cw.Write([]string{o.Database, o.Table, o.Topic, o.Where, strings.Join(o.Columns, ","), strings.Join(o.ShardingColumns, ",")})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// CSVError is a bad row of an objects CSV file.
+type CSVError struct {
+	Line int
+	Msg  string
+}
+
+// readCSV reads and checks an objects CSV file: every bad row is reported; the selection is
+// returned only when there is none. Rows whose database or table contain '*' are rules, in
+// file order; the others are tables.
+func readCSV(r io.Reader) (*objects.Selection, []CSVError) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	var errs []CSVError
+	sel := &objects.Selection{}
+	seen := map[string]int{}
+	header := true
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				errs = append(errs, CSVError{pe.Line, pe.Err.Error()})
+				if pe.Err == csv.ErrFieldCount {
+					continue
+				}
+			} else {
+				errs = append(errs, CSVError{line, err.Error()})
+			}
+			break
+		}
+		if header {
+			header = false
+			if !equalFoldAll(rec, CSVHeader) {
+				errs = append(errs, CSVError{line, "the first line must be the header " + strings.Join(CSVHeader, ",")})
+				break
+			}
+			continue
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		if len(rec) != len(CSVHeader) {
+			errs = append(errs, CSVError{line, fmt.Sprintf("%d fields, want %d (%s)", len(rec), len(CSVHeader), strings.Join(CSVHeader, ","))})
+			continue
+		}
+		var msgs []string
+		o := objects.Object{Database: strings.TrimSpace(rec[0]), Table: strings.TrimSpace(rec[1]), Topic: strings.TrimSpace(rec[2]), Where: strings.TrimSpace(rec[3])}
+		name := o.Name()
+		isRule := strings.Contains(name, "*")
+		if _, _, err := objects.SplitName(name, isRule); err != nil {
+			msgs = append(msgs, "bad name: "+err.Error())
+		}
+		if err := objects.CheckTopic(o.Topic); err != nil {
+			msgs = append(msgs, "topic: "+err.Error())
+		}
+		if o.Where != "" {
+			if err := objects.CheckWhereSyntax(o.Where); err != nil {
+				msgs = append(msgs, "row_filter: "+err.Error())
+			}
+		}
+		for i, f := range []struct {
+			name string
+			dst  *[]string
+		}{{"columns", &o.Columns}, {"sharding_columns", &o.ShardingColumns}} {
+			if s := strings.TrimSpace(rec[4+i]); s != "" {
+				for _, c := range strings.Split(s, ",") {
+					*f.dst = append(*f.dst, strings.TrimSpace(c))
+				}
+				if err := objects.CheckColumnNames(*f.dst); err != nil {
+					msgs = append(msgs, f.name+": "+err.Error())
+				}
+			}
+		}
+		key := strings.ToLower(name)
+		if prev, dup := seen[key]; dup {
+			msgs = append(msgs, fmt.Sprintf("%s is already on line %d", name, prev))
+		} else {
+			seen[key] = line
+		}
+		if len(msgs) > 0 {
+			errs = append(errs, CSVError{line, strings.Join(msgs, "; ")})
+			continue
+		}
+		if isRule {
+			sel.Rules = append(sel.Rules, o)
+		} else {
+			sel.Tables = append(sel.Tables, o)
+		}
+	}
+	if len(errs) == 0 && sel.Empty() {
+		errs = append(errs, CSVError{1, "the file selects no object"})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return sel, nil
+}
+
+func equalFoldAll(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(a[i], "\ufeff")), b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// objectsHCL renders a selection as an objects block, indented by indent.
+func objectsHCL(sel *objects.Selection, indent string, keepExclude string) []byte {
+	var b strings.Builder
+	in2, in3 := indent+"  ", indent+"    "
+	b.WriteString(indent + "objects {\n")
+	add := func(typ string, o objects.Object) {
+		fmt.Fprintf(&b, "%s%s %s {", in2, typ, quoteHCL(o.Name()))
+		var attrs []string
+		if o.Topic != "" {
+			attrs = append(attrs, "topic = "+quoteHCL(o.Topic))
+		}
+		if o.Where != "" {
+			attrs = append(attrs, "where = "+quoteHCL(o.Where))
+		}
+		if len(o.Columns) > 0 {
+			attrs = append(attrs, "columns = "+listHCL(o.Columns))
+		}
+		if len(o.ShardingColumns) > 0 {
+			attrs = append(attrs, "sharding_columns = "+listHCL(o.ShardingColumns))
+		}
+		if len(attrs) == 0 {
+			b.WriteString("}\n")
+			return
+		}
+		b.WriteString("\n")
+		for _, a := range attrs {
+			b.WriteString(in3 + a + "\n")
+		}
+		b.WriteString(in2 + "}\n")
+	}
+	for _, t := range sel.Tables {
+		add("table", t)
+	}
+	for _, r := range sel.Rules {
+		add("rule", r)
+	}
+	switch {
+	case len(sel.Exclude) > 0:
+		b.WriteString(in2 + "exclude = " + listHCL(sel.Exclude) + "\n")
+	case keepExclude != "":
+		b.WriteString(in2 + "exclude = " + keepExclude + "\n")
+	}
+	b.WriteString(indent + "}\n")
+	return []byte(b.String())
+}
+
+// quoteHCL quotes s as an HCL string literal: JSON escapes (which HCL reads alike), and
+// "${" / "%{" escaped so that ferry's ${db} and ${table} stay text for ferry to expand.
+func quoteHCL(s string) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	q := strings.TrimSuffix(buf.String(), "\n")
+	q = strings.ReplaceAll(q, "${", "$${")
+	return strings.ReplaceAll(q, "%{", "%%{")
+}
+
+func listHCL(v []string) string {
+	q := make([]string, len(v))
+	for i, s := range v {
+		q[i] = quoteHCL(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// replaceObjectsBlock rewrites the pipeline file with sel as its objects block (the rest of
+// the file is kept byte for byte; an existing exclude list is kept when sel has none) and
+// returns the new text.
+func replaceObjectsBlock(src []byte, filename string, sel *objects.Selection) ([]byte, error) {
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil, errors.New("not native HCL syntax")
+	}
+	for _, p := range body.Blocks {
+		if p.Type != "pipeline" {
+			continue
+		}
+		for _, b := range p.Body.Blocks {
+			if b.Type != "objects" {
+				continue
+			}
+			keep := ""
+			if ex, ok := b.Body.Attributes["exclude"]; ok {
+				r := ex.Expr.Range()
+				keep = string(src[r.Start.Byte:r.End.Byte])
+			}
+			r := b.Range()
+			lineStart := bytes.LastIndexByte(src[:r.Start.Byte], '\n') + 1
+			indent := string(src[lineStart:r.Start.Byte])
+			if strings.TrimSpace(indent) != "" {
+				indent = "  "
+				lineStart = r.Start.Byte
+			}
+			end := r.End.Byte
+			if end < len(src) && src[end] == '\n' {
+				end++
+			}
+			out := append([]byte{}, src[:lineStart]...)
+			out = append(out, objectsHCL(sel, indent, keep)...)
+			return append(out, src[end:]...), nil
+		}
+		// no objects block: insert one before the pipeline's closing brace
+		end := p.Body.SrcRange.End.Byte - 1
+		out := append([]byte{}, src[:end]...)
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		out = append(out, objectsHCL(sel, "  ", "")...)
+		return append(out, src[end:]...), nil
+	}
+	return nil, errors.New("no pipeline block")
+}
+
+func newObjects(g *globals) *cobra.Command {
+	var vars []string
+	var exportPath, importPath, output string
+	var write bool
+	cmd := &cobra.Command{
+		Use:   "objects FILE",
+		Short: "Resolve the pipeline's objects block against the live schema; export or import the object list as CSV",
+		Long: `objects loads the pipeline file, asks the source for the tables its objects block
+selects and prints, for each selected object, its topic, row filter, columns and sharding
+columns, then every selected object that was dropped and why (not a base table, excluded, a
+column that does not exist, ...).
+
+--export FILE.csv writes the resolved objects (one row per table) as CSV with the columns
+database,table,topic,row_filter,columns,sharding_columns (column lists comma-separated inside
+their field). --import FILE.csv reads such a file (rows whose database or table contain '*'
+are rules), checks every row and reports each bad one by line number; only when the whole
+file is valid does it write the objects block: to stdout, to --output FILE, or with --write
+into the pipeline file itself in place of its objects block. See docs/objects.md.
+
+Exit codes: 0 ok, 1 the source could not list tables, 2 wrong usage, 3 invalid pipeline file
+or CSV file.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if exportPath != "" && importPath != "" {
+				return withCode(ExitUsage, errors.New("--export and --import exclude each other"))
+			}
+			if importPath != "" {
+				return importObjects(g, args[0], importPath, output, write)
+			}
+			vs, err := parseVars(vars)
+			if err != nil {
+				return err
+			}
+			host, err := g.host()
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			defer host.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			l, err := load(ctx, g, host, args[0], vs, g.stderr)
+			if err != nil {
+				return err
+			}
+			o := &l.file.Pipeline.Objects
+			if !o.Present {
+				return withCode(ExitConfig, fmt.Errorf("%s: the pipeline has no objects block", args[0]))
+			}
+			rows, err := resolveObjects(ctx, l, &o.Selection)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			printObjects(g.stdout, rows)
+			if exportPath != "" {
+				var objs []objects.Object
+				for _, r := range rows {
+					if r.reason == "" {
+						objs = append(objs, *r.obj)
+					}
+				}
+				var buf bytes.Buffer
+				if err := writeCSV(&buf, objs); err != nil {
+					return withCode(ExitFailure, err)
+				}
+				if err := os.WriteFile(exportPath, buf.Bytes(), 0o644); err != nil {
+					return withCode(ExitFailure, err)
+				}
+				fmt.Fprintf(g.stdout, "\nexported %d object(s) to %s\n", len(objs), exportPath)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
+	cmd.Flags().StringVar(&exportPath, "export", "", "write the resolved objects to this CSV file")
+	cmd.Flags().StringVar(&importPath, "import", "", "read objects from this CSV file and write them as an objects block")
+	cmd.Flags().StringVar(&output, "output", "", "with --import: write the objects block to this file instead of stdout")
+	cmd.Flags().BoolVar(&write, "write", false, "with --import: replace the objects block of the pipeline FILE (atomically)")
+	return cmd
+}
+
+func importObjects(g *globals, pipelineFile, csvPath, output string, write bool) error {
+	data, err := os.ReadFile(csvPath)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	sel, errs := readCSV(bytes.NewReader(data))
+	if len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintf(g.stderr, "%s:%d: %s\n", csvPath, e.Line, e.Msg)
+		}
+		return withCode(ExitConfig, fmt.Errorf("%s: %d bad line(s); nothing was changed", csvPath, len(errs)))
+	}
+	if !write {
+		out := objectsHCL(sel, "", "")
+		if output == "" {
+			_, err := g.stdout.Write(out)
+			return err
+		}
+		if err := writeAtomic(output, out); err != nil {
+			return withCode(ExitFailure, err)
+		}
+		fmt.Fprintf(g.stderr, "wrote %d table(s) and %d rule(s) to %s\n", len(sel.Tables), len(sel.Rules), output)
+		return nil
+	}
+	src, err := os.ReadFile(pipelineFile)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	out, err := replaceObjectsBlock(src, pipelineFile, sel)
+	if err != nil {
+		return withCode(ExitConfig, fmt.Errorf("%s: %w", pipelineFile, err))
+	}
+	// The result must still be a valid pipeline file before it replaces the old one.
+	if _, diags := config.Parse(pipelineFile, out, config.Options{}); diags.HasErrors() {
+		return withCode(ExitConfig, fmt.Errorf("%s: the file with the imported objects would be invalid: %s; nothing was changed", pipelineFile, diags.Error()))
+	}
+	if err := writeAtomic(pipelineFile, out); err != nil {
+		return withCode(ExitFailure, err)
+	}
+	fmt.Fprintf(g.stderr, "replaced the objects block of %s: %d table(s), %d rule(s)\n", pipelineFile, len(sel.Tables), len(sel.Rules))
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

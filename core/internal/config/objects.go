@@ -1,0 +1,298 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ferry-cdc/ferry/core/internal/objects"
+	"github.com/ferry-cdc/ferry/core/internal/objects/where"
+	"github.com/ferry-cdc/ferry/sdk"
+)
+
+// Objects is the pipeline's objects block: which tables, which rows and columns, where to.
+//
+//	objects {
+//	  table "shop.orders" { topic = "orders"  where = "..."  columns = [...]  sharding_columns = [...] }
+//	  rule "shop.order_item_*" { topic = "${db}_${table}" }
+//	  exclude = ["shop.*_bak"]
+//	}
+type Objects struct {
+	// Selection is the decoded block (empty when the pipeline has no objects block).
+	objects.Selection
+	// Present is set when the file has an objects block.
+	Present bool
+	// DefRange is the block header (zero when there is none).
+	DefRange hcl.Range
+}
+
+var objectsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "exclude"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "table", LabelNames: []string{"name"}},
+		{Type: "rule", LabelNames: []string{"pattern"}},
+	},
+}
+
+var objectSpec = sdk.Spec{Attributes: []sdk.Attribute{
+	{Name: "where", Type: sdk.TypeString, Doc: "Row filter: a SQL condition without WHERE over the table's columns."},
+	{Name: "columns", Type: sdk.TypeStringList, Doc: "Columns sent in messages (default all)."},
+	{Name: "sharding_columns", Type: sdk.TypeStringList, Doc: "Columns choosing the queue and the order (default the key)."},
+}}
+
+var excludeSpec = sdk.Spec{Attributes: []sdk.Attribute{{Name: "exclude", Type: sdk.TypeStringList}}}
+
+func (f *File) decodeObjects(b *hcl.Block) (Objects, hcl.Diagnostics) {
+	var o Objects
+	if b == nil {
+		return o, nil
+	}
+	o.Present, o.DefRange = true, b.DefRange
+	content, diags := b.Body.Content(objectsSchema)
+
+	type seenAt struct {
+		name string
+		line int
+	}
+	tables := map[string]seenAt{}
+	rules := map[string]int{}
+	for _, blk := range content.Blocks {
+		label := blk.Labels[0]
+		isRule := blk.Type == "rule"
+		db, name, err := objects.SplitName(label, isRule)
+		if err != nil {
+			summary := "Invalid table name"
+			if isRule {
+				summary = "Invalid rule pattern"
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+				Detail:  err.Error() + ". Write db.table" + map[bool]string{true: ", with '*' for any run of characters.", false: "."}[isRule],
+				Subject: blk.LabelRanges[0].Ptr()})
+		}
+		obj, d := f.decodeObject(blk, isRule)
+		diags = append(diags, d...)
+		if err != nil {
+			continue
+		}
+		obj.Database, obj.Table = db, name
+		key := strings.ToLower(label)
+		if isRule {
+			if line, dup := rules[key]; dup {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate rule",
+					Detail:  fmt.Sprintf("A rule for %q is already defined on line %d; the first matching rule wins, so this one would never apply.", label, line),
+					Subject: blk.LabelRanges[0].Ptr()})
+				continue
+			}
+			rules[key] = blk.DefRange.Start.Line
+			o.Rules = append(o.Rules, obj)
+			continue
+		}
+		if prev, dup := tables[key]; dup {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate table",
+				Detail:  fmt.Sprintf("Table %q is already listed on line %d (as %q); list each table once.", label, prev.line, prev.name),
+				Subject: blk.LabelRanges[0].Ptr()})
+			continue
+		}
+		tables[key] = seenAt{label, blk.DefRange.Start.Line}
+		o.Tables = append(o.Tables, obj)
+	}
+
+	if attr, ok := content.Attributes["exclude"]; ok {
+		dec, d := f.decodeAttrs(content.Attributes, excludeSpec, "the objects block", b.DefRange)
+		diags = append(diags, d...)
+		list, _ := dec.values["exclude"].([]string)
+		for i, pat := range list {
+			rng := elemRange(attr.Expr, i)
+			if _, _, err := objects.SplitName(pat, true); err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid exclude pattern",
+					Detail: err.Error() + ". Write db.table, with '*' for any run of characters.", Subject: rng.Ptr()})
+				continue
+			}
+			for _, t := range o.Tables {
+				if objects.Match(pat, t.Database, t.Table) {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Table both listed and excluded",
+						Detail: fmt.Sprintf("%q excludes %s, which is listed as a table on line %d. Excludes apply to rules only: remove the table or narrow the pattern.",
+							pat, t.Name(), tables[strings.ToLower(t.Name())].line),
+						Subject: rng.Ptr()})
+				}
+			}
+			o.Exclude = append(o.Exclude, pat)
+		}
+	}
+	if len(content.Blocks) == 0 && !hasRawBlock(b.Body, "table") && !hasRawBlock(b.Body, "rule") {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty objects block",
+			Detail:  `The objects block selects nothing: add table "db.table" { ... } or rule "db.*" { ... } blocks, or remove the block.`,
+			Subject: b.DefRange.Ptr()})
+	}
+	return o, diags
+}
+
+// elemRange is the range of element i of a list expression, else the whole expression.
+func elemRange(expr hcl.Expression, i int) hcl.Range {
+	if t, ok := expr.(*hclsyntax.TupleConsExpr); ok && i < len(t.Exprs) {
+		return t.Exprs[i].Range()
+	}
+	return expr.Range()
+}
+
+// decodeObject decodes the body of a table or rule block.
+func (f *File) decodeObject(blk *hcl.Block, isRule bool) (objects.Object, hcl.Diagnostics) {
+	var obj objects.Object
+	owner := fmt.Sprintf("the %s %q", blk.Type, blk.Labels[0])
+	content, diags := blk.Body.Content(schemaFor(objectSpec, "topic"))
+	dec, d := f.decodeAttrs(content.Attributes, objectSpec, owner, blk.DefRange)
+	diags = append(diags, d...)
+
+	if attr, ok := content.Attributes["topic"]; ok {
+		t, d := f.evalTopic(attr.Expr)
+		diags = append(diags, d...)
+		obj.Topic = t
+	}
+	if s, ok := dec.values["where"].(string); ok {
+		if err := objects.CheckWhereSyntax(s); err != nil {
+			diags = append(diags, f.whereDiag(err, s, content.Attributes["where"].Expr))
+		} else {
+			obj.Where = s
+		}
+	}
+	for _, name := range []string{"columns", "sharding_columns"} {
+		list, ok := dec.values[name].([]string)
+		if !ok {
+			continue
+		}
+		attr := content.Attributes[name]
+		if len(list) == 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Empty %s", name),
+				Detail:  fmt.Sprintf("%s = [] selects no column; leave %s out for the default.", name, name),
+				Subject: attr.Expr.Range().Ptr()})
+			continue
+		}
+		seen := map[string]int{}
+		bad := false
+		for i, c := range list {
+			k := strings.ToLower(c)
+			var msg string
+			switch j, dup := seen[k]; {
+			case strings.TrimSpace(c) == "":
+				msg = "An empty column name."
+			case strings.Contains(c, "`"):
+				msg = fmt.Sprintf("%q: write column names without backquotes.", c)
+			case dup:
+				msg = fmt.Sprintf("Column %q is listed twice (also at position %d).", c, j+1)
+			}
+			seen[k] = i
+			if msg != "" {
+				bad = true
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid column name in " + name,
+					Detail: msg, Subject: elemRange(attr.Expr, i).Ptr()})
+			}
+		}
+		if bad {
+			continue
+		}
+		if name == "columns" {
+			obj.Columns = list
+		} else {
+			obj.ShardingColumns = list
+		}
+	}
+	return obj, diags
+}
+
+// Sentinels stand for ${db} and ${table} while a topic template is evaluated; two pairs
+// detect functions applied to them.
+var topicSentinels = [2][2]string{{"\x00db\x00", "\x00table\x00"}, {"\x01DB\x01", "\x01TABLE\x01"}}
+
+// evalTopic evaluates a topic: a string that may use ${db} and ${table} (as HCL
+// interpolations) besides var.NAME and functions. It returns the template with ${db} and
+// ${table} left in place.
+func (f *File) evalTopic(expr hcl.Expression) (string, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var varRefs bool
+	for _, t := range expr.Variables() {
+		rng := t.SourceRange()
+		switch root := t.RootName(); root {
+		case "db", "table":
+			if len(t) > 1 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid template variable",
+					Detail: fmt.Sprintf("${%s} is a name, with no attributes or elements.", root), Subject: &rng})
+			}
+		case "var":
+			varRefs = true
+		default:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown template variable",
+				Detail:  fmt.Sprintf("A topic can use ${db} and ${table} (the matched names) and var.NAME; there is no %q.%s", root, didYouMean(root, objects.TopicVars)),
+				Subject: &rng})
+		}
+	}
+	if diags.HasErrors() {
+		return "", diags
+	}
+	_ = varRefs
+	var out [2]string
+	for i, s := range topicSentinels {
+		ctx := f.ctx.NewChild()
+		ctx.Variables = map[string]cty.Value{"db": cty.StringVal(s[0]), "table": cty.StringVal(s[1])}
+		v, d := expr.Value(ctx)
+		if d.HasErrors() {
+			return "", append(diags, d...)
+		}
+		if v.IsNull() || !v.IsWhollyKnown() || v.Type() != cty.String {
+			if !v.IsWhollyKnown() {
+				return "", diags
+			}
+			return "", append(diags, typeDiag("topic", expr.Range(), "a string is required"))
+		}
+		out[i] = strings.NewReplacer(s[0], "${db}", s[1], "${table}").Replace(v.AsString())
+	}
+	rng := expr.Range()
+	if out[0] != out[1] || strings.ContainsAny(out[0], "\x00\x01") {
+		return "", append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid topic template",
+			Detail: "${db} and ${table} are replaced by the table's names as they are; functions cannot be applied to them.", Subject: &rng})
+	}
+	if err := objects.CheckTopic(out[0]); err != nil {
+		return "", append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid topic template",
+			Detail: fmt.Sprintf("Topic %q: %v.", out[0], err), Subject: &rng})
+	}
+	if out[0] == "" {
+		return "", append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty topic",
+			Detail: "Leave topic out to use the sink's topic.", Subject: &rng})
+	}
+	return out[0], diags
+}
+
+// whereDiag pins a row-filter syntax error to its place in the file when the condition is a
+// plain one-line string literal, else to the expression.
+func (f *File) whereDiag(err error, cond string, expr hcl.Expression) *hcl.Diagnostic {
+	rng := expr.Range()
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid row filter", Subject: &rng}
+	var we *where.Error
+	if !errors.As(err, &we) {
+		d.Detail = err.Error()
+		return d
+	}
+	d.Detail = fmt.Sprintf("%s (line %d, column %d of the condition).", we.Msg, we.Line, we.Column)
+	src := f.Bytes()
+	if rng.End.Byte > len(src) || rng.Start.Byte >= rng.End.Byte || rng.Start.Line != rng.End.Line {
+		return d
+	}
+	text := string(src[rng.Start.Byte:rng.End.Byte])
+	if len(text) < 2 || text[0] != '"' || text[len(text)-1] != '"' || text[1:len(text)-1] != cond {
+		return d
+	}
+	off := min(max(we.Offset, 0), len(cond))
+	cols := utf8.RuneCountInString(cond[:off])
+	pos := hcl.Pos{Line: rng.Start.Line, Column: rng.Start.Column + 1 + cols, Byte: rng.Start.Byte + 1 + off}
+	end := pos
+	if off < len(cond) {
+		_, n := utf8.DecodeRuneInString(cond[off:])
+		end = hcl.Pos{Line: pos.Line, Column: pos.Column + 1, Byte: pos.Byte + n}
+	}
+	d.Subject = &hcl.Range{Filename: rng.Filename, Start: pos, End: end}
+	return d
+}

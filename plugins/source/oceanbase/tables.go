@@ -1,0 +1,211 @@
+package oceanbase
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ferry-cdc/ferry/sdk"
+)
+
+// systemSchemas are never matched by patterns.
+var systemSchemas = map[string]bool{"information_schema": true, "mysql": true, "performance_schema": true,
+	"sys": true, "oceanbase": true, "__recyclebin": true, "__public": true}
+
+// globMatch reports whether pattern ("db.table", '*' any run) matches db.name, ignoring case.
+func globMatch(pattern, db, name string) bool {
+	p, s := strings.ToLower(pattern), strings.ToLower(db+"."+name)
+	pi, si, star, mark := 0, 0, -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case pi < len(p) && p[pi] == s[si]:
+			pi++
+			si++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// wants reports whether the configured patterns select db.name (exact names are checked by
+// the caller): some pattern matches and no exclude pattern does.
+func (c *config) wants(db, name string) bool {
+	if systemSchemas[strings.ToLower(db)] {
+		return false
+	}
+	for _, p := range c.patterns {
+		if globMatch(p, db, name) {
+			for _, ex := range c.exclude {
+				if globMatch(ex, db, name) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// defaultWatermarkDB is the database of the first exact table, else of the first pattern
+// whose database part has no '*'.
+func (c *config) defaultWatermarkDB() string {
+	if len(c.tables) > 0 {
+		return c.tables[0].DB
+	}
+	for _, p := range c.patterns {
+		if db, _, _ := strings.Cut(p, "."); !strings.Contains(db, "*") {
+			return db
+		}
+	}
+	return ""
+}
+
+// catalogEntry is one table or view of the catalog.
+type catalogEntry struct {
+	name  tableName
+	ttype string // BASE TABLE, VIEW, SYSTEM VIEW, SEQUENCE ...
+}
+
+// catalog lists the tables and views outside the system schemas, sorted by name.
+func catalog(ctx context.Context, db *sql.DB) ([]catalogEntry, error) {
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var out []catalogEntry
+	for rows.Next() {
+		var e catalogEntry
+		if err := rows.Scan(&e.name.DB, &e.name.Name, &e.ttype); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		if systemSchemas[strings.ToLower(e.name.DB)] {
+			continue
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name.String() < out[j].name.String() })
+	return out, nil
+}
+
+// resolvePatterns adds the base tables the patterns select to cfg.tables (exact names
+// first, then matches in name order), leaving out the watermark table.
+func (s *Source) resolvePatterns(ctx context.Context) error {
+	if len(s.cfg.patterns) == 0 {
+		return nil
+	}
+	cat, err := catalog(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, n := range s.cfg.tables {
+		have[strings.ToLower(n.String())] = true
+	}
+	for _, e := range cat {
+		k := strings.ToLower(e.name.String())
+		if have[k] || e.ttype != "BASE TABLE" || strings.EqualFold(e.name.Name, WatermarkTable) || !s.cfg.wants(e.name.DB, e.name.Name) {
+			continue
+		}
+		have[k] = true
+		s.cfg.tables = append(s.cfg.tables, e.name)
+	}
+	if s.cfg.WatermarkDatabase == "" && len(s.cfg.tables) > 0 {
+		s.cfg.WatermarkDatabase = s.cfg.tables[0].DB
+	}
+	return nil
+}
+
+// ListTables implements sdk.TableLister: every table and view that the include patterns
+// (db.table, '*' any run) select, with its schema, or the reason it cannot be read.
+func (s *Source) ListTables(ctx context.Context, include []string) ([]sdk.ListedTable, error) {
+	if !s.configured {
+		return nil, errors.New("oceanbase: ListTables before Configure")
+	}
+	if s.db == nil {
+		if err := s.connect(ctx); err != nil {
+			return nil, err
+		}
+		defer func() { s.db.Close(); s.db = nil }()
+	}
+	cat, err := catalog(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	var out []sdk.ListedTable
+	for _, e := range cat {
+		sel := false
+		for _, p := range include {
+			if globMatch(p, e.name.DB, e.name.Name) {
+				sel = true
+				break
+			}
+		}
+		if !sel || strings.EqualFold(e.name.Name, WatermarkTable) {
+			continue
+		}
+		lt := sdk.ListedTable{Database: e.name.DB, Name: e.name.Name, Type: e.ttype}
+		if e.ttype == "BASE TABLE" {
+			tb, err := loadTable(ctx, s.db, s.cfg.tenant, e.name, 1)
+			if err != nil {
+				lt.Problem = err.Error()
+			} else {
+				lt.Schema = tb.t
+			}
+		}
+		out = append(out, lt)
+	}
+	return out, nil
+}
+
+// joins reports whether a table named by DDL statement q, not selected so far, joins the
+// stream: q creates it (CREATE TABLE) and a pattern selects it. Only CREATE TABLE joins:
+// the new table is empty at creation (CREATE TABLE ... SELECT and RENAME TABLE of an existing
+// table into a matching name bring rows that are not read; they are logged in the table's
+// first changes only).
+func (s *Source) joins(n tableName, q string) bool {
+	if len(s.cfg.patterns) == 0 || strings.EqualFold(n.Name, WatermarkTable) {
+		return false
+	}
+	if !createsTable(q) {
+		return false
+	}
+	return s.cfg.wants(n.DB, n.Name)
+}
+
+// createsTable reports whether q is a CREATE [TEMPORARY] TABLE statement (not temporary).
+func createsTable(q string) bool {
+	toks := tokenize(q)
+	if len(toks) < 2 || toks[0].quoted || !strings.EqualFold(toks[0].s, "CREATE") {
+		return false
+	}
+	for _, t := range toks[1:3] {
+		if t.quoted {
+			return false
+		}
+		if strings.EqualFold(t.s, "TEMPORARY") {
+			return false
+		}
+		if strings.EqualFold(t.s, "TABLE") {
+			return true
+		}
+	}
+	return false
+}
