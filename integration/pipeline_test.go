@@ -4,7 +4,6 @@ package integration
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-cdc/ferry/integration/harness"
+	"github.com/ferry-cdc/ferry/integration/verify"
 )
 
 var (
@@ -58,129 +58,21 @@ type event struct {
 	skip bool   // a message that carries no row state of its own (DataWorks UPDATE_BEFOR)
 }
 
-func str(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
-func obj(v any) map[string]any {
-	m, _ := v.(map[string]any)
-	return m
-}
-
-// decodeEvent reads a message the way a consumer of that format would: only the documented
-// fields of the format (docs/formats.md), nothing of ferry's internals.
+// decodeEvent reads a message the way a consumer of that format would, with the verifier's
+// decoder (integration/verify): only the documented fields of the format (docs/formats.md),
+// nothing of ferry's internals.
 func decodeEvent(format string, body []byte) (event, error) {
-	var m map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
+	e, err := verify.Decode(format, body)
+	if err != nil {
 		return event{}, err
 	}
-	row := func(r map[string]any) (string, string) { return str(r["id"]), str(r["name"]) }
-	var e event
-	switch format {
-	case "default", "default_extend_column_type":
-		switch str(m["recordType"]) {
-		case "ROW":
-			e.op = "snapshot"
-		case "INSERT":
-			e.op = "insert"
-		case "UPDATE":
-			e.op = "update"
-		case "DELETE":
-			e.op = "delete"
-		}
-		img := obj(m["postStruct"])
-		if e.op == "delete" {
-			img = obj(m["prevStruct"])
-		}
-		e.id, e.name = row(img)
-	case "canal":
-		e.op = strings.ToLower(str(m["type"]))
-		data, _ := m["data"].([]any)
-		if len(data) != 1 {
-			return e, fmt.Errorf("canal data has %d rows", len(data))
-		}
-		e.id, e.name = row(obj(data[0]))
-	case "dataworks":
-		p := obj(m["payload"])
-		switch str(p["op"]) {
-		case "INSERT":
-			e.op = "insert"
-		case "UPDATE_BEFOR":
-			e.skip = true
-			return e, nil
-		case "UPDATE_AFTER":
-			e.op = "update"
-		case "DELETE":
-			e.op = "delete"
-		}
-		img := obj(obj(p["after"])["dataColumn"])
-		if e.op == "delete" {
-			img = obj(obj(p["before"])["dataColumn"])
-		}
-		e.id, e.name = row(img)
-	case "shareplex":
-		switch str(obj(m["meta"])["op"]) {
-		case "ins":
-			e.op = "insert"
-		case "upd":
-			e.op = "update"
-		case "del":
-			e.op = "delete"
-		}
-		e.id, e.name = row(obj(m["data"]))
-	case "debezium", "debezium_flatten":
-		p := m
-		if format == "debezium" {
-			p = obj(m["payload"])
-		}
-		switch str(p["op"]) {
-		case "r":
-			e.op = "snapshot"
-		case "c":
-			e.op = "insert"
-		case "u":
-			e.op = "update"
-		case "d":
-			e.op = "delete"
-		}
-		img := obj(p["after"])
-		if e.op == "delete" {
-			img = obj(p["before"])
-		}
-		e.id, e.name = row(img)
-	case "debezium_smt":
-		switch str(m["__op"]) {
-		case "r":
-			e.op = "snapshot"
-		case "c":
-			e.op = "insert"
-		case "u":
-			e.op = "update"
-		case "d":
-			e.op = "delete"
-		}
-		if (str(m["__deleted"]) == "true") != (e.op == "delete") {
-			return e, fmt.Errorf("__deleted %q for op %s", str(m["__deleted"]), e.op)
-		}
-		e.id, e.name = row(m)
-	default:
-		return e, fmt.Errorf("no decoder for %s", format)
+	if e.Skip {
+		return event{skip: true}, nil
 	}
-	if e.op == "" || e.id == "" {
-		return e, fmt.Errorf("cannot read op/id from %s message %s", format, body)
+	if e.Row["id"] == "" {
+		return event{}, fmt.Errorf("cannot read id from %s message %s", format, body)
 	}
-	return e, nil
+	return event{op: e.Op, id: e.Row["id"], name: e.Row["name"]}, nil
 }
 
 func execAll(t *testing.T, db *sql.DB, stmts ...string) {
