@@ -9,7 +9,7 @@ TESTBED := integration/testbed
 
 EXAMPLES := source/generator filter/drop serializer/jsonl sink/file
 
-.PHONY: all build plugins test unit integration lint up down status demo bench proto clean docs
+.PHONY: all build plugins test unit integration lint up down status demo bench test-chaos proto clean docs
 
 all: build
 
@@ -50,8 +50,16 @@ status:
 demo: build plugins up
 	bash scripts/demo.sh
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./sdk/protocol/ ./core/internal/pipeline/
+# The fault and load suite, full length (make test runs its short version).
+test-chaos: build up
+	FERRY_CHAOS=full FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$(BIN)/ferry \
+	  $(GO) test -tags integration -count=1 -timeout 90m -run 'TestChaos|TestLoad' -v ./integration/
+
+# End-to-end figures against the real servers (table + CSV in bench-results/), then the Go
+# micro-benchmarks (plugin boundary, runtime, formats).
+bench: build up
+	FERRY_BIN=$(BIN)/ferry $(GO) run ./integration/cmd/bench -out bench-results
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./sdk/protocol/ ./core/internal/pipeline/ ./plugins/serializer/...
 
 proto:
 	bash sdk/protocol/gen.sh
