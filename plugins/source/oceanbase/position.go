@@ -107,6 +107,35 @@ func (s *snapState) withChunk(name string, r keyRange, rows int64) *snapState {
 	return n
 }
 
+// resumable returns the state a restarted run continues from: each table keeps only its
+// contiguous completed prefix (the range starting at the table's start). Completed ranges
+// beyond it are read again by the planner, which resumes after the prefix; keeping them would
+// let the new run's chunks (planned on today's rows, so with other boundaries) overlap them,
+// and overlapping ranges never merge into one (the table would never be marked done, and a
+// later prefix could stop short). Rows keeps the count of rows delivered.
+func (s *snapState) resumable() *snapState {
+	if s == nil {
+		return nil
+	}
+	n := &snapState{Tables: make(map[string]*tableProgress, len(s.Tables)), Finished: s.Finished}
+	for k, v := range s.Tables {
+		if v == nil {
+			continue
+		}
+		tp := &tableProgress{Done: v.Done, Rows: v.Rows}
+		if !v.Done {
+			for _, r := range v.Ranges {
+				if r.Lo == nil {
+					tp.Ranges = []keyRange{r}
+					break
+				}
+			}
+		}
+		n.Tables[k] = tp
+	}
+	return n
+}
+
 // finished returns a copy of s marked Finished.
 func (s *snapState) finished() *snapState {
 	n := &snapState{Tables: s.Tables, Finished: true}

@@ -27,6 +27,10 @@ type chunkWork struct {
 	r    keyRange
 	rows []*change.Change // set before the high watermark is written
 	read time.Time
+	// low names this read of the chunk in its rows' ids: the binlog transaction of its low
+	// watermark (GTID, else file:offset; set by the stream goroutine), in mode full the run
+	// and chunk number. A chunk read again after a restart gets another one.
+	low string
 
 	// owned by the stream goroutine
 	open    bool
@@ -495,6 +499,7 @@ func (s *Source) handleWatermark(ev *replication.RowsEvent) error {
 		case "L":
 			if !w.open {
 				w.open = true
+				w.low = s.txID()
 				w.changed = map[string]struct{}{}
 				// a chunk's window tracks changes of its table's current schema object
 				sn.open[w.t.t] = append(sn.open[w.t.t], w)
@@ -551,9 +556,17 @@ func (s *Source) emitChunk(w *chunkWork) {
 	close(w.done)
 }
 
+// queueSnapshotRows queues a chunk's rows. Their ids are snapshot:<db.table>:<key>@<read>,
+// <read> naming this read of the chunk (chunkWork.low): a chunk read again after a restart
+// (its rows were not covered by the checkpoint) may hold other content, and then carries
+// other ids, while a row is only ever delivered again with its id from the same read.
 func (s *Source) queueSnapshotRows(w *chunkWork, rows []*change.Change, p position, enc change.Position) {
+	read := w.low
+	if read == "" {
+		read = w.id
+	}
 	for i, c := range rows {
-		c.ID = "snapshot:" + w.t.name() + ":" + keyText(w.t, c.After)
+		c.ID = "snapshot:" + w.t.name() + ":" + keyText(w.t, c.After) + "@" + read
 		c.CommitTime = w.read
 		c.Position = enc
 		s.out = append(s.out, item{c: c, pos: p, noCut: i < len(rows)-1})

@@ -30,7 +30,8 @@ const Version = "0.1.0"
 type Source struct {
 	sdk.UnimplementedSource
 	cfg        config
-	raw        sdk.Config // as configured, for Precheck
+	raw        sdk.Config      // as configured, for Precheck
+	initial    change.Position // a fresh start's position, returned as the first batch
 	configured bool
 	pipeline   string
 	runID      string
@@ -142,7 +143,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	if s.cfg.Mode == ModeFull {
 		st := &snapState{Tables: map[string]*tableProgress{}}
 		if pos != nil && pos.Snap != nil {
-			st = pos.Snap
+			st = pos.Snap.resumable()
 		}
 		s.snap = st
 		if !st.Finished {
@@ -156,7 +157,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	case pos != nil:
 		start = *pos
 		start.Snap = nil
-		s.snap = pos.Snap
+		s.snap = pos.Snap.resumable()
 	case s.cfg.Mode == ModeIncremental && !s.cfg.startTime.IsZero():
 		p, err := s.ResolveTimestamp(ctx, s.cfg.startTime)
 		if err != nil {
@@ -172,6 +173,13 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		if s.cfg.Mode == ModeBoth {
 			s.snap = &snapState{Tables: map[string]*tableProgress{}}
 		}
+	}
+	if pos == nil {
+		// A fresh start: hand the host the start position first (sdk.Source.Open), so a
+		// crash before the first checkpoint resumes here and misses nothing.
+		p := start
+		p.Snap = s.snap
+		s.initial = p.encode()
 	}
 	if s.snap != nil && !s.snap.Finished {
 		if err := s.prepareWatermark(ctx); err != nil {
@@ -295,6 +303,10 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 	}
 	if s.cfg.Mode == ModeFull {
 		return s.readFull(ctx)
+	}
+	if p := s.initial; p != nil {
+		s.initial = nil
+		return &change.Batch{Position: p}, nil
 	}
 	var hb *time.Timer
 	defer func() {
