@@ -53,6 +53,11 @@ type Source interface {
 	Plugin
 	// Open prepares to read. req.Position is nil for a first run, else the last checkpointed
 	// batch position: the source must deliver exactly the changes after it.
+	//
+	// A source opened without a position should return, as its first batch, a batch with no
+	// changes whose Position is where it starts. The host saves that position before it
+	// processes anything else, so a crash before the first regular checkpoint resumes from
+	// this run's start instead of starting over.
 	Open(ctx context.Context, req OpenRequest) error
 	// Read returns the next batch of changes, in source order.
 	Read(ctx context.Context) (*change.Batch, error)

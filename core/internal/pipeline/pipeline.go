@@ -206,6 +206,7 @@ type run struct {
 
 	saveMu    sync.Mutex
 	lastSaved uint64 // tracker sequence of the last saved checkpoint
+	fresh     bool   // the run started without a checkpoint
 }
 
 func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
@@ -223,6 +224,8 @@ func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
 	}
 	if cp != nil {
 		r.lastSaved = cp.Sequence
+	} else {
+		r.fresh = true
 	}
 	for i := range r.lanes {
 		r.lanes[i] = make(chan chunk, 16)

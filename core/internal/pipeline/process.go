@@ -54,6 +54,14 @@ func (r *run) process() {
 		if len(recs) == 0 {
 			// Everything filtered out, or heartbeats without records: complete at once.
 			r.budget.release(b.weight)
+			if rb.initial {
+				// A fresh run's start position: save it now, so that a crash before the
+				// first periodic save resumes from where this run began rather than from
+				// scratch (which could miss changes and leave deleted rows behind).
+				if err := r.commit(r.workCtx); err != nil {
+					r.fail(err)
+				}
+			}
 			continue
 		}
 		// From here on the batch holds its records, not its changes.

@@ -13,6 +13,9 @@ type readBatch struct {
 	changes []*change.Change
 	pos     change.Position
 	weight  int64
+	// initial marks a source's start position: the first batch of a run without a
+	// checkpoint, with no changes. It is saved before anything after it is processed.
+	initial bool
 }
 
 // read is the reader goroutine: Source.Read, then the byte budget, then the bounded queue to
@@ -20,6 +23,7 @@ type readBatch struct {
 func (r *run) read() {
 	defer close(r.procCh)
 	src := r.cfg.Source
+	first := true
 	for {
 		var b *change.Batch
 		err := protect(func() error {
@@ -54,6 +58,8 @@ func (r *run) read() {
 				Err: fmt.Errorf("batch of %d changes without a position", len(b.Changes))})
 			return
 		}
+		initial := first && r.fresh && len(b.Changes) == 0
+		first = false
 		var weight int64
 		for _, c := range b.Changes {
 			weight += int64(c.ApproxSize())
@@ -64,7 +70,7 @@ func (r *run) read() {
 			return // stopping; the batch was never admitted
 		}
 		select {
-		case r.procCh <- readBatch{changes: b.Changes, pos: pos, weight: weight}:
+		case r.procCh <- readBatch{changes: b.Changes, pos: pos, weight: weight, initial: initial}:
 		case <-r.readCtx.Done():
 			r.budget.release(weight)
 			return
