@@ -1,0 +1,479 @@
+// Command bench measures ferry end to end on the local test bed (make up) and prints one table
+// (also written as CSV to bench-results/bench-<date>.csv):
+//
+//   - snapshot rows/s and MB/s (mode "full": the snapshot of a prefilled table, then exit),
+//     in process and with the serializer out of process;
+//   - incremental changes/s at saturation (a backlog of binlog changes read from
+//     start_timestamp as fast as ferry can);
+//   - p50/p99 latency at a fixed load (broker store time − the workload's commit time, and
+//     ferry's /status);
+//   - peak RSS of ferry (VmHWM from /proc);
+//   - the same broker's ceiling with a plain batched rocketmq-client-go producer sending
+//     messages of the same size to the same kind of topic, and ferry's figures as ratios of it.
+//
+// Usage: go run ./integration/cmd/bench [-rows 200000] [-backlog 200000] [-rate 2000] [-out bench-results]
+// FERRY_BIN names the ferry binary (else it is built).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/ferry-cdc/ferry/integration/harness"
+	"github.com/ferry-cdc/ferry/integration/verify"
+)
+
+var (
+	rowsFlag    = flag.Int("rows", 200000, "rows of the snapshot table")
+	backlogFlag = flag.Int("backlog", 200000, "binlog changes of the saturation run")
+	rateFlag    = flag.Float64("rate", 2000, "changes/s of the fixed-load latency run")
+	loadDur     = flag.Duration("load", 30*time.Second, "duration of the fixed-load run")
+	outDir      = flag.String("out", "bench-results", "directory of the CSV file")
+	rmq         = flag.Int("rmq", 5, "RocketMQ major version of the test bed to use (4 or 5)")
+)
+
+type result struct{ name, value, unit, note string }
+
+var results []result
+
+func add(name string, v float64, unit, note string) {
+	results = append(results, result{name, strconv.FormatFloat(v, 'f', 1, 64), unit, note})
+	log.Printf("%s: %.1f %s %s", name, v, unit, note)
+}
+
+func main() {
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	env := harness.Env()
+	if p := env.Check(harness.MariaDB, harness.RocketMQ5, harness.RocketMQ4); len(p) > 0 {
+		log.Fatalf("test bed not available (make up): %v", p)
+	}
+	broker := env.RMQ5()
+	if *rmq == 4 {
+		broker = env.RMQ4()
+	}
+	bin := ferryBin()
+	dbName := "ferry_bench"
+	db := mustDB(env, dbName)
+	defer db.Close()
+
+	// 1. Snapshot, in process and out of process.
+	wl := &verify.Workload{DB: db, Table: "t", Keys: *rowsFlag}
+	must(wl.CreateTable(context.Background()))
+	must(wl.Prefill(context.Background(), *rowsFlag))
+	var snapRate float64
+	var msgBytes float64
+	for _, oop := range []bool{false, true} {
+		topic := createTopic(broker, "ferry_bench_snap")
+		r := runFerry(bin, env, broker, topic, dbName, pipelineOpts{mode: "full", oop: oop})
+		secs := r.elapsed.Seconds()
+		label := "in process"
+		if oop {
+			label = "serializer out of process"
+		}
+		rate := float64(*rowsFlag) / secs
+		add("snapshot rows/s ("+label+")", rate, "rows/s", fmt.Sprintf("%d rows in %.1fs, process start to exit", *rowsFlag, secs))
+		add("snapshot MB/s ("+label+")", float64(r.bytes)/secs/1e6, "MB/s", "message bytes written (/status bytes_written)")
+		add("ferry peak RSS (snapshot, "+label+")", float64(r.rssKB)/1024, "MiB", "VmHWM")
+		if !oop {
+			snapRate = rate
+			if r.records > 0 {
+				msgBytes = float64(r.bytes) / float64(r.records)
+			}
+		}
+	}
+
+	// 2. Incremental at saturation: a backlog written while ferry is not running, read from
+	// start_timestamp.
+	_, _ = db.Exec("DROP TABLE IF EXISTS t2")
+	wl2 := &verify.Workload{DB: db, Table: "t2", Keys: 20000, Workers: 4, TxnSize: 100}
+	must(wl2.CreateTable(context.Background()))
+	startTS := time.Now().Add(-time.Second).UTC().Format("2006-01-02 15:04:05")
+	for wl2.Committed() < int64(*backlogFlag) {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for wl2.Committed() < int64(*backlogFlag) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			cancel()
+		}()
+		must(wl2.Run(ctx, 0))
+	}
+	backlog := wl2.Committed()
+	topic := createTopic(broker, "ferry_bench_incr")
+	r := runFerry(bin, env, broker, topic, dbName, pipelineOpts{mode: "incremental", table: "t2", startTS: startTS, until: uint64(backlog)})
+	incRate := float64(backlog) / r.sinceFirst.Seconds()
+	add("incremental changes/s at saturation", incRate, "changes/s", fmt.Sprintf("backlog of %d binlog changes, first to last record", backlog))
+	add("ferry peak RSS (incremental)", float64(r.rssKB)/1024, "MiB", "VmHWM")
+
+	// 3. Latency at a fixed load.
+	_, _ = db.Exec("DROP TABLE IF EXISTS t3")
+	wl3 := &verify.Workload{DB: db, Table: "t3", Keys: 20000, Workers: 4, TxnSize: 5, Rate: *rateFlag, RecordCommits: true}
+	must(wl3.CreateTable(context.Background()))
+	topic3 := createTopic(broker, "ferry_bench_lat")
+	r3 := runFerry(bin, env, broker, topic3, dbName, pipelineOpts{mode: "incremental", table: "t3", during: func() {
+		must(wl3.Run(context.Background(), *loadDur))
+	}})
+	c, err := verify.NewConsumer(broker.NameServer, topic3)
+	must(err)
+	for c.Count() < int(wl3.Committed()) && c.Quiet() < 10*time.Second {
+		time.Sleep(500 * time.Millisecond)
+	}
+	msgs := c.Messages()
+	c.Close()
+	lat := wl3.CommitLatencies("canal", msgs)
+	ach := float64(wl3.Committed()) / loadDur.Seconds()
+	note := fmt.Sprintf("%.0f changes/s achieved for %v, %d samples", ach, *loadDur, len(lat))
+	add("latency p50 at fixed load (store − workload commit)", ms(verify.Percentile(lat, 50)), "ms", note)
+	add("latency p99 at fixed load (store − workload commit)", ms(verify.Percentile(lat, 99)), "ms", note)
+	add("latency p50 at fixed load (ferry /status)", r3.status.Latency.P50Ms, "ms", "commit-to-ack, binlog whole-second commit times")
+	add("latency p99 at fixed load (ferry /status)", r3.status.Latency.P99Ms, "ms", "commit-to-ack, binlog whole-second commit times")
+	add("ferry peak RSS (fixed load)", float64(r3.rssKB)/1024, "MiB", "VmHWM")
+
+	// 4. The broker's ceiling: a plain batched producer, messages of ferry's average size.
+	if msgBytes == 0 {
+		msgBytes = 300
+	}
+	ceil := producerCeiling(broker, int(msgBytes), 400000)
+	add("broker ceiling (plain batched producer)", ceil, "msgs/s", fmt.Sprintf("rocketmq-client-go, 4 goroutines x per-queue batches of 256, %d-byte bodies, 8 queues", int(msgBytes)))
+	add("ferry snapshot / broker ceiling", 100*snapRate/ceil, "%", "")
+	add("ferry incremental saturation / broker ceiling", 100*incRate/ceil, "%", "")
+
+	_, _ = db.Exec("DROP DATABASE IF EXISTS " + dbName)
+	printAndSave(broker)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func ferryBin() string {
+	if p := os.Getenv("FERRY_BIN"); p != "" {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "ferry-bench")
+	must(err)
+	p := filepath.Join(dir, "ferry")
+	out, err := exec.Command("go", "build", "-o", p, "github.com/ferry-cdc/ferry/core/cmd/ferry").CombinedOutput()
+	if err != nil {
+		log.Fatalf("build ferry: %v\n%s", err, out)
+	}
+	return p
+}
+
+func mustDB(env harness.Environment, name string) *sql.DB {
+	admin, err := sql.Open("mysql", env.MariaDBDSN(""))
+	must(err)
+	defer admin.Close()
+	_, err = admin.Exec("DROP DATABASE IF EXISTS " + name)
+	must(err)
+	_, err = admin.Exec("CREATE DATABASE " + name)
+	must(err)
+	db, err := sql.Open("mysql", env.MariaDBDSN(name))
+	must(err)
+	db.SetMaxOpenConns(16)
+	return db
+}
+
+func createTopic(b harness.Broker, prefix string) string {
+	topic := harness.UniqueName(prefix)
+	args := []string{"updateTopic", "-n", b.NameServer, "-c", harness.Cluster, "-t", topic, "-r", "8", "-w", "8"}
+	out, err := exec.Command(b.MQAdmin, args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "success") {
+		log.Fatalf("create topic: %v %s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	_, err = harness.WaitForRoute(ctx, b, topic, 8)
+	must(err)
+	return topic
+}
+
+type pipelineOpts struct {
+	mode    string // full | incremental
+	table   string // default "t"
+	oop     bool
+	startTS string
+	until   uint64 // incremental: stop after this many records
+	during  func() // incremental: run this while ferry streams, then stop
+}
+
+type run struct {
+	elapsed, sinceFirst time.Duration
+	records, bytes      uint64
+	rssKB               int64
+	status              status
+}
+
+type status struct {
+	RecordsWritten uint64 `json:"records_written"`
+	BytesWritten   uint64 `json:"bytes_written"`
+	Latency        struct {
+		P50Ms float64 `json:"p50_ms"`
+		P99Ms float64 `json:"p99_ms"`
+	} `json:"latency"`
+}
+
+func runFerry(bin string, env harness.Environment, b harness.Broker, topic, db string, o pipelineOpts) run {
+	if o.table == "" {
+		o.table = "t"
+	}
+	dir, err := os.MkdirTemp("", "ferry-bench")
+	must(err)
+	defer os.RemoveAll(dir)
+	src := fmt.Sprintf("mode = %q\n    snapshot_concurrency = 2\n", o.mode)
+	if o.startTS != "" {
+		src += fmt.Sprintf("    start_timestamp = %q\n", o.startTS)
+	}
+	ser := ""
+	if o.oop {
+		ser = "out_of_process = true"
+	}
+	cfg := fmt.Sprintf(`pipeline "bench" {
+  source "oceanbase" {
+    address   = %q
+    user      = %q
+    password  = env("BENCH_DB_PASSWORD")
+    tables    = ["%s.%s"]
+    server_id = %d
+    %s
+  }
+  serializer "canal" {
+    %s
+  }
+  sink "rocketmq" {
+    name_servers = [%q]
+    topic        = %q
+  }
+  runtime {
+    writers = 4
+  }
+  checkpoint {
+    dir = "cp"
+  }
+}
+`, env.MariaDBAddr, env.MariaDBUser, db, o.table, 9000+time.Now().Nanosecond()%1000, src, ser, b.NameServer, topic)
+	path := filepath.Join(dir, "bench.hcl")
+	must(os.WriteFile(path, []byte(cfg), 0o644))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--log-level", "warn", "run", "--no-precheck", "--status-addr", addr, path)
+	cmd.Env = append(os.Environ(), "BENCH_DB_PASSWORD="+env.MariaDBPassword)
+	var logs strings.Builder
+	var logMu sync.Mutex
+	cmd.Stdout = writerFunc(func(p []byte) (int, error) { logMu.Lock(); defer logMu.Unlock(); return logs.Write(p) })
+	cmd.Stderr = cmd.Stdout
+	start := time.Now()
+	must(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var r run
+	var first time.Time
+	var last status
+	var stopOnce sync.Once
+	stop := func() { stopOnce.Do(func() { _ = cmd.Process.Signal(syscall.SIGINT) }) }
+	if o.during != nil {
+		go func() {
+			for first.IsZero() {
+				time.Sleep(20 * time.Millisecond)
+			}
+			o.during()
+			time.Sleep(3 * time.Second)
+			if st, err := getStatus(addr); err == nil {
+				last = st
+			}
+			stop()
+		}()
+	}
+	ticker := time.NewTicker(50 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		select {
+		case err := <-done:
+			r.elapsed = time.Since(start)
+			if err != nil {
+				logMu.Lock()
+				log.Fatalf("ferry: %v\n%s", err, logs.String())
+			}
+			r.records, r.bytes, r.status = last.RecordsWritten, last.BytesWritten, last
+			if o.mode == "full" && r.records > 0 && r.records < uint64(*rowsFlag) {
+				r.bytes = r.bytes * uint64(*rowsFlag) / r.records // last sample before exit
+			}
+			return r
+		case <-ticker.C:
+			if kb := hwmKB(cmd.Process.Pid); kb > r.rssKB {
+				r.rssKB = kb
+			}
+			st, err := getStatus(addr)
+			if err != nil {
+				continue
+			}
+			if o.during == nil {
+				last = st
+			}
+			if first.IsZero() && st.RecordsWritten > 0 {
+				first = time.Now()
+			}
+			if o.until > 0 && st.RecordsWritten >= o.until {
+				r.sinceFirst = time.Since(first)
+				last = st
+				stop()
+			}
+			if o.mode == "full" {
+				r.sinceFirst = time.Since(first)
+			}
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func getStatus(addr string) (status, error) {
+	var s status
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get("http://" + addr + "/status")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// hwmKB is the peak resident set (VmHWM) of pid and its children's current VmRSS.
+func hwmKB(pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// producerCeiling sends n messages of size bytes with a plain rocketmq-client-go producer:
+// 4 goroutines, each sending batches of 256 messages to one queue (queue = goroutine, then
+// round robin), like ferry's per-queue batches. It returns messages per second.
+func producerCeiling(b harness.Broker, size, n int) float64 {
+	topic := createTopic(b, "ferry_bench_ceiling")
+	name := harness.UniqueName("ferry_bench_producer")
+	p, err := rocketmq.NewProducer(producer.WithNameServer([]string{b.NameServer}), producer.WithGroupName(name),
+		producer.WithInstanceName(name), producer.WithQueueSelector(producer.NewManualQueueSelector()),
+		producer.WithSendMsgTimeout(10*time.Second), producer.WithRetry(0))
+	must(err)
+	must(p.Start())
+	defer func() { _ = p.Shutdown() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	mqs, err := harness.WaitForRoute(ctx, b, topic, 8)
+	cancel()
+	must(err)
+	body := []byte(strings.Repeat("x", size))
+	const batch, workers = 256, 4
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; sent.Load() < int64(n); i += workers {
+				mq := mqs[i%len(mqs)]
+				msgs := make([]*primitive.Message, batch)
+				for j := range msgs {
+					m := primitive.NewMessage(topic, body)
+					m.WithKeys([]string{strconv.Itoa(i*batch + j)})
+					m.WithProperty("ferry_id", strconv.Itoa(i*batch+j))
+					m.Queue = mq
+					msgs[j] = m
+				}
+				if _, err := p.SendSync(context.Background(), msgs...); err != nil {
+					log.Printf("ceiling send: %v", err)
+					continue
+				}
+				sent.Add(batch)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return float64(sent.Load()) / time.Since(start).Seconds()
+}
+
+func machine() (string, string, string) {
+	cpu := "?"
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := "?"
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0])
+		if len(f) >= 2 {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			mem = fmt.Sprintf("%.1f GiB", kb/1024/1024)
+		}
+	}
+	return strconv.Itoa(runtime.NumCPU()), mem, cpu
+}
+
+func printAndSave(b harness.Broker) {
+	nproc, mem, cpu := machine()
+	date := time.Now().Format("2006-01-02")
+	fmt.Printf("\nferry bench %s — nproc %s, memory %s, CPU %s, broker %s\n\n", time.Now().Format(time.RFC3339), nproc, mem, cpu, b)
+	fmt.Println("| measure | value | unit | note |")
+	fmt.Println("|---|---:|---|---|")
+	for _, r := range results {
+		fmt.Printf("| %s | %s | %s | %s |\n", r.name, r.value, r.unit, r.note)
+	}
+	must(os.MkdirAll(*outDir, 0o755))
+	path := filepath.Join(*outDir, "bench-"+date+".csv")
+	f, err := os.Create(path)
+	must(err)
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"date", "nproc", "memory", "cpu", "broker", "measure", "value", "unit", "note"})
+	for _, r := range results {
+		_ = w.Write([]string{date, nproc, mem, cpu, b.String(), r.name, r.value, r.unit, r.note})
+	}
+	w.Flush()
+	must(f.Close())
+	fmt.Printf("\nwritten %s\n", path)
+}
