@@ -5,7 +5,7 @@
 # with the password in FERRY_VAR_password.
 
 variable "db" {
-  default     = "127.0.0.1:33306"
+  default     = "127.0.0.1:13306"
   description = "MySQL-protocol address of the source (OBProxy or OBServer for OceanBase)"
 }
 variable "user" {

@@ -28,8 +28,8 @@ import (
 // own small starter below (the test bed scripts write no ACL settings), on these ports.
 // The jars are the shared test bed's (harness.Dir()/lib).
 const (
-	aclNamesrvPort = 37876
-	aclBrokerPort  = 37911 // also 37909 and 37912
+	aclNamesrvPort = 27876
+	aclBrokerPort  = 27911 // also 27909 and 27912
 	aclVersion     = "4.9.7"
 
 	aclAdminKey    = "ferryAdmin"

@@ -26,13 +26,13 @@ import (
 const privateTestbedDir = "/tmp/ferry-tb-sink"
 
 var privatePorts = map[string]string{
-	"FERRY_MARIADB_PORT":             "43306",
-	"FERRY_RMQ4_NAMESRV_PORT":        "39876",
-	"FERRY_RMQ4_BROKER_PORT":         "30911",
-	"FERRY_RMQ5_NAMESRV_PORT":        "49876",
-	"FERRY_RMQ5_BROKER_PORT":         "40911",
-	"FERRY_RMQ5_PROXY_GRPC_PORT":     "48081",
-	"FERRY_RMQ5_PROXY_REMOTING_PORT": "48080",
+	"FERRY_MARIADB_PORT":             "25306",
+	"FERRY_RMQ4_NAMESRV_PORT":        "25876",
+	"FERRY_RMQ4_BROKER_PORT":         "25911",
+	"FERRY_RMQ5_NAMESRV_PORT":        "26876",
+	"FERRY_RMQ5_BROKER_PORT":         "26911",
+	"FERRY_RMQ5_PROXY_GRPC_PORT":     "26081",
+	"FERRY_RMQ5_PROXY_REMOTING_PORT": "26080",
 }
 
 func privateEnv() []string {

@@ -77,7 +77,7 @@ step "A broken pipeline file: every error with file:line:column"
 cat > /tmp/ferry-demo-bad.hcl <<'HCL'
 pipeline "bad" {
   source "oceanbase" {
-    address = "127.0.0.1:33306"
+    address = "127.0.0.1:13306"
     user    = "ferry"
     tables  = "ferry_demo.orders"
   }

@@ -4,7 +4,7 @@
 #
 # Every setting can be overridden from the environment:
 #   FERRY_TESTBED_DIR            state dir (default ~/.cache/ferry-testbed)
-#   FERRY_MARIADB_PORT           MariaDB TCP port on 127.0.0.1 (33306)
+#   FERRY_MARIADB_PORT           MariaDB TCP port on 127.0.0.1 (13306)
 #   FERRY_MARIADB_USER / FERRY_MARIADB_PASSWORD   test user (ferry / ferry)
 #   FERRY_RMQ4_NAMESRV_PORT      RocketMQ 4.x name server (19876)
 #   FERRY_RMQ4_BROKER_PORT       RocketMQ 4.x broker listenPort (10911; also uses -2 and +1)
@@ -24,7 +24,7 @@ STATE="${FERRY_TESTBED_DIR:-$HOME/.cache/ferry-testbed}"
 RMQ4_VERSION="${FERRY_RMQ4_VERSION:-4.9.7}"
 RMQ5_VERSION="${FERRY_RMQ5_VERSION:-5.3.3}"
 
-MARIADB_PORT="${FERRY_MARIADB_PORT:-33306}"
+MARIADB_PORT="${FERRY_MARIADB_PORT:-13306}"
 MARIADB_USER="${FERRY_MARIADB_USER:-ferry}"
 MARIADB_PASSWORD="${FERRY_MARIADB_PASSWORD:-ferry}"
 RMQ4_NAMESRV_PORT="${FERRY_RMQ4_NAMESRV_PORT:-19876}"

@@ -6,7 +6,7 @@
 #   up.sh mariadb rmq5     # only these
 #
 # Components:
-#   mariadb  MariaDB (ROW binlog, FULL row image, GTID) on $FERRY_MARIADB_PORT (33306)
+#   mariadb  MariaDB (ROW binlog, FULL row image, GTID) on $FERRY_MARIADB_PORT (13306)
 #   rmq4     RocketMQ 4.9.x name server (19876) + broker (10911)
 #   rmq5     RocketMQ 5.3.x name server (29876) + broker (20911) and gRPC proxy
 #            (28081, remoting 28080) in one JVM (ProxyStartup -pm local)

@@ -4,7 +4,7 @@
 // first offset and re-checks until the check passes or -timeout ends.
 //
 //	go run ./integration/cmd/verify -ns 127.0.0.1:29876 -topic T -format canal \
-//	  -dsn 'ferry:ferry@tcp(127.0.0.1:33306)/' -table ferry_x.t -key id -version ver
+//	  -dsn 'ferry:ferry@tcp(127.0.0.1:13306)/' -table ferry_x.t -key id -version ver
 //
 // Exit status 0 when the check passes, 1 otherwise.
 package main
