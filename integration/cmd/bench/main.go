@@ -232,6 +232,7 @@ type run struct {
 }
 
 type status struct {
+	Phase          string `json:"phase"`
 	RecordsWritten uint64 `json:"records_written"`
 	BytesWritten   uint64 `json:"bytes_written"`
 	Latency        struct {
@@ -302,9 +303,15 @@ func runFerry(bin string, env harness.Environment, b harness.Broker, topic, db s
 	stop := func() { stopOnce.Do(func() { _ = cmd.Process.Signal(syscall.SIGINT) }) }
 	if o.during != nil {
 		go func() {
-			for first.IsZero() {
-				time.Sleep(20 * time.Millisecond)
+			// Wait until ferry runs (its status answers "running") and its binlog stream is
+			// up; an incremental run writes nothing before the workload does.
+			for {
+				if st, err := getStatus(addr); err == nil && st.Phase == "running" {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
+			time.Sleep(time.Second)
 			o.during()
 			time.Sleep(3 * time.Second)
 			if st, err := getStatus(addr); err == nil {
