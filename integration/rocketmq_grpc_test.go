@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,33 +68,9 @@ func TestRocketMQGRPCSinkFIFO(t *testing.T) {
 	harness.CreateTopic(t, b, topic, 8, "-a", "+message.type=FIFO")
 	s := openGRPCSink(t, b, map[string]any{"topic": topic, "tag": "ferry_grpc_tag", "max_batch_bytes": 8192})
 
-	const lanes, keys, perKey, batch = 4, 48, 15, 60
+	const lanes, keys, perKey = 4, 48, 15
 	start := time.Now()
-	var wg sync.WaitGroup
-	for lane := 0; lane < lanes; lane++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var pending []sdk.Record
-			for seq := 0; seq < perKey; seq++ {
-				for k := 0; k < keys; k++ {
-					key := "gkey" + strconv.Itoa(k)
-					if keyHash(key)%lanes != uint64(lane) {
-						continue
-					}
-					pending = append(pending, sinkRecord(key, seq, 200))
-					if len(pending) == batch {
-						writeAll(t, s, pending)
-						pending = pending[:0]
-					}
-				}
-			}
-			if len(pending) > 0 {
-				writeAll(t, s, pending)
-			}
-		}()
-	}
-	wg.Wait()
+	writeLanes(t, s, "gkey", lanes, keys, perKey, 60)
 	total := keys * perKey
 	t.Logf("%d records written over gRPC by %d lanes in %v", total, lanes, time.Since(start).Round(time.Millisecond))
 

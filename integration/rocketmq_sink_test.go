@@ -81,6 +81,38 @@ func decodeBody(t testing.TB, m harness.Received) sinkBody {
 	return b
 }
 
+// writeLanes writes perKey records for each of keys keys from lanes goroutines, as the
+// runtime's write lanes do: a key always goes through the lane its hash picks, in sequence
+// order, in Writes of up to batch records.
+func writeLanes(t testing.TB, s *rocketmq.Sink, prefix string, lanes, keys, perKey, batch int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for lane := 0; lane < lanes; lane++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var pending []sdk.Record
+			for seq := 0; seq < perKey; seq++ {
+				for k := 0; k < keys; k++ {
+					key := prefix + strconv.Itoa(k)
+					if keyHash(key)%uint64(lanes) != uint64(lane) {
+						continue
+					}
+					pending = append(pending, sinkRecord(key, seq, 200))
+					if len(pending) == batch {
+						writeAll(t, s, pending)
+						pending = pending[:0]
+					}
+				}
+			}
+			if len(pending) > 0 {
+				writeAll(t, s, pending)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func writeAll(t testing.TB, s *rocketmq.Sink, recs []sdk.Record) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -148,32 +180,8 @@ func TestRocketMQSinkOrderPerKeyManyLanes(t *testing.T) {
 		topic := harness.UniqueName("ferry_sink_order")
 		harness.CreateTopic(t, b, topic, 8)
 		s := openRMQSink(t, b, map[string]any{"topic": topic, "max_batch_bytes": 16384})
-		const lanes, keys, perKey, batch = 6, 120, 40, 100
-		var wg sync.WaitGroup
-		for lane := 0; lane < lanes; lane++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var pending []sdk.Record
-				for seq := 0; seq < perKey; seq++ {
-					for k := 0; k < keys; k++ {
-						key := "key" + strconv.Itoa(k)
-						if keyHash(key)%lanes != uint64(lane) {
-							continue
-						}
-						pending = append(pending, sinkRecord(key, seq, 200))
-						if len(pending) == batch {
-							writeAll(t, s, pending)
-							pending = pending[:0]
-						}
-					}
-				}
-				if len(pending) > 0 {
-					writeAll(t, s, pending)
-				}
-			}()
-		}
-		wg.Wait()
+		const keys, perKey = 120, 40
+		writeLanes(t, s, "key", 6, keys, perKey, 100)
 		total := keys * perKey
 		got := harness.Collect(t, b, topic, total, 120*time.Second)
 		checkPerKeyOrder(t, got, total, 8)
