@@ -2,6 +2,11 @@ package sdk
 
 import "errors"
 
+// ErrNotSupported is returned (wrapped) by a call to an optional ability that the plugin does
+// not have, for example SetTables through the plugin protocol to a source that is not an
+// sdk.TableSelector. Test with errors.Is.
+var ErrNotSupported = errors.New("not supported by this plugin")
+
 // Permanent marks err as not worth retrying (a message the target will never accept, wrong
 // credentials): the host stops the pipeline instead of retrying with backoff. Errors not so
 // marked are treated as transient.

@@ -11,8 +11,7 @@ import (
 // case-insensitive) select. `ferry objects` uses it to resolve a pipeline's objects block
 // against the live schema. It is called after Configure, without Open.
 //
-// It is not carried by the plugin protocol yet: only sources running in the ferry process
-// (built-ins without out_of_process) can be listed.
+// Out-of-process sources that implement it are listed through the plugin protocol.
 type TableLister interface {
 	ListTables(ctx context.Context, include []string) ([]ListedTable, error)
 }
@@ -28,4 +27,49 @@ type ListedTable struct {
 	Schema *change.Table
 	// Problem, when set, says why the table cannot be synchronized.
 	Problem string
+}
+
+// TableSelection is the set of tables a source reads: Include patterns ("db.table", '*' for
+// any run of characters, case-insensitive) and Exclude patterns that patterns of Include must
+// not select (a table named exactly in Include is never excluded).
+type TableSelection struct {
+	Include []string
+	Exclude []string
+}
+
+// TableSelector is an optional interface of a Source whose table set can change while it runs
+// (`ferry run` calls it when the pipeline file is reloaded on SIGHUP or when it changes).
+//
+// SetTables is called after Open, concurrently with Read. It returns once the new selection is
+// in force: changes of tables it removes are no longer read after that point (changes already
+// handed to the host are still delivered), and tables it adds join the stream. A source that
+// snapshots (full and incremental) reads an added table's snapshot first, with the same
+// hand-over guarantees as at the start, and records that snapshot's progress in its positions
+// so that a restart continues it. A table that was already selected keeps streaming without
+// interruption. An error leaves the previous selection in force; tables the new selection names
+// that do not exist are not an error (they join when created, as pattern matches do).
+type TableSelector interface {
+	SetTables(ctx context.Context, sel TableSelection) error
+}
+
+// SnapshotProgress is one table's snapshot progress.
+type SnapshotProgress struct {
+	// Table is "db.table".
+	Table string
+	// RowsRead counts the snapshot rows the source has handed to the host, across restarts.
+	RowsRead int64
+	// RowsEstimated is the catalog's row estimate when the snapshot started (0: unknown). It
+	// is an estimate: RowsRead may exceed it.
+	RowsEstimated int64
+	// Done is set once every row of the table was read.
+	Done bool
+}
+
+// ProgressReporter is an optional interface of a Source that snapshots: it reports each
+// selected table's snapshot progress (status, `ferry status` and the progress bar of
+// `ferry run` show it). It is called after Open, concurrently with Read, about once a
+// second, and must be cheap. It returns nil when the source has no snapshot (incremental
+// only, or every table is done and forgotten).
+type ProgressReporter interface {
+	SnapshotProgress(ctx context.Context) ([]SnapshotProgress, error)
 }
