@@ -68,8 +68,27 @@ func (b *budget) release(n int64) {
 	b.mu.Unlock()
 }
 
+// setMax changes the budget (a phase change); waiters are woken to re-check.
+func (b *budget) setMax(n int64) {
+	if n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.max = n
+	close(b.changed)
+	b.changed = make(chan struct{})
+	b.mu.Unlock()
+}
+
 func (b *budget) usage() (used, peak int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used, b.peak
+}
+
+// limit returns the current budget.
+func (b *budget) limit() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.max
 }

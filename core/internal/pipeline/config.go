@@ -79,6 +79,10 @@ type Config struct {
 	Key func(c *change.Change, dst []byte) []byte
 	// Limits are rate ceilings for the snapshot and incremental phases (zero: unlimited).
 	Limits Limits
+	// Full and Incremental are the write concurrency and memory of each phase (the
+	// resources block); zero fields fall back to Writers and MaxInFlightBytes. The pipeline
+	// counts as in the full phase while snapshot rows arrive (and 2s after the last one).
+	Full, Incremental PhaseResources
 }
 
 // RetryPolicy is an exponential backoff for failed sink writes. A lane retries from the first
@@ -195,6 +199,10 @@ func (c Config) validate() error {
 		return bad("checkpoint interval %s is negative", c.CheckpointInterval)
 	case c.DrainTimeout < 0:
 		return bad("drain timeout %s is negative", c.DrainTimeout)
+	case c.Full.Writers < 0 || c.Incremental.Writers < 0:
+		return bad("phase writers are negative")
+	case c.Full.MaxInFlightBytes < 0 || c.Incremental.MaxInFlightBytes < 0:
+		return bad("phase in-flight bytes are negative")
 	case c.Retry.MaxAttempts < 0:
 		return bad("retry max attempts %d is negative", c.Retry.MaxAttempts)
 	}

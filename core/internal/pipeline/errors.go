@@ -10,6 +10,8 @@ var (
 	ErrInvalidConfig = errors.New("invalid pipeline configuration")
 	// ErrAlreadyRun is returned by a second call of Run: a Pipeline runs once.
 	ErrAlreadyRun = errors.New("pipeline already run")
+	// ErrNotRunning is returned by Quiesce after Run returned.
+	ErrNotRunning = errors.New("pipeline not running")
 )
 
 // StageError is a failure of one stage of the pipeline. Its text names the stage, the

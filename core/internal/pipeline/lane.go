@@ -91,6 +91,11 @@ func (l *lane) run() {
 func (l *lane) flush(n int) bool {
 	r := l.r
 	sink := r.cfg.Sink
+	// The phase's write concurrency: at most that many lanes write at once.
+	if err := r.phases.gate.acquire(r.workCtx); err != nil {
+		return false
+	}
+	defer r.phases.gate.release()
 	failures := 0
 	for off := 0; off < n; {
 		if r.stopping() {

@@ -26,8 +26,12 @@ type Pipeline struct {
 	log     *zap.Logger
 	names   pluginNames
 	budget  *budget
+	phases  *phases
 	stats   counters
 	started atomic.Bool
+
+	quiesce chan quiesceReq // served by the processor of a running Run
+	done    chan struct{}   // closed when Run returns
 }
 
 type pluginNames struct {
@@ -41,7 +45,8 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Pipeline{cfg: cfg, budget: newBudget(cfg.MaxInFlightBytes)}
+	p := &Pipeline{cfg: cfg, budget: newBudget(cfg.MaxInFlightBytes), quiesce: make(chan quiesceReq), done: make(chan struct{})}
+	p.phases = newPhases(cfg, p.budget)
 	var err error
 	if p.names.source, err = pluginName(cfg.Source); err != nil {
 		return nil, &StageError{Stage: "source", Op: "info", Err: err}
@@ -71,6 +76,30 @@ func pluginName(pl sdk.Plugin) (name string, err error) {
 	return name, err
 }
 
+// Quiesce runs fn while nothing is in flight: it stops taking batches from the source, waits
+// until the sink acknowledged every record passed on so far, runs fn and resumes. Reloads
+// use it so that a change of routing (topic, sharding columns) applies to whole keys in
+// order: no record routed the old way is still unacknowledged when the first one is routed
+// the new way. Before Run it runs fn at once; after Run returned it returns ErrNotRunning.
+func (p *Pipeline) Quiesce(ctx context.Context, fn func() error) error {
+	if !p.started.Load() {
+		return fn()
+	}
+	q := quiesceReq{ctx: ctx, fn: fn, reply: make(chan error, 1)}
+	select {
+	case p.quiesce <- q:
+	case <-p.done:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-q.reply
+}
+
+// Phase returns the current phase (PhaseFull while snapshot rows arrive, else
+// PhaseIncremental) and its write concurrency and memory.
+func (p *Pipeline) Phase() (string, PhaseResources) { return p.phases.current() }
+
 // Name returns the pipeline's name.
 func (p *Pipeline) Name() string { return p.cfg.Name }
 
@@ -84,6 +113,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	if !p.started.CompareAndSwap(false, true) {
 		return ErrAlreadyRun
 	}
+	defer close(p.done)
 	cfg := p.cfg
 	cp, err := cfg.Store.Load(ctx, cfg.Name)
 	if err != nil {
@@ -128,8 +158,10 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	}
 	p.log.Info("pipeline started", zap.String(logging.FieldPosition, formatPosition(resume)),
 		zap.String("source", p.names.source), zap.String("sink", p.names.sink),
-		zap.Int("writers", cfg.Writers), zap.Int("batch_size", cfg.BatchSize),
-		zap.Int64("max_in_flight_bytes", cfg.MaxInFlightBytes))
+		zap.Int("writers_full", p.phases.full.Writers), zap.Int("writers_incremental", p.phases.incr.Writers),
+		zap.Int("batch_size", cfg.BatchSize),
+		zap.Int64("max_in_flight_bytes_full", p.phases.full.MaxInFlightBytes),
+		zap.Int64("max_in_flight_bytes_incremental", p.phases.incr.MaxInFlightBytes))
 
 	r := newRun(p, cp)
 	runErr := r.run(ctx)
@@ -190,6 +222,7 @@ type run struct {
 	log     *zap.Logger
 	tracker *checkpoint.Tracker
 	budget  *budget
+	phases  *phases
 	stats   *counters
 
 	readCtx    context.Context // cancelled to stop reading
@@ -216,9 +249,10 @@ func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
 		log:     p.log,
 		tracker: checkpoint.NewTracker(cp),
 		budget:  p.budget,
+		phases:  p.phases,
 		stats:   &p.stats,
 		procCh:  make(chan readBatch, 2),
-		lanes:   make([]chan chunk, p.cfg.Writers),
+		lanes:   make([]chan chunk, p.phases.lanes()),
 		full:    newLimiter(p.cfg.Limits.Full),
 		incr:    newLimiter(p.cfg.Limits.Incremental),
 	}
@@ -269,6 +303,7 @@ func (r *run) run(ctx context.Context) error {
 	stopCommit := make(chan struct{})
 	var cwg sync.WaitGroup
 	cwg.Go(func() { r.commitLoop(stopCommit) })
+	cwg.Go(func() { r.phaseLoop(stopCommit) })
 
 	done := make(chan struct{})
 	go r.drainWatch(ctx, done)
@@ -306,5 +341,26 @@ func (r *run) drainWatch(ctx context.Context, done <-chan struct{}) {
 	case <-t.C:
 		r.drainOut.Store(true)
 		r.cancelWork()
+	}
+}
+
+// phaseLoop switches the phase back to incremental once snapshot rows stop, and logs the
+// phase changes.
+func (r *run) phaseLoop(stop <-chan struct{}) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	last, _ := r.phases.current()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			r.phases.tick(now)
+			if ph, res := r.phases.current(); ph != last {
+				last = ph
+				r.log.Info("phase", zap.String("phase", ph), zap.Int("writers", res.Writers),
+					zap.Int64("max_in_flight_bytes", res.MaxInFlightBytes))
+			}
+		}
 	}
 }

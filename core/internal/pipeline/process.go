@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
@@ -30,7 +32,18 @@ func (r *run) process() {
 	var out []sdk.Record
 	var keyBuf []byte
 	counts := make([]int, len(r.lanes))
-	for rb := range r.procCh {
+	for {
+		var rb readBatch
+		select {
+		case b, ok := <-r.procCh:
+			if !ok {
+				return
+			}
+			rb = b
+		case q := <-r.p.quiesce:
+			q.reply <- r.quiesce(q)
+			continue
+		}
 		if r.stopping() {
 			r.budget.release(rb.weight)
 			continue
@@ -234,5 +247,31 @@ func (r *run) send(lane int, c chunk) bool {
 		return true
 	case <-r.workCtx.Done():
 		return false
+	}
+}
+
+// quiesceReq asks the processor to run fn with nothing in flight.
+type quiesceReq struct {
+	ctx   context.Context
+	fn    func() error
+	reply chan error
+}
+
+// quiesce waits, without taking new batches, until every registered batch was acknowledged,
+// then runs q.fn.
+func (r *run) quiesce(q quiesceReq) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if n, _ := r.tracker.Pending(); n == 0 {
+			return q.fn()
+		}
+		select {
+		case <-t.C:
+		case <-q.ctx.Done():
+			return q.ctx.Err()
+		case <-r.workCtx.Done():
+			return ErrNotRunning
+		}
 	}
 }

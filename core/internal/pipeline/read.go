@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -61,8 +62,14 @@ func (r *run) read() {
 		initial := first && r.fresh && len(b.Changes) == 0
 		first = false
 		var weight int64
+		snap := false
 		for _, c := range b.Changes {
 			weight += int64(c.ApproxSize())
+			snap = snap || c.Op == change.OpSnapshot
+		}
+		if snap {
+			// Before the budget: the snapshot phase's memory applies to this batch.
+			r.phases.sawSnapshot(time.Now())
 		}
 		r.stats.batchesRead.Add(1)
 		r.stats.changesRead.Add(uint64(len(b.Changes)))
