@@ -19,6 +19,12 @@ const (
 	capSourceAck = "source.ack"
 	// capPrecheck: the plugin implements sdk.Prechecker.
 	capPrecheck = "precheck"
+	// capSourceListTables: the source implements sdk.TableLister.
+	capSourceListTables = "source.list_tables"
+	// capSourceSetTables: the source implements sdk.TableSelector.
+	capSourceSetTables = "source.set_tables"
+	// capSourceSnapshotProgress: the source implements sdk.ProgressReporter.
+	capSourceSnapshotProgress = "source.snapshot_progress"
 )
 
 // controlServer serves the calls every kind has. Each kind's server embeds it.

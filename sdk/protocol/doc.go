@@ -14,9 +14,31 @@
 // (see gen.sh). Events move in batches on one long-lived bidirectional stream per plugin:
 // the source streams batches against credits granted by the host (flow control over the
 // wire); filter, serializer and sink calls are multiplexed on their stream by request id, so
-// several may be in flight. Info, Spec, Configure, Open, Ack and Close are unary calls. Table
-// schemas are sent once per stream and then referred to by id.
+// several may be in flight. Info, Spec, Configure, Precheck, Open, Ack, Close and the source's
+// ListTables, SetTables and SnapshotProgress are unary calls. Table schemas are sent once per
+// stream and then referred to by id.
+//
+// Optional abilities are advertised as capability strings in Info, set by Serve when the
+// served value implements the interface: "precheck" (sdk.Prechecker), and for a source
+// "source.ack" (sdk.SourceAcker), "source.list_tables" (sdk.TableLister),
+// "source.set_tables" (sdk.TableSelector) and "source.snapshot_progress"
+// (sdk.ProgressReporter). The host calls an optional method only when the plugin lists its
+// capability. The host's adapter implements every optional interface of its kind whatever
+// the plugin has, and answers for a plugin without the capability itself: Precheck, Ack and
+// SnapshotProgress do nothing and return nil; ListTables and SetTables return an error
+// wrapping sdk.ErrNotSupported. SetTables and SnapshotProgress may be called concurrently
+// with the Read stream; gRPC serves each call on its own goroutine.
+//
+// Errors cross the boundary as their text; io.EOF, context.Canceled,
+// context.DeadlineExceeded and sdk.ErrNotSupported stay recognizable with errors.Is, and
+// errors marked with sdk.Permanent stay marked (sdk.IsPermanent).
 //
 // ProtocolVersion is the version this package speaks; go-plugin refuses a plugin that speaks
-// another one during the handshake, with an error naming both versions.
+// another one during the handshake, with an error naming both versions. Additions within a
+// version are backward compatible and do not change it: new calls, new message fields and new
+// capabilities (an older plugin does not list a capability, so a newer host does not call
+// it; an older host never calls a method it does not know, and ignores fields and
+// capabilities it does not know). The table calls and their capabilities, the
+// CODE_NOT_SUPPORTED error code and the permanent flag of Error were added that way to
+// ferry.plugin.v1.
 package protocol

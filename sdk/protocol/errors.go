@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ferry-cdc/ferry/sdk"
 	pb "github.com/ferry-cdc/ferry/sdk/protocol/pluginv1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -48,12 +49,13 @@ func rpcError(ctx context.Context, method string, err error) error {
 	return fmt.Errorf("plugin call %s: %w", method, err)
 }
 
-// errorToPB encodes a plugin method's error.
+// errorToPB encodes a plugin method's error: its text, whether it is (or wraps) one of the
+// errors errorFromPB restores, and whether it was marked with sdk.Permanent.
 func errorToPB(err error) *pb.Error {
 	if err == nil {
 		return nil
 	}
-	e := &pb.Error{Message: err.Error()}
+	e := &pb.Error{Message: err.Error(), Permanent: sdk.IsPermanent(err)}
 	switch {
 	case errors.Is(err, io.EOF):
 		e.Code = pb.Error_CODE_EOF
@@ -61,12 +63,16 @@ func errorToPB(err error) *pb.Error {
 		e.Code = pb.Error_CODE_CANCELED
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Code = pb.Error_CODE_DEADLINE_EXCEEDED
+	case errors.Is(err, sdk.ErrNotSupported):
+		e.Code = pb.Error_CODE_NOT_SUPPORTED
 	}
 	return e
 }
 
-// errorFromPB decodes a plugin method's error. io.EOF and the context errors come back as
-// themselves (or wrapped, when the plugin added text), so errors.Is works across the wire.
+// errorFromPB decodes a plugin method's error. io.EOF, the context errors and
+// sdk.ErrNotSupported come back as themselves (or wrapped, when the plugin added text), so
+// errors.Is works across the wire; an error the plugin marked with sdk.Permanent is marked
+// again (sdk.IsPermanent works too). The text is the plugin's.
 func errorFromPB(e *pb.Error) error {
 	if e == nil {
 		return nil
@@ -79,11 +85,19 @@ func errorFromPB(e *pb.Error) error {
 		base = context.Canceled
 	case pb.Error_CODE_DEADLINE_EXCEEDED:
 		base = context.DeadlineExceeded
+	case pb.Error_CODE_NOT_SUPPORTED:
+		base = sdk.ErrNotSupported
 	}
+	var err error
 	if base != nil && e.Message == base.Error() {
-		return base
+		err = base
+	} else {
+		err = &remoteError{msg: e.Message, base: base}
 	}
-	return &remoteError{msg: e.Message, base: base}
+	if e.Permanent {
+		err = sdk.Permanent(err)
+	}
+	return err
 }
 
 // remoteError is an error returned by the plugin.

@@ -16,6 +16,8 @@ import (
 
 // ProtocolVersion is the plugin protocol version this package speaks (proto package
 // ferry.plugin.v1). Plugins and hosts agree on it during the go-plugin handshake.
+// Backward-compatible additions (new calls announced by capabilities, new fields) keep it;
+// see the package documentation.
 const ProtocolVersion = 1
 
 // Handshake is the go-plugin handshake shared by ferry and its plugins. The magic cookie only
@@ -117,6 +119,15 @@ func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 		src := g.impl.(sdk.Source)
 		if _, ok := src.(sdk.SourceAcker); ok {
 			ctl.caps = append(ctl.caps, capSourceAck)
+		}
+		if _, ok := src.(sdk.TableLister); ok {
+			ctl.caps = append(ctl.caps, capSourceListTables)
+		}
+		if _, ok := src.(sdk.TableSelector); ok {
+			ctl.caps = append(ctl.caps, capSourceSetTables)
+		}
+		if _, ok := src.(sdk.ProgressReporter); ok {
+			ctl.caps = append(ctl.caps, capSourceSnapshotProgress)
 		}
 		pb.RegisterSourceServer(s, &sourceServer{controlServer: ctl, impl: src})
 	case sdk.KindFilter:

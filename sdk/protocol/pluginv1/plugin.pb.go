@@ -31,6 +31,8 @@ const (
 	Error_CODE_CANCELED Error_Code = 2
 	// context.DeadlineExceeded
 	Error_CODE_DEADLINE_EXCEEDED Error_Code = 3
+	// sdk.ErrNotSupported
+	Error_CODE_NOT_SUPPORTED Error_Code = 4
 )
 
 // Enum value maps for Error_Code.
@@ -40,12 +42,14 @@ var (
 		1: "CODE_EOF",
 		2: "CODE_CANCELED",
 		3: "CODE_DEADLINE_EXCEEDED",
+		4: "CODE_NOT_SUPPORTED",
 	}
 	Error_Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
 		"CODE_EOF":               1,
 		"CODE_CANCELED":          2,
 		"CODE_DEADLINE_EXCEEDED": 3,
+		"CODE_NOT_SUPPORTED":     4,
 	}
 )
 
@@ -330,7 +334,8 @@ func (x *Key) GetColumns() []uint32 {
 
 type Table struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// id is unique within one stream and direction; never 0.
+	// On a stream, id is unique within that stream and direction, and never 0. Outside streams
+	// (ListedTable.schema) it is 0.
 	Id            uint64    `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Tenant        string    `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	Database      string    `protobuf:"bytes,3,opt,name=database,proto3" json:"database,omitempty"`
@@ -866,9 +871,11 @@ func (x *Record) GetPosition() []byte {
 
 // Error is an error returned by a plugin method.
 type Error struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          Error_Code             `protobuf:"varint,1,opt,name=code,proto3,enum=ferry.plugin.v1.Error_Code" json:"code,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Code    Error_Code             `protobuf:"varint,1,opt,name=code,proto3,enum=ferry.plugin.v1.Error_Code" json:"code,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Set when the error was marked with sdk.Permanent (not worth retrying).
+	Permanent     bool `protobuf:"varint,3,opt,name=permanent,proto3" json:"permanent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -915,6 +922,13 @@ func (x *Error) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *Error) GetPermanent() bool {
+	if x != nil {
+		return x.Permanent
+	}
+	return false
 }
 
 // Diagnostic is a configuration error. An empty attribute means the error is not about one
@@ -986,8 +1000,12 @@ type Info struct {
 	Kind    string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	Summary string `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
-	// Optional abilities, e.g. "source.ack" when the source implements sdk.SourceAcker,
-	// "precheck" when the plugin implements sdk.Prechecker.
+	// Optional abilities: "precheck" when the plugin implements sdk.Prechecker; for a source,
+	// "source.ack" (sdk.SourceAcker), "source.list_tables" (sdk.TableLister),
+	// "source.set_tables" (sdk.TableSelector) and "source.snapshot_progress"
+	// (sdk.ProgressReporter). The host calls an optional method only when its capability is
+	// listed, so adding one keeps the protocol version: an older plugin just does not list it,
+	// and an older host never calls it. Unknown capabilities are ignored.
 	Capabilities  []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1968,6 +1986,438 @@ func (*EndOfStream) Descriptor() ([]byte, []int) {
 	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
+// ListedTable mirrors sdk.ListedTable.
+type ListedTable struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Database string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The catalog's type: "BASE TABLE", "VIEW", ...
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	// Absent when the object has no schema (not a base table, or unreadable: see problem).
+	Schema        *Table `protobuf:"bytes,4,opt,name=schema,proto3" json:"schema,omitempty"`
+	Problem       string `protobuf:"bytes,5,opt,name=problem,proto3" json:"problem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListedTable) Reset() {
+	*x = ListedTable{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListedTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListedTable) ProtoMessage() {}
+
+func (x *ListedTable) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListedTable.ProtoReflect.Descriptor instead.
+func (*ListedTable) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListedTable) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *ListedTable) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListedTable) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ListedTable) GetSchema() *Table {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *ListedTable) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+type ListTablesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sdk.TableLister's include patterns.
+	Include       []string `protobuf:"bytes,1,rep,name=include,proto3" json:"include,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTablesRequest) Reset() {
+	*x = ListTablesRequest{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTablesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTablesRequest) ProtoMessage() {}
+
+func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
+func (*ListTablesRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListTablesRequest) GetInclude() []string {
+	if x != nil {
+		return x.Include
+	}
+	return nil
+}
+
+type ListTablesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tables        []*ListedTable         `protobuf:"bytes,1,rep,name=tables,proto3" json:"tables,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTablesResponse) Reset() {
+	*x = ListTablesResponse{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTablesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTablesResponse) ProtoMessage() {}
+
+func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
+func (*ListTablesResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListTablesResponse) GetTables() []*ListedTable {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+func (x *ListTablesResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// SetTablesRequest carries an sdk.TableSelection.
+type SetTablesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Include       []string               `protobuf:"bytes,1,rep,name=include,proto3" json:"include,omitempty"`
+	Exclude       []string               `protobuf:"bytes,2,rep,name=exclude,proto3" json:"exclude,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTablesRequest) Reset() {
+	*x = SetTablesRequest{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTablesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTablesRequest) ProtoMessage() {}
+
+func (x *SetTablesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTablesRequest.ProtoReflect.Descriptor instead.
+func (*SetTablesRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SetTablesRequest) GetInclude() []string {
+	if x != nil {
+		return x.Include
+	}
+	return nil
+}
+
+func (x *SetTablesRequest) GetExclude() []string {
+	if x != nil {
+		return x.Exclude
+	}
+	return nil
+}
+
+type SetTablesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTablesResponse) Reset() {
+	*x = SetTablesResponse{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTablesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTablesResponse) ProtoMessage() {}
+
+func (x *SetTablesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTablesResponse.ProtoReflect.Descriptor instead.
+func (*SetTablesResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SetTablesResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// TableProgress mirrors sdk.SnapshotProgress: one table's snapshot progress.
+type TableProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "db.table"
+	Table    string `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	RowsRead int64  `protobuf:"varint,2,opt,name=rows_read,json=rowsRead,proto3" json:"rows_read,omitempty"`
+	// 0: unknown.
+	RowsEstimated int64 `protobuf:"varint,3,opt,name=rows_estimated,json=rowsEstimated,proto3" json:"rows_estimated,omitempty"`
+	Done          bool  `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TableProgress) Reset() {
+	*x = TableProgress{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TableProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TableProgress) ProtoMessage() {}
+
+func (x *TableProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TableProgress.ProtoReflect.Descriptor instead.
+func (*TableProgress) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *TableProgress) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *TableProgress) GetRowsRead() int64 {
+	if x != nil {
+		return x.RowsRead
+	}
+	return 0
+}
+
+func (x *TableProgress) GetRowsEstimated() int64 {
+	if x != nil {
+		return x.RowsEstimated
+	}
+	return 0
+}
+
+func (x *TableProgress) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+type SnapshotProgressRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotProgressRequest) Reset() {
+	*x = SnapshotProgressRequest{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotProgressRequest) ProtoMessage() {}
+
+func (x *SnapshotProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotProgressRequest.ProtoReflect.Descriptor instead.
+func (*SnapshotProgressRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+}
+
+type SnapshotProgressResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tables        []*TableProgress       `protobuf:"bytes,1,rep,name=tables,proto3" json:"tables,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotProgressResponse) Reset() {
+	*x = SnapshotProgressResponse{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotProgressResponse) ProtoMessage() {}
+
+func (x *SnapshotProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotProgressResponse.ProtoReflect.Descriptor instead.
+func (*SnapshotProgressResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SnapshotProgressResponse) GetTables() []*TableProgress {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+func (x *SnapshotProgressResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // ReadResponse is a batch, or the source's last word: an error or the end of the stream.
 // Nothing follows an error or the end of the stream.
 type ReadResponse struct {
@@ -1986,7 +2436,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1998,7 +2448,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2011,7 +2461,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReadResponse) GetEvent() isReadResponse_Event {
@@ -2099,7 +2549,7 @@ type FilterRequest struct {
 
 func (x *FilterRequest) Reset() {
 	*x = FilterRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2561,7 @@ func (x *FilterRequest) String() string {
 func (*FilterRequest) ProtoMessage() {}
 
 func (x *FilterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2574,7 @@ func (x *FilterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterRequest.ProtoReflect.Descriptor instead.
 func (*FilterRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FilterRequest) GetId() uint64 {
@@ -2181,7 +2631,7 @@ type Kept struct {
 
 func (x *Kept) Reset() {
 	*x = Kept{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2643,7 @@ func (x *Kept) String() string {
 func (*Kept) ProtoMessage() {}
 
 func (x *Kept) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2656,7 @@ func (x *Kept) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kept.ProtoReflect.Descriptor instead.
 func (*Kept) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Kept) GetIndex() uint32 {
@@ -2238,7 +2688,7 @@ type FilterResponse struct {
 
 func (x *FilterResponse) Reset() {
 	*x = FilterResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2700,7 @@ func (x *FilterResponse) String() string {
 func (*FilterResponse) ProtoMessage() {}
 
 func (x *FilterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2713,7 @@ func (x *FilterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterResponse.ProtoReflect.Descriptor instead.
 func (*FilterResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FilterResponse) GetId() uint64 {
@@ -2324,7 +2774,7 @@ type SerializeRequest struct {
 
 func (x *SerializeRequest) Reset() {
 	*x = SerializeRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2786,7 @@ func (x *SerializeRequest) String() string {
 func (*SerializeRequest) ProtoMessage() {}
 
 func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2799,7 @@ func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeRequest.ProtoReflect.Descriptor instead.
 func (*SerializeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SerializeRequest) GetId() uint64 {
@@ -2405,7 +2855,7 @@ type SerializeResponse struct {
 
 func (x *SerializeResponse) Reset() {
 	*x = SerializeResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2867,7 @@ func (x *SerializeResponse) String() string {
 func (*SerializeResponse) ProtoMessage() {}
 
 func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2880,7 @@ func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeResponse.ProtoReflect.Descriptor instead.
 func (*SerializeResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SerializeResponse) GetId() uint64 {
@@ -2462,7 +2912,7 @@ type SinkOpenRequest struct {
 
 func (x *SinkOpenRequest) Reset() {
 	*x = SinkOpenRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2924,7 @@ func (x *SinkOpenRequest) String() string {
 func (*SinkOpenRequest) ProtoMessage() {}
 
 func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2937,7 @@ func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenRequest.ProtoReflect.Descriptor instead.
 func (*SinkOpenRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 type SinkOpenResponse struct {
@@ -2499,7 +2949,7 @@ type SinkOpenResponse struct {
 
 func (x *SinkOpenResponse) Reset() {
 	*x = SinkOpenResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2511,7 +2961,7 @@ func (x *SinkOpenResponse) String() string {
 func (*SinkOpenResponse) ProtoMessage() {}
 
 func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2524,7 +2974,7 @@ func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenResponse.ProtoReflect.Descriptor instead.
 func (*SinkOpenResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SinkOpenResponse) GetError() *Error {
@@ -2547,7 +2997,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +3009,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +3022,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *WriteRequest) GetId() uint64 {
@@ -2608,7 +3058,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +3070,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +3083,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *WriteResponse) GetId() uint64 {
@@ -2742,15 +3192,17 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"commit_sec\x18\v \x01(\x03R\tcommitSec\x12\x1f\n" +
 	"\vcommit_nsec\x18\f \x01(\x05R\n" +
 	"commitNsec\x12\x1a\n" +
-	"\bposition\x18\r \x01(\fR\bposition\"\xad\x01\n" +
+	"\bposition\x18\r \x01(\fR\bposition\"\xe3\x01\n" +
 	"\x05Error\x12/\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1b.ferry.plugin.v1.Error.CodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"Y\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1c\n" +
+	"\tpermanent\x18\x03 \x01(\bR\tpermanent\"q\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bCODE_EOF\x10\x01\x12\x11\n" +
 	"\rCODE_CANCELED\x10\x02\x12\x1a\n" +
-	"\x16CODE_DEADLINE_EXCEEDED\x10\x03\"\\\n" +
+	"\x16CODE_DEADLINE_EXCEEDED\x10\x03\x12\x16\n" +
+	"\x12CODE_NOT_SUPPORTED\x10\x04\"\\\n" +
 	"\n" +
 	"Diagnostic\x12\x1c\n" +
 	"\tattribute\x18\x01 \x01(\tR\tattribute\x12\x18\n" +
@@ -2811,7 +3263,32 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"'\n" +
 	"\vReadRequest\x12\x18\n" +
 	"\acredits\x18\x01 \x01(\rR\acredits\"\r\n" +
-	"\vEndOfStream\"\xfc\x01\n" +
+	"\vEndOfStream\"\x9b\x01\n" +
+	"\vListedTable\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12.\n" +
+	"\x06schema\x18\x04 \x01(\v2\x16.ferry.plugin.v1.TableR\x06schema\x12\x18\n" +
+	"\aproblem\x18\x05 \x01(\tR\aproblem\"-\n" +
+	"\x11ListTablesRequest\x12\x18\n" +
+	"\ainclude\x18\x01 \x03(\tR\ainclude\"x\n" +
+	"\x12ListTablesResponse\x124\n" +
+	"\x06tables\x18\x01 \x03(\v2\x1c.ferry.plugin.v1.ListedTableR\x06tables\x12,\n" +
+	"\x05error\x18\x02 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"F\n" +
+	"\x10SetTablesRequest\x12\x18\n" +
+	"\ainclude\x18\x01 \x03(\tR\ainclude\x12\x18\n" +
+	"\aexclude\x18\x02 \x03(\tR\aexclude\"A\n" +
+	"\x11SetTablesResponse\x12,\n" +
+	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"}\n" +
+	"\rTableProgress\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1b\n" +
+	"\trows_read\x18\x02 \x01(\x03R\browsRead\x12%\n" +
+	"\x0erows_estimated\x18\x03 \x01(\x03R\rrowsEstimated\x12\x12\n" +
+	"\x04done\x18\x04 \x01(\bR\x04done\"\x19\n" +
+	"\x17SnapshotProgressRequest\"\x80\x01\n" +
+	"\x18SnapshotProgressResponse\x126\n" +
+	"\x06tables\x18\x01 \x03(\v2\x1e.ferry.plugin.v1.TableProgressR\x06tables\x12,\n" +
+	"\x05error\x18\x02 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"\xfc\x01\n" +
 	"\fReadResponse\x12.\n" +
 	"\x05batch\x18\x01 \x01(\v2\x16.ferry.plugin.v1.BatchH\x00R\x05batch\x12.\n" +
 	"\x05error\x18\x02 \x01(\v2\x16.ferry.plugin.v1.ErrorH\x00R\x05error\x120\n" +
@@ -2857,7 +3334,7 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rWriteResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tdelivered\x18\x02 \x01(\rR\tdelivered\x12,\n" +
-	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error2\xe7\x04\n" +
+	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error2\xfb\x06\n" +
 	"\x06Source\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
@@ -2866,7 +3343,11 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04Open\x12\".ferry.plugin.v1.SourceOpenRequest\x1a#.ferry.plugin.v1.SourceOpenResponse\x12G\n" +
 	"\x04Read\x12\x1c.ferry.plugin.v1.ReadRequest\x1a\x1d.ferry.plugin.v1.ReadResponse(\x010\x01\x12L\n" +
 	"\x03Ack\x12!.ferry.plugin.v1.SourceAckRequest\x1a\".ferry.plugin.v1.SourceAckResponse\x12F\n" +
-	"\x05Close\x12\x1d.ferry.plugin.v1.CloseRequest\x1a\x1e.ferry.plugin.v1.CloseResponse2\x86\x03\n" +
+	"\x05Close\x12\x1d.ferry.plugin.v1.CloseRequest\x1a\x1e.ferry.plugin.v1.CloseResponse\x12U\n" +
+	"\n" +
+	"ListTables\x12\".ferry.plugin.v1.ListTablesRequest\x1a#.ferry.plugin.v1.ListTablesResponse\x12R\n" +
+	"\tSetTables\x12!.ferry.plugin.v1.SetTablesRequest\x1a\".ferry.plugin.v1.SetTablesResponse\x12g\n" +
+	"\x10SnapshotProgress\x12(.ferry.plugin.v1.SnapshotProgressRequest\x1a).ferry.plugin.v1.SnapshotProgressResponse2\x86\x03\n" +
 	"\x06Filter\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
@@ -2902,49 +3383,57 @@ func file_ferry_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
-	(Error_Code)(0),            // 0: ferry.plugin.v1.Error.Code
-	(*Values)(nil),             // 1: ferry.plugin.v1.Values
-	(*Column)(nil),             // 2: ferry.plugin.v1.Column
-	(*Key)(nil),                // 3: ferry.plugin.v1.Key
-	(*Table)(nil),              // 4: ferry.plugin.v1.Table
-	(*Change)(nil),             // 5: ferry.plugin.v1.Change
-	(*Batch)(nil),              // 6: ferry.plugin.v1.Batch
-	(*Property)(nil),           // 7: ferry.plugin.v1.Property
-	(*Record)(nil),             // 8: ferry.plugin.v1.Record
-	(*Error)(nil),              // 9: ferry.plugin.v1.Error
-	(*Diagnostic)(nil),         // 10: ferry.plugin.v1.Diagnostic
-	(*Info)(nil),               // 11: ferry.plugin.v1.Info
-	(*Attribute)(nil),          // 12: ferry.plugin.v1.Attribute
-	(*Spec)(nil),               // 13: ferry.plugin.v1.Spec
-	(*InfoRequest)(nil),        // 14: ferry.plugin.v1.InfoRequest
-	(*InfoResponse)(nil),       // 15: ferry.plugin.v1.InfoResponse
-	(*Check)(nil),              // 16: ferry.plugin.v1.Check
-	(*PrecheckRequest)(nil),    // 17: ferry.plugin.v1.PrecheckRequest
-	(*PrecheckResponse)(nil),   // 18: ferry.plugin.v1.PrecheckResponse
-	(*SpecRequest)(nil),        // 19: ferry.plugin.v1.SpecRequest
-	(*SpecResponse)(nil),       // 20: ferry.plugin.v1.SpecResponse
-	(*ConfigureRequest)(nil),   // 21: ferry.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),  // 22: ferry.plugin.v1.ConfigureResponse
-	(*CloseRequest)(nil),       // 23: ferry.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),      // 24: ferry.plugin.v1.CloseResponse
-	(*SourceOpenRequest)(nil),  // 25: ferry.plugin.v1.SourceOpenRequest
-	(*SourceOpenResponse)(nil), // 26: ferry.plugin.v1.SourceOpenResponse
-	(*SourceAckRequest)(nil),   // 27: ferry.plugin.v1.SourceAckRequest
-	(*SourceAckResponse)(nil),  // 28: ferry.plugin.v1.SourceAckResponse
-	(*ReadRequest)(nil),        // 29: ferry.plugin.v1.ReadRequest
-	(*EndOfStream)(nil),        // 30: ferry.plugin.v1.EndOfStream
-	(*ReadResponse)(nil),       // 31: ferry.plugin.v1.ReadResponse
-	(*FilterRequest)(nil),      // 32: ferry.plugin.v1.FilterRequest
-	(*Kept)(nil),               // 33: ferry.plugin.v1.Kept
-	(*FilterResponse)(nil),     // 34: ferry.plugin.v1.FilterResponse
-	(*SerializeRequest)(nil),   // 35: ferry.plugin.v1.SerializeRequest
-	(*SerializeResponse)(nil),  // 36: ferry.plugin.v1.SerializeResponse
-	(*SinkOpenRequest)(nil),    // 37: ferry.plugin.v1.SinkOpenRequest
-	(*SinkOpenResponse)(nil),   // 38: ferry.plugin.v1.SinkOpenResponse
-	(*WriteRequest)(nil),       // 39: ferry.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),      // 40: ferry.plugin.v1.WriteResponse
+	(Error_Code)(0),                  // 0: ferry.plugin.v1.Error.Code
+	(*Values)(nil),                   // 1: ferry.plugin.v1.Values
+	(*Column)(nil),                   // 2: ferry.plugin.v1.Column
+	(*Key)(nil),                      // 3: ferry.plugin.v1.Key
+	(*Table)(nil),                    // 4: ferry.plugin.v1.Table
+	(*Change)(nil),                   // 5: ferry.plugin.v1.Change
+	(*Batch)(nil),                    // 6: ferry.plugin.v1.Batch
+	(*Property)(nil),                 // 7: ferry.plugin.v1.Property
+	(*Record)(nil),                   // 8: ferry.plugin.v1.Record
+	(*Error)(nil),                    // 9: ferry.plugin.v1.Error
+	(*Diagnostic)(nil),               // 10: ferry.plugin.v1.Diagnostic
+	(*Info)(nil),                     // 11: ferry.plugin.v1.Info
+	(*Attribute)(nil),                // 12: ferry.plugin.v1.Attribute
+	(*Spec)(nil),                     // 13: ferry.plugin.v1.Spec
+	(*InfoRequest)(nil),              // 14: ferry.plugin.v1.InfoRequest
+	(*InfoResponse)(nil),             // 15: ferry.plugin.v1.InfoResponse
+	(*Check)(nil),                    // 16: ferry.plugin.v1.Check
+	(*PrecheckRequest)(nil),          // 17: ferry.plugin.v1.PrecheckRequest
+	(*PrecheckResponse)(nil),         // 18: ferry.plugin.v1.PrecheckResponse
+	(*SpecRequest)(nil),              // 19: ferry.plugin.v1.SpecRequest
+	(*SpecResponse)(nil),             // 20: ferry.plugin.v1.SpecResponse
+	(*ConfigureRequest)(nil),         // 21: ferry.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),        // 22: ferry.plugin.v1.ConfigureResponse
+	(*CloseRequest)(nil),             // 23: ferry.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),            // 24: ferry.plugin.v1.CloseResponse
+	(*SourceOpenRequest)(nil),        // 25: ferry.plugin.v1.SourceOpenRequest
+	(*SourceOpenResponse)(nil),       // 26: ferry.plugin.v1.SourceOpenResponse
+	(*SourceAckRequest)(nil),         // 27: ferry.plugin.v1.SourceAckRequest
+	(*SourceAckResponse)(nil),        // 28: ferry.plugin.v1.SourceAckResponse
+	(*ReadRequest)(nil),              // 29: ferry.plugin.v1.ReadRequest
+	(*EndOfStream)(nil),              // 30: ferry.plugin.v1.EndOfStream
+	(*ListedTable)(nil),              // 31: ferry.plugin.v1.ListedTable
+	(*ListTablesRequest)(nil),        // 32: ferry.plugin.v1.ListTablesRequest
+	(*ListTablesResponse)(nil),       // 33: ferry.plugin.v1.ListTablesResponse
+	(*SetTablesRequest)(nil),         // 34: ferry.plugin.v1.SetTablesRequest
+	(*SetTablesResponse)(nil),        // 35: ferry.plugin.v1.SetTablesResponse
+	(*TableProgress)(nil),            // 36: ferry.plugin.v1.TableProgress
+	(*SnapshotProgressRequest)(nil),  // 37: ferry.plugin.v1.SnapshotProgressRequest
+	(*SnapshotProgressResponse)(nil), // 38: ferry.plugin.v1.SnapshotProgressResponse
+	(*ReadResponse)(nil),             // 39: ferry.plugin.v1.ReadResponse
+	(*FilterRequest)(nil),            // 40: ferry.plugin.v1.FilterRequest
+	(*Kept)(nil),                     // 41: ferry.plugin.v1.Kept
+	(*FilterResponse)(nil),           // 42: ferry.plugin.v1.FilterResponse
+	(*SerializeRequest)(nil),         // 43: ferry.plugin.v1.SerializeRequest
+	(*SerializeResponse)(nil),        // 44: ferry.plugin.v1.SerializeResponse
+	(*SinkOpenRequest)(nil),          // 45: ferry.plugin.v1.SinkOpenRequest
+	(*SinkOpenResponse)(nil),         // 46: ferry.plugin.v1.SinkOpenResponse
+	(*WriteRequest)(nil),             // 47: ferry.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),            // 48: ferry.plugin.v1.WriteResponse
 }
 var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	2,  // 0: ferry.plugin.v1.Table.columns:type_name -> ferry.plugin.v1.Column
@@ -2962,81 +3451,93 @@ var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	9,  // 12: ferry.plugin.v1.CloseResponse.error:type_name -> ferry.plugin.v1.Error
 	9,  // 13: ferry.plugin.v1.SourceOpenResponse.error:type_name -> ferry.plugin.v1.Error
 	9,  // 14: ferry.plugin.v1.SourceAckResponse.error:type_name -> ferry.plugin.v1.Error
-	6,  // 15: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
-	9,  // 16: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
-	30, // 17: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
-	4,  // 18: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
-	5,  // 19: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 20: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 21: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
-	5,  // 22: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
-	33, // 23: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
-	9,  // 24: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
-	4,  // 25: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 26: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
-	5,  // 27: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 28: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 29: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
-	8,  // 30: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
-	9,  // 31: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 32: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	8,  // 33: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
-	9,  // 34: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
-	14, // 35: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 36: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 37: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 38: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	25, // 39: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
-	29, // 40: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
-	27, // 41: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
-	23, // 42: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
-	14, // 43: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 44: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 45: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 46: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	32, // 47: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
-	14, // 48: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 49: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 50: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 51: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	35, // 52: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
-	14, // 53: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 54: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 55: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 56: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	37, // 57: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
-	39, // 58: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
-	23, // 59: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
-	15, // 60: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 61: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 62: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 63: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	26, // 64: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
-	31, // 65: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
-	28, // 66: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
-	24, // 67: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
-	15, // 68: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 69: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 70: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 71: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	34, // 72: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
-	15, // 73: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 74: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 75: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 76: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	36, // 77: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
-	15, // 78: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 79: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 80: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 81: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	38, // 82: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
-	40, // 83: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
-	24, // 84: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
-	60, // [60:85] is the sub-list for method output_type
-	35, // [35:60] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	4,  // 15: ferry.plugin.v1.ListedTable.schema:type_name -> ferry.plugin.v1.Table
+	31, // 16: ferry.plugin.v1.ListTablesResponse.tables:type_name -> ferry.plugin.v1.ListedTable
+	9,  // 17: ferry.plugin.v1.ListTablesResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 18: ferry.plugin.v1.SetTablesResponse.error:type_name -> ferry.plugin.v1.Error
+	36, // 19: ferry.plugin.v1.SnapshotProgressResponse.tables:type_name -> ferry.plugin.v1.TableProgress
+	9,  // 20: ferry.plugin.v1.SnapshotProgressResponse.error:type_name -> ferry.plugin.v1.Error
+	6,  // 21: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
+	9,  // 22: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
+	30, // 23: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
+	4,  // 24: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
+	5,  // 25: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 26: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 27: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
+	5,  // 28: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
+	41, // 29: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
+	9,  // 30: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
+	4,  // 31: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 32: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
+	5,  // 33: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 34: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 35: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
+	8,  // 36: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
+	9,  // 37: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 38: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	8,  // 39: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
+	9,  // 40: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
+	14, // 41: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 42: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 43: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 44: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	25, // 45: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
+	29, // 46: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
+	27, // 47: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
+	23, // 48: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
+	32, // 49: ferry.plugin.v1.Source.ListTables:input_type -> ferry.plugin.v1.ListTablesRequest
+	34, // 50: ferry.plugin.v1.Source.SetTables:input_type -> ferry.plugin.v1.SetTablesRequest
+	37, // 51: ferry.plugin.v1.Source.SnapshotProgress:input_type -> ferry.plugin.v1.SnapshotProgressRequest
+	14, // 52: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 53: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 54: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 55: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	40, // 56: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
+	14, // 57: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 58: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 59: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 60: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	43, // 61: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
+	14, // 62: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 63: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 64: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 65: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	45, // 66: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
+	47, // 67: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
+	23, // 68: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
+	15, // 69: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 70: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 71: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 72: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	26, // 73: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
+	39, // 74: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
+	28, // 75: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
+	24, // 76: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
+	33, // 77: ferry.plugin.v1.Source.ListTables:output_type -> ferry.plugin.v1.ListTablesResponse
+	35, // 78: ferry.plugin.v1.Source.SetTables:output_type -> ferry.plugin.v1.SetTablesResponse
+	38, // 79: ferry.plugin.v1.Source.SnapshotProgress:output_type -> ferry.plugin.v1.SnapshotProgressResponse
+	15, // 80: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 81: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 82: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 83: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	42, // 84: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
+	15, // 85: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 86: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 87: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 88: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	44, // 89: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
+	15, // 90: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 91: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 92: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 93: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	46, // 94: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
+	48, // 95: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
+	24, // 96: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
+	69, // [69:97] is the sub-list for method output_type
+	41, // [41:69] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_ferry_plugin_v1_plugin_proto_init() }
@@ -3045,7 +3546,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 		return
 	}
 	file_ferry_plugin_v1_plugin_proto_msgTypes[11].OneofWrappers = []any{}
-	file_ferry_plugin_v1_plugin_proto_msgTypes[30].OneofWrappers = []any{
+	file_ferry_plugin_v1_plugin_proto_msgTypes[38].OneofWrappers = []any{
 		(*ReadResponse_Batch)(nil),
 		(*ReadResponse_Error)(nil),
 		(*ReadResponse_End)(nil),
@@ -3056,7 +3557,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_plugin_v1_plugin_proto_rawDesc), len(file_ferry_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -19,14 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Source_Info_FullMethodName      = "/ferry.plugin.v1.Source/Info"
-	Source_Spec_FullMethodName      = "/ferry.plugin.v1.Source/Spec"
-	Source_Configure_FullMethodName = "/ferry.plugin.v1.Source/Configure"
-	Source_Precheck_FullMethodName  = "/ferry.plugin.v1.Source/Precheck"
-	Source_Open_FullMethodName      = "/ferry.plugin.v1.Source/Open"
-	Source_Read_FullMethodName      = "/ferry.plugin.v1.Source/Read"
-	Source_Ack_FullMethodName       = "/ferry.plugin.v1.Source/Ack"
-	Source_Close_FullMethodName     = "/ferry.plugin.v1.Source/Close"
+	Source_Info_FullMethodName             = "/ferry.plugin.v1.Source/Info"
+	Source_Spec_FullMethodName             = "/ferry.plugin.v1.Source/Spec"
+	Source_Configure_FullMethodName        = "/ferry.plugin.v1.Source/Configure"
+	Source_Precheck_FullMethodName         = "/ferry.plugin.v1.Source/Precheck"
+	Source_Open_FullMethodName             = "/ferry.plugin.v1.Source/Open"
+	Source_Read_FullMethodName             = "/ferry.plugin.v1.Source/Read"
+	Source_Ack_FullMethodName              = "/ferry.plugin.v1.Source/Ack"
+	Source_Close_FullMethodName            = "/ferry.plugin.v1.Source/Close"
+	Source_ListTables_FullMethodName       = "/ferry.plugin.v1.Source/ListTables"
+	Source_SetTables_FullMethodName        = "/ferry.plugin.v1.Source/SetTables"
+	Source_SnapshotProgress_FullMethodName = "/ferry.plugin.v1.Source/SnapshotProgress"
 )
 
 // SourceClient is the client API for Source service.
@@ -40,8 +43,18 @@ type SourceClient interface {
 	Precheck(ctx context.Context, in *PrecheckRequest, opts ...grpc.CallOption) (*PrecheckResponse, error)
 	Open(ctx context.Context, in *SourceOpenRequest, opts ...grpc.CallOption) (*SourceOpenResponse, error)
 	Read(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ReadRequest, ReadResponse], error)
+	// Only called when Info lists the "source.ack" capability.
 	Ack(ctx context.Context, in *SourceAckRequest, opts ...grpc.CallOption) (*SourceAckResponse, error)
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error)
+	// Only called when Info lists the "source.list_tables" capability; after Configure,
+	// without Open.
+	ListTables(ctx context.Context, in *ListTablesRequest, opts ...grpc.CallOption) (*ListTablesResponse, error)
+	// Only called when Info lists the "source.set_tables" capability; after Open, concurrently
+	// with Read.
+	SetTables(ctx context.Context, in *SetTablesRequest, opts ...grpc.CallOption) (*SetTablesResponse, error)
+	// Only called when Info lists the "source.snapshot_progress" capability; after Open,
+	// concurrently with Read.
+	SnapshotProgress(ctx context.Context, in *SnapshotProgressRequest, opts ...grpc.CallOption) (*SnapshotProgressResponse, error)
 }
 
 type sourceClient struct {
@@ -135,6 +148,36 @@ func (c *sourceClient) Close(ctx context.Context, in *CloseRequest, opts ...grpc
 	return out, nil
 }
 
+func (c *sourceClient) ListTables(ctx context.Context, in *ListTablesRequest, opts ...grpc.CallOption) (*ListTablesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTablesResponse)
+	err := c.cc.Invoke(ctx, Source_ListTables_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sourceClient) SetTables(ctx context.Context, in *SetTablesRequest, opts ...grpc.CallOption) (*SetTablesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetTablesResponse)
+	err := c.cc.Invoke(ctx, Source_SetTables_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sourceClient) SnapshotProgress(ctx context.Context, in *SnapshotProgressRequest, opts ...grpc.CallOption) (*SnapshotProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SnapshotProgressResponse)
+	err := c.cc.Invoke(ctx, Source_SnapshotProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -146,8 +189,18 @@ type SourceServer interface {
 	Precheck(context.Context, *PrecheckRequest) (*PrecheckResponse, error)
 	Open(context.Context, *SourceOpenRequest) (*SourceOpenResponse, error)
 	Read(grpc.BidiStreamingServer[ReadRequest, ReadResponse]) error
+	// Only called when Info lists the "source.ack" capability.
 	Ack(context.Context, *SourceAckRequest) (*SourceAckResponse, error)
 	Close(context.Context, *CloseRequest) (*CloseResponse, error)
+	// Only called when Info lists the "source.list_tables" capability; after Configure,
+	// without Open.
+	ListTables(context.Context, *ListTablesRequest) (*ListTablesResponse, error)
+	// Only called when Info lists the "source.set_tables" capability; after Open, concurrently
+	// with Read.
+	SetTables(context.Context, *SetTablesRequest) (*SetTablesResponse, error)
+	// Only called when Info lists the "source.snapshot_progress" capability; after Open,
+	// concurrently with Read.
+	SnapshotProgress(context.Context, *SnapshotProgressRequest) (*SnapshotProgressResponse, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -181,6 +234,15 @@ func (UnimplementedSourceServer) Ack(context.Context, *SourceAckRequest) (*Sourc
 }
 func (UnimplementedSourceServer) Close(context.Context, *CloseRequest) (*CloseResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedSourceServer) ListTables(context.Context, *ListTablesRequest) (*ListTablesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListTables not implemented")
+}
+func (UnimplementedSourceServer) SetTables(context.Context, *SetTablesRequest) (*SetTablesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetTables not implemented")
+}
+func (UnimplementedSourceServer) SnapshotProgress(context.Context, *SnapshotProgressRequest) (*SnapshotProgressResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SnapshotProgress not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -336,6 +398,60 @@ func _Source_Close_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_ListTables_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTablesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).ListTables(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_ListTables_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).ListTables(ctx, req.(*ListTablesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Source_SetTables_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetTablesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).SetTables(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_SetTables_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).SetTables(ctx, req.(*SetTablesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Source_SnapshotProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SnapshotProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).SnapshotProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_SnapshotProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).SnapshotProgress(ctx, req.(*SnapshotProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -370,6 +486,18 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Source_Close_Handler,
+		},
+		{
+			MethodName: "ListTables",
+			Handler:    _Source_ListTables_Handler,
+		},
+		{
+			MethodName: "SetTables",
+			Handler:    _Source_SetTables_Handler,
+		},
+		{
+			MethodName: "SnapshotProgress",
+			Handler:    _Source_SnapshotProgress_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
