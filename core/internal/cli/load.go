@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"go.uber.org/zap"
@@ -46,8 +48,8 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 			continue
 		}
 		var patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)
-		if b == &f.Pipeline.Source && f.Pipeline.Objects.Present {
-			patch = sourceTablesPatch(b, &f.Pipeline.Objects)
+		if b == &f.Pipeline.Source {
+			patch = sourcePatch(b, f.Pipeline)
 		}
 		inst, d := loadPlugin(ctx, g.logger, host, b, patch)
 		all = append(all, d...)
@@ -136,4 +138,77 @@ func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *conf
 	}
 	log.Debug("plugin configured", zap.String("plugin", b.Name), zap.String("kind", string(b.Kind)), zap.String("location", inst.Location))
 	return inst, diags
+}
+
+// sourcePatch fills source settings that the pipeline decides: the tables from the objects
+// block, and from the resources block the snapshot readers (snapshot_concurrency) and the
+// log reader's memory (reader_memory), each only when the source declares the attribute.
+// A source block that sets an attribute the resources block also sets is an error.
+func sourcePatch(b *config.PluginBlock, p *config.Pipeline) func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics) {
+	var tables func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)
+	if p.Objects.Present {
+		tables = sourceTablesPatch(b, &p.Objects)
+	}
+	return func(spec sdk.Spec, cfg []byte) ([]byte, hcl.Diagnostics) {
+		var diags hcl.Diagnostics
+		if tables != nil {
+			cfg, diags = tables(spec, cfg)
+		}
+		res := &p.Resources
+		fill := map[string]struct {
+			res string
+			v   int64
+		}{
+			"snapshot_concurrency": {config.ResFullReadConcurrency, int64(res.FullReadConcurrency)},
+			"reader_memory":        {config.ResLogReaderMemory, res.LogReaderMemory},
+		}
+		m := map[string]json.RawMessage{}
+		changed := false
+		for attr, r := range fill {
+			if r.v == 0 {
+				continue
+			}
+			a, ok := spec.Attribute(attr)
+			if !ok || (a.Type != sdk.TypeInt && a.Type != sdk.TypeSize) {
+				continue
+			}
+			if rng, set := blockAttrRange(b, attr); set {
+				resRng, _ := res.ValueRange(r.res)
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  fmt.Sprintf("Conflicting %s and resources", attr),
+					Detail: fmt.Sprintf("Set either %s in the source block or resources.%s (line %d of %s), not both.",
+						attr, r.res, resRng.Start.Line, resRng.Filename),
+					Subject: rng.Ptr(),
+				})
+				continue
+			}
+			if !changed {
+				if err := json.Unmarshal(cfg, &m); err != nil {
+					return cfg, diags
+				}
+				changed = true
+			}
+			m[attr] = json.RawMessage(strconv.FormatInt(r.v, 10))
+		}
+		if changed {
+			if out, err := json.Marshal(m); err == nil {
+				cfg = out
+			}
+		}
+		return cfg, diags
+	}
+}
+
+// blockAttrRange returns the expression range of an attribute a plugin block sets.
+func blockAttrRange(b *config.PluginBlock, name string) (hcl.Range, bool) {
+	if b.Body == nil {
+		return hcl.Range{}, false
+	}
+	content, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	a, ok := content.Attributes[name]
+	if !ok {
+		return hcl.Range{}, false
+	}
+	return a.Expr.Range(), true
 }

@@ -84,10 +84,13 @@ type resolved struct {
 func resolveObjects(ctx context.Context, l *loaded, sel *objects.Selection) ([]resolved, error) {
 	lister, ok := l.source.Plugin.(sdk.TableLister)
 	if !ok {
-		return nil, fmt.Errorf("source %q cannot list tables (it does not implement sdk.TableLister, or it runs out of process)", l.source.Ref.Name)
+		return nil, fmt.Errorf("source %q cannot list tables (it does not implement sdk.TableLister)", l.source.Ref.Name)
 	}
 	include, _ := sel.SourceTables()
 	tables, err := lister.ListTables(ctx, include)
+	if errors.Is(err, sdk.ErrNotSupported) {
+		return nil, fmt.Errorf("source %q (%s) cannot list tables (it does not implement sdk.TableLister)", l.source.Ref.Name, l.source.Location)
+	}
 	if err != nil {
 		return nil, err
 	}

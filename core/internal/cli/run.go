@@ -5,12 +5,15 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
+	"github.com/ferry-cdc/ferry/core/internal/console"
 	"github.com/ferry-cdc/ferry/core/internal/logging"
 	"github.com/ferry-cdc/ferry/core/internal/objects"
 	"github.com/ferry-cdc/ferry/core/internal/pipeline"
@@ -22,7 +25,8 @@ func newRun(g *globals) *cobra.Command {
 	var vars []string
 	var statusAddr string
 	var skips []string
-	var noPrecheck bool
+	var noPrecheck, adopt bool
+	var watch time.Duration
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run (or resume) a pipeline until it is stopped",
@@ -35,14 +39,26 @@ Exit codes: 0 stopped cleanly or the source finished, 1 the pipeline failed,
 3 invalid pipeline file, 4 a precheck failed, 2 wrong usage.
 
 Before starting, run runs the prechecks of 'ferry precheck' and refuses to start when one
-fails (--skip NAME accepts a failure, --no-precheck skips them all).`,
+fails (--skip NAME accepts a failure, --no-precheck skips them all).
+
+Only one process runs a pipeline at a time: run takes the pipeline's lease in its
+checkpoint directory (<dir>/<name>.lock) and refuses to start while another holds it. A
+pipeline name belongs to one pipeline file per checkpoint directory; --adopt continues
+from the checkpoint after the file was moved or renamed.
+
+The objects block (tables, rules, row filters, columns, sharding columns, topics) can be
+changed while the pipeline runs: run reloads it on SIGHUP and when the file changes
+(checked every --watch interval). Tables the change adds are snapshotted (when the source
+snapshots) and then stream; nothing else restarts. Changes elsewhere in the file are
+reported and need a restart.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			vs, err := parseVars(vars)
 			if err != nil {
 				return err
 			}
-			return runPipeline(g, args[0], vs, runOptions{statusAddr: statusAddr, skips: skips, noPrecheck: noPrecheck})
+			return runPipeline(g, args[0], vs, runOptions{statusAddr: statusAddr, skips: skips, noPrecheck: noPrecheck,
+				adopt: adopt, watch: watch})
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
@@ -50,6 +66,8 @@ fails (--skip NAME accepts a failure, --no-precheck skips them all).`,
 		`serve /status (JSON), /metrics (Prometheus) and /healthz here; "" turns it off`)
 	cmd.Flags().StringArrayVar(&skips, "skip", nil, "skip a failed precheck by name (repeatable)")
 	cmd.Flags().BoolVar(&noPrecheck, "no-precheck", false, "do not run the prechecks before starting")
+	cmd.Flags().BoolVar(&adopt, "adopt", false, "continue a pipeline whose checkpoint was made from another file path (the file was moved)")
+	cmd.Flags().DurationVar(&watch, "watch", 2*time.Second, "check the pipeline file for changes this often and reload its objects block (0: only on SIGHUP)")
 	return cmd
 }
 
@@ -60,12 +78,25 @@ type runOptions struct {
 	statusAddr string
 	skips      []string
 	noPrecheck bool
+	adopt      bool
+	watch      time.Duration
 }
 
 func runPipeline(g *globals, path string, vars map[string]string, o runOptions) error {
 	statusAddr := o.statusAddr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// On a terminal: a live snapshot progress bar, then a live status line, with the logs
+	// printed above it. Otherwise plain structured logs.
+	var con *console.Console
+	if f, ok := g.stderr.(*os.File); ok && console.IsTerminal(f) {
+		con = console.New(f, nil)
+		if lg, err := logging.New(logging.Options{Level: g.logLevel, Format: g.logFormat, Output: con.Writer()}); err == nil {
+			g.logger = lg
+		}
+		g.stderr = con.Writer()
+		defer con.Stop() // runs last: the final line before an error is printed
+	}
 	host, err := g.host()
 	if err != nil {
 		return withCode(ExitFailure, err)
@@ -78,16 +109,23 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	}
 	p := l.file.Pipeline
 	log := g.logger.With(zap.String(logging.FieldPipeline, p.Name))
-	if !o.noPrecheck {
-		if err := precheck(ctx, g, l, o.skips, g.stderr); err != nil {
-			return err
-		}
-	}
 	store, err := checkpoint.NewFileStore(p.Checkpoint.Dir)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}
 	defer store.Close()
+	host2, _ := os.Hostname()
+	abs, _ := filepath.Abs(path)
+	lease, err := store.Acquire(checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, o.adopt)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	defer lease.Release()
+	if !o.noPrecheck {
+		if err := precheck(ctx, g, l, o.skips, g.stderr); err != nil {
+			return err
+		}
+	}
 
 	filters := make([]sdk.Filter, len(l.filters))
 	for i, f := range l.filters {
@@ -95,6 +133,10 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	}
 	var pl *pipeline.Pipeline
 	tracker := status.NewTracker(p.Name, func() pipeline.Stats { return pl.Stats() })
+	tracker.SetLogger(log)
+	if pr, ok := l.source.Plugin.(sdk.ProgressReporter); ok {
+		tracker.SetProgressSource(pr.SnapshotProgress)
+	}
 	tracker.SetLimits(status.Limits{
 		FullRowsPerSecond: p.Limits.Full.RowsPerSecond, FullBytesPerSecond: p.Limits.Full.BytesPerSecond,
 		IncrementalRowsPerSecond: p.Limits.Incremental.RowsPerSecond, IncrementalBytesPerSecond: p.Limits.Incremental.BytesPerSecond,
@@ -133,10 +175,27 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	if objStage != nil {
 		pcfg.Objects, pcfg.Shard, pcfg.Key = objStage.Apply, objStage.Shard, objStage.Key
 	}
+	applyResources(&pcfg, p)
 	pl, err = pipeline.New(pcfg)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}
+	if n := setMemoryLimit(p); n > 0 {
+		log.Info("memory limit from the resources block", zap.Int64("bytes", n))
+	}
+	tracker.SetPipelinePhase(func() string { ph, _ := pl.Phase(); return ph })
+	// Not the signal context: status and the progress line go on while the pipeline drains.
+	tctx, tcancel := context.WithCancel(context.Background())
+	defer tcancel()
+	tracker.Start(tctx)
+	if con != nil {
+		con.SetTracker(tracker)
+		con.Start(tctx)
+	}
+	rl := newReloader(path, vars, log, l, objStage, pl)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go rl.Watch(wctx, o.watch)
 	if statusAddr != "" {
 		sctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

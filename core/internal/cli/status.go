@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferry-cdc/ferry/core/internal/console"
 	"github.com/ferry-cdc/ferry/core/internal/status"
 )
 
@@ -59,7 +61,11 @@ Exit codes: 0 the pipeline answered, 1 it did not (not running, or another addre
 func printStatus(w io.Writer, s status.Snapshot) {
 	row := func(k, v string) { fmt.Fprintf(w, "%-16s %s\n", k, v) }
 	row("pipeline", s.Pipeline)
-	row("phase", fmt.Sprintf("%s (up %s)", s.Phase, s.Now.Sub(s.StartedAt).Round(time.Second)))
+	phase := s.Phase
+	if s.Stage != "" && (s.Phase == status.PhaseRunning || s.Phase == status.PhaseStopping) {
+		phase += ", " + s.Stage
+	}
+	row("phase", fmt.Sprintf("%s (up %s)", phase, s.Now.Sub(s.StartedAt).Round(time.Second)))
 	pos := s.Position
 	if len(pos) > 48 {
 		pos = pos[:48] + "…"
@@ -105,17 +111,59 @@ func printStatus(w io.Writer, s status.Snapshot) {
 	if s.LastError != "" {
 		row("last error", fmt.Sprintf("%s (%s ago)", strings.TrimSpace(s.LastError), s.Now.Sub(s.LastErrorAt).Round(time.Second)))
 	}
+	if p := s.Snapshot; p != nil {
+		printSnapshotProgress(w, row, p)
+	}
 }
 
-func bytesText(b float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for b >= 1024 && i < len(units)-1 {
-		b /= 1024
-		i++
+// printSnapshotProgress prints the snapshot's totals and a table of its tables.
+func printSnapshotProgress(w io.Writer, row func(k, v string), p *status.SnapshotProgress) {
+	sum := fmt.Sprintf("%d of %d tables done, %s rows read", p.TablesDone, p.TablesTotal, console.Count(p.RowsRead))
+	if p.RowsEstimated > 0 {
+		sum += fmt.Sprintf(" of ~%s", console.Count(p.RowsEstimated))
 	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f B", b)
+	if p.Percent != nil {
+		sum += " (" + console.Percent(p.Percent) + ")"
+	} else {
+		sum += " (percent unknown)"
 	}
-	return fmt.Sprintf("%.1f %s", b, units[i])
+	if !p.Done {
+		sum += fmt.Sprintf(", %.0f rows/s", p.RowsPerSecond)
+		if p.ETASeconds != nil {
+			sum += ", about " + console.Duration(time.Duration(*p.ETASeconds*float64(time.Second))) + " left"
+		}
+	}
+	row("snapshot", sum)
+	cells := [][]string{{"TABLE", "ROWS", "ESTIMATE", "PERCENT", "STATE"}}
+	for _, t := range p.Tables {
+		est := "unknown"
+		if t.RowsEstimated > 0 {
+			est = "~" + console.Count(t.RowsEstimated)
+		}
+		cells = append(cells, []string{t.Table, console.Count(t.RowsRead), est, console.Percent(t.Percent), t.State})
+	}
+	widths := make([]int, len(cells[0]))
+	for _, r := range cells {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range cells {
+		var b strings.Builder
+		b.WriteString("  ")
+		for i, c := range r {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if i == 0 || i == len(r)-1 { // names and states left, numbers right
+				b.WriteString(c + pad)
+			} else {
+				b.WriteString(pad + c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
 }
+
+func bytesText(b float64) string { return console.Bytes(b) }

@@ -12,8 +12,9 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// marker is an expected diagnostic: its start line and a substring of its text.
+// marker is an expected diagnostic: its file, start line and a substring of its text.
 type marker struct {
+	file string
 	line int
 	text string
 }
@@ -33,14 +34,15 @@ func readMarkers(t *testing.T, path string) []marker {
 		parts := strings.Split(sc.Text(), markerPrefix)
 		for _, p := range parts[1:] {
 			if s := strings.TrimSpace(p); s != "" {
-				out = append(out, marker{n, s})
+				out = append(out, marker{filepath.Clean(path), n, s})
 			}
 		}
 	}
 	return out
 }
 
-// errorFileColumns pins the exact start column of some diagnostics.
+// errorFileColumns pins the exact start column of some diagnostics (by the base name of the
+// file the diagnostic points into).
 var errorFileColumns = map[string]int{
 	"runtime_unknown_attr.hcl:6":   5,  // the attribute's name
 	"enum.hcl:4":                   12, // the value
@@ -69,13 +71,21 @@ func TestErrorFiles(t *testing.T) {
 		t.Fatalf("only %d error files", len(files))
 	}
 	checkedCols := map[string]bool{}
+	usedTemplates := map[string]bool{}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
+			f, diags, _ := loadAndDecode(path, Options{Env: lookupTestEnv(testEnv)})
+			// Markers in the templates the file uses are expected too.
 			want := readMarkers(t, path)
+			if f != nil {
+				for _, tm := range f.Templates {
+					usedTemplates[filepath.Clean(tm.Filename)] = true
+					want = append(want, readMarkers(t, tm.Filename)...)
+				}
+			}
 			if len(want) == 0 {
 				t.Fatal("no # ERROR: markers")
 			}
-			f, diags, _ := loadAndDecode(path, Options{Env: lookupTestEnv(testEnv)})
 
 			matched := make([]bool, len(want))
 			for _, d := range diags {
@@ -89,14 +99,14 @@ func TestErrorFiles(t *testing.T) {
 				text := d.Summary + "\n" + d.Detail
 				ok := false
 				for i, m := range want {
-					if m.line == d.Subject.Start.Line && strings.Contains(text, m.text) {
+					if m.file == filepath.Clean(d.Subject.Filename) && m.line == d.Subject.Start.Line && strings.Contains(text, m.text) {
 						matched[i], ok = true, true
 					}
 				}
 				if !ok {
-					t.Errorf("unexpected diagnostic at line %d: %s: %s", d.Subject.Start.Line, d.Summary, d.Detail)
+					t.Errorf("unexpected diagnostic at %s:%d: %s: %s", d.Subject.Filename, d.Subject.Start.Line, d.Summary, d.Detail)
 				}
-				key := fmt.Sprintf("%s:%d", filepath.Base(path), d.Subject.Start.Line)
+				key := fmt.Sprintf("%s:%d", filepath.Base(d.Subject.Filename), d.Subject.Start.Line)
 				if col, ok := errorFileColumns[key]; ok {
 					checkedCols[key] = true
 					if d.Subject.Start.Column != col {
@@ -106,7 +116,7 @@ func TestErrorFiles(t *testing.T) {
 			}
 			for i, m := range want {
 				if !matched[i] {
-					t.Errorf("line %d: no diagnostic containing %q", m.line, m.text)
+					t.Errorf("%s:%d: no diagnostic containing %q", m.file, m.line, m.text)
 				}
 			}
 
@@ -123,6 +133,13 @@ func TestErrorFiles(t *testing.T) {
 	for key := range errorFileColumns {
 		if !checkedCols[key] {
 			t.Errorf("%s: no diagnostic found to check the column of", key)
+		}
+	}
+	// Every template with markers is used by an error file (else its markers go unchecked).
+	tmpls, _ := filepath.Glob("testdata/error-files/templates/*.hcl")
+	for _, tm := range tmpls {
+		if len(readMarkers(t, tm)) > 0 && !usedTemplates[filepath.Clean(tm)] {
+			t.Errorf("%s: not used by any error file", tm)
 		}
 	}
 }

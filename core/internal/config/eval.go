@@ -14,11 +14,11 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
-// functions returns the functions available in expressions.
-func (f *File) functions() map[string]function.Function {
+// functions returns the functions available in expressions of a file in dir.
+func (f *File) functions(dir string) map[string]function.Function {
 	return map[string]function.Function{
 		"env":       envFunc(f.opts.Env),
-		"file":      fileFunc(f.Dir, f.opts.ReadFile),
+		"file":      fileFunc(dir, f.opts.ReadFile),
 		"upper":     stdlib.UpperFunc,
 		"lower":     stdlib.LowerFunc,
 		"format":    stdlib.FormatFunc,
@@ -59,7 +59,7 @@ func envFunc(lookup func(string) (string, bool)) function.Function {
 // fileFunc is file(path), relative to dir; the content is returned as is.
 func fileFunc(dir string, read func(string) ([]byte, error)) function.Function {
 	return function.New(&function.Spec{
-		Description: "Returns the content of a file, relative to the pipeline file's directory.",
+		Description: "Returns the content of a file, relative to the directory of the file that calls it.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
@@ -71,7 +71,7 @@ func fileFunc(dir string, read func(string) ([]byte, error)) function.Function {
 			b, err := read(p)
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
-					return cty.NilVal, fmt.Errorf("file %q does not exist (relative paths start at the pipeline file's directory)", name)
+					return cty.NilVal, fmt.Errorf("file %q does not exist (relative paths start at the directory of the file that calls file())", name)
 				}
 				var pe *fs.PathError
 				if errors.As(err, &pe) {
@@ -87,17 +87,25 @@ func fileFunc(dir string, read func(string) ([]byte, error)) function.Function {
 	})
 }
 
-// buildContexts makes the evaluation contexts once the variables are known.
+// buildContexts makes the evaluation contexts of every file once the variables are known.
 func (f *File) buildContexts() {
-	fns := f.functions()
 	vals := map[string]cty.Value{}
 	for name, v := range f.vars {
 		vals[name] = v.value
 	}
-	f.ctx = &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)},
-		Functions: fns,
+	vars := map[string]cty.Value{"var": cty.ObjectVal(vals)}
+	for _, s := range f.sources {
+		s.ctx = &hcl.EvalContext{Variables: vars, Functions: s.fnCtx.Functions}
 	}
+}
+
+// ctxFor returns the evaluation context of the file expr is written in: file() reads
+// relative to that file's directory.
+func (f *File) ctxFor(expr hcl.Expression) *hcl.EvalContext {
+	if s := f.sourceOf(expr.Range().Filename); s != nil {
+		return s.ctx
+	}
+	return nil
 }
 
 // varNames returns the declared variable names, sorted.
@@ -164,7 +172,7 @@ func (f *File) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
 	if diags := f.checkRefs(expr); diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}
-	return expr.Value(f.ctx)
+	return expr.Value(f.ctxFor(expr))
 }
 
 // usesSensitive reports whether expr references a sensitive variable.

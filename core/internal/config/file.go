@@ -49,16 +49,20 @@ type File struct {
 	// Dir is the absolute directory of the file; relative paths in the file resolve
 	// against it.
 	Dir string
-	// Variables are the declared variables, in file order.
+	// Variables are the declared variables: the templates' (in the order the templates are
+	// listed), then the file's own, each in file order.
 	Variables []*Variable
 	// Pipeline is the file's pipeline, nil when the file has none (or does not parse). It
 	// may be incomplete when Parse reported errors.
 	Pipeline *Pipeline
+	// Templates are the template files named by the file's template attribute that could be
+	// read, in the order listed (a later one wins over an earlier one).
+	Templates []*Template
 
 	hcl          *hcl.File
 	opts         Options
 	vars         map[string]*Variable
-	ctx          *hcl.EvalContext // functions and var.*
+	sources      map[string]*source // the file and its templates, by Filename
 	varSecrets   secretSet
 	blockSecrets map[hcl.Pos]blockSecrets // plugin blocks, keyed by DefRange.Start
 	otherSecrets secretSet                // pipeline-level attributes that use sensitive variables
@@ -71,6 +75,54 @@ func (f *File) Bytes() []byte {
 		return nil
 	}
 	return f.hcl.Bytes
+}
+
+// Source returns the source text of the pipeline file or of one of its templates, by the
+// file name diagnostics use (hcl.Range.Filename); nil for other names.
+func (f *File) Source(filename string) []byte {
+	if f == nil {
+		return nil
+	}
+	if s := f.sources[filename]; s != nil && s.hcl != nil {
+		return s.hcl.Bytes
+	}
+	return nil
+}
+
+// source is one file of the configuration: the pipeline file or a template.
+type source struct {
+	hcl *hcl.File
+	dir string // absolute directory: relative paths written in the file start here
+	// level orders the files for merging: 0 is the pipeline file, then the last listed
+	// template is 1 and so on; a lower level wins.
+	level int
+	fnCtx *hcl.EvalContext // functions only (variable defaults, template paths)
+	ctx   *hcl.EvalContext // functions and var.*
+}
+
+// addSource registers a parsed file.
+func (f *File) addSource(filename, dir string, hf *hcl.File) *source {
+	fns := f.functions(dir)
+	s := &source{hcl: hf, dir: dir, fnCtx: &hcl.EvalContext{Functions: fns}}
+	s.ctx = s.fnCtx
+	f.sources[filename] = s
+	return s
+}
+
+// sourceOf returns the file a range is in (the pipeline file for unknown names).
+func (f *File) sourceOf(filename string) *source {
+	if s := f.sources[filename]; s != nil {
+		return s
+	}
+	return f.sources[f.Filename]
+}
+
+// level returns the merge level of the file a range is in (see source.level).
+func (f *File) level(rng hcl.Range) int {
+	if s := f.sourceOf(rng.Filename); s != nil {
+		return s.level
+	}
+	return 0
 }
 
 // Variable is a declared variable.
@@ -112,6 +164,9 @@ type Pipeline struct {
 	// Objects is the object selection (Present false: none; the source's own settings
 	// decide which tables are read and every change goes to the sink's topic).
 	Objects Objects
+	// Resources is the resources block: presets and per-phase concurrency and memory
+	// (zero values: not configured).
+	Resources Resources
 	// DefRange is the block header; NameRange the label.
 	DefRange, NameRange hcl.Range
 	// Ranges maps the pipeline's own attributes (description, tags) to their expressions.
@@ -158,20 +213,24 @@ type Runtime struct {
 	// BatchTimeout is the longest wait to fill a batch (> 0).
 	BatchTimeout time.Duration
 	// Writers is the number of parallel sink write lanes (1..256); order per key is kept.
+	// Resources.FullWriteConcurrency and IncrementalWriteConcurrency, when not 0, take its
+	// place in their phase.
 	Writers int
-	// MaxInFlightBytes bounds the memory of changes in flight (>= 1MiB).
+	// MaxInFlightBytes bounds the memory of changes in flight (>= 1MiB). Resources.FullMemory
+	// and IncrementalMemory, when not 0, take its place in their phase.
 	MaxInFlightBytes int64
 	// DrainTimeout is how long a graceful stop waits for in-flight writes (>= 0).
 	DrainTimeout time.Duration
 	// DefRange is the block header (zero when the block is absent).
 	DefRange hcl.Range
-	// Ranges maps the attributes set in the file to their expressions.
+	// Ranges maps the attributes set in the file (or its templates) to their expressions.
 	Ranges map[string]hcl.Range
 }
 
 // Checkpoint is the pipeline's checkpoint block.
 type Checkpoint struct {
-	// Dir is the absolute checkpoint directory.
+	// Dir is the absolute checkpoint directory (a relative dir starts at the directory of the
+	// file it is written in: the pipeline file or a template).
 	Dir string
 	// Interval is how often the acknowledged position is saved (> 0).
 	Interval time.Duration
@@ -188,13 +247,16 @@ type PluginBlock struct {
 	Kind sdk.Kind
 	// Name is the block's label: the plugin's name.
 	Name string
-	// Path is plugin_path resolved to an absolute path, "" when not set.
+	// Path is plugin_path resolved to an absolute path (relative to the directory of the file
+	// it is written in), "" when not set.
 	Path string
 	// OutOfProcess is out_of_process: run a built-in plugin in a separate process.
 	OutOfProcess bool
 	// DefRange is the block header; LabelRange the label.
 	DefRange, LabelRange hcl.Range
-	// Body is the block's body without the reserved attributes.
+	// Body is the block's body without the reserved attributes; when a template has defaults
+	// for the same plugin (kind and name), a body that falls back to them for the
+	// attributes this block does not set.
 	Body hcl.Body
 
 	present    bool

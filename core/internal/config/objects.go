@@ -236,7 +236,7 @@ func (f *File) evalTopic(expr hcl.Expression) (string, hcl.Diagnostics) {
 	_ = varRefs
 	var out [2]string
 	for i, s := range topicSentinels {
-		ctx := f.ctx.NewChild()
+		ctx := f.ctxFor(expr).NewChild()
 		ctx.Variables = map[string]cty.Value{"db": cty.StringVal(s[0]), "table": cty.StringVal(s[1])}
 		v, d := expr.Value(ctx)
 		if d.HasErrors() {
@@ -277,7 +277,7 @@ func (f *File) whereDiag(err error, cond string, expr hcl.Expression) *hcl.Diagn
 		return d
 	}
 	d.Detail = fmt.Sprintf("%s (line %d, column %d of the condition).", we.Msg, we.Line, we.Column)
-	src := f.Bytes()
+	src := f.Source(rng.Filename)
 	if rng.End.Byte > len(src) || rng.Start.Byte >= rng.End.Byte || rng.Start.Line != rng.End.Line {
 		return d
 	}

@@ -17,6 +17,7 @@ import (
 )
 
 var rootSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "template"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "pipeline", LabelNames: []string{"name"}},
@@ -54,7 +55,7 @@ var pipelineSchema = func() *hcl.BodySchema {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: string(k), LabelNames: []string{"name"}})
 	}
 	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "runtime"}, hcl.BlockHeaderSchema{Type: "checkpoint"},
-		hcl.BlockHeaderSchema{Type: "limits"}, hcl.BlockHeaderSchema{Type: "objects"})
+		hcl.BlockHeaderSchema{Type: "limits"}, hcl.BlockHeaderSchema{Type: "objects"}, hcl.BlockHeaderSchema{Type: "resources"})
 	return s
 }()
 
@@ -93,10 +94,11 @@ func LoadFile(path string, opts Options) (*File, hcl.Diagnostics) {
 	return Parse(path, src, opts)
 }
 
-// Parse parses a pipeline file (phase 1): variables, the pipeline block with its runtime and
-// checkpoint settings, and the plugin blocks' headers and reserved attributes. The returned
-// File is never nil, so diagnostics can always be rendered with its source; after syntax
-// errors its Pipeline is nil.
+// Parse parses a pipeline file (phase 1): its templates (read with Options.ReadFile, relative
+// to the directory of filename), variables, the pipeline block with its settings, and the
+// plugin blocks' headers and reserved attributes. The returned File is never nil, so
+// diagnostics can always be rendered with its source; after syntax errors its Pipeline is
+// nil.
 func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 	opts = opts.withDefaults()
 	dir, err := filepath.Abs(filepath.Dir(filename))
@@ -108,6 +110,7 @@ func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 		Dir:          dir,
 		opts:         opts,
 		vars:         map[string]*Variable{},
+		sources:      map[string]*source{},
 		blockSecrets: map[hcl.Pos]blockSecrets{},
 	}
 	var hf *hcl.File
@@ -121,6 +124,7 @@ func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 		hf = &hcl.File{Bytes: src}
 	}
 	f.hcl = hf
+	f.addSource(filename, dir, hf)
 	if sb, ok := hf.Body.(*hclsyntax.Body); ok {
 		f.guessed = guessSecrets(sb, nil)
 	}
@@ -131,17 +135,25 @@ func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 
 	content, d := hf.Body.Content(rootSchema)
 	diags = append(diags, d...)
-	// Variable blocks may call functions but not refer to variables.
-	f.ctx = &hcl.EvalContext{Functions: f.functions()}
 
+	// The templates' variables are declared first, in the order the templates are listed.
+	var varBlocks []*hcl.Block
+	if attr, ok := content.Attributes["template"]; ok {
+		vb, d := f.loadTemplates(attr)
+		diags = append(diags, d...)
+		varBlocks = vb
+	}
 	var pipelines []*hcl.Block
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "variable":
-			diags = append(diags, f.decodeVariable(b)...)
+			varBlocks = append(varBlocks, b)
 		case "pipeline":
 			pipelines = append(pipelines, b)
 		}
+	}
+	for _, b := range varBlocks {
+		diags = append(diags, f.decodeVariable(b)...)
 	}
 	diags = append(diags, f.resolveVariables()...)
 	f.buildContexts()
@@ -206,10 +218,15 @@ func (f *File) decodeVariable(b *hcl.Block) hcl.Diagnostics {
 		})
 	}
 	if prev, ok := f.vars[name]; ok {
+		detail := fmt.Sprintf("Variable %q is already declared on line %d.", name, prev.DefRange.Start.Line)
+		if prev.DefRange.Filename != b.DefRange.Filename {
+			detail = fmt.Sprintf("Variable %q is already declared in %s on line %d. A variable is declared once: in the pipeline file or in one of its templates, whose variables the pipeline file can use.",
+				name, prev.DefRange.Filename, prev.DefRange.Start.Line)
+		}
 		return append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Duplicate variable block",
-			Detail:   fmt.Sprintf("Variable %q is already declared on line %d.", name, prev.DefRange.Start.Line),
+			Detail:   detail,
 			Subject:  b.DefRange.Ptr(),
 		})
 	}
@@ -244,7 +261,8 @@ func (f *File) decodeVariable(b *hcl.Block) hcl.Diagnostics {
 		}
 		return diags
 	}
-	val, d := def.Expr.Value(f.ctx)
+	// Variable blocks may call functions but not refer to variables.
+	val, d := def.Expr.Value(f.sourceOf(def.Expr.Range().Filename).fnCtx)
 	diags = append(diags, d...)
 	if !d.HasErrors() && !val.IsNull() {
 		v.value = val
@@ -281,13 +299,17 @@ func (f *File) resolveVariables() hcl.Diagnostics {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	declarers := f.Filename + " declares no such variable"
+	if len(f.Templates) > 0 {
+		declarers = "neither " + f.Filename + " nor its templates declare such a variable"
+	}
 	for _, n := range names {
 		if _, ok := f.vars[n]; !ok {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
-				Detail: fmt.Sprintf("--var sets %q, but %s declares no such variable.%s",
-					n, f.Filename, didYouMean(n, f.varNames())),
+				Detail: fmt.Sprintf("--var sets %q, but %s.%s",
+					n, declarers, didYouMean(n, f.varNames())),
 			})
 		}
 	}
@@ -327,14 +349,14 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	p.Description, _ = dec.values["description"].(string)
 	p.Tags, _ = dec.values["tags"].([]string)
 
-	var runtimeBlock, checkpointBlock, limitsBlock, objectsBlock *hcl.Block
+	var runtimeBlock, checkpointBlock, limitsBlock, objectsBlock, resourcesBlock *hcl.Block
 	seen := map[string]*hcl.Block{}
 	for _, blk := range content.Blocks {
 		var pb PluginBlock
 		if kind := sdk.Kind(blk.Type); contains(kindNames, blk.Type) {
 			// Duplicates are decoded too: their values are checked and their secrets known.
 			var d hcl.Diagnostics
-			pb, d = f.decodePluginBlock(kind, blk)
+			pb, d = f.decodePluginBlock(kind, f.pluginWithTemplates(blk))
 			diags = append(diags, d...)
 		}
 		if blk.Type == string(sdk.KindFilter) {
@@ -367,6 +389,8 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 			limitsBlock = blk
 		case "objects":
 			objectsBlock = blk
+		case "resources":
+			resourcesBlock = blk
 		}
 	}
 	for _, k := range []sdk.Kind{sdk.KindSource, sdk.KindSerializer, sdk.KindSink} {
@@ -382,14 +406,17 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	}
 
 	var rd hcl.Diagnostics
-	p.Runtime, rd = f.decodeRuntime(runtimeBlock)
+	p.Runtime, rd = f.decodeRuntime(f.withTemplates("runtime", runtimeBlock))
 	diags = append(diags, rd...)
-	p.Checkpoint, rd = f.decodeCheckpoint(checkpointBlock)
+	p.Checkpoint, rd = f.decodeCheckpoint(f.withTemplates("checkpoint", checkpointBlock))
 	diags = append(diags, rd...)
-	p.Limits, rd = f.decodeLimits(limitsBlock)
+	p.Limits, rd = f.decodeLimits(f.withTemplates("limits", limitsBlock))
 	diags = append(diags, rd...)
 	p.Objects, rd = f.decodeObjects(objectsBlock)
 	diags = append(diags, rd...)
+	p.Resources, rd = f.decodeResources(f.withTemplates("resources", resourcesBlock))
+	diags = append(diags, rd...)
+	diags = append(diags, f.resolveResourceConflicts(&p.Runtime, &p.Resources)...)
 	return p, diags
 }
 
@@ -463,7 +490,7 @@ func (f *File) decodeCheckpoint(b *hcl.Block) (Checkpoint, hcl.Diagnostics) {
 		})
 		dir = DefaultCheckpointDir
 	}
-	c.Dir = f.resolvePath(dir)
+	c.Dir = f.resolvePath(dir, dec.ranges["dir"])
 	return c, diags
 }
 
@@ -474,12 +501,17 @@ func rangePtr(ranges map[string]hcl.Range, name string) *hcl.Range {
 	return nil
 }
 
-// resolvePath makes p absolute against the file's directory.
-func (f *File) resolvePath(p string) string {
+// resolvePath makes p absolute against the directory of the file where it is written (rng:
+// its expression; the pipeline file for a zero range).
+func (f *File) resolvePath(p string, rng hcl.Range) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
-	return filepath.Join(f.Dir, p)
+	dir := f.Dir
+	if s := f.sources[rng.Filename]; s != nil {
+		dir = s.dir
+	}
+	return filepath.Join(dir, p)
 }
 
 func intOr(v any, def int64) int64 {

@@ -48,13 +48,13 @@ func (f *File) decodePluginBlock(kind sdk.Kind, b *hcl.Block) (PluginBlock, hcl.
 				Subject:  rangePtr(dec.ranges, "plugin_path"),
 			})
 		} else {
-			pb.Path = f.resolvePath(p)
+			pb.Path = f.resolvePath(p, dec.ranges["plugin_path"])
 		}
 	}
 	pb.OutOfProcess, _ = dec.values["out_of_process"].(bool)
 
 	// Until Decode knows the plugin's schema, mask what looks secret.
-	bs := blockSecrets{body: bodyRange(b.Body)}
+	bs := blockSecrets{bodies: bodyRanges(b.Body)}
 	secret := looksSecret
 	if f.opts.Specs != nil {
 		if spec, ok := f.opts.Specs(kind, pb.Name); ok {
@@ -65,8 +65,8 @@ func (f *File) decodePluginBlock(kind sdk.Kind, b *hcl.Block) (PluginBlock, hcl.
 			}
 		}
 	}
-	for name, attr := range rawAttributes(remain) {
-		if secret(name) || f.usesSensitive(attr.Expr) {
+	for _, attr := range allAttributes(remain) {
+		if secret(attr.Name) || f.usesSensitive(attr.Expr) {
 			bs.ranges = append(bs.ranges, attr.Expr.Range())
 		}
 	}
@@ -74,12 +74,20 @@ func (f *File) decodePluginBlock(kind sdk.Kind, b *hcl.Block) (PluginBlock, hcl.
 	return pb, diags
 }
 
-// bodyRange returns a native-syntax body's range (zero for other syntaxes).
-func bodyRange(body hcl.Body) hcl.Range {
-	if sb, ok := body.(*hclsyntax.Body); ok {
-		return sb.SrcRange
+// bodyRanges returns the ranges of a native-syntax body, or of the native-syntax layers of
+// a body merged with templates (none for other syntaxes).
+func bodyRanges(body hcl.Body) []hcl.Range {
+	switch b := body.(type) {
+	case *hclsyntax.Body:
+		return []hcl.Range{b.SrcRange}
+	case *mergedBody:
+		var out []hcl.Range
+		for _, l := range b.layers {
+			out = append(out, bodyRanges(l)...)
+		}
+		return out
 	}
-	return hcl.Range{}
+	return nil
 }
 
 func exampleNameOr(kind sdk.Kind) string {
@@ -89,17 +97,44 @@ func exampleNameOr(kind sdk.Kind) string {
 	return "expr"
 }
 
-// rawAttributes returns a body's attributes without a schema, ignoring errors.
+// rawAttributes returns a body's attributes without a schema, ignoring errors (for a merged
+// body, the attributes in effect).
 func rawAttributes(body hcl.Body) hcl.Attributes {
-	if sb, ok := body.(*hclsyntax.Body); ok {
+	switch b := body.(type) {
+	case *hclsyntax.Body:
 		out := hcl.Attributes{}
-		for name, a := range sb.Attributes {
+		for name, a := range b.Attributes {
 			out[name] = a.AsHCLAttribute()
+		}
+		return out
+	case *mergedBody:
+		out := hcl.Attributes{}
+		for _, l := range b.layers {
+			for name, a := range rawAttributes(l) {
+				if _, ok := out[name]; !ok {
+					out[name] = a
+				}
+			}
 		}
 		return out
 	}
 	attrs, _ := body.JustAttributes()
 	return attrs
+}
+
+// allAttributes returns the attributes of every layer of a body, those a merge hides too.
+func allAttributes(body hcl.Body) []*hcl.Attribute {
+	var out []*hcl.Attribute
+	if m, ok := body.(*mergedBody); ok {
+		for _, l := range m.layers {
+			out = append(out, allAttributes(l)...)
+		}
+		return out
+	}
+	for _, a := range rawAttributes(body) {
+		out = append(out, a)
+	}
+	return out
 }
 
 // owner names the block in messages: `the sink plugin "rocketmq"`.
@@ -149,7 +184,16 @@ func (b *PluginBlock) Decode(spec sdk.Spec, f *File) ([]byte, hcl.Diagnostics) {
 	for k, r := range dec.ranges {
 		b.attrRanges[k] = r
 	}
-	f.blockSecrets[b.DefRange.Start] = blockSecrets{secretSet: dec.secrets, body: bodyRange(b.Body), precise: true}
+	bs := blockSecrets{secretSet: dec.secrets, bodies: bodyRanges(b.Body), precise: true}
+	if _, merged := body.(*mergedBody); merged {
+		// Secret attributes that a template sets and this block overrides stay masked.
+		for _, attr := range allAttributes(body) {
+			if a, ok := spec.Attribute(attr.Name); ok && a.Secret || f.usesSensitive(attr.Expr) {
+				bs.ranges = append(bs.ranges, attr.Expr.Range())
+			}
+		}
+	}
+	f.blockSecrets[b.DefRange.Start] = bs
 
 	diags = f.finish(diags)
 	if diags.HasErrors() {

@@ -175,3 +175,85 @@ func TestSecretInAttributeError(t *testing.T) {
 	}
 	assertNoSecret(t, f, d, 3)
 }
+
+// Secrets written in a template are masked like those in the pipeline file, and a template's
+// secret ranges never mask text of another file at the same offsets.
+func TestSecretsInTemplates(t *testing.T) {
+	files := map[string]string{"t.hcl": `defaults {
+  sink "test" { password = "hunter2" }
+  source "test" {
+    password = "hunter2"
+    port     = "x"
+  }
+}
+variable "token" {
+  default   = "hunter2"
+  sensitive = true
+}
+`}
+	src := `pipeline "p" {
+  tags = "visible text that is long enough"
+  source "test" {
+    name     = "src"
+    password = "own"
+    mode     = var.token
+  }
+  serializer "z" {}
+  sink "test" {}
+}
+template = "t.hcl" # last, to keep the offsets above aligned with the template's
+`
+	f, diags := parseWith(t, src, files, Options{})
+	if len(diags) != 1 || diags[0].Subject.Start.Line != 2 {
+		t.Fatalf("diags = %s", diagText(diags))
+	}
+	var buf bytes.Buffer
+	_ = WriteDiagnostics(&buf, diags, f, false)
+	if !strings.Contains(buf.String(), `   2:   tags = "visible text that is long enough"`) {
+		t.Errorf("pipeline text masked by a template's secret range:\n%s", buf.String())
+	}
+	// Phase 1: secret-looking names in the template are masked.
+	tmplLine := func(line int) *hcl.Diagnostic {
+		rng := hcl.Range{Filename: "conf/t.hcl", Start: hcl.Pos{Line: line, Column: 1}, End: hcl.Pos{Line: line, Column: 3}}
+		s := f.Source("conf/t.hcl")
+		off := 0
+		for l := 1; l < line; l++ {
+			off += bytes.IndexByte(s[off:], '\n') + 1
+		}
+		rng.Start.Byte, rng.End.Byte = off, off+2
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Look here", Subject: &rng}
+	}
+	out := assertNoSecret(t, f, hcl.Diagnostics{tmplLine(2), tmplLine(4), tmplLine(9)}, 3)
+	if !strings.Contains(out, `   2:   sink "test" { password = *** }`) {
+		t.Errorf("output:\n%s", out)
+	}
+	// Phase 2: the source's password set in the template is overridden by the pipeline, and
+	// stays masked; the sensitive variable's value is scrubbed from messages.
+	_, d := f.Pipeline.Source.Decode(testSpec, f)
+	_, d2 := f.Pipeline.Sink.Decode(testSpec, f)
+	d = append(d, d2...)
+	d = append(d, tmplLine(4), tmplLine(2))
+	SortDiagnostics(d)
+	out = assertNoSecret(t, f, d, 3)
+	for _, want := range []string{
+		`   4:     password = ***`,
+		`   6:     mode     = ***`,
+		`The value is not one of the allowed values of "mode"`,
+		`on conf/t.hcl:5:16, in source "test":`,
+		`Inappropriate value for attribute "port"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// With Options.Specs in phase 1, a template's attribute that only looks secret shows.
+	files["t.hcl"] = "defaults {\n  sink \"k\" { token_ttl = \"5x\" }\n}\n"
+	specs := func(kind sdk.Kind, name string) (sdk.Spec, bool) { return sdk.Spec{}, true }
+	f, diags = parseWith(t, pipelineWith("")+"template = \"t.hcl\"\n", files, Options{Specs: specs})
+	noErrors(t, f, diags)
+	buf.Reset()
+	_ = WriteDiagnostics(&buf, hcl.Diagnostics{tmplLine(2)}, f, false)
+	if !strings.Contains(buf.String(), `token_ttl = "5x"`) {
+		t.Errorf("output:\n%s", buf.String())
+	}
+}

@@ -51,8 +51,9 @@ func (s *secretSet) add(o secretSet) {
 // blockSecrets are the secrets of one plugin block.
 type blockSecrets struct {
 	secretSet
-	// body is the block's body range (native syntax only).
-	body hcl.Range
+	// bodies are the ranges of the block's body and of the template blocks merged into it
+	// (native syntax only).
+	bodies []hcl.Range
 	// precise is set once the plugin's schema is known: guesses inside body are dropped.
 	precise bool
 }
@@ -76,8 +77,13 @@ func (f *File) secrets() secretSet {
 guesses:
 	for _, g := range f.guessed {
 		for _, b := range f.blockSecrets {
-			if b.precise && b.body.Filename != "" && b.body.ContainsOffset(g.Start.Byte) {
-				continue guesses
+			if !b.precise {
+				continue
+			}
+			for _, body := range b.bodies {
+				if body.Filename == g.Filename && body.ContainsOffset(g.Start.Byte) {
+					continue guesses
+				}
 			}
 		}
 		all.ranges = append(all.ranges, g)

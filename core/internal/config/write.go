@@ -13,9 +13,9 @@ import (
 
 // WriteDiagnostics renders diagnostics as text, like hcl's text writer: "Error: summary",
 // "  on FILE:LINE:COLUMN, in BLOCK:", the source lines with the subject highlighted (when color
-// is set), then the detail. f supplies the source text (nil: no snippets); the text of secret
-// expressions is printed as *** and known secret values are scrubbed everywhere. Variable
-// values are never printed.
+// is set), then the detail. f supplies the source text of the pipeline file and of its
+// templates (nil: no snippets); the text of secret expressions is printed as *** and known
+// secret values are scrubbed everywhere. Variable values are never printed.
 func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, f *File, color bool) error {
 	sec := f.secrets()
 	scrub := scrubber(sec.values)
@@ -44,11 +44,17 @@ func writeDiagnostic(w *bufio.Writer, d *hcl.Diagnostic, f *File, secrets []hcl.
 	fmt.Fprintf(w, "%s%s%s: %s\n\n", sevColor, sev, reset, scrub(d.Summary))
 
 	if d.Subject != nil {
-		src := f.Bytes()
-		if f == nil || src == nil || d.Subject.Filename != f.Filename {
+		src := f.Source(d.Subject.Filename)
+		if src == nil {
 			fmt.Fprintf(w, "  on %s:%d:%d:\n  (source code not available)\n\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
 		} else {
-			ctx := f.contextString(d.Subject.Start.Byte)
+			var inFile []hcl.Range // secret ranges are compared by byte offset
+			for _, r := range secrets {
+				if r.Filename == d.Subject.Filename {
+					inFile = append(inFile, r)
+				}
+			}
+			ctx := f.contextString(d.Subject.Filename, d.Subject.Start.Byte)
 			if ctx != "" {
 				ctx = ", in " + ctx
 			}
@@ -71,7 +77,7 @@ func writeDiagnostic(w *bufio.Writer, d *hcl.Diagnostic, f *File, secrets []hcl.
 				if !line.Overlaps(snip) {
 					continue
 				}
-				text := renderLine(src, line, hl, secrets, scrub, hlOn, reset)
+				text := renderLine(src, line, hl, inFile, scrub, hlOn, reset)
 				fmt.Fprintf(w, "%4d: %s\n", line.Start.Line, text)
 			}
 			w.WriteByte('\n')
@@ -147,12 +153,16 @@ func renderLine(src []byte, line, hl hcl.Range, secrets []hcl.Range, scrub func(
 	return b.String()
 }
 
-// contextString names the innermost block whose body holds offset: `sink "rocketmq"` (a
-// block's header is in its parent).
-func (f *File) contextString(offset int) string {
-	body, ok := f.hcl.Body.(*hclsyntax.Body)
+// contextString names the innermost block whose body holds offset in the named file:
+// `sink "rocketmq"` (a block's header is in its parent).
+func (f *File) contextString(filename string, offset int) string {
+	s := f.sources[filename]
+	if s == nil || s.hcl == nil {
+		return ""
+	}
+	body, ok := s.hcl.Body.(*hclsyntax.Body)
 	if !ok {
-		if cs, ok := f.hcl.Nav.(interface{ ContextString(int) string }); ok {
+		if cs, ok := s.hcl.Nav.(interface{ ContextString(int) string }); ok {
 			return cs.ContextString(offset)
 		}
 		return ""

@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -81,6 +82,43 @@ func (s *Stage) SetSelection(sel *Selection) {
 	s.cache = map[*change.Table]*entry{}
 	s.names = map[string]*Object{}
 	s.warned = map[string]bool{}
+}
+
+// Validate checks sel against the schema of every table the stage has seen (the tables that
+// are streaming): the columns, row filters and sharding columns it names must exist. A
+// reload validates the new selection before SetSelection, so a mistake in it is reported and
+// the running selection stays, instead of stopping the pipeline at the table's next change.
+func (s *Stage) Validate(sel *Selection) error {
+	s.mu.Lock()
+	var tables []*change.Table
+	for t, e := range s.cache {
+		if !e.projected {
+			tables = append(tables, t)
+		}
+	}
+	s.mu.Unlock()
+	// The newest schema version of each table decides.
+	newest := map[string]*change.Table{}
+	for _, t := range tables {
+		k := strings.ToLower(t.QualifiedName())
+		if o, ok := newest[k]; !ok || t.Version > o.Version {
+			newest[k] = t
+		}
+	}
+	names := make([]string, 0, len(newest))
+	for k := range newest {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, k := range names {
+		t := newest[k]
+		obj, _, _ := sel.Resolve(t.Database, t.Name)
+		if err := build(obj, t).err; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Selection returns the current selection.

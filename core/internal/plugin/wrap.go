@@ -102,3 +102,30 @@ func (w wrapped) Precheck(ctx context.Context) ([]sdk.Check, error) {
 	}
 	return nil, nil
 }
+
+// ListTables forwards to the plugin (through the protocol, which answers
+// sdk.ErrNotSupported when the plugin cannot list).
+func (w *wrappedSource) ListTables(ctx context.Context, include []string) ([]sdk.ListedTable, error) {
+	if l, ok := w.s.(sdk.TableLister); ok {
+		out, err := l.ListTables(ctx, include)
+		return out, w.check(err)
+	}
+	return nil, sdk.ErrNotSupported
+}
+
+// SetTables forwards to the plugin when its source can change its tables while running.
+func (w *wrappedSource) SetTables(ctx context.Context, sel sdk.TableSelection) error {
+	if s, ok := w.s.(sdk.TableSelector); ok {
+		return w.check(s.SetTables(ctx, sel))
+	}
+	return sdk.ErrNotSupported
+}
+
+// SnapshotProgress forwards to the plugin when it reports progress.
+func (w *wrappedSource) SnapshotProgress(ctx context.Context) ([]sdk.SnapshotProgress, error) {
+	if p, ok := w.s.(sdk.ProgressReporter); ok {
+		out, err := p.SnapshotProgress(ctx)
+		return out, w.check(err)
+	}
+	return nil, nil
+}

@@ -32,7 +32,8 @@ func (t *Tracker) Handler() http.Handler {
 	return mux
 }
 
-// Run serves the handler on addr and samples throughput every second until ctx ends. It
+// Run serves the handler on addr until ctx ends and starts the tracker's sampling (Start)
+// if it is not running yet; log becomes the tracker's logger unless SetLogger set one. It
 // returns the address it listens on once listening, or the listen error.
 func (t *Tracker) Run(ctx context.Context, addr string, log *zap.Logger) (string, error) {
 	ln, err := net.Listen("tcp", addr)
@@ -45,21 +46,15 @@ func (t *Tracker) Run(ctx context.Context, addr string, log *zap.Logger) (string
 			log.Warn("status server stopped", zap.Error(err))
 		}
 	}()
+	if t.log.Load() == nil {
+		t.SetLogger(log)
+	}
+	t.Start(ctx)
 	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		t.Sample(time.Now())
-		for {
-			select {
-			case now := <-tick.C:
-				t.Sample(now)
-			case <-ctx.Done():
-				sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				_ = srv.Shutdown(sctx)
-				return
-			}
-		}
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
 	}()
 	return ln.Addr().String(), nil
 }

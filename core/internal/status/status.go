@@ -1,6 +1,7 @@
 package status
 
 import (
+	"context"
 	"encoding/hex"
 	"slices"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/ferry-cdc/ferry/core/internal/pipeline"
 	"github.com/ferry-cdc/ferry/sdk"
@@ -23,10 +25,18 @@ const (
 	PhaseFailed   = "failed"
 )
 
+// Stages of a running pipeline: reading the snapshot, or streaming changes.
+const (
+	StageSnapshot    = "snapshot"
+	StageIncremental = "incremental"
+)
+
 // Snapshot is what /status returns. Field names are part of ferry's interface.
 type Snapshot struct {
-	Pipeline  string    `json:"pipeline"`
-	Phase     string    `json:"phase"`
+	Pipeline string `json:"pipeline"`
+	Phase    string `json:"phase"`
+	// Stage is StageSnapshot or StageIncremental while that is known (empty before).
+	Stage     string    `json:"stage,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	Now       time.Time `json:"now"`
 
@@ -50,6 +60,10 @@ type Snapshot struct {
 
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+
+	// Snapshot is the per-table snapshot progress the source reports; nil when it reports
+	// none (no snapshot, a source that cannot report it, or every table done and forgotten).
+	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
 }
 
 // Limits are a pipeline's rate ceilings as configured (0: unlimited).
@@ -70,6 +84,8 @@ type Latency struct {
 	// ClockNote is set when commit times lie in ferry's future: the source's clock is ahead
 	// of this machine's, and latencies are understated (negative ones are counted as 0).
 	ClockNote string `json:"clock_note,omitempty"`
+	// ClockSkewMs is how far ahead the source's clock was at most (0: no skew seen).
+	ClockSkewMs float64 `json:"clock_skew_ms,omitempty"`
 }
 
 const (
@@ -92,6 +108,20 @@ type Tracker struct {
 	skewMs     float64 // largest negative latency seen, as a positive number
 	lastCommit time.Time
 	samples    []sample // counters sampled once a second, for rates
+	// What the sink acknowledged, for the stage: whether the newest delivered record was a
+	// snapshot row, and whether any incremental change (or heartbeat) was delivered.
+	lastWasSnapshot bool
+	sawIncremental  bool
+
+	progress   atomic.Pointer[ProgressFunc]
+	prog       *SnapshotProgress // last progress polled (nil: none)
+	progRates  []progSample      // snapshot rows read, sampled at each poll, for the rate
+	progFailed bool              // the last poll failed (its error was logged)
+
+	pipePhase atomic.Pointer[func() string]
+
+	log       atomic.Pointer[zap.Logger]
+	startOnce sync.Once
 
 	limits   atomic.Pointer[Limits]
 	hist     prometheus.Histogram
@@ -121,7 +151,7 @@ func NewTracker(name string, stats func() pipeline.Stats) *Tracker {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f)
 	}
-	reg.MustRegister(t.hist,
+	reg.MustRegister(t.hist, newProgressCollector(t),
 		counter("ferry_changes_read_total", "Changes read from the source.", func(s pipeline.Stats) float64 { return float64(s.ChangesRead) }),
 		counter("ferry_records_written_total", "Records the sink acknowledged.", func(s pipeline.Stats) float64 { return float64(s.RecordsWritten) }),
 		counter("ferry_bytes_written_total", "Message bytes the sink acknowledged.", func(s pipeline.Stats) float64 { return float64(s.BytesWritten) }),
@@ -160,6 +190,51 @@ func unix(t time.Time) float64 {
 // SetLimits records the configured rate ceilings for /status.
 func (t *Tracker) SetLimits(l Limits) { t.limits.Store(&l) }
 
+// SetLogger sets the logger for what the tracker itself reports (a failing progress source).
+func (t *Tracker) SetLogger(log *zap.Logger) {
+	if log != nil {
+		t.log.Store(log)
+	}
+}
+
+func (t *Tracker) logger() *zap.Logger {
+	if l := t.log.Load(); l != nil {
+		return l
+	}
+	return zap.NewNop()
+}
+
+// Start samples throughput and polls the progress source (SetProgressSource) once a second
+// until ctx ends. Only the first call starts them (Run calls it too); later calls do nothing.
+func (t *Tracker) Start(ctx context.Context) {
+	t.startOnce.Do(func() {
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			t.Sample(time.Now())
+			for {
+				select {
+				case now := <-tick.C:
+					t.Sample(now)
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		go t.pollLoop(ctx)
+	})
+}
+
+// SetPipelinePhase sets where the pipeline's own phase comes from: f returns
+// pipeline.PhaseFull while snapshot rows arrive, else pipeline.PhaseIncremental (it is the
+// first result of pipeline.Pipeline.Phase). The stage follows it unless the progress source
+// says otherwise.
+func (t *Tracker) SetPipelinePhase(f func() string) {
+	if f != nil {
+		t.pipePhase.Store(&f)
+	}
+}
+
 // SetPhase sets the reported phase.
 func (t *Tracker) SetPhase(p string) { t.phase.Store(p) }
 
@@ -181,7 +256,12 @@ func (t *Tracker) OnDelivered(recs []sdk.Record, at time.Time) {
 		if r.CommitTime.After(t.lastCommit) {
 			t.lastCommit = r.CommitTime
 		}
-		if r.Op == change.OpSnapshot || r.Op == change.OpHeartbeat {
+		if r.Op == change.OpSnapshot {
+			t.lastWasSnapshot = true
+			continue
+		}
+		t.lastWasSnapshot, t.sawIncremental = false, true
+		if r.Op == change.OpHeartbeat {
 			continue
 		}
 		ms := float64(at.Sub(r.CommitTime)) / float64(time.Millisecond)
@@ -239,6 +319,10 @@ func (t *Tracker) Snapshot() Snapshot {
 	if l := t.limits.Load(); l != nil {
 		out.Limits = *l
 	}
+	pipePhase := ""
+	if f := t.pipePhase.Load(); f != nil {
+		pipePhase = (*f)()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out.LastCommitTime = t.lastCommit
@@ -251,7 +335,12 @@ func (t *Tracker) Snapshot() Snapshot {
 		slices.Sort(xs)
 		out.Latency = Latency{Samples: n, LastMs: t.lastLat, P50Ms: quantile(xs, 0.5), P99Ms: quantile(xs, 0.99)}
 	}
+	out.Stage = t.stageLocked(pipePhase, s.ChangesRead)
+	if t.prog != nil {
+		out.Snapshot = t.prog.clone()
+	}
 	if t.skewMs > 0 {
+		out.Latency.ClockSkewMs = t.skewMs
 		out.Latency.ClockNote = "commit times were up to " + time.Duration(t.skewMs*float64(time.Millisecond)).Round(time.Millisecond).String() +
 			" ahead of this machine's clock: the source's clock is ahead, so latencies read low"
 	}

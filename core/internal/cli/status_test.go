@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-cdc/ferry/core/internal/status"
+)
+
+func statusServer(t *testing.T, s status.Snapshot) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/status" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(s)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func f64(v float64) *float64 { return &v }
+
+func TestStatusPrintsSnapshotProgress(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := status.Snapshot{
+		Pipeline: "orders", Phase: status.PhaseRunning, Stage: status.StageSnapshot,
+		StartedAt: now.Add(-90 * time.Second), Now: now,
+		RecordsWritten: 1_244_000, BytesWritten: 300 << 20, RowsPerSecond: 12_345, BytesPerSecond: 3 << 20,
+		Snapshot: &status.SnapshotProgress{
+			Tables: []status.TableProgress{
+				{Table: "shop.customers", RowsRead: 52_000, RowsEstimated: 50_000, Percent: f64(100), Done: true, State: status.TableDone},
+				{Table: "shop.orders", RowsRead: 1_180_000, RowsEstimated: 2_600_000, Percent: f64(45.38), State: status.TableReading},
+				{Table: "shop.order_items", RowsRead: 12_000, State: status.TableReading},
+				{Table: "shop.refunds", RowsEstimated: 9000, Percent: f64(0), State: status.TablePending},
+			},
+			TablesDone: 1, TablesTotal: 4, RowsRead: 1_244_000, RowsEstimated: 2_659_000,
+			RowsPerSecond: 12_345, UpdatedAt: now,
+		},
+	}
+	code, out, errOut := runCLI(t, "status", "--addr", statusServer(t, s))
+	if code != ExitOK {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	want := `pipeline         orders
+phase            running, snapshot (up 1m30s)
+checkpoint       none saved yet
+changes read     0
+written          1244000 records, 300.0 MiB
+throughput       12345 rows/s, 3.0 MiB/s
+latency          no incremental change delivered yet
+retries          0
+in flight        0 B
+snapshot         1 of 4 tables done, 1,244,000 rows read of ~2,659,000 (percent unknown), 12345 rows/s
+  TABLE                  ROWS    ESTIMATE  PERCENT  STATE
+  shop.customers       52,000     ~50,000   100.0%  done
+  shop.orders       1,180,000  ~2,600,000    45.4%  reading
+  shop.order_items     12,000     unknown  unknown  reading
+  shop.refunds              0      ~9,000     0.0%  pending
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+
+	// Known estimates: the overall percent and the time left.
+	s.Snapshot.Tables[2].RowsEstimated, s.Snapshot.Tables[2].Percent = 80_000, f64(15)
+	s.Snapshot.Percent, s.Snapshot.ETASeconds = f64(45.42), f64(121.4)
+	_, out, _ = runCLI(t, "status", "--addr", statusServer(t, s))
+	if !strings.Contains(out, "snapshot         1 of 4 tables done, 1,244,000 rows read of ~2,659,000 (45.4%), 12345 rows/s, about 2m01s left\n") {
+		t.Errorf("totals:\n%s", out)
+	}
+
+	// Done: no rate; incremental without a snapshot section prints no table.
+	s.Snapshot.Done, s.Snapshot.Percent = true, f64(100)
+	_, out, _ = runCLI(t, "status", "--addr", statusServer(t, s))
+	if !strings.Contains(out, "rows read of ~2,659,000 (100.0%)\n") {
+		t.Errorf("done:\n%s", out)
+	}
+	s.Snapshot, s.Stage = nil, status.StageIncremental
+	_, out, _ = runCLI(t, "status", "--addr", statusServer(t, s))
+	if strings.Contains(out, "TABLE") || !strings.Contains(out, "phase            running, incremental (up 1m30s)\n") {
+		t.Errorf("incremental:\n%s", out)
+	}
+}
+
+func TestStatusJSONHasSnapshotSection(t *testing.T) {
+	s := status.Snapshot{Pipeline: "p", Phase: status.PhaseRunning, Snapshot: &status.SnapshotProgress{
+		Tables: []status.TableProgress{{Table: "a.b", RowsRead: 3, State: status.TableReading}}, TablesTotal: 1,
+	}}
+	code, out, _ := runCLI(t, "status", "--json", "--addr", statusServer(t, s))
+	if code != ExitOK || !strings.Contains(out, `"snapshot":{"tables":[{"table":"a.b","rows_read":3,"rows_estimated":0,"percent":null,"done":false,"state":"reading"}]`) {
+		t.Errorf("code %d:\n%s", code, out)
+	}
+}
+
+func TestStatusNoPipeline(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close()
+	if code, _, errOut := runCLI(t, "status", "--addr", addr); code != ExitFailure || !strings.Contains(errOut, "no pipeline answers") {
+		t.Errorf("code %d: %s", code, errOut)
+	}
+}

@@ -1,0 +1,7 @@
+template = "templates/structure.hcl"
+
+pipeline "p" {
+  source "test" { name = "src" }
+  serializer "canal" {}
+  sink "test" { name = "snk" }
+}

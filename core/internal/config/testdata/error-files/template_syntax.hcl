@@ -1,0 +1,7 @@
+template = "templates/syntax.hcl"
+
+pipeline "p" {
+  source "test" { name = "src" }
+  serializer "canal" {}
+  sink "test" { name = "snk" }
+}

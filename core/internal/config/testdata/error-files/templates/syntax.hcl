@@ -1,0 +1,5 @@
+defaults {
+  runtime {
+    writers = = 4 # ERROR: Invalid expression
+  }
+}
