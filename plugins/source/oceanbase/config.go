@@ -2,6 +2,7 @@ package oceanbase
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -46,6 +47,7 @@ type config struct {
 	WatermarkDatabase   string       `json:"watermark_database"`
 	BatchSize           int64        `json:"batch_size"`
 	EmitDDL             bool         `json:"emit_ddl"`
+	ReaderMemory        byteSize     `json:"reader_memory"`
 
 	// derived
 	tables    []tableName // exact names; after Open also the tables the patterns matched
@@ -61,7 +63,35 @@ func (t tableName) String() string { return t.DB + "." + t.Name }
 
 func defaultConfig() config {
 	return config{TLS: tlsDisabled, Mode: ModeBoth, SnapshotConcurrency: 4, ChunkSize: 4096,
-		HeartbeatInterval: sdk.Duration(5 * time.Second), BatchSize: 1024}
+		HeartbeatInterval: sdk.Duration(5 * time.Second), BatchSize: 1024, ReaderMemory: defaultReaderMemory}
+}
+
+// Bounds of reader_memory.
+const (
+	defaultReaderMemory = 64 << 20
+	minReaderMemory     = 1 << 20
+)
+
+// byteSize is a size attribute: the host passes a number of bytes; a string with a unit
+// ("64MiB") is accepted too, for configurations built by hand.
+type byteSize int64
+
+func (b *byteSize) UnmarshalJSON(data []byte) error {
+	var n int64
+	if err := json.Unmarshal(data, &n); err == nil {
+		*b = byteSize(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("a size is a number of bytes or a string such as \"64MiB\"")
+	}
+	n, err := sdk.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
 }
 
 func spec() sdk.Spec {
@@ -98,6 +128,8 @@ func spec() sdk.Spec {
 			Doc: "Most row changes per batch (a snapshot chunk is always delivered in one batch)."},
 		{Name: "emit_ddl", Type: sdk.TypeBool, Default: false,
 			Doc: "Emit DDL statements that touch selected tables as ddl changes."},
+		{Name: "reader_memory", Type: sdk.TypeSize, Default: "64MiB", Min: sdk.Bound(minReaderMemory),
+			Doc: "Most bytes the log reader buffers between the binlog connection and the host: binlog events received but not decoded (by their size in the log) plus decoded changes not handed over yet (long transactions are delivered in parts before their commit to stay within it). One decoding step (a rows event, or a snapshot chunk's rows) may go past it by its own size. Ferry sets it from the pipeline's resources { log_reader_memory = ... }."},
 	}}
 }
 
@@ -176,6 +208,9 @@ func (c *config) check() error {
 	}
 	if c.HeartbeatInterval.D() <= 0 {
 		errs = append(errs, sdk.AttrError("heartbeat_interval", "must be positive"))
+	}
+	if c.ReaderMemory < minReaderMemory {
+		errs = append(errs, sdk.AttrError("reader_memory", "must be at least 1MiB"))
 	}
 	if c.ServerID < 0 || c.ServerID > 4294967295 {
 		errs = append(errs, sdk.AttrError("server_id", "must be between 0 and 4294967295"))

@@ -11,6 +11,8 @@ type ddlInfo struct {
 	isDDL bool
 	// renamed lists tables the statement renames (RENAME TABLE, ALTER TABLE ... RENAME TO).
 	renamed []tableName
+	// renamedTo lists the new names of the tables renamed (also in tables).
+	renamedTo []tableName
 	// tables lists every table the statement names after TABLE/TABLES/ON/INTO/TO or as a
 	// qualified name (a superset is fine: each is only reloaded).
 	tables []tableName
@@ -58,6 +60,7 @@ func classifyQuery(defaultDB, q string) ddlInfo {
 				break
 			}
 			info.tables = append(info.tables, to)
+			info.renamedTo = append(info.renamedTo, to)
 			i = k
 			if i < len(toks) && toks[i].s == "," {
 				i++
@@ -87,6 +90,14 @@ func classifyQuery(defaultDB, q string) ddlInfo {
 		for i := 1; i < len(toks); i++ {
 			if kw(i, "RENAME") && !kw(i+1, "COLUMN") && !kw(i+1, "INDEX") && !kw(i+1, "KEY") {
 				info.renamed = append(info.renamed, target)
+				j := i + 1
+				if kw(j, "TO") || kw(j, "AS") {
+					j++
+				}
+				if to, _, ok := name(j); ok {
+					info.tables = append(info.tables, to)
+					info.renamedTo = append(info.renamedTo, to)
+				}
 				break
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -15,29 +16,41 @@ import (
 var ErrBadPosition = errors.New("not an oceanbase source position")
 
 // A position is where to resume: the binlog transaction to start at (by file/offset and by the
-// GTID set executed before it), how many of that transaction's selected row changes were
-// already delivered, and the snapshot's progress. Layout (version 1, big-endian):
+// GTID set executed before it), how much of that transaction was already delivered, and the
+// snapshot's progress. Layout (big-endian):
 //
-//	'O' 1 | len(file) u16 | file | offset u32 | len(gtid) u16 | gtid | skip u32 | len(snap) u32 | snap JSON
+//	version 2: 'O' 2 | len(file) u16 | file | offset u32 | len(gtid) u16 | gtid | skip u32 | all u32 | len(snap) u32 | snap JSON
+//	version 1: 'O' 1 | len(file) u16 | file | offset u32 | len(gtid) u16 | gtid | skip u32 | len(snap) u32 | snap JSON
 //
-// The snapshot part is nil when there is no snapshot (incremental mode) or it has finished
-// (mode both) — "finished" is told apart from "never started" by the flag bit in snapFlags.
+// skip counts the selected row changes of the transaction already delivered (it numbers the
+// changes: TxSeq and ids); all (version 2) counts every row change of the transaction, of any
+// table, up to and including the last one delivered. Resuming drops the transaction's first
+// `all` row changes, so a position inside a transaction stays exact when the table selection
+// changed in between (a table added or removed); version 1 positions (all unknown) drop the
+// first `skip` selected row changes. The snapshot part is nil when there is no snapshot
+// (incremental mode).
 type position struct {
 	File string
 	Pos  uint32
 	GTID string // GTID set executed before the transaction at File:Pos ("" if unknown)
 	Skip uint32 // selected row changes of that transaction already delivered
+	All  uint32 // row changes (any table) of that transaction already passed; 0: unknown (version 1)
 	Snap *snapState
 }
 
-const posMagic, posVersion = 'O', 1
+const posMagic, posVersion = 'O', 2
 
 // snapState is the snapshot's progress. It is immutable once referenced by a position:
 // completing a chunk makes a new one.
 type snapState struct {
-	// Tables maps "db.table" to its progress; a table absent from the map has not started.
+	// Tables maps "db.table" to the progress of a table whose snapshot is under way; a
+	// selected table absent from Tables and Done has not started.
 	Tables map[string]*tableProgress `json:"tables"`
-	// Finished is set when every table is done (the position then only needs the binlog part).
+	// Done maps each table whose snapshot completed to the snapshot rows delivered. It stays
+	// after Finished: a restart snapshots the selected tables it does not name (tables added
+	// to the configuration while ferry was stopped) and only those.
+	Done map[string]int64 `json:"done,omitempty"`
+	// Finished is set when no table's snapshot is under way or planned.
 	Finished bool `json:"finished,omitempty"`
 
 	enc []byte // cached encoding
@@ -45,6 +58,7 @@ type snapState struct {
 
 // tableProgress lists a table's completed key ranges, sorted and merged.
 type tableProgress struct {
+	// Done is only read from version-1 encodings (done tables are now in snapState.Done).
 	Done   bool       `json:"done,omitempty"`
 	Ranges []keyRange `json:"ranges,omitempty"`
 	Rows   int64      `json:"rows,omitempty"` // snapshot rows delivered
@@ -83,27 +97,102 @@ func (s *snapState) encode() []byte {
 	return s.enc
 }
 
-// withChunk returns a copy of s with range r of table name completed and rows added.
-// order lists the tables' ranges in key order: ranges of a table are completed by chunks that
-// the planner made in key order, so merging adjacent ones keeps the list short.
-func (s *snapState) withChunk(name string, r keyRange, rows int64) *snapState {
+// clone returns a copy of s that may be changed (maps copied, values shared).
+func (s *snapState) clone() *snapState {
 	n := &snapState{Tables: make(map[string]*tableProgress, len(s.Tables)), Finished: s.Finished}
 	for k, v := range s.Tables {
 		n.Tables[k] = v
 	}
+	if len(s.Done) > 0 {
+		n.Done = make(map[string]int64, len(s.Done))
+		for k, v := range s.Done {
+			n.Done[k] = v
+		}
+	}
+	return n
+}
+
+// withChunk returns a copy of s with range r of table name completed and rows added.
+// order lists the tables' ranges in key order: ranges of a table are completed by chunks that
+// the planner made in key order, so merging adjacent ones keeps the list short. A table whose
+// ranges merge into the whole key space moves to Done.
+func (s *snapState) withChunk(name string, r keyRange, rows int64) *snapState {
+	n := s.clone()
 	old := n.Tables[name]
 	tp := &tableProgress{}
 	if old != nil {
-		tp.Done, tp.Rows = old.Done, old.Rows
+		tp.Rows = old.Rows
 		tp.Ranges = append(tp.Ranges, old.Ranges...)
 	}
 	tp.Rows += rows
 	tp.Ranges = append(tp.Ranges, r)
 	tp.Ranges = mergeRanges(tp.Ranges)
 	if len(tp.Ranges) == 1 && tp.Ranges[0].Lo == nil && tp.Ranges[0].Hi == nil {
-		tp.Done, tp.Ranges = true, nil
+		delete(n.Tables, name)
+		if n.Done == nil {
+			n.Done = map[string]int64{}
+		}
+		n.Done[name] = tp.Rows
+		return n
 	}
 	n.Tables[name] = tp
+	return n
+}
+
+// known reports whether the state has name's snapshot: done or under way.
+func (s *snapState) known(name string) bool {
+	if s == nil {
+		return false
+	}
+	if _, ok := s.Done[name]; ok {
+		return true
+	}
+	_, ok := s.Tables[name]
+	return ok
+}
+
+// isDone reports whether name's snapshot completed.
+func (s *snapState) isDone(name string) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.Done[name]
+	return ok
+}
+
+// rows returns the snapshot rows of name delivered so far.
+func (s *snapState) rows(name string) int64 {
+	if s == nil {
+		return 0
+	}
+	if n, ok := s.Done[name]; ok {
+		return n
+	}
+	if tp := s.Tables[name]; tp != nil {
+		return tp.Rows
+	}
+	return 0
+}
+
+// without returns a copy of s that forgets name (a table removed from the selection, or
+// dropped): if it is selected again, its snapshot starts over.
+func (s *snapState) without(name string) *snapState {
+	if !s.known(name) {
+		return s
+	}
+	n := s.clone()
+	delete(n.Tables, name)
+	delete(n.Done, name)
+	return n
+}
+
+// reopened returns a copy of s that is not Finished (a table's snapshot was added).
+func (s *snapState) reopened() *snapState {
+	if !s.Finished {
+		return s
+	}
+	n := s.clone()
+	n.Finished = false
 	return n
 }
 
@@ -112,23 +201,35 @@ func (s *snapState) withChunk(name string, r keyRange, rows int64) *snapState {
 // beyond it are read again by the planner, which resumes after the prefix; keeping them would
 // let the new run's chunks (planned on today's rows, so with other boundaries) overlap them,
 // and overlapping ranges never merge into one (the table would never be marked done, and a
-// later prefix could stop short). Rows keeps the count of rows delivered.
+// later prefix could stop short). Rows keeps the count of rows delivered. Version-1 states
+// (done tables in Tables) are normalised: done tables move to Done.
 func (s *snapState) resumable() *snapState {
 	if s == nil {
 		return nil
 	}
 	n := &snapState{Tables: make(map[string]*tableProgress, len(s.Tables)), Finished: s.Finished}
+	for k, v := range s.Done {
+		if n.Done == nil {
+			n.Done = map[string]int64{}
+		}
+		n.Done[k] = v
+	}
 	for k, v := range s.Tables {
 		if v == nil {
 			continue
 		}
-		tp := &tableProgress{Done: v.Done, Rows: v.Rows}
-		if !v.Done {
-			for _, r := range v.Ranges {
-				if r.Lo == nil {
-					tp.Ranges = []keyRange{r}
-					break
-				}
+		if v.Done {
+			if n.Done == nil {
+				n.Done = map[string]int64{}
+			}
+			n.Done[k] = v.Rows
+			continue
+		}
+		tp := &tableProgress{Rows: v.Rows}
+		for _, r := range v.Ranges {
+			if r.Lo == nil {
+				tp.Ranges = []keyRange{r}
+				break
 			}
 		}
 		n.Tables[k] = tp
@@ -138,7 +239,8 @@ func (s *snapState) resumable() *snapState {
 
 // finished returns a copy of s marked Finished.
 func (s *snapState) finished() *snapState {
-	n := &snapState{Tables: s.Tables, Finished: true}
+	n := s.clone()
+	n.Finished = true
 	return n
 }
 
@@ -191,7 +293,7 @@ func mergeRanges(rs []keyRange) []keyRange {
 
 func (p *position) encode() change.Position {
 	snap := p.Snap.encode()
-	b := make([]byte, 0, 2+2+len(p.File)+4+2+len(p.GTID)+4+4+len(snap))
+	b := make([]byte, 0, 2+2+len(p.File)+4+2+len(p.GTID)+4+4+4+len(snap))
 	b = append(b, posMagic, posVersion)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.File)))
 	b = append(b, p.File...)
@@ -199,6 +301,7 @@ func (p *position) encode() change.Position {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.GTID)))
 	b = append(b, p.GTID...)
 	b = binary.BigEndian.AppendUint32(b, p.Skip)
+	b = binary.BigEndian.AppendUint32(b, p.All)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(snap)))
 	b = append(b, snap...)
 	return b
@@ -211,7 +314,8 @@ func decodePosition(b []byte) (*position, error) {
 	if len(b) < 2 || b[0] != posMagic {
 		return bad("magic")
 	}
-	if b[1] != posVersion {
+	version := b[1]
+	if version != 1 && version != posVersion {
 		return bad(fmt.Sprintf("version %d", b[1]))
 	}
 	b = b[2:]
@@ -249,6 +353,11 @@ func decodePosition(b []byte) (*position, error) {
 	if p.Skip, ok = u32(); !ok {
 		return bad("skip")
 	}
+	if version >= 2 {
+		if p.All, ok = u32(); !ok {
+			return bad("all")
+		}
+	}
 	n, ok := u32()
 	if !ok || uint32(len(b)) != n {
 		return bad("snapshot")
@@ -261,6 +370,17 @@ func decodePosition(b []byte) (*position, error) {
 		if p.Snap.Tables == nil {
 			p.Snap.Tables = map[string]*tableProgress{}
 		}
+		for k, v := range p.Snap.Tables { // version 1: done tables among the others
+			if v == nil {
+				delete(p.Snap.Tables, k)
+			} else if v.Done {
+				if p.Snap.Done == nil {
+					p.Snap.Done = map[string]int64{}
+				}
+				p.Snap.Done[k] = v.Rows
+				delete(p.Snap.Tables, k)
+			}
+		}
 	}
 	return p, nil
 }
@@ -271,11 +391,37 @@ func (p *position) String() string {
 	if p.GTID != "" {
 		s += " gtid " + p.GTID
 	}
-	if p.Skip > 0 {
+	if p.Skip > 0 || p.All > 0 {
 		s += fmt.Sprintf(" +%d rows", p.Skip)
+		if p.All > 0 {
+			s += fmt.Sprintf(" (%d of any table)", p.All)
+		}
 	}
 	if p.Snap != nil && !p.Snap.Finished {
 		s += " (snapshot in progress)"
 	}
 	return s
+}
+
+// PositionProgress returns the snapshot progress a position of this source records: for each
+// table whose snapshot is under way or done, the rows delivered and whether it is done (sorted
+// by table), and whether the snapshot had finished. A position without a snapshot part
+// (mode incremental) gives nil and false.
+func PositionProgress(pos change.Position) ([]sdk.SnapshotProgress, bool, error) {
+	p, err := decodePosition(pos)
+	if err != nil {
+		return nil, false, err
+	}
+	if p.Snap == nil {
+		return nil, false, nil
+	}
+	var out []sdk.SnapshotProgress
+	for name, tp := range p.Snap.Tables {
+		out = append(out, sdk.SnapshotProgress{Table: name, RowsRead: tp.Rows})
+	}
+	for name, rows := range p.Snap.Done {
+		out = append(out, sdk.SnapshotProgress{Table: name, RowsRead: rows, Done: true})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
+	return out, p.Snap.Finished, nil
 }

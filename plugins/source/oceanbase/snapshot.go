@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
+	gosql "github.com/go-sql-driver/mysql"
 
+	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -22,11 +25,12 @@ const WatermarkTable = "ferry_watermark"
 // chunkWork is one snapshot chunk: a key range of a table read between a low and a high
 // watermark.
 type chunkWork struct {
-	id   string
-	t    *table
-	r    keyRange
-	rows []*change.Change // set before the high watermark is written
-	read time.Time
+	id    string
+	t     *table
+	epoch uint64 // the table's snapshot epoch when planned (stale once it was cancelled)
+	r     keyRange
+	rows  []*change.Change // set before the high watermark is written
+	read  time.Time
 	// low names this read of the chunk in its rows' ids: the binlog transaction of its low
 	// watermark (GTID, else file:offset; set by the stream goroutine), in mode full the run
 	// and chunk number. A chunk read again after a restart gets another one.
@@ -39,7 +43,16 @@ type chunkWork struct {
 	done chan struct{}
 }
 
-// snapshotter plans chunks and runs the parallel readers.
+// planItem is a table waiting to be planned: its chunks start after lo.
+type planItem struct {
+	tb    *table
+	lo    [][]byte
+	epoch uint64
+}
+
+// snapshotter plans chunks and runs the parallel readers. It lives as long as the source:
+// tables are queued when the source opens, when SetTables adds them and when DDL makes a
+// selected table appear; the planner waits for more when the queue is empty.
 type snapshotter struct {
 	s      *Source
 	full   bool // mode full: no watermarks, chunks go to ready
@@ -50,18 +63,19 @@ type snapshotter struct {
 	tasks chan *chunkWork
 	ready chan *chunkWork
 	errCh chan error
+	more  chan struct{} // a table was queued
 
-	mu          sync.Mutex
-	works       map[string]*chunkWork
-	pending     int
-	plannerDone bool
+	mu       sync.Mutex
+	works    map[string]*chunkWork
+	queue    []planItem
+	planning bool // the planner is producing a table's chunks
+	pending  int  // chunks planned and not delivered (or dropped) yet
+	epoch    map[string]uint64
 
 	// owned by the stream goroutine
 	open map[*change.Table][]*chunkWork
 
-	seq      atomic.Int64
-	progress map[string]*Progress
-	progMu   sync.Mutex
+	seq atomic.Int64
 }
 
 // Progress is a table's snapshot progress.
@@ -72,32 +86,93 @@ type Progress struct {
 	Done      bool
 }
 
-func (s *Source) startSnapshot(state *snapState) {
+// ensureSnapshotter starts the planner and the readers once.
+func (s *Source) ensureSnapshotter() *snapshotter {
+	if s.snapper != nil {
+		return s.snapper
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sn := &snapshotter{s: s, full: s.cfg.Mode == ModeFull, ctx: ctx, cancel: cancel,
 		tasks: make(chan *chunkWork), ready: make(chan *chunkWork, s.cfg.SnapshotConcurrency),
-		errCh: make(chan error, 1), works: map[string]*chunkWork{}, open: map[*change.Table][]*chunkWork{},
-		progress: map[string]*Progress{}}
-	var todo []*table
-	for _, n := range s.cfg.tables {
-		tb := s.tables[strings.ToLower(n.String())]
-		tp := state.Tables[tb.name()]
-		p := &Progress{Table: tb.name(), Estimated: tb.rows}
-		if tp != nil {
-			p.RowsDone, p.Done = tp.Rows, tp.Done
-		}
-		sn.progress[tb.name()] = p
-		if tp == nil || !tp.Done {
-			todo = append(todo, tb)
-		}
-	}
+		errCh: make(chan error, 1), more: make(chan struct{}, 1), works: map[string]*chunkWork{},
+		epoch: map[string]uint64{}, open: map[*change.Table][]*chunkWork{}}
 	s.snapper = sn
 	sn.wg.Add(1)
-	go sn.plan(todo, state)
+	go sn.plan()
 	for i := 0; i < int(s.cfg.SnapshotConcurrency); i++ {
 		sn.wg.Add(1)
 		go sn.reader(i)
 	}
+	return sn
+}
+
+// snapshotTable queues tb's snapshot: it continues after the completed prefix the state
+// holds for it (a resumed table), else from the start. Called by the stream goroutine (or
+// Open, or SetTables holding the stream).
+func (s *Source) snapshotTable(tb *table) {
+	name := tb.name()
+	s.snap = s.snap.reopened()
+	var lo [][]byte
+	if tp := s.snap.Tables[name]; tp != nil {
+		for _, r := range tp.Ranges {
+			if r.Lo == nil {
+				lo = r.Hi
+			}
+		}
+	}
+	sn := s.ensureSnapshotter()
+	sn.mu.Lock()
+	sn.epoch[name]++
+	sn.queue = append(sn.queue, planItem{tb: tb, lo: lo, epoch: sn.epoch[name]})
+	sn.mu.Unlock()
+	select {
+	case sn.more <- struct{}{}:
+	default:
+	}
+	s.setProgress(Progress{Table: name, RowsDone: s.snap.rows(name), Estimated: tb.rows})
+}
+
+// cancelSnapshot forgets table name's snapshot (the table left the selection or was
+// dropped): its queued and planned chunks are dropped, and the state no longer has it.
+func (s *Source) cancelSnapshot(name string) {
+	if sn := s.snapper; sn != nil {
+		sn.mu.Lock()
+		sn.epoch[name]++
+		q := sn.queue[:0]
+		for _, it := range sn.queue {
+			if it.tb.name() != name {
+				q = append(q, it)
+			}
+		}
+		sn.queue = q
+		sn.mu.Unlock()
+	}
+	if s.snap != nil {
+		s.snap = s.snap.without(name)
+	}
+	s.progressMu.Lock()
+	delete(s.prog, name)
+	for i, n := range s.progOrder {
+		if n == name {
+			s.progOrder = append(s.progOrder[:i:i], s.progOrder[i+1:]...)
+			break
+		}
+	}
+	s.progressMu.Unlock()
+}
+
+// current reports whether chunk w belongs to its table's current snapshot.
+func (sn *snapshotter) current(w *chunkWork) bool {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	return sn.epoch[w.t.name()] == w.epoch
+}
+
+// drained reports whether nothing is queued, planned or waiting to be delivered.
+func (sn *snapshotter) drained() bool {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	return len(sn.queue) == 0 && !sn.planning && sn.pending == 0
 }
 
 func (sn *snapshotter) stop() {
@@ -113,51 +188,68 @@ func (sn *snapshotter) fail(err error) {
 	sn.cancel()
 }
 
-// plan produces the chunks of every table in key order. A table resumes after the
-// contiguous prefix of its completed ranges; completed ranges beyond it are read again.
-func (sn *snapshotter) plan(todo []*table, state *snapState) {
+// plan produces the chunks of each queued table in key order, then waits for more tables.
+func (sn *snapshotter) plan() {
 	defer sn.wg.Done()
-	defer close(sn.tasks)
-	for _, tb := range todo {
-		var lo [][]byte
-		if tp := state.Tables[tb.name()]; tp != nil {
-			for _, r := range tp.Ranges {
-				if r.Lo == nil {
-					lo = r.Hi
-				}
+	for {
+		sn.mu.Lock()
+		if len(sn.queue) == 0 {
+			sn.planning = false
+			sn.mu.Unlock()
+			if !sn.full {
+				sn.s.wakeup() // the stream goroutine may mark the snapshot finished
+			}
+			select {
+			case <-sn.more:
+				continue
+			case <-sn.ctx.Done():
+				return
 			}
 		}
-		if tb.chunkKey == nil || !chunkable(tb) {
-			if lo != nil {
-				continue // impossible: unchunked tables complete in one range
-			}
-			if !sn.send(&chunkWork{t: tb, r: keyRange{}}) {
-				return
-			}
-			continue
-		}
-		for {
-			hi, err := sn.boundary(tb, lo)
-			if err != nil {
-				sn.fail(fmt.Errorf("snapshot of %s: plan chunk after %s: %w", tb.name(), showKey(lo), err))
-				return
-			}
-			if !sn.send(&chunkWork{t: tb, r: keyRange{Lo: lo, Hi: hi}}) {
-				return
-			}
-			if hi == nil {
-				break
-			}
-			lo = hi
+		it := sn.queue[0]
+		sn.queue = sn.queue[1:]
+		sn.planning = true
+		sn.mu.Unlock()
+		if !sn.planTable(it) {
+			return
 		}
 	}
-	sn.mu.Lock()
-	sn.plannerDone = true
-	sn.mu.Unlock()
-	if sn.full {
-		return
+}
+
+// planTable sends the chunks of one table; a table resumes after the contiguous prefix of its
+// completed ranges (completed ranges beyond it are read again). It stops early when the
+// table's snapshot is cancelled. False: the snapshotter stops.
+func (sn *snapshotter) planTable(it planItem) bool {
+	tb, lo := it.tb, it.lo
+	valid := func() bool {
+		sn.mu.Lock()
+		defer sn.mu.Unlock()
+		return sn.epoch[tb.name()] == it.epoch
 	}
-	sn.s.wakeup()
+	if tb.chunkKey == nil || !chunkable(tb) {
+		if lo != nil || !valid() {
+			return true // unchunked tables complete in one range
+		}
+		return sn.send(&chunkWork{t: tb, epoch: it.epoch, r: keyRange{}})
+	}
+	for valid() {
+		hi, err := sn.boundary(tb, lo)
+		if err != nil {
+			if !valid() {
+				return true // cancelled (dropped, removed) meanwhile
+			}
+			sn.fail(fmt.Errorf("snapshot of %s: plan chunk after %s: %w", tb.name(), showKey(lo), err))
+			return false
+		}
+		if !sn.send(&chunkWork{t: tb, epoch: it.epoch, r: keyRange{Lo: lo, Hi: hi}}) {
+			return false
+		}
+		if hi == nil {
+			break
+		}
+		lo = hi
+	}
+	return true
 }
 
 func (sn *snapshotter) send(w *chunkWork) bool {
@@ -193,12 +285,15 @@ func (sn *snapshotter) boundary(tb *table, lo [][]byte) ([][]byte, error) {
 	q += " ORDER BY " + cols + " LIMIT 1 OFFSET " + strconv.FormatInt(sn.s.cfg.ChunkSize-1, 10)
 	var out [][]byte
 	err := retry(sn.ctx, func() error {
+		out = nil
 		rows, err := sn.s.db.QueryContext(sn.ctx, q)
+		if isNoSuchTable(err) {
+			return nil // dropped: no more rows (the stream sees the DROP)
+		}
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		out = nil
 		if rows.Next() {
 			raw := make([]sql.RawBytes, len(tb.chunkKey))
 			dst := make([]any, len(raw))
@@ -289,11 +384,17 @@ func selectList(tb *table) string {
 func (sn *snapshotter) reader(slot int) {
 	defer sn.wg.Done()
 	slotID := sn.s.pipeline + "/" + strconv.Itoa(slot)
-	for w := range sn.tasks {
+	for {
+		var w *chunkWork
+		select {
+		case w = <-sn.tasks:
+		case <-sn.ctx.Done():
+			return
+		}
 		w.id = sn.s.runID + "-" + strconv.FormatInt(sn.seq.Add(1), 10)
 		w.done = make(chan struct{})
 		if sn.full {
-			if err := sn.readChunk(w); err != nil {
+			if err := sn.readChunk(w); err != nil && sn.current(w) {
 				sn.fail(err)
 				return
 			}
@@ -309,7 +410,10 @@ func (sn *snapshotter) reader(slot int) {
 		sn.mu.Unlock()
 		err := sn.mark(slotID, w.id+":L")
 		if err == nil {
-			err = sn.readChunk(w)
+			if err = sn.readChunk(w); err != nil && !sn.current(w) {
+				// the table left the selection meanwhile: the chunk is dropped at its high mark
+				w.rows, err = nil, nil
+			}
 		}
 		if err == nil {
 			err = sn.mark(slotID, w.id+":H")
@@ -356,6 +460,9 @@ func (sn *snapshotter) readChunk(w *chunkWork) error {
 		w.rows = w.rows[:0]
 		w.read = time.Now().UTC()
 		rows, err := sn.s.db.QueryContext(sn.ctx, q)
+		if isNoSuchTable(err) {
+			return nil // dropped: the chunk is empty (the stream sees the DROP)
+		}
 		if err != nil {
 			return err
 		}
@@ -414,6 +521,12 @@ func retry(ctx context.Context, f func() error) error {
 		delay *= 2
 	}
 	return err
+}
+
+// isNoSuchTable reports MySQL error 1146 (ER_NO_SUCH_TABLE).
+func isNoSuchTable(err error) bool {
+	var me *gosql.MySQLError
+	return errors.As(err, &me) && me.Number == 1146
 }
 
 func transient(err error) bool {
@@ -523,7 +636,8 @@ func containsWork(ws []*chunkWork, w *chunkWork) bool {
 }
 
 // emitChunk queues a chunk's rows, minus the keys changed inside its window, at its high
-// watermark, and records the chunk as completed.
+// watermark, and records the chunk as completed. A chunk of a table whose snapshot was
+// cancelled meanwhile (removed from the selection, dropped) is dropped.
 func (s *Source) emitChunk(w *chunkWork) {
 	sn := s.snapper
 	ws := sn.open[w.t.t]
@@ -533,27 +647,36 @@ func (s *Source) emitChunk(w *chunkWork) {
 			break
 		}
 	}
-	s.snap = s.snap.withChunk(w.t.name(), w.r, int64(len(w.rows)-len(w.changed)))
+	if len(sn.open[w.t.t]) == 0 {
+		delete(sn.open, w.t.t)
+	}
 	sn.mu.Lock()
 	delete(sn.works, w.id)
 	sn.pending--
-	finished := sn.plannerDone && sn.pending == 0
+	current := sn.epoch[w.t.name()] == w.epoch
+	finished := len(sn.queue) == 0 && !sn.planning && sn.pending == 0
 	sn.mu.Unlock()
-	if finished {
+	defer close(w.done)
+	var kept []*change.Change
+	if current {
+		for _, c := range w.rows {
+			if _, changed := w.changed[keyOf(w.t, c.After)]; changed {
+				continue
+			}
+			kept = append(kept, c)
+		}
+		s.snap = s.snap.withChunk(w.t.name(), w.r, int64(len(kept)))
+	}
+	if finished && !s.snap.Finished {
 		s.snap = s.snap.finished()
+	}
+	if !current {
+		return
 	}
 	p := s.resumePos()
 	enc := p.encode()
-	var kept []*change.Change
-	for _, c := range w.rows {
-		if _, changed := w.changed[keyOf(w.t, c.After)]; changed {
-			continue
-		}
-		kept = append(kept, c)
-	}
 	s.queueSnapshotRows(w, kept, p, enc)
-	sn.noteProgress(w.t.name(), int64(len(kept)), s.snap)
-	close(w.done)
+	s.noteProgress(w.t.name())
 }
 
 // queueSnapshotRows queues a chunk's rows. Their ids are snapshot:<db.table>:<key>@<read>,
@@ -565,11 +688,17 @@ func (s *Source) queueSnapshotRows(w *chunkWork, rows []*change.Change, p positi
 	if read == "" {
 		read = w.id
 	}
+	var bytes int64
 	for i, c := range rows {
 		c.ID = "snapshot:" + w.t.name() + ":" + keyText(w.t, c.After) + "@" + read
 		c.CommitTime = w.read
 		c.Position = enc
-		s.out = append(s.out, item{c: c, pos: p, noCut: i < len(rows)-1})
+		n := itemSize(c)
+		bytes += n
+		s.out = append(s.out, item{c: c, pos: p, noCut: i < len(rows)-1, size: n})
+	}
+	if s.mem != nil {
+		s.mem.addQueued(bytes)
 	}
 }
 
@@ -581,34 +710,57 @@ func keyText(tb *table, row []change.Value) string {
 	return strings.Join(parts, ",")
 }
 
-func (sn *snapshotter) noteProgress(name string, rows int64, st *snapState) {
-	sn.progMu.Lock()
-	defer sn.progMu.Unlock()
-	p := sn.progress[name]
+// setProgress records (or resets) a table's progress entry.
+func (s *Source) setProgress(p Progress) {
+	s.progressMu.Lock()
+	defer s.progressMu.Unlock()
+	if s.prog == nil {
+		s.prog = map[string]*Progress{}
+	}
+	if _, ok := s.prog[p.Table]; !ok {
+		s.progOrder = append(s.progOrder, p.Table)
+	}
+	s.prog[p.Table] = &p
+}
+
+// noteProgress copies a table's rows and done flag from the current state.
+func (s *Source) noteProgress(name string) {
+	s.progressMu.Lock()
+	defer s.progressMu.Unlock()
+	p := s.prog[name]
 	if p == nil {
 		return
 	}
-	p.RowsDone += rows
-	if tp := st.Tables[name]; tp != nil {
-		p.Done = tp.Done
-	}
+	p.RowsDone = s.snap.rows(name)
+	p.Done = s.snap.isDone(name)
 }
 
-// Progress returns each selected table's snapshot progress (rows delivered / estimated).
+// Progress returns the snapshot progress of each selected table that has a snapshot (rows
+// delivered, across restarts, and the catalog's estimate), in the order the tables joined.
 func (s *Source) Progress() []Progress {
 	s.progressMu.Lock()
-	sn := s.snapper
-	s.progressMu.Unlock()
-	if sn == nil {
+	defer s.progressMu.Unlock()
+	if len(s.prog) == 0 {
 		return nil
 	}
-	sn.progMu.Lock()
-	defer sn.progMu.Unlock()
-	out := make([]Progress, 0, len(sn.progress))
-	for _, n := range s.cfg.tables {
-		if p := sn.progress[n.String()]; p != nil {
+	out := make([]Progress, 0, len(s.progOrder))
+	for _, n := range s.progOrder {
+		if p := s.prog[n]; p != nil {
 			out = append(out, *p)
 		}
 	}
 	return out
+}
+
+// SnapshotProgress implements sdk.ProgressReporter.
+func (s *Source) SnapshotProgress(context.Context) ([]sdk.SnapshotProgress, error) {
+	ps := s.Progress()
+	if ps == nil {
+		return nil, nil
+	}
+	out := make([]sdk.SnapshotProgress, len(ps))
+	for i, p := range ps {
+		out[i] = sdk.SnapshotProgress{Table: p.Table, RowsRead: p.RowsDone, RowsEstimated: p.Estimated, Done: p.Done}
+	}
+	return out, nil
 }

@@ -44,8 +44,11 @@ type Source struct {
 	flavor   string
 	gtidMode bool
 
-	tables      map[string]*table // lower "db.table" -> schema (nil: dropped)
-	joined      []tableName       // tables created while streaming that a pattern selects (stream goroutine only)
+	// The selection and the schemas are the stream goroutine's: Read's, or SetTables' while it
+	// holds readSem.
+	sel         selection            // what is selected: exact names, patterns, excludes
+	tables      map[string]*table    // lower "db.table" -> schema (nil: dropped) of each selected table
+	names       map[string]tableName // lower "db.table" -> its name
 	lastVersion map[string]uint64
 	wm          *table
 	wmKey       string
@@ -59,11 +62,29 @@ type Source struct {
 	snap       *snapState
 	snapper    *snapshotter
 	progressMu sync.Mutex
+	prog       map[string]*Progress // by "db.table"
+	progOrder  []string
 	wake       chan struct{}
+
+	mem *memBudget // reader_memory
+
+	// readSem is held by Read, and by SetTables when it applies a selection while no Read
+	// runs: whoever holds it owns the stream state.
+	readSem    chan struct{}
+	selMu      sync.Mutex
+	selPending []*selRequest
+	selWanted  atomic.Bool
 
 	out    []item
 	hbSeq  uint64
 	lastHB time.Time
+}
+
+// selRequest is a SetTables call waiting to be applied at a transaction boundary.
+type selRequest struct {
+	ctx  context.Context
+	sel  selection
+	done chan error
 }
 
 // New returns an unconfigured source.
@@ -108,6 +129,10 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	s.runID = hex.EncodeToString(rnd[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wake = make(chan struct{}, 1)
+	s.readSem = make(chan struct{}, 1)
+	s.mem = newMemBudget(int64(s.cfg.ReaderMemory))
+	s.mem.onWait = s.wakeup
+	s.sel = selection{exact: append([]tableName(nil), s.cfg.tables...), patterns: s.cfg.patterns, exclude: s.cfg.exclude}
 
 	var pos *position
 	if req.Position != nil {
@@ -130,25 +155,23 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		return sdk.Permanent(errors.New("oceanbase: no table selected yet and the patterns name no database: set watermark_database"))
 	}
 	s.tables = map[string]*table{}
+	s.names = map[string]tableName{}
 	s.lastVersion = map[string]uint64{}
 	for _, n := range s.cfg.tables {
 		tb, err := loadTable(ctx, s.db, s.cfg.tenant, n, 1)
 		if err != nil {
 			return sdk.Permanent(err)
 		}
-		s.tables[strings.ToLower(n.String())] = tb
-		s.lastVersion[strings.ToLower(n.String())] = 1
+		k := strings.ToLower(n.String())
+		s.tables[k], s.names[k], s.lastVersion[k] = tb, n, 1
 	}
 
 	if s.cfg.Mode == ModeFull {
-		st := &snapState{Tables: map[string]*tableProgress{}}
-		if pos != nil && pos.Snap != nil {
+		var st *snapState
+		if pos != nil {
 			st = pos.Snap.resumable()
 		}
-		s.snap = st
-		if !st.Finished {
-			s.startSnapshot(st)
-		}
+		s.snap = s.resumeSnapshot(st)
 		return nil
 	}
 
@@ -157,7 +180,6 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	case pos != nil:
 		start = *pos
 		start.Snap = nil
-		s.snap = pos.Snap.resumable()
 	case s.cfg.Mode == ModeIncremental && !s.cfg.startTime.IsZero():
 		p, err := s.ResolveTimestamp(ctx, s.cfg.startTime)
 		if err != nil {
@@ -170,9 +192,19 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 			return err
 		}
 		start = p
-		if s.cfg.Mode == ModeBoth {
-			s.snap = &snapState{Tables: map[string]*tableProgress{}}
+	}
+	var todo []*table
+	if s.cfg.Mode == ModeBoth {
+		// The watermark table is needed whenever a table's snapshot may start: at Open, when
+		// SetTables adds a table and when DDL makes a selected table appear.
+		if err := s.prepareWatermark(ctx); err != nil {
+			return err
 		}
+		var st *snapState
+		if pos != nil {
+			st = pos.Snap.resumable()
+		}
+		todo = s.planResume(st)
 	}
 	if pos == nil {
 		// A fresh start: hand the host the start position first (sdk.Source.Open), so a
@@ -181,18 +213,68 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		p.Snap = s.snap
 		s.initial = p.encode()
 	}
-	if s.snap != nil && !s.snap.Finished {
-		if err := s.prepareWatermark(ctx); err != nil {
-			return err
-		}
-	}
 	if err := s.startBinlog(start); err != nil {
 		return err
 	}
-	if s.snap != nil && !s.snap.Finished {
-		s.startSnapshot(s.snap)
+	for _, tb := range todo {
+		s.snapshotTable(tb)
 	}
 	return nil
+}
+
+// resumeSnapshot sets the snapshot state of mode full and queues the tables it needs.
+func (s *Source) resumeSnapshot(st *snapState) *snapState {
+	todo := s.planResume(st)
+	for _, tb := range todo {
+		s.snapshotTable(tb)
+	}
+	return s.snap
+}
+
+// planResume makes s.snap from a saved state (nil: none): entries of tables no longer
+// selected are dropped, and every selected table that is not done is returned to be
+// snapshotted — in progress (it continues after its completed prefix) or unknown to the
+// state (new, or added to the configuration while ferry was stopped). Tables done before are
+// not read again.
+func (s *Source) planResume(st *snapState) []*table {
+	if st == nil {
+		st = &snapState{Tables: map[string]*tableProgress{}}
+	}
+	selected := map[string]*table{}
+	for _, tb := range s.tables {
+		if tb != nil {
+			selected[tb.name()] = tb
+		}
+	}
+	for name := range st.Tables {
+		if selected[name] == nil {
+			st = st.without(name)
+		}
+	}
+	for name := range st.Done {
+		if selected[name] == nil {
+			st = st.without(name)
+		}
+	}
+	var todo []*table
+	for _, n := range s.cfg.tables {
+		tb := s.tables[strings.ToLower(n.String())]
+		if tb == nil {
+			continue
+		}
+		if st.isDone(tb.name()) {
+			s.setProgress(Progress{Table: tb.name(), RowsDone: st.rows(tb.name()), Estimated: tb.rows, Done: true})
+			continue
+		}
+		todo = append(todo, tb)
+	}
+	if len(todo) > 0 {
+		st = st.reopened()
+	} else if !st.Finished {
+		st = st.finished()
+	}
+	s.snap = st
+	return todo
 }
 
 // connect opens the SQL connection pool and detects the server's flavor.
@@ -301,6 +383,12 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 	if s.cancel == nil {
 		return nil, errors.New("oceanbase: Read before Open")
 	}
+	select {
+	case s.readSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.readSem }()
 	if s.cfg.Mode == ModeFull {
 		return s.readFull(ctx)
 	}
@@ -315,8 +403,28 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 		}
 	}()
 	for {
+		if s.selWanted.Load() && !s.bl.tx.active {
+			s.applySelections()
+			if s.finishSnapshotIfDone() && len(s.out) == 0 {
+				return s.heartbeat(), nil
+			}
+		}
 		if len(s.out) >= int(s.cfg.BatchSize) {
 			return s.takeBatch(), nil
+		}
+		if !s.mem.mayDecode() || (len(s.out) == 0 && len(s.bl.tx.rows) > 0 && len(s.bl.evCh) == 0 && s.mem.receiverWaiting()) {
+			// Over reader_memory, or the next event does not fit while the open
+			// transaction's rows hold the room and nothing else is left to decode: hand the
+			// queue to the host before decoding more (the transaction's rows so far ahead of
+			// its commit if need be).
+			if len(s.out) == 0 {
+				before := s.mem.queuedBytes()
+				s.spill()
+				s.mem.stepDone(before)
+			}
+			if len(s.out) > 0 {
+				return s.takeBatch(), nil
+			}
 		}
 		var ev evOrErr
 		if len(s.out) > 0 {
@@ -357,7 +465,11 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 			}
 			continue
 		}
-		if err := s.handle(ev.ev); err != nil {
+		before := s.mem.queuedBytes()
+		err := s.handle(ev.ev)
+		s.mem.stepDone(before)
+		s.mem.eventDone(ev.size)
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -366,17 +478,14 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 // finishSnapshotIfDone marks the snapshot finished when every chunk was delivered (also
 // when the last chunks completed before the planner knew it was the last).
 func (s *Source) finishSnapshotIfDone() bool {
-	sn := s.snapper
-	if sn == nil || s.snap == nil || s.snap.Finished {
+	if s.snap == nil || s.snap.Finished {
 		return false
 	}
-	sn.mu.Lock()
-	done := sn.plannerDone && sn.pending == 0
-	sn.mu.Unlock()
-	if done {
-		s.snap = s.snap.finished()
+	if sn := s.snapper; sn != nil && !sn.drained() {
+		return false
 	}
-	return done
+	s.snap = s.snap.finished()
+	return true
 }
 
 func (s *Source) takeBatch() *change.Batch {
@@ -385,8 +494,10 @@ func (s *Source) takeBatch() *change.Batch {
 		n++
 	}
 	b := &change.Batch{Changes: make([]*change.Change, n)}
+	var bytes int64
 	for i := 0; i < n; i++ {
 		b.Changes[i] = s.out[i].c
+		bytes += s.out[i].size
 	}
 	b.Position = s.out[n-1].pos.encode()
 	copy(s.out, s.out[n:])
@@ -394,6 +505,9 @@ func (s *Source) takeBatch() *change.Batch {
 		s.out[i] = item{}
 	}
 	s.out = s.out[:len(s.out)-n]
+	if s.mem != nil {
+		s.mem.addQueued(-bytes)
+	}
 	return b
 }
 
@@ -415,30 +529,34 @@ func (s *Source) heartbeat() *change.Batch {
 
 // readFull delivers snapshot chunks as they complete, then io.EOF.
 func (s *Source) readFull(ctx context.Context) (*change.Batch, error) {
-	sn := s.snapper
-	if sn == nil {
-		return nil, io.EOF
-	}
 	for {
-		sn.mu.Lock()
-		done := sn.plannerDone && sn.pending == 0
-		sn.mu.Unlock()
-		if done {
+		if s.selWanted.Load() {
+			s.applySelections()
+		}
+		sn := s.snapper
+		if sn == nil || sn.drained() {
 			return nil, io.EOF
 		}
 		select {
 		case w := <-sn.ready:
-			s.snap = s.snap.withChunk(w.t.name(), w.r, int64(len(w.rows)))
 			sn.mu.Lock()
 			sn.pending--
-			if sn.plannerDone && sn.pending == 0 {
+			current := sn.epoch[w.t.name()] == w.epoch
+			finished := len(sn.queue) == 0 && !sn.planning && sn.pending == 0
+			sn.mu.Unlock()
+			if current {
+				s.snap = s.snap.withChunk(w.t.name(), w.r, int64(len(w.rows)))
+			}
+			if finished {
 				s.snap = s.snap.finished()
 			}
-			sn.mu.Unlock()
+			if !current {
+				continue
+			}
 			p := position{Snap: s.snap}
 			enc := p.encode()
 			s.queueSnapshotRows(w, w.rows, p, enc)
-			sn.noteProgress(w.t.name(), int64(len(w.rows)), s.snap)
+			s.noteProgress(w.t.name())
 			if len(s.out) == 0 {
 				continue
 			}
@@ -446,10 +564,13 @@ func (s *Source) readFull(ctx context.Context) (*change.Batch, error) {
 			for i := range s.out {
 				b.Changes[i] = s.out[i].c
 			}
+			s.releaseItems(s.out)
+			clear(s.out)
 			s.out = s.out[:0]
 			return b, nil
 		case err := <-sn.errCh:
 			return nil, err
+		case <-s.wake:
 		case <-time.After(50 * time.Millisecond):
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -19,19 +19,22 @@ import (
 )
 
 // spillRows is how many row changes of one transaction are buffered before they are
-// delivered ahead of its commit (TxSize is then 0 and CommitTime the transaction's start).
+// delivered ahead of its commit (TxSize is then 0 and CommitTime the transaction's start);
+// they are also delivered ahead once they take half of reader_memory (memBudget).
 const spillRows = 8192
 
 type evOrErr struct {
-	ev  *replication.BinlogEvent
-	err error
+	ev   *replication.BinlogEvent
+	err  error
+	size int64 // counted against reader_memory until decoded
 }
 
 // item is one change waiting in the output queue, with the position after it.
 type item struct {
 	c     *change.Change
 	pos   position
-	noCut bool // a batch must not end after this item (inside a snapshot chunk)
+	noCut bool  // a batch must not end after this item (inside a snapshot chunk)
+	size  int64 // counted against reader_memory until handed to the host
 }
 
 // txState is the transaction being decoded.
@@ -44,9 +47,13 @@ type txState struct {
 	gtid       string
 	start      time.Time
 	seq        uint32 // selected row changes seen
-	skip       uint32 // leading row changes already delivered before a restart
+	skip       uint32 // leading selected row changes already delivered before a restart
+	all        uint32 // row changes of any table seen
+	skipAll    uint32 // leading row changes (any table) passed before a restart; 0: use skip
 	flushed    uint32 // row changes moved to the output queue before the commit
+	flushedAll uint32 // all of the last row change moved to the output queue before the commit
 	rows       []item
+	bytes      int64        // reader_memory bytes of rows
 	marks      []*chunkWork // snapshot chunks whose high watermark is in this transaction
 	ddl        []*change.Change
 }
@@ -63,6 +70,7 @@ type binlog struct {
 	resume   position // after the last complete transaction
 	tx       txState
 	nextSkip uint32
+	nextAll  uint32
 }
 
 func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
@@ -95,7 +103,10 @@ func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		HeartbeatPeriod:         hb,
 		ReadTimeout:             3*hb + 5*time.Second,
 		DisableRetrySync:        true,
-		Logger:                  slog.New(slog.DiscardHandler),
+		// the client's own event buffer holds one parsed event: events are buffered (and
+		// counted against reader_memory) in binlog.evCh
+		EventCacheCount: 1,
+		Logger:          slog.New(slog.DiscardHandler),
 	}, nil
 }
 
@@ -109,7 +120,7 @@ func (s *Source) startBinlog(p position) error {
 	}
 	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
-	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip}
+	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip, nextAll: p.All}
 	b.resume = position{File: p.File, Pos: p.Pos, GTID: p.GTID}
 	if s.gtidMode && p.GTID != "" {
 		gs, perr := mysql.ParseGTIDSet(s.flavor, p.GTID)
@@ -130,23 +141,35 @@ func (s *Source) startBinlog(p position) error {
 		return fmt.Errorf("start binlog stream at %s: %w", p.String(), err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel, b.done, b.evCh = cancel, make(chan struct{}), make(chan evOrErr, 512)
-	go func() {
-		defer close(b.done)
-		for {
-			ev, err := st.GetEvent(ctx)
-			select {
-			case b.evCh <- evOrErr{ev, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
+	b.cancel, b.done, b.evCh = cancel, make(chan struct{}), make(chan evOrErr, evChanCap)
+	go receive(ctx, b, s.mem, st.GetEvent)
+	s.bl = b
+	return nil
+}
+
+// receive moves events from the replication client to b.evCh, each admitted by the
+// reader_memory budget first, until an error (which it passes on) or ctx ends.
+func receive(ctx context.Context, b *binlog, mem *memBudget, get func(context.Context) (*replication.BinlogEvent, error)) {
+	defer close(b.done)
+	for {
+		ev, err := get(ctx)
+		var size int64
+		if err == nil {
+			size = int64(ev.Header.EventSize)
+			if mem.admitEvent(ctx, size) != nil {
 				return
 			}
 		}
-	}()
-	s.bl = b
-	return nil
+		select {
+		case b.evCh <- evOrErr{ev, err, size}:
+		case <-ctx.Done():
+			mem.eventDone(size)
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (s *Source) stopBinlog() {
@@ -156,13 +179,28 @@ func (s *Source) stopBinlog() {
 	s.bl.cancel()
 	s.bl.syncer.Close()
 	<-s.bl.done
+	for { // events received and not decoded leave the budget
+		select {
+		case ev := <-s.bl.evCh:
+			s.mem.eventDone(ev.size)
+		default:
+			return
+		}
+	}
 }
+
+// evChanCap bounds the count of buffered events; reader_memory bounds their bytes.
+const evChanCap = 4096
 
 // restartPoint is where a reconnect resumes: the open transaction's start (skipping what was
 // already queued), else after the last complete transaction.
 func (b *binlog) restartPoint() position {
 	if b.tx.active {
-		return position{File: b.tx.file, Pos: b.tx.pos, GTID: b.tx.gtidBefore, Skip: b.tx.skip + b.tx.flushed}
+		all := b.tx.skipAll
+		if b.tx.flushed > 0 {
+			all = b.tx.flushedAll
+		}
+		return position{File: b.tx.file, Pos: b.tx.pos, GTID: b.tx.gtidBefore, Skip: b.tx.skip + b.tx.flushed, All: all}
 	}
 	return b.resume
 }
@@ -170,9 +208,10 @@ func (b *binlog) restartPoint() position {
 // reconnect re-opens the binlog stream after an error, with backoff.
 func (s *Source) reconnect(ctx context.Context, cause error) error {
 	p := s.bl.restartPoint()
-	if s.bl.tx.active && s.bl.tx.skip+s.bl.tx.flushed < s.bl.tx.seq {
+	if s.bl.tx.active && len(s.bl.tx.rows) > 0 {
 		// rows decoded but not queued are read again
-		s.bl.tx.rows = nil
+		s.releaseItems(s.bl.tx.rows)
+		s.bl.tx.rows, s.bl.tx.bytes = nil, 0
 	}
 	gset := s.bl.gset
 	s.stopBinlog()
@@ -215,6 +254,9 @@ func (s *Source) handle(e *replication.BinlogEvent) error {
 	case *replication.MariadbGTIDEvent:
 		s.beginTx(before, h.Timestamp)
 		b.tx.gtid = ev.GTID.String()
+		// a group without FL_STANDALONE ends with a COMMIT or XID event, even when it starts
+		// with DDL (CREATE TABLE ... SELECT logs the CREATE, then the rows)
+		b.tx.begin = !ev.IsStandalone()
 	case *replication.GTIDEvent:
 		s.beginTx(before, h.Timestamp)
 		if g, err := ev.GTIDNext(); err == nil {
@@ -237,6 +279,11 @@ func (s *Source) handle(e *replication.BinlogEvent) error {
 			}
 			if err := s.handleQuery(string(ev.Schema), q, h.Timestamp); err != nil {
 				return err
+			}
+			if startsTransaction(q) {
+				// MySQL 8 logs CREATE TABLE ... SELECT as "CREATE TABLE ... START
+				// TRANSACTION", the rows, then XID
+				b.tx.begin = true
 			}
 			if !b.tx.begin {
 				b.advance(h)
@@ -276,8 +323,8 @@ func (s *Source) beginTx(before uint32, ts uint32) {
 		gb = b.gset.String()
 	}
 	b.tx = txState{active: true, file: b.file, pos: before, gtidBefore: gb, start: time.Unix(int64(ts), 0).UTC(),
-		skip: b.nextSkip}
-	b.nextSkip = 0
+		skip: b.nextSkip, skipAll: b.nextAll}
+	b.nextSkip, b.nextAll = 0, 0
 }
 
 func (s *Source) commitTx(ts uint32) error {
@@ -310,13 +357,16 @@ func (s *Source) commitTx(ts uint32) error {
 			tx.rows[i].pos = s.resumePos()
 		}
 		c.Position = tx.rows[i].pos.encode()
+		s.resize(&tx.rows[i])
 		s.out = append(s.out, tx.rows[i])
 	}
 	for _, d := range tx.ddl {
 		d.CommitTime = commit
 		p := s.resumePos()
 		d.Position = p.encode()
-		s.out = append(s.out, item{c: d, pos: p})
+		it := item{c: d, pos: p}
+		s.resize(&it)
+		s.out = append(s.out, it)
 	}
 	for _, w := range tx.marks {
 		s.emitChunk(w)
@@ -343,11 +393,14 @@ func (s *Source) txID() string {
 func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEvent) error {
 	db, name := string(ev.Table.Schema), string(ev.Table.Table)
 	key := strings.ToLower(db + "." + name)
+	tx := &s.bl.tx
 	if s.wm != nil && key == s.wmKey {
+		tx.all += rowCount(ev)
 		return s.handleWatermark(ev)
 	}
 	tb, selected := s.tables[key]
 	if !selected {
+		tx.all += rowCount(ev)
 		return nil
 	}
 	if tb == nil {
@@ -368,7 +421,6 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 	default:
 		return fmt.Errorf("unknown rows event %v for %s", h.EventType, tb.name())
 	}
-	tx := &s.bl.tx
 	// Binlog coordinates, shared by the rows of this event (read-only once set): the
 	// transaction's start, as Debezium's source.file/pos give it.
 	meta := map[string]string{
@@ -383,6 +435,7 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 		meta[change.MetaTenant] = tb.t.Tenant
 	}
 	for i := 0; i+step-1 < len(ev.Rows); i += step {
+		tx.all++
 		c := &change.Change{Op: op, Table: tb.t, Database: tb.t.Database, TableName: tb.t.Name,
 			CommitTime: tx.start, Meta: meta}
 		var err error
@@ -403,30 +456,82 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 		if s.snapper != nil {
 			s.snapper.track(tb, c)
 		}
-		if tx.seq <= tx.skip {
+		if tx.skipAll > 0 {
+			if tx.all <= tx.skipAll {
+				continue // delivered before the restart
+			}
+		} else if tx.seq <= tx.skip {
 			continue
 		}
 		c.TxID = s.txID()
 		c.TxSeq = tx.seq
 		c.ID = c.TxID + "#" + strconv.FormatUint(uint64(tx.seq), 10)
-		tx.rows = append(tx.rows, item{c: c, pos: position{File: tx.file, Pos: tx.pos, GTID: tx.gtidBefore, Skip: tx.seq}})
+		it := item{c: c, pos: position{File: tx.file, Pos: tx.pos, GTID: tx.gtidBefore, Skip: tx.seq, All: tx.all}}
+		it.size = itemSize(c)
+		s.mem.addQueued(it.size)
+		tx.bytes += it.size
+		tx.rows = append(tx.rows, it)
 		if len(tx.rows) >= spillRows {
 			s.spill()
 		}
 	}
+	if tx.bytes > s.mem.spillAt() {
+		// the transaction's rows take half of reader_memory: deliver them ahead of its commit
+		s.spill()
+	}
 	return nil
+}
+
+// rowCount is the number of row changes in a rows event.
+func rowCount(ev *replication.RowsEvent) uint32 {
+	if ev.Type() == replication.EnumRowsEventTypeUpdate {
+		return uint32(len(ev.Rows) / 2)
+	}
+	return uint32(len(ev.Rows))
+}
+
+// resize recounts a queued change against reader_memory after its position was set.
+func (s *Source) resize(it *item) {
+	n := itemSize(it.c)
+	s.mem.addQueued(n - it.size)
+	it.size = n
+}
+
+// releaseItems forgets dropped items' bytes.
+func (s *Source) releaseItems(its []item) {
+	var n int64
+	for i := range its {
+		n += its[i].size
+	}
+	s.mem.addQueued(-n)
+}
+
+// startsTransaction reports a DDL statement that opens a transaction (MySQL 8's logging of
+// CREATE TABLE ... SELECT ends it with START TRANSACTION).
+func startsTransaction(q string) bool {
+	toks := tokenize(q)
+	n := len(toks)
+	return n >= 3 && !toks[n-1].quoted && !toks[n-2].quoted && strings.EqualFold(toks[n-2].s, "START") &&
+		strings.EqualFold(toks[n-1].s, "TRANSACTION") && strings.EqualFold(toks[0].s, "CREATE")
 }
 
 // spill moves a long transaction's buffered rows to the output queue before its commit.
 func (s *Source) spill() {
 	tx := &s.bl.tx
+	if len(tx.rows) == 0 {
+		return
+	}
 	for i := range tx.rows {
 		tx.rows[i].pos.Snap = s.snap
 		tx.rows[i].c.Position = tx.rows[i].pos.encode()
+		s.resize(&tx.rows[i])
 		s.out = append(s.out, tx.rows[i])
 	}
 	tx.flushed += uint32(len(tx.rows))
+	tx.flushedAll = tx.rows[len(tx.rows)-1].pos.All
+	clear(tx.rows) // the output queue holds them now
 	tx.rows = tx.rows[:0]
+	tx.bytes = 0
 }
 
 func (s *Source) decodeRow(tb *table, raw []any) ([]change.Value, error) {
@@ -534,7 +639,8 @@ func logTypeFits(k colKind, tp byte) bool {
 	return true
 }
 
-// handleQuery tracks DDL on selected tables.
+// handleQuery tracks DDL on selected tables, and tables that DDL makes appear under a name
+// the selection selects (see joins).
 func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 	info := classifyQuery(defaultDB, q)
 	if !info.isDDL {
@@ -545,32 +651,35 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 			return fmt.Errorf("%w: %s is synchronized and %q renames it", ErrRename, n, q)
 		}
 	}
-	touched := map[string]bool{}
+	renamedTo := map[string]bool{}
+	for _, n := range info.renamedTo {
+		renamedTo[strings.ToLower(n.String())] = true
+	}
+	seen := map[string]bool{}
 	for _, n := range info.tables {
 		k := strings.ToLower(n.String())
-		if _, ok := s.tables[k]; ok {
-			touched[k] = true
-		} else if s.joins(n, q) {
-			// A table created while the source runs that a pattern selects joins from its
-			// creation on: the CREATE TABLE is its first event, so nothing precedes its
-			// changes (see joins for the cases that are not covered).
-			s.joined = append(s.joined, n)
-			touched[k] = true
-		}
-	}
-	for _, n := range append(s.cfg.tables[:len(s.cfg.tables):len(s.cfg.tables)], s.joined...) {
-		k := strings.ToLower(n.String())
-		if !touched[k] {
+		if seen[k] {
 			continue
 		}
-		old := s.tables[k]
+		seen[k] = true
+		old, selected := s.tables[k]
+		if !selected && !s.joins(n, q, renamedTo[k]) {
+			continue
+		}
+		if nm, ok := s.names[k]; ok {
+			n = nm
+		}
 		var version uint64 = 1
 		if old != nil {
 			version = old.t.Version + 1
 		} else if v, ok := s.lastVersion[k]; ok {
 			version = v + 1
 		}
-		nt, err := s.replay(defaultDB, q, n, old, version)
+		var nt *table
+		err := errNoReplay
+		if !renamedTo[k] { // a renamed table's schema is the catalog's
+			nt, err = s.replay(defaultDB, q, n, old, version)
+		}
 		if errors.Is(err, errNoReplay) {
 			// not replayable: the catalog's current schema (right unless the stream lags
 			// behind further DDL of this table, which the TABLE_MAP check then catches)
@@ -581,15 +690,27 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 			if old != nil && sameSchema(old.t, nt.t) {
 				nt = old
 			}
-			s.tables[k] = nt
+			s.tables[k], s.names[k] = nt, n
 			s.lastVersion[k] = nt.t.Version
 		case isNoTable(err):
 			if old != nil {
 				s.lastVersion[k] = old.t.Version
 			}
-			s.tables[k] = nil
+			s.tables[k], s.names[k] = nil, n
 		default:
 			return fmt.Errorf("reload schema of %s after %q: %w", n, q, err)
+		}
+		nt = s.tables[k]
+		switch {
+		case old != nil && nt == nil:
+			// dropped: its snapshot (if under way) ends; if it comes back it starts over
+			s.cancelSnapshot(old.name())
+		case old == nil && nt != nil && s.cfg.Mode == ModeBoth:
+			// The table appeared under a selected name (created, re-created, renamed to
+			// it): it joins from this statement on, and its snapshot delivers the rows it
+			// holds from the start (CREATE TABLE ... SELECT, a renamed table's rows).
+			s.cancelSnapshot(nt.name())
+			s.snapshotTable(nt)
 		}
 		if s.cfg.EmitDDL {
 			d := &change.Change{Op: change.OpDDL, DDL: q, Database: n.DB, TableName: n.Name, TxID: s.txID()}

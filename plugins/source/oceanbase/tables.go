@@ -175,19 +175,97 @@ func (s *Source) ListTables(ctx context.Context, include []string) ([]sdk.Listed
 	return out, nil
 }
 
+// selection is the live table selection: exact names (never excluded, joined when created if
+// missing) and patterns minus exclude patterns.
+type selection struct {
+	exact    []tableName
+	patterns []string
+	exclude  []string
+}
+
+// wants reports whether the selection selects db.name (the watermark table never).
+func (sel *selection) wants(n tableName) bool {
+	if strings.EqualFold(n.Name, WatermarkTable) {
+		return false
+	}
+	for _, e := range sel.exact {
+		if strings.EqualFold(e.DB, n.DB) && strings.EqualFold(e.Name, n.Name) {
+			return true
+		}
+	}
+	if systemSchemas[strings.ToLower(n.DB)] {
+		return false
+	}
+	for _, p := range sel.patterns {
+		if globMatch(p, n.DB, n.Name) {
+			for _, ex := range sel.exclude {
+				if globMatch(ex, n.DB, n.Name) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// parseSelection checks a sdk.TableSelection as config.check checks tables and
+// exclude_tables.
+func parseSelection(in sdk.TableSelection) (selection, error) {
+	var sel selection
+	var errs []error
+	seen := map[string]bool{}
+	for _, raw := range in.Include {
+		t := strings.TrimSpace(raw)
+		db, name, ok := strings.Cut(t, ".")
+		switch {
+		case !ok || db == "" || name == "" || strings.Contains(name, "."):
+			errs = append(errs, fmt.Errorf("%q is not db.table", raw))
+			continue
+		case strings.ContainsAny(t, "?[]"):
+			errs = append(errs, fmt.Errorf("%q: only '*' is a wildcard", raw))
+			continue
+		}
+		k := strings.ToLower(t)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if strings.Contains(t, "*") {
+			sel.patterns = append(sel.patterns, t)
+		} else {
+			sel.exact = append(sel.exact, tableName{DB: db, Name: name})
+		}
+	}
+	for _, raw := range in.Exclude {
+		t := strings.TrimSpace(raw)
+		db, name, ok := strings.Cut(t, ".")
+		if !ok || db == "" || name == "" || strings.Contains(name, ".") {
+			errs = append(errs, fmt.Errorf("exclude %q is not db.table", raw))
+			continue
+		}
+		sel.exclude = append(sel.exclude, t)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return selection{}, fmt.Errorf("oceanbase: table selection: %w", err)
+	}
+	return sel, nil
+}
+
 // joins reports whether a table named by DDL statement q, not selected so far, joins the
-// stream: q creates it (CREATE TABLE) and a pattern selects it. Only CREATE TABLE joins:
-// the new table is empty at creation (CREATE TABLE ... SELECT and RENAME TABLE of an existing
-// table into a matching name bring rows that are not read; they are logged in the table's
-// first changes only).
-func (s *Source) joins(n tableName, q string) bool {
-	if len(s.cfg.patterns) == 0 || strings.EqualFold(n.Name, WatermarkTable) {
+// stream: q makes it appear (CREATE TABLE, including CREATE TABLE ... LIKE/SELECT; or q
+// renames another table to its name: RENAME TABLE, ALTER TABLE ... RENAME) and the selection
+// selects it. It joins from that statement on; in mode both its snapshot is read too (with the
+// watermark hand-over), so rows it holds from the start (CREATE TABLE ... SELECT, a renamed
+// table's rows) are delivered.
+func (s *Source) joins(n tableName, q string, renamedTo bool) bool {
+	if strings.EqualFold(n.Name, WatermarkTable) {
 		return false
 	}
-	if !createsTable(q) {
+	if !renamedTo && !createsTable(q) {
 		return false
 	}
-	return s.cfg.wants(n.DB, n.Name)
+	return s.sel.wants(n)
 }
 
 // createsTable reports whether q is a CREATE [TEMPORARY] TABLE statement (not temporary).

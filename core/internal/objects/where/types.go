@@ -158,7 +158,7 @@ func constNull(n ast.ExprNode) bool {
 // ctOf is the comparison class of a (representative) value.
 func ctOf(v val) ct {
 	switch {
-	case v.k == vStr && v.num == nil:
+	case v.k == vStr: // ENUM and SET too: strings here, their number only in numeric contexts
 		return cStr
 	case v.k == vTemp:
 		return cTemp

@@ -281,7 +281,13 @@ func aggNum(x, y ct) ct {
 func compare(a, b val, t ct, round bool) int {
 	switch t {
 	case cInt:
-		return cmpInts(a.number(), b.number())
+		x, y := a.number(), b.number()
+		if isInt(x) && isInt(y) {
+			return cmpInts(x, y)
+		}
+		// A constant the static type took for an integer folded to a DECIMAL (such as
+		// -18446744073709551615): compare exactly as decimals.
+		return a.toDec().cmp(b.toDec())
 	case cDec:
 		x, y := a.toDec(), b.toDec()
 		if round {
@@ -322,6 +328,8 @@ func cmp3(a, b int64) int {
 	}
 	return 0
 }
+
+func isInt(v val) bool { return v.k == vInt || v.k == vUint }
 
 func cmpInts(a, b val) int {
 	switch {

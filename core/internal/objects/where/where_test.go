@@ -231,3 +231,56 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// TestEnumComparisons: an ENUM is a string in comparisons with strings (in the column's
+// collation) and its index in numeric contexts, as in MariaDB.
+func TestEnumComparisons(t *testing.T) {
+	tb := &change.Table{Database: "d", Name: "t", Columns: []change.Column{{Name: "id", Type: "BIGINT"},
+		{Name: "status", Type: "ENUM", ColumnType: "enum('new','paid','10')", Elems: []string{"new", "paid", "10"}}},
+		PrimaryKey: []int{0}}
+	row := func(s string, idx uint64) *change.Change {
+		return &change.Change{Op: change.OpInsert, Table: tb, After: []change.Value{change.NewInt(1), change.NewEnum(s, idx)}}
+	}
+	for _, tc := range []struct {
+		cond string
+		c    *change.Change
+		keep bool
+	}{
+		{"status = 'new'", row("new", 1), true},
+		{"status = 'NEW'", row("new", 1), true},
+		{"status = 'paid'", row("new", 1), false},
+		{"status IN ('paid', 'new')", row("new", 1), true},
+		{"status = 1", row("new", 1), true},
+		{"status = 2", row("new", 1), false},
+		{"status = 10", row("10", 3), false}, // index 3, not the text
+		{"status = '10'", row("10", 3), true},
+		{"status + 0 = 3", row("10", 3), true},
+		{"status > 'o'", row("paid", 2), true},
+		{"status BETWEEN 2 AND 3", row("paid", 2), true},
+	} {
+		f, err := Compile(tc.cond, tb)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		if _, keep := f.Apply(tc.c); keep != tc.keep {
+			t.Errorf("%s on %s: keep %v, want %v", tc.cond, tc.c.After[1].Str(), keep, tc.keep)
+		}
+	}
+}
+
+// TestBetweenWithDecimalConstant: a constant beyond BIGINT (a DECIMAL) among integers.
+func TestBetweenWithDecimalConstant(t *testing.T) {
+	tb := &change.Table{Database: "d", Name: "t", Columns: []change.Column{{Name: "u", Type: "BIGINT", Unsigned: true}}, PrimaryKey: []int{0}}
+	f, err := Compile("u BETWEEN -18446744073709551615 AND 37", tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &change.Change{Op: change.OpInsert, Table: tb, After: []change.Value{change.NewUint(5)}}
+	if _, keep := f.Apply(c); !keep {
+		t.Error("5 BETWEEN -18446744073709551615 AND 37 is true")
+	}
+	c.After[0] = change.NewUint(38)
+	if _, keep := f.Apply(c); keep {
+		t.Error("38 BETWEEN -18446744073709551615 AND 37 is false")
+	}
+}
