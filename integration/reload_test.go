@@ -179,8 +179,10 @@ func TestObjectsReload(t *testing.T) {
 	if fmt.Sprint(stateB) != fmt.Sprint(finalB) {
 		t.Errorf("b's state from its topic (%d keys) differs from SELECT ... WHERE %s (%d keys)", len(stateB), where, len(finalB))
 	}
-	if snapB < keysB/2 {
-		t.Errorf("b: %d snapshot messages, want at least %d (its even rows)", snapB, keysB/2)
+	// Every even key is in the final state (checked above); most come from b's snapshot (a
+	// key changed while its chunk was read comes from the change instead: DBLog hand-over).
+	if snapB < keysB/4 || snapB > keysB/2 {
+		t.Errorf("b: %d snapshot messages, want most of its %d even rows and never an odd one", snapB, keysB/2)
 	}
 
 	// a: every version of every key exactly once, in order, over the two topics; the old
@@ -196,7 +198,7 @@ func TestObjectsReload(t *testing.T) {
 		if e.Skip {
 			continue
 		}
-		if e.Op == "snapshot" {
+		if e.Op == "snapshot" || m.Properties[verify.PropOp] == "snapshot" {
 			snapA++
 		}
 		var v int
@@ -281,7 +283,7 @@ func applyCanal(t *testing.T, msgs []harness.Received) (map[string]string, int) 
 		if e.Skip {
 			continue
 		}
-		if e.Op == "snapshot" {
+		if e.Op == "snapshot" || m.Properties[verify.PropOp] == "snapshot" {
 			snaps++
 		}
 		if e.Op == "delete" {

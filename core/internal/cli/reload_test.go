@@ -149,12 +149,18 @@ func statuses(t *testing.T, path string) []string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
+		var rec struct {
+			Value string `json:"value"` // the file sink's line holds the jsonl record
+		}
 		var l struct {
 			Before map[string]any `json:"before"`
 			After  map[string]any `json:"after"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			break // a line being written
+		}
+		if err := json.Unmarshal([]byte(rec.Value), &l); err != nil {
+			t.Fatalf("record %q: %v", rec.Value, err)
 		}
 		row := l.After
 		if row == nil {
