@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -40,8 +41,11 @@ type Property struct {
 }
 
 // ApproxSize estimates the bytes the record holds in memory.
+// recordSize is the size of the Record struct itself.
+const recordSize = int(unsafe.Sizeof(Record{}))
+
 func (r *Record) ApproxSize() int {
-	n := 128 + len(r.Topic) + len(r.Key) + len(r.Value) + len(r.ChangeID) + len(r.Database) + len(r.Table) + len(r.Position)
+	n := recordSize + len(r.Topic) + len(r.Key) + len(r.Value) + len(r.ChangeID) + len(r.Database) + len(r.Table) + len(r.Position)
 	for _, p := range r.Properties {
 		n += 32 + len(p.Key) + len(p.Value)
 	}

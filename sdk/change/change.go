@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"time"
+	"unsafe"
 )
 
 // Position is a source position: opaque bytes that only the source that made them reads.
@@ -126,8 +127,11 @@ type Batch struct {
 }
 
 // ApproxSize estimates the bytes a change holds in memory, for memory budgets.
+// changeSize is the size of the Change struct itself.
+const changeSize = int(unsafe.Sizeof(Change{}))
+
 func (c *Change) ApproxSize() int {
-	n := 160 + len(c.ID) + len(c.DDL) + len(c.Position) + len(c.TxID) + len(c.Topic)
+	n := changeSize + len(c.ID) + len(c.DDL) + len(c.Position) + len(c.TxID) + len(c.Topic)
 	for i := range c.Before {
 		n += 32 + len(c.Before[i].s)
 	}

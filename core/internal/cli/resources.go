@@ -10,7 +10,7 @@ import (
 
 // memoryOverhead is what ferry needs beside its buffers (code, plugin clients, gRPC, the
 // broker client, serializer scratch space), added to the buffers for the Go memory limit.
-const memoryOverhead = 96 << 20
+const memoryOverhead = 128 << 20
 
 // applyResources maps the resources block onto the pipeline: each phase's write
 // concurrency and memory (zero: the runtime block's value).

@@ -262,7 +262,7 @@ func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
 		r.fresh = true
 	}
 	for i := range r.lanes {
-		r.lanes[i] = make(chan chunk, 16)
+		r.lanes[i] = make(chan chunk, laneQueue)
 	}
 	return r
 }
@@ -364,3 +364,9 @@ func (r *run) phaseLoop(stop <-chan struct{}) {
 		}
 	}
 }
+
+// laneQueue is how many chunks wait for a lane. It is deep on purpose: what bounds the memory
+// in flight is the byte budget (MaxInFlightBytes, per phase), not a count of chunks, so a
+// stalled sink lets the pipeline buffer up to the budget and no further, whatever the size of
+// the rows.
+const laneQueue = 1024
