@@ -87,6 +87,9 @@ func printStatus(w io.Writer, s status.Snapshot) {
 	} else {
 		row("latency", "no incremental change delivered yet")
 	}
+	if s.Latency.ResolutionNote != "" {
+		row("", "note: "+s.Latency.ResolutionNote)
+	}
 	if s.Latency.ClockNote != "" {
 		row("", "note: "+s.Latency.ClockNote)
 	}

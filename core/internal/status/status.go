@@ -86,6 +86,11 @@ type Latency struct {
 	ClockNote string `json:"clock_note,omitempty"`
 	// ClockSkewMs is how far ahead the source's clock was at most (0: no skew seen).
 	ClockSkewMs float64 `json:"clock_skew_ms,omitempty"`
+	// WholeSeconds is set when every sampled commit time was a whole second (MariaDB and
+	// MySQL 5.7 binlogs record commit times in seconds): each latency then reads up to one
+	// second high, half a second on average. ResolutionNote says so.
+	WholeSeconds   bool   `json:"whole_second_commit_times,omitempty"`
+	ResolutionNote string `json:"resolution_note,omitempty"`
 }
 
 const (
@@ -106,6 +111,7 @@ type Tracker struct {
 	latFull    bool
 	lastLat    float64
 	skewMs     float64 // largest negative latency seen, as a positive number
+	subSecond  bool    // a sampled commit time had a fraction of a second
 	lastCommit time.Time
 	samples    []sample // counters sampled once a second, for rates
 	// What the sink acknowledged, for the stage: whether the newest delivered record was a
@@ -264,6 +270,9 @@ func (t *Tracker) OnDelivered(recs []sdk.Record, at time.Time) {
 		if r.Op == change.OpHeartbeat {
 			continue
 		}
+		if r.CommitTime.Nanosecond() != 0 {
+			t.subSecond = true
+		}
 		ms := float64(at.Sub(r.CommitTime)) / float64(time.Millisecond)
 		if ms < 0 {
 			t.skewMs = max(t.skewMs, -ms)
@@ -338,6 +347,10 @@ func (t *Tracker) Snapshot() Snapshot {
 	out.Stage = t.stageLocked(pipePhase, s.ChangesRead)
 	if t.prog != nil {
 		out.Snapshot = t.prog.clone()
+	}
+	if out.Latency.Samples > 0 && !t.subSecond {
+		out.Latency.WholeSeconds = true
+		out.Latency.ResolutionNote = "the source records commit times in whole seconds, so each latency reads up to 1s high (0.5s on average)"
 	}
 	if t.skewMs > 0 {
 		out.Latency.ClockSkewMs = t.skewMs

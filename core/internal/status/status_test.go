@@ -88,3 +88,19 @@ func TestRatesAndServer(t *testing.T) {
 		t.Errorf("healthz %q", got)
 	}
 }
+
+// TestWholeSecondCommitTimes: MariaDB's binlog has commit times in seconds; status says that
+// latencies read up to a second high, until a commit time with a fraction is seen.
+func TestWholeSecondCommitTimes(t *testing.T) {
+	var st pipeline.Stats
+	tr := NewTracker("p", func() pipeline.Stats { return st })
+	at := time.Date(2026, 1, 1, 12, 0, 0, 700_000_000, time.UTC)
+	tr.OnDelivered([]sdk.Record{{Op: change.OpInsert, CommitTime: at.Truncate(time.Second)}}, at)
+	if s := tr.Snapshot(); !s.Latency.WholeSeconds || !strings.Contains(s.Latency.ResolutionNote, "whole seconds") {
+		t.Errorf("whole seconds: %+v", s.Latency)
+	}
+	tr.OnDelivered([]sdk.Record{{Op: change.OpInsert, CommitTime: at.Add(-30 * time.Millisecond)}}, at)
+	if s := tr.Snapshot(); s.Latency.WholeSeconds || s.Latency.ResolutionNote != "" {
+		t.Errorf("sub-second commit seen: %+v", s.Latency)
+	}
+}
