@@ -100,3 +100,89 @@ func TestPrecheckCLI(t *testing.T) {
 		t.Fatalf("--skip of an unknown check: exit %d:\n%s", code, out)
 	}
 }
+
+// TestPrecheckCLIFailures runs `ferry precheck` (the binary, as an operator would) against
+// sources that are not ready, and checks that each fails with exit code 4 and the right check
+// named FAIL: binlog_format=STATEMENT (a private MariaDB started that way), a table with a
+// name that cannot be synchronized, and a user without REPLICATION privileges.
+func TestPrecheckCLIFailures(t *testing.T) {
+	env := harness.RequireTestbed(t, harness.MariaDB)
+	broker := env.RMQ5()
+	harness.RequireTestbed(t, broker.Component())
+	bin := ferryBinary(t)
+	topic := harness.UniqueName("precheck")
+	harness.CreateTopic(t, broker, topic, 4)
+	dir := t.TempDir()
+	precheckOf := func(name, addr, user, password, table string) (int, string) {
+		cfg := fmt.Sprintf(`pipeline %q {
+  source "oceanbase" {
+    address  = %q
+    user     = %q
+    password = env("PC_PASSWORD")
+    tables   = [%q]
+  }
+  serializer "canal" {}
+  sink "rocketmq" {
+    name_servers = [%q]
+    topic        = %q
+  }
+  checkpoint {
+    dir = "cp"
+  }
+}
+`, name, addr, user, table, broker.NameServer, topic)
+		p := filepath.Join(dir, name+".hcl")
+		if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "precheck", p)
+		cmd.Env = append(os.Environ(), "PC_PASSWORD="+password)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	// wantFail: exit 4 and the check's row says FAIL with the detail.
+	wantFail := func(what string, code int, out, check, detail string) {
+		t.Helper()
+		if code != 4 {
+			t.Errorf("%s: exit %d, want 4:\n%s", what, code, out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, check+" ") {
+				if !strings.Contains(line, "FAIL") || !strings.Contains(line, detail) {
+					t.Errorf("%s: %s row %q lacks FAIL or %q", what, check, line, detail)
+				}
+				return
+			}
+		}
+		t.Errorf("%s: no %s row:\n%s", what, check, out)
+	}
+
+	const dbName = "ferry_precheck_fail"
+	harness.DropDatabase(t, dbName)
+	db := harness.OpenMariaDB(t, dbName)
+	execAll(t, db, "CREATE TABLE `bad name` (id INT PRIMARY KEY)", "CREATE TABLE ok (id INT PRIMARY KEY)")
+	code, out := precheckOf("badname", env.MariaDBAddr, env.MariaDBUser, env.MariaDBPassword, dbName+".bad name")
+	wantFail("bad table name", code, out, "unsupported_names", "bad name")
+
+	user := "ferry_norepl"
+	root := rootDB(t, env.MariaDBSocket)
+	mustExec(t, root, "DROP USER IF EXISTS '"+user+"'@'%'", "CREATE USER '"+user+"'@'%' IDENTIFIED BY 'norepl-pw'",
+		"GRANT SELECT, CREATE, INSERT, UPDATE ON `"+dbName+"`.* TO '"+user+"'@'%'")
+	t.Cleanup(func() { _, _ = root.Exec("DROP USER IF EXISTS '" + user + "'@'%'") })
+	code, out = precheckOf("norepl", env.MariaDBAddr, user, "norepl-pw", dbName+".ok")
+	wantFail("user without REPLICATION", code, out, "privileges", "REPLICATION SLAVE")
+	if strings.Contains(out, "norepl-pw") {
+		t.Errorf("the password appears in the output:\n%s", out)
+	}
+
+	addr, puser, pw := privateMariaDB(t, "--binlog-format=STATEMENT")
+	code, out = precheckOf("statement", addr, puser, pw, "ferry_pc.t")
+	wantFail("binlog_format=STATEMENT", code, out, "binlog_format", "STATEMENT")
+}
