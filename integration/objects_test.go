@@ -112,6 +112,16 @@ func TestObjects(t *testing.T) {
 		}
 	}
 	t.Logf("ferry objects:\n%s", out)
+	// The same with the source out of process: the listing crosses the plugin protocol.
+	oop := filepath.Join(dir, "p_oop.hcl")
+	if err := os.WriteFile(oop, []byte(strings.Replace(cfg, `source "oceanbase" {`, `source "oceanbase" {
+    out_of_process = true`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outOOP, err := runFerry(bin, ferryEnv, "objects", oop)
+	if err != nil || outOOP != out {
+		t.Errorf("ferry objects with the source out of process (err %v) differs:\n%s", err, outOOP)
+	}
 
 	// A CSV with errors is refused, every bad line listed, nothing written.
 	bad := filepath.Join(dir, "bad.csv")

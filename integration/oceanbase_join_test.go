@@ -72,6 +72,8 @@ type writers struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 	writes atomic.Int64
+	mu     sync.Mutex
+	cut    []string // DIAG
 }
 
 func startWriters(t *testing.T, db string, n, keys int, tables func() []string) *writers {
@@ -96,7 +98,8 @@ func startWriters(t *testing.T, db string, n, keys int, tables func() []string) 
 				tb := "`" + ts[r.Intn(len(ts))] + "`"
 				k := 1 + r.Intn(keys)
 				var err error
-				switch r.Intn(5) {
+				op := r.Intn(5)
+				switch op {
 				case 0:
 					_, err = conn.ExecContext(ctx, "INSERT INTO "+tb+" VALUES (?, 1, ?) ON DUPLICATE KEY UPDATE v = v + 1", k, fmt.Sprintf("ins w%d", i))
 				case 1, 2, 3:
@@ -109,6 +112,9 @@ func startWriters(t *testing.T, db string, n, keys int, tables func() []string) 
 				case err == nil:
 					w.writes.Add(1)
 				case ctx.Err() != nil:
+					w.mu.Lock()
+					w.cut = append(w.cut, fmt.Sprintf("DIAG cut: writer %d %s key %d op %d: %v", i, tb, k, op, err))
+					w.mu.Unlock()
 				case errors.As(err, &me) && (me.Number == 1146 || me.Number == 1213 || me.Number == 1205):
 					// table renamed away or not there yet, deadlock, lock wait: try again
 				default:
@@ -124,6 +130,10 @@ func startWriters(t *testing.T, db string, n, keys int, tables func() []string) 
 func (w *writers) halt() {
 	w.stop()
 	w.wg.Wait()
+	for _, c := range w.cut {
+		fmt.Println(c)
+	}
+	w.cut = nil
 }
 
 // keyState is what the delivered changes say about one key.
