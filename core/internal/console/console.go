@@ -37,6 +37,8 @@ type Console struct {
 	width    func() int
 	interval time.Duration
 
+	drawMu sync.Mutex // serializes Redraw
+
 	srcMu    sync.Mutex
 	tracker  *status.Tracker
 	snapshot func() (status.Snapshot, bool) // for tests; else the tracker's
@@ -151,6 +153,11 @@ func (c *Console) Stop() {
 // Redraw renders the current status and draws it if it changed. The loop calls it every
 // Interval.
 func (c *Console) Redraw() {
+	// One redraw at a time, from reading the status to writing the frame: a redraw that read
+	// an older status must not draw after a newer one. Not c.mu: reading the status may log,
+	// and logs take c.mu (they never redraw, so drawMu cannot deadlock with them).
+	c.drawMu.Lock()
+	defer c.drawMu.Unlock()
 	s, ok := c.status() // not under c.mu: the tracker may log, and logs take c.mu
 	if !ok {
 		return
