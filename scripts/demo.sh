@@ -11,7 +11,7 @@ source "$STATE/env.sh"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 sql() { mariadb --socket="$FERRY_MARIADB_SOCKET" -uroot ferry_demo -e "$1"; }
 # tail_topic N K: wait for N messages on the topic, print the K stored last.
-tail_topic() { bin/rmqtail -ns "$FERRY_RMQ5_NAMESRV" -topic demo_orders -n "$1" -last "$2" -width "${3:-200}"; }
+tail_topic() { bin/rmqtail -ns "$FERRY_RMQ5_NAMESRV" -timeout 3m -topic demo_orders -n "$1" -last "$2" -width "${3:-200}"; }
 
 go build -o bin/rmqtail ./integration/cmd/rmqtail
 
@@ -92,12 +92,14 @@ cat .ferry/checkpoints/demo_orders.json; echo
 
 step "Changes while ferry is down, then resume: it continues from the checkpoint"
 sql "UPDATE orders SET status = 'paid', updated_at = NOW(3) WHERE id = 150001"
-timeout 15 $FERRY --log-level warn run configs/mariadb-to-rocketmq.hcl &
-sleep 6
-kill -INT $! 2>/dev/null || true
-wait || true
+$FERRY --log-level warn run configs/mariadb-to-rocketmq.hcl &
+FERRY_PID=$!
+trap 'kill $FERRY_PID 2>/dev/null || true' EXIT
 echo "the newest message is the change made while ferry was down, delivered by the resumed run:"
 tail_topic 150047 1 0
+kill -INT $FERRY_PID
+wait $FERRY_PID || true
+trap - EXIT
 
 step "A broken pipeline file: every error with file:line:column"
 cat > /tmp/ferry-demo-bad.hcl <<'HCL'
