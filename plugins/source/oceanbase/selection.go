@@ -175,7 +175,7 @@ func (s *Source) applySelection(ctx context.Context, sel selection) error {
 		delete(s.tables, k)
 		delete(s.names, k)
 		s.cancelSnapshot(name)
-		s.forgetWindows(tb)
+		s.forgetWindows(k)
 	}
 	s.sel = sel
 	for _, j := range added {
@@ -192,11 +192,12 @@ func (s *Source) applySelection(ctx context.Context, sel selection) error {
 	return nil
 }
 
-// forgetWindows drops the open snapshot windows of a table that left the selection: its
-// changes are no longer tracked, and its chunks are dropped at their high watermark.
-func (s *Source) forgetWindows(tb *table) {
-	if tb == nil || s.snapper == nil {
+// forgetWindows drops the open snapshot windows of a table that left the selection (k: its
+// lower-case "db.table"): its changes are no longer tracked, and its chunks are dropped at
+// their high watermark.
+func (s *Source) forgetWindows(k string) {
+	if s.snapper == nil {
 		return
 	}
-	delete(s.snapper.open, tb.t)
+	delete(s.snapper.open, k)
 }

@@ -72,8 +72,12 @@ type snapshotter struct {
 	pending  int  // chunks planned and not delivered (or dropped) yet
 	epoch    map[string]uint64
 
-	// owned by the stream goroutine
-	open map[*change.Table][]*chunkWork
+	// owned by the stream goroutine: the open chunk windows by table (windowKey). Keyed by
+	// name, not by schema object: DDL the stream replays (an ALTER, a CREATE of a table that
+	// joined at a restart or by SetTables while the stream lagged) gives the table a new
+	// schema object while its chunks, planned with the old one, are open or not yet open; their
+	// windows must still see the table's changes.
+	open map[string][]*chunkWork
 
 	seq atomic.Int64
 }
@@ -95,7 +99,7 @@ func (s *Source) ensureSnapshotter() *snapshotter {
 	sn := &snapshotter{s: s, full: s.cfg.Mode == ModeFull, ctx: ctx, cancel: cancel,
 		tasks: make(chan *chunkWork), ready: make(chan *chunkWork, s.cfg.SnapshotConcurrency),
 		errCh: make(chan error, 1), more: make(chan struct{}, 1), works: map[string]*chunkWork{},
-		epoch: map[string]uint64{}, open: map[*change.Table][]*chunkWork{}}
+		epoch: map[string]uint64{}, open: map[string][]*chunkWork{}}
 	s.snapper = sn
 	sn.wg.Add(1)
 	go sn.plan()
@@ -557,10 +561,11 @@ func keyOf(tb *table, row []change.Value) string {
 	return b.String()
 }
 
-// track records, for each open chunk window of the change's table, the keys it touches.
-// Called by the stream goroutine for every selected row change, in binlog order.
-func (sn *snapshotter) track(tb *table, c *change.Change) {
-	ws := sn.open[tb.t]
+// track records, for each open chunk window of the change's table (name: its windowKey, the
+// key of s.tables), the keys it touches. Called by the stream goroutine for every selected
+// row change, in binlog order, whatever schema object decoded it.
+func (sn *snapshotter) track(name string, tb *table, c *change.Change) {
+	ws := sn.open[name]
 	if len(ws) == 0 {
 		return
 	}
@@ -614,8 +619,10 @@ func (s *Source) handleWatermark(ev *replication.RowsEvent) error {
 				w.open = true
 				w.low = s.txID()
 				w.changed = map[string]struct{}{}
-				// a chunk's window tracks changes of its table's current schema object
-				sn.open[w.t.t] = append(sn.open[w.t.t], w)
+				// the window tracks every change of the table from here to the high mark,
+				// whatever schema object decodes it (see snapshotter.open)
+				k := windowKey(w.t)
+				sn.open[k] = append(sn.open[k], w)
 			}
 		case "H":
 			if w.open && !containsWork(s.bl.tx.marks, w) {
@@ -625,6 +632,11 @@ func (s *Source) handleWatermark(ev *replication.RowsEvent) error {
 	}
 	return nil
 }
+
+// windowKey names a table's chunk windows: its lower-case "db.table", as s.tables keys it.
+// A table dropped and created again under the name shares the key with the chunks of its
+// cancelled snapshot; those only lose keys and are dropped at their high mark anyway.
+func windowKey(tb *table) string { return strings.ToLower(tb.name()) }
 
 func containsWork(ws []*chunkWork, w *chunkWork) bool {
 	for _, x := range ws {
@@ -640,15 +652,16 @@ func containsWork(ws []*chunkWork, w *chunkWork) bool {
 // cancelled meanwhile (removed from the selection, dropped) is dropped.
 func (s *Source) emitChunk(w *chunkWork) {
 	sn := s.snapper
-	ws := sn.open[w.t.t]
+	k := windowKey(w.t)
+	ws := sn.open[k]
 	for i, x := range ws {
 		if x == w {
-			sn.open[w.t.t] = append(ws[:i:i], ws[i+1:]...)
+			sn.open[k] = append(ws[:i:i], ws[i+1:]...)
 			break
 		}
 	}
-	if len(sn.open[w.t.t]) == 0 {
-		delete(sn.open, w.t.t)
+	if len(sn.open[k]) == 0 {
+		delete(sn.open, k)
 	}
 	sn.mu.Lock()
 	delete(sn.works, w.id)

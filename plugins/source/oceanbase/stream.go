@@ -454,7 +454,7 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 		}
 		tx.seq++
 		if s.snapper != nil {
-			s.snapper.track(tb, c)
+			s.snapper.track(key, tb, c)
 		}
 		if tx.skipAll > 0 {
 			if tx.all <= tx.skipAll {
