@@ -41,7 +41,7 @@ $FERRY precheck configs/mariadb-to-rocketmq.hcl | cut -c1-170
 step "Run it in a terminal: the snapshot's progress bar, then the live status line"
 echo "(script(1) gives ferry a terminal; the snapshot is capped at 25,000 rows/s by the file's limits"
 echo " block; once it is done, rows change for 8 seconds and latency shows; then SIGINT stops it)"
-script -qfec "exec $FERRY --log-level warn run configs/mariadb-to-rocketmq.hcl" /dev/null &
+script -qfec "stty cols 150 rows 40 2>/dev/null; exec $FERRY --log-level warn run configs/mariadb-to-rocketmq.hcl" /dev/null &
 SCRIPT_PID=$!
 trap 'kill $SCRIPT_PID 2>/dev/null || true' EXIT
 (

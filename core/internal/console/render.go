@@ -185,7 +185,7 @@ func LiveLine(s status.Snapshot, width int) string {
 	} else if s.Latency.ClockNote != "" {
 		clock = "(clocks disagree)"
 	} else if s.Latency.WholeSeconds {
-		clock = "(commit times in whole seconds: up to +1s)"
+		clock = "(whole-second commits)"
 	}
 	if s.Latency.Samples > 0 {
 		lat := "p50 " + millis(s.Latency.P50Ms) + " p99 " + millis(s.Latency.P99Ms)
