@@ -64,11 +64,7 @@ func TestHandoverAcrossDDL(t *testing.T) {
 				Table: planned.t, Database: "shop", TableName: "orders", After: stale}}, done: make(chan struct{})}
 			sn.works[w.id], sn.epoch["shop.orders"], sn.pending = w, 1, 1
 
-			p := replication.NewBinlogParser()
-			p.SetFlavor(mysql.MySQLFlavor)
-			p.SetUseDecimal(false)
-			p.SetParseTime(false)
-			p.SetTimestampStringLocation(time.UTC)
+			p := testParser()
 			var eb evb
 			eb.pos = 4
 			ts := uint32(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC).Unix())

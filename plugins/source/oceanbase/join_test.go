@@ -257,11 +257,7 @@ func memTestSource(t *testing.T, limit int64, evs []*replication.BinlogEvent) (*
 // rows per WRITE_ROWS event, names of nameLen bytes), ids counting from 1.
 func orderEvents(t *testing.T, txs, rowsPerTx, rowsPerEvent, nameLen int) []*replication.BinlogEvent {
 	t.Helper()
-	p := replication.NewBinlogParser()
-	p.SetFlavor(mysql.MySQLFlavor)
-	p.SetUseDecimal(false)
-	p.SetParseTime(false)
-	p.SetTimestampStringLocation(time.UTC)
+	p := testParser()
 	var eb evb
 	eb.pos = 4
 	ts := uint32(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC).Unix())

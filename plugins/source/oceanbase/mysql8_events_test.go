@@ -195,11 +195,7 @@ func TestMySQL8EventsDecodeWithSchemaFromSQL(t *testing.T) {
 	gset, _ := mysql.ParseMysqlGTIDSet("")
 	s.bl.gset = gset
 
-	p := replication.NewBinlogParser()
-	p.SetFlavor(mysql.MySQLFlavor)
-	p.SetUseDecimal(false)
-	p.SetParseTime(false)
-	p.SetTimestampStringLocation(time.UTC)
+	p := testParser()
 
 	var eb evb
 	eb.pos = 4
@@ -286,4 +282,15 @@ func TestMySQL8EventsDecodeWithSchemaFromSQL(t *testing.T) {
 	if g := s.bl.resume.GTID; g != "3e11fa47-71ca-11e1-9e33-c80aa9429526:41-42" {
 		t.Errorf("resume GTID set %q", g)
 	}
+}
+
+// testParser parses binlog events as the source's syncer does (MySQL flavor, DECIMAL and
+// temporal values as text, UTC).
+func testParser() *replication.BinlogParser {
+	p := replication.NewBinlogParser()
+	p.SetFlavor(mysql.MySQLFlavor)
+	p.SetUseDecimal(false)
+	p.SetParseTime(false)
+	p.SetTimestampStringLocation(time.UTC)
+	return p
 }
