@@ -126,3 +126,19 @@ func TestSpecValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchTable(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, db, name string
+		want              bool
+	}{
+		{"shop.orders", "shop", "orders", true}, {"Shop.ORDERS", "shop", "orders", true},
+		{"shop.*", "shop", "orders", true}, {"shop.order_*", "shop", "order_items", true},
+		{"shop.order_*", "shop", "orders", false}, {"*.orders", "crm", "orders", true},
+		{"shop.*_bak", "shop", "x_bak_y", false}, {"*", "a", "b", true}, {"shop.orders", "shop", "orders2", false},
+	} {
+		if got := MatchTable(tc.pattern, tc.db, tc.name); got != tc.want {
+			t.Errorf("MatchTable(%q, %s.%s) = %v", tc.pattern, tc.db, tc.name, got)
+		}
+	}
+}

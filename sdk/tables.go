@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"strings"
 
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -72,4 +73,33 @@ type SnapshotProgress struct {
 // only, or every table is done and forgotten).
 type ProgressReporter interface {
 	SnapshotProgress(ctx context.Context) ([]SnapshotProgress, error)
+}
+
+// MatchTable reports whether pattern ("db.table", '*' for any run of characters, the syntax of
+// TableSelection and of TableLister's include patterns) matches the table db.name, ignoring
+// case.
+func MatchTable(pattern, db, name string) bool {
+	p, s := strings.ToLower(pattern), strings.ToLower(db+"."+name)
+	// Iterative wildcard match, backtracking to the last '*'.
+	pi, si, star, mark := 0, 0, -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case pi < len(p) && p[pi] == s[si]:
+			pi++
+			si++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser"
 
 	"github.com/ferry-cdc/ferry/core/internal/objects/where"
+	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -123,35 +124,8 @@ func (s *Selection) SourceTables() (include, exclude []string) {
 }
 
 // Match reports whether pattern ("db.table" with '*' for any run of characters) matches
-// db.name, case-insensitively.
-func Match(pattern, db, name string) bool {
-	return glob(strings.ToLower(pattern), strings.ToLower(db+"."+name))
-}
-
-func glob(p, s string) bool {
-	// Iterative wildcard match with backtracking to the last '*'.
-	pi, si, star, mark := 0, 0, -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case pi < len(p) && p[pi] == s[si]:
-			pi++
-			si++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
-}
+// db.name, case-insensitively (sdk.MatchTable: the same syntax sources use).
+func Match(pattern, db, name string) bool { return sdk.MatchTable(pattern, db, name) }
 
 // MaxNameLen is the longest database or table name (MySQL's identifier limit).
 const MaxNameLen = 64

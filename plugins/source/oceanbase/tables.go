@@ -16,30 +16,7 @@ var systemSchemas = map[string]bool{"information_schema": true, "mysql": true, "
 	"sys": true, "oceanbase": true, "__recyclebin": true, "__public": true}
 
 // globMatch reports whether pattern ("db.table", '*' any run) matches db.name, ignoring case.
-func globMatch(pattern, db, name string) bool {
-	p, s := strings.ToLower(pattern), strings.ToLower(db+"."+name)
-	pi, si, star, mark := 0, 0, -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case pi < len(p) && p[pi] == s[si]:
-			pi++
-			si++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
-}
+func globMatch(pattern, db, name string) bool { return sdk.MatchTable(pattern, db, name) }
 
 // wants reports whether the configured patterns select db.name (exact names are checked by
 // the caller): some pattern matches and no exclude pattern does.
