@@ -249,17 +249,8 @@ func (f *File) decodeVariable(b *hcl.Block) hcl.Diagnostics {
 	if v.Sensitive {
 		f.varSecrets.ranges = append(f.varSecrets.ranges, def.Expr.Range())
 	}
-	if refs := def.Expr.Variables(); len(refs) > 0 {
-		for _, t := range refs {
-			rng := t.SourceRange()
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Variables not allowed",
-				Detail:   "A variable's default cannot refer to variables; functions such as env() and file() are allowed.",
-				Subject:  &rng,
-			})
-		}
-		return diags
+	if d := noVariables(def.Expr, "A variable's default cannot refer to variables; functions such as env() and file() are allowed."); len(d) > 0 {
+		return append(diags, d...)
 	}
 	// Variable blocks may call functions but not refer to variables.
 	val, d := def.Expr.Value(f.sourceOf(def.Expr.Range().Filename).fnCtx)
@@ -528,4 +519,19 @@ func durationOr(v any, def time.Duration) time.Duration {
 		}
 	}
 	return def
+}
+
+// noVariables reports each variable reference in expr as an error with detail.
+func noVariables(expr hcl.Expression, detail string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, t := range expr.Variables() {
+		rng := t.SourceRange()
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Variables not allowed",
+			Detail:   detail,
+			Subject:  &rng,
+		})
+	}
+	return diags
 }

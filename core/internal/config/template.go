@@ -71,17 +71,8 @@ var defaultsSchema = func() *hcl.BodySchema {
 // templatePaths evaluates the pipeline file's template attribute: a string or a list of
 // strings. Functions such as env() may be used, variables may not (templates declare some).
 func (f *File) templatePaths(attr *hcl.Attribute) ([]string, []hcl.Range, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	if refs := attr.Expr.Variables(); len(refs) > 0 {
-		for _, t := range refs {
-			rng := t.SourceRange()
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Variables not allowed",
-				Detail:   "The template paths are read before any variable has a value (templates may declare variables): use literal paths, or functions such as env().",
-				Subject:  &rng,
-			})
-		}
+	diags := noVariables(attr.Expr, "The template paths are read before any variable has a value (templates may declare variables): use literal paths, or functions such as env().")
+	if len(diags) > 0 {
 		return nil, nil, diags
 	}
 	v, d := attr.Expr.Value(f.sources[f.Filename].fnCtx)

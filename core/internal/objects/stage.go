@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ferry-cdc/ferry/core/internal/objects/where"
+	"github.com/ferry-cdc/ferry/core/internal/pipeline"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -350,20 +351,6 @@ func (s *Stage) Key(c *change.Change, dst []byte) []byte {
 	return AppendKey(dst, c)
 }
 
-// AppendKey appends the canonical text of the change's key-column values joined with "\x01"
-// (the pipeline's default key).
-func AppendKey(dst []byte, c *change.Change) []byte {
-	if !c.Op.IsRow() || c.Table == nil {
-		return dst
-	}
-	row := c.Row()
-	for n, i := range c.Table.KeyColumns() {
-		if n > 0 {
-			dst = append(dst, 1)
-		}
-		if i < len(row) {
-			dst = row[i].AppendText(dst, -1)
-		}
-	}
-	return dst
-}
+// AppendKey appends the canonical text of the change's key-column values joined with "\x01":
+// the pipeline's default key (pipeline.AppendKey), so a table without a selection keys alike.
+func AppendKey(dst []byte, c *change.Change) []byte { return pipeline.AppendKey(c, dst) }

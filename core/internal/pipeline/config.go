@@ -163,7 +163,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = zap.NewNop()
 	}
 	if c.Key == nil {
-		c.Key = appendKey
+		c.Key = AppendKey
 	}
 	if c.Shard == nil {
 		c.Shard = func(ch *change.Change) uint64 { return ch.KeyHash(nil) }

@@ -195,9 +195,9 @@ func (r *run) fill(recs []sdk.Record, changes []*change.Change, keyBuf []byte) (
 	return keyBuf, nil
 }
 
-// appendKey appends the canonical text of the change's key-column values joined with "\x01"
-// (nothing for changes without a row).
-func appendKey(c *change.Change, dst []byte) []byte {
+// AppendKey is the default Config.Key: it appends the canonical text of the change's
+// key-column values joined with "\x01" (nothing for changes without a row).
+func AppendKey(c *change.Change, dst []byte) []byte {
 	if !c.Op.IsRow() || c.Table == nil {
 		return dst
 	}
