@@ -71,6 +71,9 @@ type OpenRequest struct {
 	Pipeline string
 	// Position is where to resume; nil to start fresh.
 	Position change.Position
+	// State is durable storage kept with the pipeline's checkpoint (see StateStore); nil
+	// when the host has none (tests, `ferry objects`), which a source must tolerate.
+	State StateStore
 }
 
 // SourceAcker is implemented by sources that want to know which positions are safe: every

@@ -3,6 +3,7 @@ package protocol
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -35,7 +36,15 @@ func (s *sourceServer) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb
 	if len(req.Position) > 0 {
 		pos = req.Position
 	}
-	err := s.impl.Open(ctx, sdk.OpenRequest{Pipeline: req.Pipeline, Position: pos})
+	open := sdk.OpenRequest{Pipeline: req.Pipeline, Position: pos}
+	if req.StateDir != "" {
+		st, err := sdk.NewDirState(req.StateDir)
+		if err != nil {
+			return &pb.SourceOpenResponse{Error: errorToPB(err)}, nil
+		}
+		open.State = st
+	}
+	err := s.impl.Open(ctx, open)
 	return &pb.SourceOpenResponse{Error: errorToPB(err)}, nil
 }
 
@@ -205,7 +214,17 @@ func newSourceClient(ctx context.Context, conn *grpc.ClientConn) (*sourceClient,
 }
 
 func (c *sourceClient) Open(ctx context.Context, req sdk.OpenRequest) error {
-	resp, err := c.rpc.Open(ctx, &pb.SourceOpenRequest{Pipeline: req.Pipeline, Position: req.Position})
+	open := &pb.SourceOpenRequest{Pipeline: req.Pipeline, Position: req.Position}
+	if req.State != nil {
+		// Only a directory-backed store crosses the process boundary (the plugin opens the
+		// same directory); other stores would need a host service.
+		d, ok := req.State.(interface{ Dir() string })
+		if !ok {
+			return fmt.Errorf("out-of-process source: state store %T cannot cross the plugin boundary", req.State)
+		}
+		open.StateDir = d.Dir()
+	}
+	resp, err := c.rpc.Open(ctx, open)
 	if err != nil {
 		return rpcError(ctx, "Open", err)
 	}

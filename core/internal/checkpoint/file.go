@@ -56,6 +56,12 @@ func writeAll(f *os.File, data []byte) error {
 // Dir returns the store's directory.
 func (s *FileStore) Dir() string { return s.dir }
 
+// StateDir returns the directory of pipeline's source state (sdk.OpenRequest.State), beside
+// its checkpoint file.
+func (s *FileStore) StateDir(pipeline string) string {
+	return filepath.Join(s.dir, pipeline+".state")
+}
+
 // Path returns the file that holds pipeline's checkpoint.
 func (s *FileStore) Path(pipeline string) string {
 	return filepath.Join(s.dir, pipeline+".json")

@@ -127,6 +127,11 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		}
 	}
 
+	state, err := sdk.NewDirState(store.StateDir(p.Name))
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+
 	filters := make([]sdk.Filter, len(l.filters))
 	for i, f := range l.filters {
 		filters[i] = f.Plugin.(sdk.Filter)
@@ -159,6 +164,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		Serializer:         l.serializer.Plugin.(sdk.Serializer),
 		Sink:               l.sink.Plugin.(sdk.Sink),
 		Store:              store,
+		State:              state,
 		BatchSize:          p.Runtime.BatchSize,
 		BatchTimeout:       p.Runtime.BatchTimeout,
 		Writers:            p.Runtime.Writers,

@@ -46,6 +46,9 @@ type Config struct {
 	Sink sdk.Sink
 	// Store keeps the checkpoint. Run loads it at the start and never closes it.
 	Store checkpoint.Store
+	// State is the source's durable state store (sdk.OpenRequest.State), kept with the
+	// checkpoint; nil for none.
+	State sdk.StateStore
 	// BatchSize is the most records per Sink.Write (default 512).
 	BatchSize int
 	// BatchTimeout is the longest a lane waits to fill a batch (default 50ms).

@@ -151,7 +151,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		resume = cp.Position
 	}
 	if err := protect(func() error {
-		return cfg.Source.Open(ctx, sdk.OpenRequest{Pipeline: cfg.Name, Position: resume})
+		return cfg.Source.Open(ctx, sdk.OpenRequest{Pipeline: cfg.Name, Position: resume, State: cfg.State})
 	}); err != nil {
 		openErr := &StageError{Stage: "source", Plugin: p.names.source, Op: "open", Err: err}
 		return p.startErr(ctx, errors.Join(openErr, closeSource(), closeSink()))

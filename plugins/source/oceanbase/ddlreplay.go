@@ -21,18 +21,31 @@ var errNoReplay = errors.New("statement not replayable")
 type ddlEffect struct {
 	dropped bool
 	t       *change.Table // new schema (nil with dropped)
+	ukNames []string      // names of t.UniqueKeys
 }
 
+// schemaLookup returns the schema in force of another table (for CREATE TABLE ... LIKE), and
+// its unique keys' names; nil when unknown.
+type schemaLookup func(db, name string) (*change.Table, []string)
+
 // replayDDL applies statement q (run with default database defaultDB) to the in-memory
-// schema old of table n (nil if it does not exist). It returns the new schema, or
-// errNoReplay when the statement cannot be replayed exactly (CREATE ... LIKE / SELECT,
-// charset conversions, unparsable statements). The returned table has no Version yet.
-func replayDDL(p *parser.Parser, defaultDB, q string, n tableName, old *change.Table) (ddlEffect, bool, error) {
+// schema old of table n (nil if it does not exist; oldNames are its unique keys' names, nil if
+// unknown). It returns the new schema, or errNoReplay when the statement cannot be replayed
+// exactly (CREATE ... LIKE of a table whose schema is unknown, CREATE ... SELECT with columns
+// from the query, charset conversions, unparsable statements). The returned table has no
+// Version yet.
+func replayDDL(p *parser.Parser, defaultDB, q string, n tableName, old *change.Table, oldNames []string, lookup schemaLookup) (ddlEffect, bool, error) {
+	if startsTransaction(q) {
+		// MySQL 8 logs CREATE TABLE ... SELECT as the CREATE TABLE with its full column list
+		// and a trailing START TRANSACTION (the rows follow as row events)
+		toks := strings.LastIndex(strings.ToUpper(q), "START")
+		q = strings.TrimSpace(q[:toks])
+	}
 	stmts, _, err := p.Parse(q, "", "")
 	if err != nil {
 		return ddlEffect{}, false, fmt.Errorf("%w: %v", errNoReplay, err)
 	}
-	cur := old
+	cur, curNames := old, oldNames
 	touched, dropped := false, false
 	matches := func(tn *ast.TableName) bool {
 		db := tn.Schema.O
@@ -48,11 +61,32 @@ func replayDDL(p *parser.Parser, defaultDB, q string, n tableName, old *change.T
 				continue
 			}
 			touched = true
-			if s.ReferTable != nil || s.Select != nil {
-				return ddlEffect{}, true, fmt.Errorf("%w: CREATE TABLE ... LIKE/SELECT", errNoReplay)
-			}
 			if cur != nil && s.IfNotExists {
 				continue
+			}
+			if s.ReferTable != nil {
+				db := s.ReferTable.Schema.O
+				if db == "" {
+					db = defaultDB
+				}
+				var src *change.Table
+				var srcNames []string
+				if lookup != nil {
+					src, srcNames = lookup(db, s.ReferTable.Name.O)
+				}
+				if src == nil {
+					return ddlEffect{}, true, fmt.Errorf("%w: CREATE TABLE ... LIKE %s.%s, whose schema is not tracked", errNoReplay, db, s.ReferTable.Name.O)
+				}
+				ws := fromTable(src, srcNames)
+				cur, curNames, dropped = ws.table(n), ws.ukNames, false
+				continue
+			}
+			if s.Select != nil && len(s.Cols) == 0 {
+				return ddlEffect{}, true, fmt.Errorf("%w: CREATE TABLE ... SELECT without a column list", errNoReplay)
+			}
+			if s.Select != nil {
+				// columns the query adds beyond the list cannot be known from the statement
+				return ddlEffect{}, true, fmt.Errorf("%w: CREATE TABLE ... SELECT", errNoReplay)
 			}
 			ws := &workSchema{charset: tableCharset(s.Options)}
 			for _, cd := range s.Cols {
@@ -63,7 +97,7 @@ func replayDDL(p *parser.Parser, defaultDB, q string, n tableName, old *change.T
 			for _, c := range s.Constraints {
 				ws.addConstraint(c)
 			}
-			cur, dropped = ws.table(n), false
+			cur, curNames, dropped = ws.table(n), ws.ukNames, false
 		case *ast.AlterTableStmt:
 			if !matches(s.Table) {
 				continue
@@ -72,13 +106,13 @@ func replayDDL(p *parser.Parser, defaultDB, q string, n tableName, old *change.T
 			if cur == nil {
 				return ddlEffect{}, true, fmt.Errorf("%w: ALTER of a table whose schema is unknown", errNoReplay)
 			}
-			ws := fromTable(cur)
+			ws := fromTable(cur, curNames)
 			for _, sp := range s.Specs {
 				if err := ws.apply(sp); err != nil {
 					return ddlEffect{}, true, err
 				}
 			}
-			cur = ws.table(n)
+			cur, curNames = ws.table(n), ws.ukNames
 		case *ast.DropTableStmt:
 			for _, tn := range s.Tables {
 				if matches(tn) {
@@ -89,17 +123,36 @@ func replayDDL(p *parser.Parser, defaultDB, q string, n tableName, old *change.T
 			if matches(s.Table) {
 				touched = true
 			}
-		default:
-			// other statements (CREATE INDEX, RENAME, ...) are handled by the caller
-			if _, isDDL := st.(ast.DDLNode); isDDL {
-				switch st.(type) {
-				case *ast.CreateIndexStmt, *ast.DropIndexStmt:
-					return ddlEffect{}, true, fmt.Errorf("%w: %T", errNoReplay, st)
-				}
+		case *ast.CreateIndexStmt:
+			if !matches(s.Table) {
+				continue
 			}
+			touched = true
+			if cur == nil {
+				return ddlEffect{}, true, fmt.Errorf("%w: CREATE INDEX on a table whose schema is unknown", errNoReplay)
+			}
+			if s.KeyType != ast.IndexKeyTypeUnique {
+				continue // only unique keys matter
+			}
+			ws := fromTable(cur, curNames)
+			ws.addConstraint(&ast.Constraint{Tp: ast.ConstraintUniq, Name: s.IndexName, Keys: s.IndexPartSpecifications})
+			cur, curNames = ws.table(n), ws.ukNames
+		case *ast.DropIndexStmt:
+			if !matches(s.Table) {
+				continue
+			}
+			touched = true
+			if cur == nil {
+				return ddlEffect{}, true, fmt.Errorf("%w: DROP INDEX on a table whose schema is unknown", errNoReplay)
+			}
+			ws := fromTable(cur, curNames)
+			if err := ws.dropIndex(s.IndexName, s.IfExists); err != nil {
+				return ddlEffect{}, true, err
+			}
+			cur, curNames = ws.table(n), ws.ukNames
 		}
 	}
-	return ddlEffect{dropped: dropped, t: cur}, touched, nil
+	return ddlEffect{dropped: dropped, t: cur, ukNames: curNames}, touched, nil
 }
 
 func tableCharset(opts []*ast.TableOption) string {
@@ -121,18 +174,26 @@ type workSchema struct {
 	charset string // default for character columns without one
 }
 
-func fromTable(t *change.Table) *workSchema {
+// fromTable starts editing t; names are its unique keys' index names (nil: unknown).
+func fromTable(t *change.Table, names []string) *workSchema {
 	ws := &workSchema{cols: append([]change.Column(nil), t.Columns...)}
+	if len(names) != len(t.UniqueKeys) {
+		names = nil
+	}
 	for _, i := range t.PrimaryKey {
 		ws.pk = append(ws.pk, t.Columns[i].Name)
 	}
 	for j, uk := range t.UniqueKeys {
-		var names []string
+		var cols []string
 		for _, i := range uk {
-			names = append(names, t.Columns[i].Name)
+			cols = append(cols, t.Columns[i].Name)
 		}
-		ws.uks = append(ws.uks, names)
-		ws.ukNames = append(ws.ukNames, fmt.Sprintf("#%d", j)) // names unknown for catalog keys
+		ws.uks = append(ws.uks, cols)
+		name := fmt.Sprintf("#%d", j) // unknown
+		if names != nil {
+			name = names[j]
+		}
+		ws.ukNames = append(ws.ukNames, name)
 	}
 	for _, c := range t.Columns {
 		if c.Charset != "" && c.Charset != "binary" {
@@ -321,33 +382,48 @@ func (ws *workSchema) apply(sp *ast.AlterTableSpec) error {
 	case ast.AlterTableDropPrimaryKey:
 		ws.pk = nil
 	case ast.AlterTableDropIndex:
-		for i, n := range ws.ukNames {
-			if strings.HasPrefix(n, "#") {
-				// a catalog key whose name is unknown might be the one dropped
-				return fmt.Errorf("%w: DROP INDEX with unnamed unique keys", errNoReplay)
-			}
-			if strings.EqualFold(n, sp.Name) {
-				ws.uks = append(ws.uks[:i], ws.uks[i+1:]...)
-				ws.ukNames = append(ws.ukNames[:i], ws.ukNames[i+1:]...)
-				break
-			}
-		}
-		if strings.EqualFold(sp.Name, "PRIMARY") {
-			ws.pk = nil
-		}
+		return ws.dropIndex(sp.Name, sp.IfExists)
 	case ast.AlterTableOption:
 		for _, o := range sp.Options {
 			if o.Tp == ast.TableOptionCharset && o.UintValue == ast.TableOptionCharsetWithConvertTo {
 				return fmt.Errorf("%w: CONVERT TO CHARACTER SET", errNoReplay)
 			}
 		}
+	case ast.AlterTableRenameIndex:
+		for i, n := range ws.ukNames {
+			if strings.EqualFold(n, sp.FromKey.O) {
+				ws.ukNames[i] = sp.ToKey.O
+			}
+		}
 	case ast.AlterTableAlterColumn, ast.AlterTableLock, ast.AlterTableAlgorithm, ast.AlterTableForce,
-		ast.AlterTableRenameIndex, ast.AlterTableDropForeignKey, ast.AlterTableIndexInvisible:
+		ast.AlterTableDropForeignKey, ast.AlterTableIndexInvisible:
 		// no effect on columns or unique keys (a renamed unique index keeps its columns)
 	default:
 		return fmt.Errorf("%w: ALTER TABLE spec type %d", errNoReplay, sp.Tp)
 	}
 	return nil
+}
+
+// dropIndex removes the unique key (or primary key) called name; other indexes do not matter.
+func (ws *workSchema) dropIndex(name string, _ bool) error {
+	if strings.EqualFold(name, "PRIMARY") {
+		ws.pk = nil
+		return nil
+	}
+	for i, n := range ws.ukNames {
+		if strings.EqualFold(n, name) {
+			ws.uks = append(ws.uks[:i], ws.uks[i+1:]...)
+			ws.ukNames = append(ws.ukNames[:i], ws.ukNames[i+1:]...)
+			return nil
+		}
+	}
+	for _, n := range ws.ukNames {
+		if strings.HasPrefix(n, "#") {
+			// a key whose name is unknown might be the one dropped
+			return fmt.Errorf("%w: DROP INDEX %s with unnamed unique keys", errNoReplay, name)
+		}
+	}
+	return nil // not a unique key
 }
 
 func alterName(tp ast.AlterTableType) string {
@@ -373,7 +449,8 @@ func (ws *workSchema) table(n tableName) *change.Table {
 			t.PrimaryKey = append(t.PrimaryKey, i)
 		}
 	}
-	for _, k := range ws.uks {
+	var names []string
+	for j, k := range ws.uks {
 		var idx []int
 		for _, name := range k {
 			if i := ws.index(name); i >= 0 {
@@ -382,8 +459,10 @@ func (ws *workSchema) table(n tableName) *change.Table {
 		}
 		if len(idx) > 0 {
 			t.UniqueKeys = append(t.UniqueKeys, idx)
+			names = append(names, ws.ukNames[j])
 		}
 	}
+	ws.ukNames = names // aligned with t.UniqueKeys
 	return t
 }
 

@@ -11,4 +11,8 @@ var ErrSchemaOutOfStep = errors.New("the schema read over SQL does not match the
 // ErrTooOld is returned when start_timestamp is older than the oldest retained binlog.
 var ErrTooOld = errors.New("start_timestamp is older than the oldest retained binlog")
 
+// ErrSchemaUnknown is returned by Read when DDL on a synchronized table cannot be replayed, so
+// the schema of the rows after it is unknown.
+var ErrSchemaUnknown = errors.New("schema unknown")
+
 func isNoTable(err error) bool { return errors.Is(err, ErrNoTable) }

@@ -19,6 +19,7 @@ var ErrBadPosition = errors.New("not an oceanbase source position")
 // GTID set executed before it), how much of that transaction was already delivered, and the
 // snapshot's progress. Layout (big-endian):
 //
+//	version 3: 'O' 3 | len(file) u16 | file | offset u32 | len(gtid) u16 | gtid | skip u32 | all u32 | epoch u64 | len(snap) u32 | snap JSON
 //	version 2: 'O' 2 | len(file) u16 | file | offset u32 | len(gtid) u16 | gtid | skip u32 | all u32 | len(snap) u32 | snap JSON
 //	version 1: 'O' 1 | len(file) u16 | file | offset u32 | len(gtid) u16 | gtid | skip u32 | len(snap) u32 | snap JSON
 //
@@ -27,7 +28,8 @@ var ErrBadPosition = errors.New("not an oceanbase source position")
 // table, up to and including the last one delivered. Resuming drops the transaction's first
 // `all` row changes, so a position inside a transaction stays exact when the table selection
 // changed in between (a table added or removed); version 1 positions (all unknown) drop the
-// first `skip` selected row changes. The snapshot part is nil when there is no snapshot
+// first `skip` selected row changes. epoch (version 3) is the schema-history epoch in force at
+// the position (history.go); older positions have none, and their resume reads the catalog. The snapshot part is nil when there is no snapshot
 // (incremental mode).
 type position struct {
 	File string
@@ -35,10 +37,14 @@ type position struct {
 	GTID string // GTID set executed before the transaction at File:Pos ("" if unknown)
 	Skip uint32 // selected row changes of that transaction already delivered
 	All  uint32 // row changes (any table) of that transaction already passed; 0: unknown (version 1)
-	Snap *snapState
+	// Epoch is the schema-history epoch in force at File:Pos (before the transaction there);
+	// HasEpoch is false for positions of versions 1 and 2.
+	Epoch    uint64
+	HasEpoch bool
+	Snap     *snapState
 }
 
-const posMagic, posVersion = 'O', 2
+const posMagic, posVersion = 'O', 3
 
 // snapState is the snapshot's progress. It is immutable once referenced by a position:
 // completing a chunk makes a new one.
@@ -293,7 +299,7 @@ func mergeRanges(rs []keyRange) []keyRange {
 
 func (p *position) encode() change.Position {
 	snap := p.Snap.encode()
-	b := make([]byte, 0, 2+2+len(p.File)+4+2+len(p.GTID)+4+4+4+len(snap))
+	b := make([]byte, 0, 2+2+len(p.File)+4+2+len(p.GTID)+4+4+8+4+len(snap))
 	b = append(b, posMagic, posVersion)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.File)))
 	b = append(b, p.File...)
@@ -302,6 +308,7 @@ func (p *position) encode() change.Position {
 	b = append(b, p.GTID...)
 	b = binary.BigEndian.AppendUint32(b, p.Skip)
 	b = binary.BigEndian.AppendUint32(b, p.All)
+	b = binary.BigEndian.AppendUint64(b, p.Epoch)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(snap)))
 	b = append(b, snap...)
 	return b
@@ -315,7 +322,7 @@ func decodePosition(b []byte) (*position, error) {
 		return bad("magic")
 	}
 	version := b[1]
-	if version != 1 && version != posVersion {
+	if version < 1 || version > posVersion {
 		return bad(fmt.Sprintf("version %d", b[1]))
 	}
 	b = b[2:]
@@ -357,6 +364,13 @@ func decodePosition(b []byte) (*position, error) {
 		if p.All, ok = u32(); !ok {
 			return bad("all")
 		}
+	}
+	if version >= 3 {
+		if len(b) < 8 {
+			return bad("epoch")
+		}
+		p.Epoch, p.HasEpoch = binary.BigEndian.Uint64(b), true
+		b = b[8:]
 	}
 	n, ok := u32()
 	if !ok || uint32(len(b)) != n {

@@ -53,6 +53,8 @@ type table struct {
 	logCols []int
 	// rows is the estimated row count (information_schema.TABLES.TABLE_ROWS).
 	rows int64
+	// ukNames are the index names of t.UniqueKeys (nil when unknown), for DROP INDEX.
+	ukNames []string
 }
 
 func (t *table) name() string { return t.t.QualifiedName() }
@@ -122,13 +124,16 @@ func loadTable(ctx context.Context, db *sql.DB, tenant string, n tableName, vers
 		return nil, fmt.Errorf("%s: %w", n, ErrNoTable)
 	}
 	markMariaDBJSON(ctx, db, n, t)
-	if err := loadKeys(ctx, db, n, t); err != nil {
+	ukNames, err := loadKeys(ctx, db, n, t)
+	if err != nil {
 		return nil, err
 	}
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	return newTable(t, rows.Int64), nil
+	tb := newTable(t, rows.Int64)
+	tb.ukNames = ukNames
+	return tb, nil
 }
 
 // markMariaDBJSON marks MariaDB's JSON columns (LONGTEXT with a json_valid check) as JSON.
@@ -157,12 +162,13 @@ func markMariaDBJSON(ctx context.Context, db *sql.DB, n tableName, t *change.Tab
 
 var jsonValidRE = regexp.MustCompile("(?i)^\\s*json_valid\\(`((?:[^`]|``)+)`\\)\\s*$")
 
-func loadKeys(ctx context.Context, db *sql.DB, n tableName, t *change.Table) error {
+// loadKeys reads the primary and unique keys of n into t and returns the unique keys' names.
+func loadKeys(ctx context.Context, db *sql.DB, n tableName, t *change.Table) ([]string, error) {
 	rows, err := db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0
 		ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`, n.DB, n.Name)
 	if err != nil {
-		return fmt.Errorf("read keys of %s: %w", n, err)
+		return nil, fmt.Errorf("read keys of %s: %w", n, err)
 	}
 	defer rows.Close()
 	var order []string
@@ -170,7 +176,7 @@ func loadKeys(ctx context.Context, db *sql.DB, n tableName, t *change.Table) err
 	for rows.Next() {
 		var idx, col string
 		if err := rows.Scan(&idx, &col); err != nil {
-			return fmt.Errorf("read keys of %s: %w", n, err)
+			return nil, fmt.Errorf("read keys of %s: %w", n, err)
 		}
 		i := t.ColumnIndex(col)
 		if i < 0 {
@@ -182,16 +188,18 @@ func loadKeys(ctx context.Context, db *sql.DB, n tableName, t *change.Table) err
 		keys[idx] = append(keys[idx], i)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read keys of %s: %w", n, err)
+		return nil, fmt.Errorf("read keys of %s: %w", n, err)
 	}
+	var names []string
 	for _, idx := range order {
 		if idx == "PRIMARY" {
 			t.PrimaryKey = keys[idx]
 		} else {
 			t.UniqueKeys = append(t.UniqueKeys, keys[idx])
+			names = append(names, idx)
 		}
 	}
-	return nil
+	return names, nil
 }
 
 func newTable(t *change.Table, rows int64) *table {

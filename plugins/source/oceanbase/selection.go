@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -163,7 +164,22 @@ func (s *Source) applySelection(ctx context.Context, sel selection) error {
 		}
 		added = append(added, joining{k: k, n: n, tb: tb})
 	}
-	// switch
+	// record the change in the schema history, then switch (nothing can fail any more)
+	var changed []histTable
+	for k := range s.tables {
+		if _, ok := want[k]; !ok {
+			changed = append(changed, histTable{Key: k, DB: s.names[k].DB, Name: s.names[k].Name, Leave: true})
+		}
+	}
+	for _, j := range added {
+		if j.tb != nil {
+			changed = append(changed, histOf(j.k, j.n, j.tb, j.tb.t.Version))
+		}
+	}
+	sort.Slice(changed, func(i, j int) bool { return changed[i].Key < changed[j].Key })
+	if err := s.hist.record(ctx, "selection", "", "", changed); err != nil {
+		return fmt.Errorf("oceanbase: %w", err)
+	}
 	for k, tb := range s.tables {
 		if _, ok := want[k]; ok {
 			continue

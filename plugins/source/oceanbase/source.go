@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,7 @@ type Source struct {
 	wmKey       string
 	checkedMaps map[*replication.TableMapEvent]*table
 	ddlParser   *parser.Parser // replays DDL on the in-memory schemas (stream goroutine only)
+	hist        *history       // the persisted schema history (history.go)
 
 	bl            *binlog
 	maxReconnects int
@@ -154,16 +156,8 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	if s.cfg.WatermarkDatabase == "" && s.cfg.Mode == ModeBoth {
 		return sdk.Permanent(errors.New("oceanbase: no table selected yet and the patterns name no database: set watermark_database"))
 	}
-	s.tables = map[string]*table{}
-	s.names = map[string]tableName{}
-	s.lastVersion = map[string]uint64{}
-	for _, n := range s.cfg.tables {
-		tb, err := loadTable(ctx, s.db, s.cfg.tenant, n, 1)
-		if err != nil {
-			return sdk.Permanent(err)
-		}
-		k := strings.ToLower(n.String())
-		s.tables[k], s.names[k], s.lastVersion[k] = tb, n, 1
+	if err := s.loadSchemas(ctx, req.State, pos); err != nil {
+		return err
 	}
 
 	if s.cfg.Mode == ModeFull {
@@ -206,6 +200,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		}
 		todo = s.planResume(st)
 	}
+	start.Epoch, start.HasEpoch = s.hist.current(), s.hist.enabled()
 	if pos == nil {
 		// A fresh start: hand the host the start position first (sdk.Source.Open), so a
 		// crash before the first checkpoint resumes here and misses nothing.
@@ -218,6 +213,83 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	}
 	for _, tb := range todo {
 		s.snapshotTable(tb)
+	}
+	return nil
+}
+
+// loadSchemas sets the schemas of the selected tables in force at the resume position pos
+// (nil: a fresh start). With a schema history (mode incremental or both, a state store, a
+// position of version 3) they are the history's at the position's epoch; a table the history
+// does not know (new to the selection) gets its first schema from the catalog, recorded as a
+// new entry. Otherwise the catalog gives every schema and a new history starts.
+func (s *Source) loadSchemas(ctx context.Context, st sdk.StateStore, pos *position) error {
+	s.tables = map[string]*table{}
+	s.names = map[string]tableName{}
+	s.lastVersion = map[string]uint64{}
+	if s.cfg.Mode == ModeFull {
+		st = nil // no log to decode
+	}
+	s.hist = newHistory(st)
+	var state map[string]histTable
+	if pos != nil && pos.HasEpoch {
+		if !s.hist.enabled() {
+			if pos.Epoch > 0 && s.cfg.Mode != ModeFull {
+				return sdk.Permanent(fmt.Errorf("%w: the position needs the schemas of epoch %d and the host gave no state store", ErrHistory, pos.Epoch))
+			}
+		} else {
+			var err error
+			if state, err = s.hist.load(ctx, pos.Epoch); err != nil {
+				return sdk.Permanent(err)
+			}
+		}
+	}
+	var changed []histTable
+	for _, n := range s.cfg.tables {
+		k := strings.ToLower(n.String())
+		if h, ok := state[k]; ok {
+			tb, err := tableOf(h)
+			if err != nil {
+				return sdk.Permanent(err)
+			}
+			s.tables[k], s.names[k], s.lastVersion[k] = tb, tableName{DB: h.DB, Name: h.Name}, h.Version
+			continue
+		}
+		tb, err := loadTable(ctx, s.db, s.cfg.tenant, n, 1)
+		if err != nil {
+			return sdk.Permanent(err)
+		}
+		s.tables[k], s.names[k], s.lastVersion[k] = tb, n, 1
+		changed = append(changed, histOf(k, n, tb, 1))
+	}
+	if state == nil {
+		return s.hist.start(ctx, changed)
+	}
+	// Tables of the history that the catalog no longer has (dropped after the position) but
+	// the selection still selects stay: the log holds their changes up to the drop. The others
+	// left the selection while ferry was stopped.
+	keys := make([]string, 0, len(state))
+	for k := range state {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		h := state[k]
+		if _, ok := s.tables[k]; ok {
+			continue
+		}
+		n := tableName{DB: h.DB, Name: h.Name}
+		if s.sel.wants(n) {
+			tb, err := tableOf(h)
+			if err != nil {
+				return sdk.Permanent(err)
+			}
+			s.tables[k], s.names[k], s.lastVersion[k] = tb, n, h.Version
+			continue
+		}
+		changed = append(changed, histTable{Key: k, DB: h.DB, Name: h.Name, Leave: true})
+	}
+	if err := s.hist.record(ctx, "resume", "", "", changed); err != nil {
+		return sdk.Permanent(err)
 	}
 	return nil
 }
@@ -577,6 +649,19 @@ func (s *Source) readFull(ctx context.Context) (*change.Batch, error) {
 		}
 	}
 }
+
+// Ack implements sdk.SourceAcker: everything up to pos is checkpointed, so no restart can
+// resume before pos and the schema history up to its epoch folds into the history's base.
+func (s *Source) Ack(ctx context.Context, pos change.Position) error {
+	p, err := decodePosition(pos)
+	if err != nil || !p.HasEpoch {
+		return nil
+	}
+	return s.hist.compact(ctx, p.Epoch)
+}
+
+// HistorySize reports the schema history's stored bytes and its entries after the base.
+func (s *Source) HistorySize() (bytes int64, entries int) { return s.hist.size() }
 
 // Reconnects reports how many times the binlog stream was re-established.
 func (s *Source) Reconnects() int64 { return s.reconnects.Load() }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ type txState struct {
 	bytes      int64        // reader_memory bytes of rows
 	marks      []*chunkWork // snapshot chunks whose high watermark is in this transaction
 	ddl        []*change.Change
+	epoch      uint64 // schema-history epoch at its start (a restart inside it replays its DDL)
 }
 
 // binlog holds the replication connection and the decoder state.
@@ -121,7 +123,7 @@ func (s *Source) startBinlog(p position) error {
 	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
 	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip, nextAll: p.All}
-	b.resume = position{File: p.File, Pos: p.Pos, GTID: p.GTID}
+	b.resume = position{File: p.File, Pos: p.Pos, GTID: p.GTID, Epoch: p.Epoch, HasEpoch: p.HasEpoch}
 	if s.gtidMode && p.GTID != "" {
 		gs, perr := mysql.ParseGTIDSet(s.flavor, p.GTID)
 		if perr != nil {
@@ -200,7 +202,8 @@ func (b *binlog) restartPoint() position {
 		if b.tx.flushed > 0 {
 			all = b.tx.flushedAll
 		}
-		return position{File: b.tx.file, Pos: b.tx.pos, GTID: b.tx.gtidBefore, Skip: b.tx.skip + b.tx.flushed, All: all}
+		return position{File: b.tx.file, Pos: b.tx.pos, GTID: b.tx.gtidBefore, Skip: b.tx.skip + b.tx.flushed, All: all,
+			Epoch: b.tx.epoch, HasEpoch: b.resume.HasEpoch}
 	}
 	return b.resume
 }
@@ -323,7 +326,7 @@ func (s *Source) beginTx(before uint32, ts uint32) {
 		gb = b.gset.String()
 	}
 	b.tx = txState{active: true, file: b.file, pos: before, gtidBefore: gb, start: time.Unix(int64(ts), 0).UTC(),
-		skip: b.nextSkip, skipAll: b.nextAll}
+		skip: b.nextSkip, skipAll: b.nextAll, epoch: s.hist.current()}
 	b.nextSkip, b.nextAll = 0, 0
 }
 
@@ -331,7 +334,7 @@ func (s *Source) commitTx(ts uint32) error {
 	b := s.bl
 	tx := &b.tx
 	if !tx.active {
-		b.resume = position{File: b.file, Pos: b.pos, GTID: b.resume.GTID}
+		b.resume = position{File: b.file, Pos: b.pos, GTID: b.resume.GTID, Epoch: s.hist.current(), HasEpoch: b.resume.HasEpoch}
 		return nil
 	}
 	if tx.gtid != "" && b.gset != nil {
@@ -343,7 +346,7 @@ func (s *Source) commitTx(ts uint32) error {
 	if b.gset != nil {
 		gs = b.gset.String()
 	}
-	b.resume = position{File: b.file, Pos: b.pos, GTID: gs}
+	b.resume = position{File: b.file, Pos: b.pos, GTID: gs, Epoch: s.hist.current(), HasEpoch: b.resume.HasEpoch}
 	commit := time.Unix(int64(ts), 0).UTC()
 	spilled := tx.flushed > 0
 	for i := range tx.rows {
@@ -466,7 +469,8 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 		c.TxID = s.txID()
 		c.TxSeq = tx.seq
 		c.ID = c.TxID + "#" + strconv.FormatUint(uint64(tx.seq), 10)
-		it := item{c: c, pos: position{File: tx.file, Pos: tx.pos, GTID: tx.gtidBefore, Skip: tx.seq, All: tx.all}}
+		it := item{c: c, pos: position{File: tx.file, Pos: tx.pos, GTID: tx.gtidBefore, Skip: tx.seq, All: tx.all,
+			Epoch: tx.epoch, HasEpoch: s.bl.resume.HasEpoch}}
 		it.size = itemSize(c)
 		s.mem.addQueued(it.size)
 		tx.bytes += it.size
@@ -584,6 +588,23 @@ func (s *Source) checkTableMap(tb *table, tm *replication.TableMapEvent) error {
 				cols[ci].Name, tb.name(), cols[ci].ColumnType, tm.ColumnType[i], ErrSchemaOutOfStep)
 		}
 	}
+	// With binlog_row_metadata=FULL (MySQL 8, MariaDB 10.5+) the log names its columns and
+	// their signedness: the schema of the moment must agree (a reorder of equal types shows
+	// only here).
+	if names := tm.ColumnNameString(); len(names) == len(idx) {
+		for i, ci := range idx {
+			if !strings.EqualFold(names[i], cols[ci].Name) {
+				return fmt.Errorf("column %d of %s is %s in the binlog but %s in the schema: %w",
+					i+1, tb.name(), names[i], cols[ci].Name, ErrSchemaOutOfStep)
+			}
+		}
+	}
+	for i, unsigned := range tm.UnsignedMap() {
+		if i < len(idx) && (tb.kinds[idx[i]] == kInt || tb.kinds[idx[i]] == kUint) && unsigned != cols[idx[i]].Unsigned {
+			return fmt.Errorf("column %s of %s is %s in the schema but unsigned=%v in the binlog: %w",
+				cols[idx[i]].Name, tb.name(), cols[idx[i]].ColumnType, unsigned, ErrSchemaOutOfStep)
+		}
+	}
 	if s.checkedMaps == nil || len(s.checkedMaps) > 4096 {
 		s.checkedMaps = map[*replication.TableMapEvent]*table{}
 	}
@@ -640,7 +661,10 @@ func logTypeFits(k colKind, tp byte) bool {
 }
 
 // handleQuery tracks DDL on selected tables, and tables that DDL makes appear under a name
-// the selection selects (see joins).
+// the selection selects (see joins). The schemas it changes are recorded in the schema
+// history, durably, before the statement's transaction is handed on. A statement that
+// cannot be replayed on a table whose schema is tracked stops the stream: the schema after it
+// is unknown, and decoding with a guess could put values in the wrong columns.
 func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 	info := classifyQuery(defaultDB, q)
 	if !info.isDDL {
@@ -651,11 +675,13 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 			return fmt.Errorf("%w: %s is synchronized and %q renames it", ErrRename, n, q)
 		}
 	}
+	at := s.bl.file + ":" + strconv.FormatUint(uint64(s.bl.pos), 10)
 	renamedTo := map[string]bool{}
 	for _, n := range info.renamedTo {
 		renamedTo[strings.ToLower(n.String())] = true
 	}
 	seen := map[string]bool{}
+	var changed []histTable
 	for _, n := range info.tables {
 		k := strings.ToLower(n.String())
 		if seen[k] {
@@ -681,13 +707,17 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 			nt, err = s.replay(defaultDB, q, n, old, version)
 		}
 		if errors.Is(err, errNoReplay) {
-			// not replayable: the catalog's current schema (right unless the stream lags
-			// behind further DDL of this table, which the TABLE_MAP check then catches)
+			if old != nil {
+				return fmt.Errorf("%w: %q on %s at binlog %s cannot be replayed (%v): the schema after it is unknown and no row of %s after it is decoded with a guess; re-snapshot the table (ferry snapshot FILE --table %s) or leave it out of the selection",
+					ErrSchemaUnknown, q, n, at, err, n, n)
+			}
+			// A table that joins under this name (renamed to it, created LIKE a table whose
+			// schema is not tracked): its first schema is the catalog's.
 			nt, err = loadTable(s.ctx, s.db, s.cfg.tenant, n, version)
 		}
 		switch {
 		case err == nil:
-			if old != nil && sameSchema(old.t, nt.t) {
+			if old != nil && sameSchema(old.t, nt.t) && slices.Equal(old.ukNames, nt.ukNames) {
 				nt = old
 			}
 			s.tables[k], s.names[k] = nt, n
@@ -698,9 +728,12 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 			}
 			s.tables[k], s.names[k] = nil, n
 		default:
-			return fmt.Errorf("reload schema of %s after %q: %w", n, q, err)
+			return fmt.Errorf("reload schema of %s after %q at binlog %s: %w", n, q, at, err)
 		}
 		nt = s.tables[k]
+		if nt != old || !selected {
+			changed = append(changed, histOf(k, n, nt, s.lastVersion[k]))
+		}
 		switch {
 		case old != nil && nt == nil:
 			// dropped: its snapshot (if under way) ends; if it comes back it starts over
@@ -721,7 +754,7 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 			s.bl.tx.ddl = append(s.bl.tx.ddl, d)
 		}
 	}
-	return nil
+	return s.hist.record(s.ctx, "ddl", q, at, changed)
 }
 
 func isEOF(err error) bool { return err == io.EOF }
@@ -735,11 +768,18 @@ func (s *Source) replay(defaultDB, q string, n tableName, old *table, version ui
 		s.ddlParser = parser.New()
 	}
 	var ot *change.Table
+	var names []string
 	var rows int64
 	if old != nil {
-		ot, rows = old.t, old.rows
+		ot, names, rows = old.t, old.ukNames, old.rows
 	}
-	eff, touched, err := replayDDL(s.ddlParser, defaultDB, q, n, ot)
+	lookup := func(db, name string) (*change.Table, []string) {
+		if tb := s.tables[strings.ToLower(db+"."+name)]; tb != nil {
+			return tb.t, tb.ukNames
+		}
+		return nil, nil
+	}
+	eff, touched, err := replayDDL(s.ddlParser, defaultDB, q, n, ot, names, lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -757,5 +797,7 @@ func (s *Source) replay(defaultDB, q string, n tableName, old *table, version ui
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoReplay, err)
 	}
-	return newTable(t, rows), nil
+	nt := newTable(t, rows)
+	nt.ukNames = eff.ukNames
+	return nt, nil
 }

@@ -1723,7 +1723,10 @@ type SourceOpenRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Pipeline string                 `protobuf:"bytes,1,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
 	// Empty to start fresh.
-	Position      []byte `protobuf:"bytes,2,opt,name=position,proto3" json:"position,omitempty"`
+	Position []byte `protobuf:"bytes,2,opt,name=position,proto3" json:"position,omitempty"`
+	// The directory of the source's durable state (sdk.OpenRequest.State, a sdk.DirState);
+	// empty when the host gives none.
+	StateDir      string `protobuf:"bytes,3,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1770,6 +1773,13 @@ func (x *SourceOpenRequest) GetPosition() []byte {
 		return x.Position
 	}
 	return nil
+}
+
+func (x *SourceOpenRequest) GetStateDir() string {
+	if x != nil {
+		return x.StateDir
+	}
+	return ""
 }
 
 type SourceOpenResponse struct {
@@ -3251,10 +3261,11 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\vdiagnostics\x18\x01 \x03(\v2\x1b.ferry.plugin.v1.DiagnosticR\vdiagnostics\"\x0e\n" +
 	"\fCloseRequest\"=\n" +
 	"\rCloseResponse\x12,\n" +
-	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"K\n" +
+	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"h\n" +
 	"\x11SourceOpenRequest\x12\x1a\n" +
 	"\bpipeline\x18\x01 \x01(\tR\bpipeline\x12\x1a\n" +
-	"\bposition\x18\x02 \x01(\fR\bposition\"B\n" +
+	"\bposition\x18\x02 \x01(\fR\bposition\x12\x1b\n" +
+	"\tstate_dir\x18\x03 \x01(\tR\bstateDir\"B\n" +
 	"\x12SourceOpenResponse\x12,\n" +
 	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\".\n" +
 	"\x10SourceAckRequest\x12\x1a\n" +
