@@ -32,6 +32,9 @@ type Table struct {
 	// Columns compared between the table and the last message state; nil means all columns of
 	// the table.
 	Columns []string
+	// Check, when set, checks each message's row on its own (values in their columns) and
+	// returns what is wrong with it, "" when nothing is; each finding counts as a wrong value.
+	Check func(row map[string]string) string
 	// Initial is the logical version of each key when the pipeline started (0 or missing: the
 	// key did not exist). With it, the first event of a key must continue from there (a snapshot
 	// row at that version, or the next change). Nil: the first event of a key is not checked.
@@ -54,6 +57,7 @@ type Summary struct {
 	MaxDupWindowTime time.Duration // longest store-time span between an original and its copy
 	RepeatSnapshot   int           // snapshot rows equal to the key's current state (DBLog hand-over), allowed
 	DecodeErrors     int
+	WrongValues      int      // messages whose row a Table.Check refused
 	Skipped          int      // messages without a row state (heartbeats, DDL, DataWorks UPDATE_BEFOR)
 	Problems         []string // examples, up to 8 per kind
 
@@ -63,7 +67,7 @@ type Summary struct {
 // OK says whether the guarantees held: nothing lost, no ghost, no reordering, every duplicate
 // a faithful copy, every message readable.
 func (s Summary) OK() bool {
-	return s.Lost == 0 && s.Ghosts == 0 && s.OrderViolations == 0 && s.DupMismatch == 0 && s.DecodeErrors == 0
+	return s.Lost == 0 && s.Ghosts == 0 && s.OrderViolations == 0 && s.DupMismatch == 0 && s.DecodeErrors == 0 && s.WrongValues == 0
 }
 
 // problem keeps up to 8 examples of each kind of problem.
@@ -78,9 +82,9 @@ func (s *Summary) problem(kind, format string, args ...any) {
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("written %d, messages %d, delivered %d, lost %d, ghosts %d, order violations %d, duplicates %d (mismatched %d), largest duplicate window %d msgs / %v, repeated snapshot rows %d, decode errors %d",
+	return fmt.Sprintf("written %d, messages %d, delivered %d, lost %d, ghosts %d, order violations %d, duplicates %d (mismatched %d), largest duplicate window %d msgs / %v, repeated snapshot rows %d, decode errors %d, wrong values %d",
 		s.Written, s.Messages, s.Delivered, s.Lost, s.Ghosts, s.OrderViolations, s.Duplicates, s.DupMismatch,
-		s.MaxDupWindow, s.MaxDupWindowTime.Round(time.Millisecond), s.RepeatSnapshot, s.DecodeErrors)
+		s.MaxDupWindow, s.MaxDupWindowTime.Round(time.Millisecond), s.RepeatSnapshot, s.DecodeErrors, s.WrongValues)
 }
 
 type keyState struct {
@@ -180,6 +184,12 @@ func Compare(format string, tables []Table, msgs []harness.Received, contents ma
 		} else {
 			origs[id] = original{ev: ev, queue: q, offset: m.QueueOffset, at: m.StoredAt}
 			s.Delivered++
+		}
+		if t.Check != nil {
+			if p := t.Check(ev.Row); p != "" {
+				s.WrongValues++
+				s.problem("wrong-value", "%s %s %s at %s offset %d: %s", name, ev.Op, id, q, m.QueueOffset, p)
+			}
 		}
 		key := keyOf(t.Key, ev.Row)
 		st := states[name][key]

@@ -30,6 +30,10 @@ type chunkWork struct {
 	epoch uint64 // the table's snapshot epoch when planned (stale once it was cancelled)
 	r     keyRange
 	rows  []*change.Change // set before the high watermark is written
+	// readT is the schema the rows were read with: t, or the catalog's when t's columns no
+	// longer exist (the stream lags behind DDL). At the high watermark the rows are kept
+	// only if it equals the stream's schema of that moment; else the chunk is read again.
+	readT *table
 	read  time.Time
 	// low names this read of the chunk in its rows' ids: the binlog transaction of its low
 	// watermark (GTID, else file:offset; set by the stream goroutine), in mode full the run
@@ -445,7 +449,33 @@ func (sn *snapshotter) mark(slot, value string) error {
 }
 
 func (sn *snapshotter) readChunk(w *chunkWork) error {
-	tb := w.t
+	w.readT = w.t
+	err := sn.readChunkWith(w)
+	if isUnknownColumn(err) {
+		// the table has other columns than the stream knows now (the stream lags behind DDL):
+		// read with the catalog's, and let the high watermark decide whether they are right
+		tb, lerr := loadTable(sn.ctx, sn.s.db, sn.s.cfg.tenant, tableName{DB: w.t.t.Database, Name: w.t.t.Name}, w.t.t.Version)
+		if lerr != nil {
+			if isNoTable(lerr) {
+				w.rows = w.rows[:0]
+				return nil // dropped: the stream sees the DROP
+			}
+			return fmt.Errorf("snapshot of %s: %w", w.t.name(), lerr)
+		}
+		w.readT = tb
+		err = sn.readChunkWith(w)
+	}
+	return err
+}
+
+// isUnknownColumn reports MySQL error 1054 (unknown column).
+func isUnknownColumn(err error) bool {
+	var me *gosql.MySQLError
+	return errors.As(err, &me) && me.Number == 1054
+}
+
+func (sn *snapshotter) readChunkWith(w *chunkWork) error {
+	tb := w.readT
 	q := "SELECT " + selectList(tb) + " FROM " + qualified(tb.t.Database, tb.t.Name)
 	var conds []string
 	if w.r.Lo != nil {
@@ -665,11 +695,27 @@ func (s *Source) emitChunk(w *chunkWork) {
 	}
 	sn.mu.Lock()
 	delete(sn.works, w.id)
-	sn.pending--
 	current := sn.epoch[w.t.name()] == w.epoch
+	again := current && !s.sameAsStream(w)
+	if !again {
+		sn.pending--
+	}
 	finished := len(sn.queue) == 0 && !sn.planning && sn.pending == 0
 	sn.mu.Unlock()
 	defer close(w.done)
+	if again {
+		// Read with other columns than the stream has at the high watermark (DDL between the
+		// read and the mark, or a read with a schema the stream had not reached yet): read it
+		// again with the stream's schema. It stays pending.
+		nw := &chunkWork{t: s.tables[k], epoch: w.epoch, r: w.r}
+		go func() {
+			select {
+			case sn.tasks <- nw:
+			case <-sn.ctx.Done():
+			}
+		}()
+		return
+	}
 	var kept []*change.Change
 	if current {
 		for _, c := range w.rows {
@@ -690,6 +736,23 @@ func (s *Source) emitChunk(w *chunkWork) {
 	enc := p.encode()
 	s.queueSnapshotRows(w, kept, p, enc)
 	s.noteProgress(w.t.name())
+}
+
+// sameAsStream reports whether chunk w was read with the stream's current schema of its table
+// (then its rows take the stream's schema object).
+func (s *Source) sameAsStream(w *chunkWork) bool {
+	cur := s.tables[windowKey(w.t)]
+	if cur == nil || w.readT == nil {
+		return cur == nil // the table is gone: nothing to re-read (its snapshot is cancelled)
+	}
+	if cur != w.readT && !sameSchema(cur.t, w.readT.t) {
+		return false
+	}
+	for _, c := range w.rows {
+		c.Table = cur.t
+	}
+	w.t = cur // keys and ids of the rows by the schema they carry
+	return true
 }
 
 // queueSnapshotRows queues a chunk's rows. Their ids are snapshot:<db.table>:<key>@<read>,
