@@ -229,6 +229,10 @@ type chaosRun struct {
 	initial  map[string]int64
 	wlCancel context.CancelFunc
 	wlDone   chan error
+	// check, when set, checks each message's row (verify.Table.Check)
+	check         func(row map[string]string) string
+	columns       []string // compared with the table's final state (nil: all)
+	checkpointDir string
 }
 
 type chaosOpts struct {
@@ -313,6 +317,7 @@ func newChaosRun(t *testing.T, o chaosOpts) *chaosRun {
 	if o.ServerID == 0 {
 		o.ServerID = 7000 + int(time.Now().UnixNano()%1000)
 	}
+	r.checkpointDir = cp
 	r.cfg = chaosPipeline{Name: "chaos", DBAddr: o.DBAddr, DBUser: o.DBUser, Tables: []string{r.dbName + ".t"},
 		ServerID: o.ServerID, Format: o.Format, OutOfProcess: o.OutOfProcess, NameServer: o.Broker.NameServer,
 		Topic: r.topic, CheckpointIn: cp}.write(t, t.TempDir())
@@ -366,7 +371,7 @@ func (r *chaosRun) finish(timeout time.Duration) verify.Summary {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	tables := []verify.Table{{DB: r.dbName, Name: "t", Key: []string{"id"}, Version: "ver", Initial: r.initial}}
+	tables := []verify.Table{{DB: r.dbName, Name: "t", Key: []string{"id"}, Version: "ver", Initial: r.initial, Check: r.check, Columns: r.columns}}
 	s, err := verify.Until(ctx, c, r.db, r.format, tables, 3*time.Second)
 	s.Written = r.wl.Committed()
 	recordSummary(r.name, s)

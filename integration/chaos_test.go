@@ -28,10 +28,94 @@ func TestChaos(t *testing.T) {
 	defer printSummaries(t)
 	env := harness.Env()
 	t.Run("kill9", func(t *testing.T) { chaosKill9(t, env.RMQ5()) })
+	t.Run("kill9-ddl", func(t *testing.T) { chaosKill9DDL(t, env.RMQ5()) })
 	t.Run("plugin-kill", func(t *testing.T) { chaosPluginKill(t, env.RMQ4()) })
 	t.Run("disk-full", func(t *testing.T) { chaosDiskFull(t, env.RMQ4()) })
 	t.Run("private-mariadb", func(t *testing.T) { chaosPrivateMariaDB(t, env.RMQ4()) })
 	t.Run("broker-restart", func(t *testing.T) { chaosBrokerRestart(t) })
+}
+
+// kill -9 of ferry at random moments while DDL changes the table every couple of seconds
+// (columns added first and after id, reordered with equal types, dropped): every message's
+// values must be in their columns (the pad column names its key and version, an added column
+// x<N> holds its default N), nothing lost or reordered. The kills are not kept away from the
+// DDL. The schema history's size at the end is reported.
+func chaosKill9DDL(t *testing.T, broker harness.Broker) {
+	kills := *chaosKills
+	if kills == 0 {
+		kills = pick(6, 24)
+	}
+	rows := pick(2000, 20000)
+	r := newChaosRun(t, chaosOpts{Name: "kill9-ddl", Broker: broker, Rows: rows, Keys: rows + rows/4, Rate: pick(300.0, 800.0)})
+	r.columns = []string{"id", "ver", "pad"} // added columns appear in later messages only
+	r.check = func(row map[string]string) string {
+		if !strings.HasPrefix(row["pad"], "k"+row["id"]+"-v"+row["ver"]+"-") {
+			return fmt.Sprintf("pad %q for id %s ver %s", row["pad"], row["id"], row["ver"])
+		}
+		for col, v := range row {
+			if strings.HasPrefix(col, "x") && v != col[1:] {
+				return fmt.Sprintf("%s = %q, want its default %s", col, v, col[1:])
+			}
+		}
+		return ""
+	}
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	f := r.start()
+	f.waitWritten(1, 60*time.Second)
+	r.startWorkload()
+	stop := make(chan struct{})
+	ddlDone := make(chan int)
+	go func() {
+		n := 0
+		defer func() { ddlDone <- n }()
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(1500+rng.Intn(1500)) * time.Millisecond):
+			}
+			var q string
+			switch i % 4 {
+			case 1:
+				q = fmt.Sprintf("ALTER TABLE t ADD COLUMN x%d INT NOT NULL DEFAULT %d FIRST", i, i)
+			case 2:
+				q = "ALTER TABLE t MODIFY COLUMN pad VARCHAR(64) NOT NULL AFTER id"
+			case 3:
+				q = fmt.Sprintf("ALTER TABLE t DROP COLUMN x%d, ADD COLUMN x%d INT NOT NULL DEFAULT %d AFTER id", i-2, i, i)
+			case 0:
+				q = "ALTER TABLE t MODIFY COLUMN pad VARCHAR(64) NOT NULL AFTER ver"
+			}
+			if _, err := r.db.Exec(q); err != nil {
+				t.Errorf("ddl %q: %v", q, err)
+				return
+			}
+			n++
+		}
+	}()
+	for i := 0; i < kills; i++ {
+		if i > 0 {
+			f = r.start()
+			f.waitWritten(1, 60*time.Second)
+		}
+		d := time.Duration(300+rng.Intn(2500)) * time.Millisecond
+		time.Sleep(d)
+		st, _ := f.status()
+		f.kill()
+		t.Logf("kill %d after %v: %d records written by that run, workload %d changes", i+1, d, st.RecordsWritten, r.wl.Committed())
+	}
+	close(stop)
+	ddls := <-ddlDone
+	r.start()
+	time.Sleep(pick[time.Duration](2, 5) * time.Second)
+	r.finish(pick[time.Duration](3, 6) * time.Minute)
+	var size int64
+	files, _ := filepath.Glob(filepath.Join(r.checkpointDir, "chaos.state", "schema-history", "*.json"))
+	for _, p := range files {
+		if st, err := os.Stat(p); err == nil {
+			size += st.Size()
+		}
+	}
+	t.Logf("kill9-ddl: %d DDL statements, %d kills; schema history at the end: %d files, %d bytes", ddls, kills, len(files), size)
 }
 
 // kill -9 of ferry at random moments: the first half during the snapshot, the rest during the
