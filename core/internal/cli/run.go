@@ -14,8 +14,8 @@ import (
 
 	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
 	"github.com/ferry-cdc/ferry/core/internal/config"
-	"github.com/ferry-cdc/ferry/core/internal/deadletter"
 	"github.com/ferry-cdc/ferry/core/internal/console"
+	"github.com/ferry-cdc/ferry/core/internal/deadletter"
 	"github.com/ferry-cdc/ferry/core/internal/logging"
 	"github.com/ferry-cdc/ferry/core/internal/objects"
 	"github.com/ferry-cdc/ferry/core/internal/pipeline"
