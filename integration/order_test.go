@@ -177,32 +177,37 @@ func (w *ordWriter) run(t *testing.T) {
 // TestRocketMQCommitOrder runs MariaDB → ferry → RocketMQ 5.x with partitioning "one" and
 // "table" while 6 writers commit multi-statement transactions over three tables at once, and
 // checks with the independent verifier that the queue holds the changes in binlog commit
-// order (per table for "table"), each transaction's changes contiguous.
+// order (per table for "table"), each transaction's changes contiguous. "oop_one" runs the
+// sink out of process.
 func TestRocketMQCommitOrder(t *testing.T) {
 	env := harness.RequireTestbed(t, harness.MariaDB)
 	broker := env.RMQ5()
 	harness.RequireTestbed(t, broker.Component())
 	for i, c := range []struct {
-		partitioning string
-		queues       int
-		sink         string
-		perTable     bool
+		name, partitioning string
+		queues             int
+		sink               string
+		perTable           bool
 	}{
-		{"one", 4, `partitioning = "one"
+		{"one", "one", 4, `partitioning = "one"
     queue = 2`, false},
-		{"table", 8, `partitioning = "table"`, true},
+		{"table", "table", 8, `partitioning = "table"`, true},
+		// The sink in its own process: its order scope crosses the plugin protocol.
+		{"oop_one", "one", 4, `partitioning = "one"
+    queue = 2
+    out_of_process = true`, false},
 	} {
-		t.Run(c.partitioning, func(t *testing.T) {
-			dbName := "ferry_ord_" + c.partitioning
+		t.Run(c.name, func(t *testing.T) {
+			dbName := "ferry_ord_" + c.name
 			harness.DropDatabase(t, dbName)
 			db := harness.OpenMariaDB(t, dbName)
 			tables := []string{"a", "b", "c", "d"}
 			for _, tb := range tables {
 				execAll(t, db, "CREATE TABLE "+tb+" (id INT PRIMARY KEY, w INT NOT NULL, n INT NOT NULL, note VARCHAR(32))")
 			}
-			topic := harness.UniqueName("ferry_ord_" + c.partitioning)
+			topic := harness.UniqueName("ferry_ord_" + c.name)
 			harness.CreateTopic(t, broker, topic, c.queues)
-			p := newOrdPipeline(t, env, "ord_"+c.partitioning,
+			p := newOrdPipeline(t, env, "ord_"+c.name,
 				fmt.Sprintf(`tables = ["%[1]s.a", "%[1]s.b", "%[1]s.c", "%[1]s.d"]
     server_id = %d`, dbName, 4801+i),
 				fmt.Sprintf(`name_servers = [%q]
@@ -255,12 +260,13 @@ func TestRocketMQCommitOrder(t *testing.T) {
 // TestRocketMQOversize: a row over the sink's max_message_bytes stops the pipeline naming the
 // table and key, again after a restart (oversize = "fail", the default); with
 // oversize = "skip" later rows arrive, the skipped row is in the dead-letter file, the counter
-// is in /status and /metrics, and a restart does not meet the row again.
+// is in /status and /metrics, and a restart does not meet the row again (the skip case runs
+// the sink out of process).
 func TestRocketMQOversize(t *testing.T) {
 	env := harness.RequireTestbed(t, harness.MariaDB)
 	broker := env.RMQ5()
 	harness.RequireTestbed(t, broker.Component())
-	setup := func(t *testing.T, policy string, serverID int) (*sql.DB, string, *ordPipeline, string) {
+	setup := func(t *testing.T, policy string, serverID int, sinkExtra string) (*sql.DB, string, *ordPipeline, string) {
 		dbName := "ferry_ord_big_" + policy
 		harness.DropDatabase(t, dbName)
 		db := harness.OpenMariaDB(t, dbName)
@@ -272,14 +278,15 @@ func TestRocketMQOversize(t *testing.T) {
     server_id = %d`, dbName, serverID),
 			fmt.Sprintf(`name_servers = [%q]
     topic = %q
-    max_message_bytes = "1KiB"`, broker.NameServer, topic),
+    max_message_bytes = "1KiB"
+    %s`, broker.NameServer, topic, sinkExtra),
 			fmt.Sprintf(`oversize = %q`, policy))
 		return db, dbName, p, topic
 	}
 	bigRow := strings.Repeat("x", 3000)
 
 	t.Run("fail", func(t *testing.T) {
-		db, dbName, p, topic := setup(t, "fail", 4811)
+		db, dbName, p, topic := setup(t, "fail", 4811, "")
 		p.start()
 		execAll(t, db, "INSERT INTO big VALUES (1, 'small')")
 		harness.Collect(t, broker, topic, 1, 60*time.Second)
@@ -306,8 +313,9 @@ func TestRocketMQOversize(t *testing.T) {
 		}
 	})
 
+	// The sink out of process: the too-large mark crosses the plugin protocol.
 	t.Run("skip", func(t *testing.T) {
-		db, dbName, p, topic := setup(t, "skip", 4812)
+		db, dbName, p, topic := setup(t, "skip", 4812, "out_of_process = true")
 		const addr = "127.0.0.1:25321"
 		p.start("--status-addr", addr)
 		execAll(t, db, "INSERT INTO big VALUES (1, 'small')")
