@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
 	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -282,3 +283,41 @@ func TestOversizeSkipDeadLetterFailureStops(t *testing.T) {
 		t.Errorf("checkpoint %d passed the record that was not dead-lettered", p)
 	}
 }
+
+// BenchmarkOrderScope shows the throughput cost of the wider scopes: 8 tables, 8 lanes of
+// 64-record Writes, each Write taking 1ms (a broker round trip).
+func BenchmarkOrderScope(b *testing.B) {
+	for _, scope := range []sdk.OrderScope{sdk.OrderKey, sdk.OrderTable, sdk.OrderAll} {
+		b.Run(string(scope), func(b *testing.B) {
+			const total = 20_000
+			start := time.Now()
+			for range b.N {
+				src := &tablesSource{fakeSource: newFakeSource(total, 256, 1000), tables: 8}
+				rec := newRecorder()
+				sink := newFakeSink(rec)
+				sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
+					time.Sleep(time.Millisecond)
+					return len(recs), nil
+				}
+				cfg := Config{Name: "bench", Source: src, Serializer: &fakeSerializer{fakePlugin: fakePlugin{"fake"}},
+					Sink: &scopedBench{fakeSink: sink, scope: scope}, Store: checkpoint.NewMemoryStore(),
+					BatchSize: 64, BatchTimeout: time.Millisecond, Writers: 8}
+				p, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(total*b.N)/time.Since(start).Seconds(), "records/s")
+		})
+	}
+}
+
+type scopedBench struct {
+	*fakeSink
+	scope sdk.OrderScope
+}
+
+func (s *scopedBench) OrderScope() sdk.OrderScope { return s.scope }
