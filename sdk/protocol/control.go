@@ -47,7 +47,11 @@ func (s *controlServer) Spec(context.Context, *pb.SpecRequest) (*pb.SpecResponse
 
 func (s *controlServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	err := s.p.Configure(ctx, sdk.NewConfig(req.Config))
-	return &pb.ConfigureResponse{Diagnostics: diagnosticsToPB(err, nil)}, nil
+	resp := &pb.ConfigureResponse{Diagnostics: diagnosticsToPB(err, nil)}
+	if os, ok := s.p.(sdk.OrderScoper); ok && err == nil {
+		resp.OrderScope = string(os.OrderScope())
+	}
+	return resp, nil
 }
 
 func (s *controlServer) Precheck(ctx context.Context, _ *pb.PrecheckRequest) (*pb.PrecheckResponse, error) {
@@ -81,6 +85,8 @@ type control struct {
 	info sdk.Info
 	caps []string
 	spec sdk.Spec
+	// orderScope is the scope the last successful Configure reported (sinks only).
+	orderScope sdk.OrderScope
 }
 
 // dispenseTimeout bounds the Info and Spec calls made when a plugin is dispensed.
@@ -116,6 +122,9 @@ func (c *control) Configure(ctx context.Context, cfg sdk.Config) error {
 	resp, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Config: cfg.JSON()})
 	if err != nil {
 		return rpcError(ctx, "Configure", err)
+	}
+	if len(resp.Diagnostics) == 0 {
+		c.orderScope = sdk.OrderScope(resp.OrderScope)
 	}
 	return diagnosticsFromPB(resp.Diagnostics)
 }

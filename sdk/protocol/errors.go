@@ -50,12 +50,16 @@ func rpcError(ctx context.Context, method string, err error) error {
 }
 
 // errorToPB encodes a plugin method's error: its text, whether it is (or wraps) one of the
-// errors errorFromPB restores, and whether it was marked with sdk.Permanent.
+// errors errorFromPB restores, whether it was marked with sdk.Permanent, and the detail of an
+// sdk.TooLargeError.
 func errorToPB(err error) *pb.Error {
 	if err == nil {
 		return nil
 	}
 	e := &pb.Error{Message: err.Error(), Permanent: sdk.IsPermanent(err)}
+	if t, ok := sdk.AsTooLarge(err); ok {
+		e.TooLarge = &pb.TooLarge{Index: uint32(max(t.Index, 0)), Size: t.Size, Limit: t.Limit}
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		e.Code = pb.Error_CODE_EOF
@@ -72,7 +76,8 @@ func errorToPB(err error) *pb.Error {
 // errorFromPB decodes a plugin method's error. io.EOF, the context errors and
 // sdk.ErrNotSupported come back as themselves (or wrapped, when the plugin added text), so
 // errors.Is works across the wire; an error the plugin marked with sdk.Permanent is marked
-// again (sdk.IsPermanent works too). The text is the plugin's.
+// again (sdk.IsPermanent works too), and an sdk.TooLargeError comes back as one, with its
+// record index, size and limit. The text is the plugin's.
 func errorFromPB(e *pb.Error) error {
 	if e == nil {
 		return nil
@@ -93,6 +98,10 @@ func errorFromPB(e *pb.Error) error {
 		err = base
 	} else {
 		err = &remoteError{msg: e.Message, base: base}
+	}
+	if t := e.TooLarge; t != nil {
+		// Permanent by itself.
+		return &sdk.TooLargeError{Index: int(t.Index), Size: t.Size, Limit: t.Limit, Err: err}
 	}
 	if e.Permanent {
 		err = sdk.Permanent(err)

@@ -75,6 +75,15 @@ func newSinkClient(ctx context.Context, conn *grpc.ClientConn) (*sinkClient, err
 	}}, nil
 }
 
+// OrderScope is the scope the plugin's sink declared in its Configure reply (sdk.OrderKey
+// when it declared none, as a plugin built against an older SDK does).
+func (c *sinkClient) OrderScope() sdk.OrderScope {
+	if c.orderScope.Valid() {
+		return c.orderScope
+	}
+	return sdk.OrderKey
+}
+
 func (c *sinkClient) Open(ctx context.Context) error {
 	resp, err := c.rpc.Open(ctx, &pb.SinkOpenRequest{})
 	if err != nil {

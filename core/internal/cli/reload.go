@@ -95,7 +95,7 @@ func (r *reloader) digest(f *config.File) map[string]string {
 		out[key] = fmt.Sprint(b.OutOfProcess, b.Path) + string(cfg)
 	}
 	rt := p.Runtime
-	out["runtime block"] = fmt.Sprint(rt.BatchSize, rt.BatchTimeout, rt.Writers, rt.MaxInFlightBytes, rt.DrainTimeout)
+	out["runtime block"] = fmt.Sprint(rt.BatchSize, rt.BatchTimeout, rt.Writers, rt.MaxInFlightBytes, rt.DrainTimeout, rt.Oversize)
 	out["checkpoint block"] = fmt.Sprint(p.Checkpoint.Dir, p.Checkpoint.Interval)
 	lm := p.Limits
 	out["limits block"] = fmt.Sprint(lm.Full.RowsPerSecond, lm.Full.BytesPerSecond, lm.Incremental.RowsPerSecond, lm.Incremental.BytesPerSecond)

@@ -13,7 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
+	"github.com/ferry-cdc/ferry/core/internal/config"
 	"github.com/ferry-cdc/ferry/core/internal/console"
+	"github.com/ferry-cdc/ferry/core/internal/deadletter"
 	"github.com/ferry-cdc/ferry/core/internal/logging"
 	"github.com/ferry-cdc/ferry/core/internal/objects"
 	"github.com/ferry-cdc/ferry/core/internal/pipeline"
@@ -180,6 +182,16 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	}
 	if objStage != nil {
 		pcfg.Objects, pcfg.Shard, pcfg.Key = objStage.Apply, objStage.Shard, objStage.Key
+	}
+	if p.Runtime.Oversize == config.OversizeSkip {
+		dl, err := deadletter.Open(p.Checkpoint.Dir, p.Name)
+		if err != nil {
+			return withCode(ExitFailure, err)
+		}
+		defer dl.Close()
+		pcfg.OnOversize = dl.Write
+		log.Info("records too large for the sink are skipped into the dead-letter file (runtime oversize = \"skip\")",
+			zap.String("file", dl.Name()))
 	}
 	applyResources(&pcfg, p)
 	pl, err = pipeline.New(pcfg)

@@ -110,6 +110,9 @@ func printStatus(w io.Writer, s status.Snapshot) {
 		row("rate limits", "full: "+lim(l.FullRowsPerSecond, l.FullBytesPerSecond)+"; incremental: "+lim(l.IncrementalRowsPerSecond, l.IncrementalBytesPerSecond))
 	}
 	row("retries", fmt.Sprint(s.Retries))
+	if s.RecordsSkipped > 0 {
+		row("skipped", fmt.Sprintf("%d records too large for the sink (in the dead-letter file)", s.RecordsSkipped))
+	}
 	row("in flight", bytesText(float64(s.InFlightBytes)))
 	if s.LastError != "" {
 		row("last error", fmt.Sprintf("%s (%s ago)", strings.TrimSpace(s.LastError), s.Now.Sub(s.LastErrorAt).Round(time.Second)))

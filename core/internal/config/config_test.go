@@ -66,6 +66,7 @@ func TestFullFile(t *testing.T) {
 		Writers:          DefaultWriters,
 		MaxInFlightBytes: 128 << 20,
 		DrainTimeout:     30 * time.Second,
+		Oversize:         OversizeFail,
 	}
 	got := p.Runtime
 	got.DefRange, got.Ranges = hcl.Range{}, nil
@@ -319,5 +320,26 @@ func TestSuggest(t *testing.T) {
 		if got := Suggest(in, cands); got != want {
 			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestRuntimeOversize(t *testing.T) {
+	src := func(v string) []byte {
+		return []byte("pipeline \"p\" {\n  runtime {\n    oversize = " + v + "\n  }\n  source \"s\" {}\n  serializer \"z\" {}\n  sink \"k\" {}\n}\n")
+	}
+	f, diags := Parse("p.hcl", src(`"skip"`), Options{})
+	noErrors(t, f, diags)
+	if f.Pipeline.Runtime.Oversize != OversizeSkip {
+		t.Errorf("oversize = %q, want skip", f.Pipeline.Runtime.Oversize)
+	}
+	f, diags = Parse("p.hcl", []byte("pipeline \"p\" {\n  source \"s\" {}\n  serializer \"z\" {}\n  sink \"k\" {}\n}\n"), Options{})
+	noErrors(t, f, diags)
+	if f.Pipeline.Runtime.Oversize != OversizeFail {
+		t.Errorf("default oversize = %q, want fail", f.Pipeline.Runtime.Oversize)
+	}
+	_, diags = Parse("p.hcl", src(`"drop"`), Options{})
+	if !diags.HasErrors() || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 ||
+		!strings.Contains(diagText(diags), "skip") {
+		t.Errorf("bad value: diags = %s", diagText(diags))
 	}
 }

@@ -204,6 +204,9 @@ const (
 	MaxWriters = 256
 	// MinInFlightBytes bounds Runtime.MaxInFlightBytes from below.
 	MinInFlightBytes = 1 << 20
+	// OversizeFail and OversizeSkip are the values of Runtime.Oversize.
+	OversizeFail = "fail"
+	OversizeSkip = "skip"
 )
 
 // Runtime is the pipeline's runtime block.
@@ -221,6 +224,10 @@ type Runtime struct {
 	MaxInFlightBytes int64
 	// DrainTimeout is how long a graceful stop waits for in-flight writes (>= 0).
 	DrainTimeout time.Duration
+	// Oversize is what happens to a record the sink reports too large: OversizeFail (stop
+	// the pipeline, the default) or OversizeSkip (log it, count it, append it to the
+	// dead-letter file beside the checkpoint, and go on).
+	Oversize string
 	// DefRange is the block header (zero when the block is absent).
 	DefRange hcl.Range
 	// Ranges maps the attributes set in the file (or its templates) to their expressions.

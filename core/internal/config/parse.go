@@ -65,6 +65,7 @@ var runtimeSpec = sdk.Spec{Attributes: []sdk.Attribute{
 	{Name: "writers", Type: sdk.TypeInt, Default: int64(DefaultWriters), Min: sdk.Bound(1), Max: sdk.Bound(MaxWriters)},
 	{Name: "max_in_flight_bytes", Type: sdk.TypeSize, Default: int64(DefaultMaxInFlightBytes), Min: sdk.Bound(MinInFlightBytes)},
 	{Name: "drain_timeout", Type: sdk.TypeDuration, Default: DefaultDrainTimeout.String(), Min: sdk.Bound(0)},
+	{Name: "oversize", Type: sdk.TypeString, Default: OversizeFail, Enum: []string{OversizeFail, OversizeSkip}},
 }}
 
 var checkpointSpec = sdk.Spec{Attributes: []sdk.Attribute{
@@ -451,7 +452,11 @@ func (f *File) decodeRuntime(b *hcl.Block) (Runtime, hcl.Diagnostics) {
 		Writers:          int(intOr(dec.values["writers"], DefaultWriters)),
 		MaxInFlightBytes: intOr(dec.values["max_in_flight_bytes"], DefaultMaxInFlightBytes),
 		DrainTimeout:     durationOr(dec.values["drain_timeout"], DefaultDrainTimeout),
+		Oversize:         OversizeFail,
 		Ranges:           dec.ranges,
+	}
+	if v, ok := dec.values["oversize"].(string); ok && v != "" {
+		r.Oversize = v
 	}
 	if b != nil {
 		r.DefRange = b.DefRange

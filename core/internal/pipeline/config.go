@@ -80,6 +80,13 @@ type Config struct {
 	// Key, when set, appends the record key of a change to dst. Default: the key columns'
 	// canonical text joined with "\x01".
 	Key func(c *change.Change, dst []byte) []byte
+	// OnOversize, when set, is the skip policy for records the sink reports too large
+	// (sdk.TooLargeError): the lane calls it with the record (which it must not keep), logs a
+	// warning (table, key, position, size; no values), counts the record in
+	// Stats.RecordsSkipped and acknowledges it, so the checkpoint passes it. An error from
+	// OnOversize (say, the dead-letter file cannot be written) stops the pipeline. When nil,
+	// a too-large record stops the pipeline like any permanent error.
+	OnOversize func(rec *sdk.Record, err *sdk.TooLargeError) error
 	// Limits are rate ceilings for the snapshot and incremental phases (zero: unlimited).
 	Limits Limits
 	// Full and Incremental are the write concurrency and memory of each phase (the

@@ -132,6 +132,15 @@ func (l *lane) flush(n int) bool {
 		if r.stopping() {
 			return false
 		}
+		if tl, ok := sdk.AsTooLarge(err); ok && r.cfg.OnOversize != nil && tl.Index == d {
+			// The skip policy: batch[d] (now l.pend[off]) goes to the dead letters.
+			if !l.skip(&l.pend[off], tl) {
+				return false
+			}
+			off++
+			failures = 0
+			continue
+		}
 		failures++
 		var pe *PanicError
 		switch {
@@ -163,6 +172,24 @@ func (l *lane) flush(n int) bool {
 	return true
 }
 
+// skip applies the oversize skip policy to rec, the lane's first unacknowledged record:
+// dead letter (Config.OnOversize), warning, counter, acknowledgement.
+func (l *lane) skip(rec *sdk.Record, tl *sdk.TooLargeError) bool {
+	r := l.r
+	if err := protect(func() error { return r.cfg.OnOversize(rec, tl) }); err != nil {
+		r.fail(&StageError{Stage: "sink", Plugin: r.p.names.sink, Op: "skip oversize record",
+			Err: fmt.Errorf("%w (the record itself: %v)", err, tl)})
+		return false
+	}
+	r.stats.recordsSkipped.Add(1)
+	l.log.Warn("record too large for the sink: skipped into the dead letters (oversize = skip)",
+		zap.String(logging.FieldPlugin, r.p.names.sink),
+		zap.String("table", rec.Database+"."+rec.Table), zap.String("key", rec.Key),
+		zap.String("change_id", rec.ChangeID), zap.String(logging.FieldPosition, formatPosition(rec.Position)),
+		zap.Int64("size", tl.Size), zap.Int64("limit", tl.Limit))
+	return l.ack(1)
+}
+
 // delivered acknowledges the records the sink delivered: they are the first records of
 // segs.
 func (l *lane) delivered(recs []sdk.Record) bool {
@@ -176,7 +203,13 @@ func (l *lane) delivered(recs []sdk.Record) bool {
 	if f := r.cfg.OnDelivered; f != nil && len(recs) > 0 {
 		f(recs, time.Now())
 	}
-	left := len(recs)
+	return l.ack(len(recs))
+}
+
+// ack acknowledges the lane's first n unacknowledged records (the first records of segs).
+func (l *lane) ack(n int) bool {
+	r := l.r
+	left := n
 	for left > 0 {
 		s := &l.segs[0]
 		k := min(s.n, left)

@@ -25,6 +25,7 @@ type Pipeline struct {
 	cfg     Config
 	log     *zap.Logger
 	names   pluginNames
+	scope   sdk.OrderScope // the sink's ordering unit: the unit of the write lanes
 	budget  *budget
 	phases  *phases
 	stats   counters
@@ -64,6 +65,18 @@ func New(cfg Config) (*Pipeline, error) {
 		}
 		p.names.filters = append(p.names.filters, n)
 	}
+	p.scope = sdk.OrderKey
+	if os, ok := cfg.Sink.(sdk.OrderScoper); ok {
+		var scope sdk.OrderScope
+		if err := protect(func() error { scope = os.OrderScope(); return nil }); err != nil {
+			return nil, &StageError{Stage: "sink", Plugin: p.names.sink, Op: "order scope", Err: err}
+		}
+		if !scope.Valid() {
+			return nil, &StageError{Stage: "sink", Plugin: p.names.sink, Op: "order scope",
+				Err: fmt.Errorf("unknown order scope %q (want %q, %q or %q)", scope, sdk.OrderKey, sdk.OrderTable, sdk.OrderAll)}
+		}
+		p.scope = scope
+	}
 	p.log = cfg.Logger.With(zap.String(logging.FieldPipeline, cfg.Name))
 	return p, nil
 }
@@ -99,6 +112,9 @@ func (p *Pipeline) Quiesce(ctx context.Context, fn func() error) error {
 // Phase returns the current phase (PhaseFull while snapshot rows arrive, else
 // PhaseIncremental) and its write concurrency and memory.
 func (p *Pipeline) Phase() (string, PhaseResources) { return p.phases.current() }
+
+// OrderScope returns the sink's ordering unit, which is the unit of the write lanes.
+func (p *Pipeline) OrderScope() sdk.OrderScope { return p.scope }
 
 // Name returns the pipeline's name.
 func (p *Pipeline) Name() string { return p.cfg.Name }
@@ -158,6 +174,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	}
 	p.log.Info("pipeline started", zap.String(logging.FieldPosition, formatPosition(resume)),
 		zap.String("source", p.names.source), zap.String("sink", p.names.sink),
+		zap.String("order_scope", string(p.scope)),
 		zap.Int("writers_full", p.phases.full.Writers), zap.Int("writers_incremental", p.phases.incr.Writers),
 		zap.Int("batch_size", cfg.BatchSize),
 		zap.Int64("max_in_flight_bytes_full", p.phases.full.MaxInFlightBytes),

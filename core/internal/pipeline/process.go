@@ -213,8 +213,9 @@ func AppendKey(c *change.Change, dst []byte) []byte {
 	return dst
 }
 
-// route sends the batch's records to their lanes (Hash % Writers), keeping their order
-// within each lane. Sends block while a lane's queue is full.
+// route sends the batch's records to their lanes (laneOf: Hash % Writers for the default
+// order scope), keeping their order within each lane. Sends block while a lane's queue is
+// full.
 func (r *run) route(b *batchState, recs []sdk.Record, counts []int) {
 	n := uint64(len(r.lanes))
 	if n == 1 {
@@ -223,7 +224,7 @@ func (r *run) route(b *batchState, recs []sdk.Record, counts []int) {
 	}
 	clear(counts)
 	for i := range recs {
-		counts[recs[i].Hash%n]++
+		counts[r.laneOf(&recs[i], n)]++
 	}
 	parts := make([][]sdk.Record, n)
 	for l, c := range counts {
@@ -232,7 +233,7 @@ func (r *run) route(b *batchState, recs []sdk.Record, counts []int) {
 		}
 	}
 	for i := range recs {
-		l := recs[i].Hash % n
+		l := r.laneOf(&recs[i], n)
 		parts[l] = append(parts[l], recs[i])
 	}
 	for l, part := range parts {
@@ -240,6 +241,34 @@ func (r *run) route(b *batchState, recs []sdk.Record, counts []int) {
 			return
 		}
 	}
+}
+
+// laneOf is the lane of rec among n: the sink's ordering unit (sdk.OrderScoper) is the
+// lane's unit, so the records of one unit are written by one lane, in order. Key: the
+// record's Hash; table: the FNV-1a 64 hash of "db.table" (the rocketmq sink's table rule);
+// all: lane 0.
+func (r *run) laneOf(rec *sdk.Record, n uint64) uint64 {
+	switch r.p.scope {
+	case sdk.OrderAll:
+		return 0
+	case sdk.OrderTable:
+		return tableHash(rec.Database, rec.Table) % n
+	}
+	return rec.Hash % n
+}
+
+// tableHash is FNV-1a 64 of db + "." + table, without allocating.
+func tableHash(db, table string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(db); i++ {
+		h = (h ^ uint64(db[i])) * prime
+	}
+	h = (h ^ '.') * prime
+	for i := 0; i < len(table); i++ {
+		h = (h ^ uint64(table[i])) * prime
+	}
+	return h
 }
 
 func (r *run) send(lane int, c chunk) bool {

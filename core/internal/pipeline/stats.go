@@ -17,6 +17,9 @@ type Stats struct {
 	BytesWritten   uint64
 	// Retries counts failed sink writes that were retried.
 	Retries uint64
+	// RecordsSkipped counts records the sink reported too large and the oversize policy
+	// skipped (Config.OnOversize); they are acknowledged but not in RecordsWritten.
+	RecordsSkipped uint64
 	// Committed is the last saved checkpoint position (the loaded one until the first save),
 	// CommittedSequence its batch sequence and CommittedAt when it was saved.
 	Committed         change.Position
@@ -48,6 +51,7 @@ type counters struct {
 	recordsWritten atomic.Uint64
 	bytesWritten   atomic.Uint64
 	retries        atomic.Uint64
+	recordsSkipped atomic.Uint64
 	committed      atomic.Pointer[committedInfo]
 	lastError      atomic.Pointer[errorInfo]
 }
@@ -61,6 +65,7 @@ func (p *Pipeline) Stats() Stats {
 		RecordsWritten: p.stats.recordsWritten.Load(),
 		BytesWritten:   p.stats.bytesWritten.Load(),
 		Retries:        p.stats.retries.Load(),
+		RecordsSkipped: p.stats.recordsSkipped.Load(),
 	}
 	if c := p.stats.committed.Load(); c != nil {
 		s.Committed, s.CommittedSequence, s.CommittedAt = c.pos, c.seq, c.at

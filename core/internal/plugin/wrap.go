@@ -129,3 +129,12 @@ func (w *wrappedSource) SnapshotProgress(ctx context.Context) ([]sdk.SnapshotPro
 	}
 	return nil, nil
 }
+
+// OrderScope forwards to the plugin (the protocol's sink client always has it; it answers
+// sdk.OrderKey for a plugin that declared no scope).
+func (w *wrappedSink) OrderScope() sdk.OrderScope {
+	if o, ok := w.s.(sdk.OrderScoper); ok {
+		return o.OrderScope()
+	}
+	return sdk.OrderKey
+}

@@ -52,7 +52,10 @@ type Snapshot struct {
 	RowsPerSecond  float64 `json:"rows_per_second"`
 	BytesPerSecond float64 `json:"bytes_per_second"`
 	Retries        uint64  `json:"retries"`
-	InFlightBytes  int64   `json:"in_flight_bytes"`
+	// RecordsSkipped counts records the sink refused as too large that the oversize policy
+	// skipped into the dead-letter file.
+	RecordsSkipped uint64 `json:"records_skipped"`
+	InFlightBytes  int64  `json:"in_flight_bytes"`
 
 	Latency Latency `json:"latency"`
 	// Limits are the configured rate ceilings (0: unlimited).
@@ -162,6 +165,8 @@ func NewTracker(name string, stats func() pipeline.Stats) *Tracker {
 		counter("ferry_records_written_total", "Records the sink acknowledged.", func(s pipeline.Stats) float64 { return float64(s.RecordsWritten) }),
 		counter("ferry_bytes_written_total", "Message bytes the sink acknowledged.", func(s pipeline.Stats) float64 { return float64(s.BytesWritten) }),
 		counter("ferry_sink_retries_total", "Sink writes that failed and were retried.", func(s pipeline.Stats) float64 { return float64(s.Retries) }),
+		counter("ferry_records_skipped_total", "Records too large for the sink, skipped into the dead-letter file (runtime oversize = \"skip\").",
+			func(s pipeline.Stats) float64 { return float64(s.RecordsSkipped) }),
 		gauge("ferry_in_flight_bytes", "Memory budget in use by changes in flight.", func() float64 { return float64(t.stats().InFlightBytes) }),
 		gauge("ferry_checkpoint_saved_timestamp_seconds", "When the last checkpoint was saved (Unix time).", func() float64 {
 			return unix(t.stats().CommittedAt)
@@ -322,7 +327,7 @@ func (t *Tracker) Snapshot() Snapshot {
 		Pipeline: t.name, Phase: t.Phase(), StartedAt: t.started, Now: time.Now(),
 		Position: hex.EncodeToString(s.Committed), SavedAt: s.CommittedAt,
 		ChangesRead: s.ChangesRead, RecordsWritten: s.RecordsWritten, BytesWritten: s.BytesWritten,
-		RowsPerSecond: rps, BytesPerSecond: bps, Retries: s.Retries, InFlightBytes: s.InFlightBytes,
+		RowsPerSecond: rps, BytesPerSecond: bps, Retries: s.Retries, RecordsSkipped: s.RecordsSkipped, InFlightBytes: s.InFlightBytes,
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt,
 	}
 	if l := t.limits.Load(); l != nil {

@@ -49,7 +49,7 @@ func TestRatesAndServer(t *testing.T) {
 	tr := NewTracker("orders", func() pipeline.Stats { return st })
 	t0 := time.Now()
 	tr.Sample(t0)
-	st.RecordsWritten, st.BytesWritten = 500, 50_000
+	st.RecordsWritten, st.BytesWritten, st.RecordsSkipped = 500, 50_000, 3
 	tr.Sample(t0.Add(5 * time.Second))
 	if s := tr.Snapshot(); s.RowsPerSecond != 100 || s.BytesPerSecond != 10_000 {
 		t.Errorf("rates %v %v", s.RowsPerSecond, s.BytesPerSecond)
@@ -72,14 +72,14 @@ func TestRatesAndServer(t *testing.T) {
 		return string(b)
 	}
 	js := get("/status")
-	for _, want := range []string{`"pipeline": "orders"`, `"phase": "running"`, `"records_written": 500`, `"last_error": "broker busy"`, `"latency"`} {
+	for _, want := range []string{`"pipeline": "orders"`, `"phase": "running"`, `"records_written": 500`, `"records_skipped": 3`, `"last_error": "broker busy"`, `"latency"`} {
 		if !strings.Contains(js, want) {
 			t.Errorf("/status lacks %s:\n%s", want, js)
 		}
 	}
 	m := get("/metrics")
 	for _, want := range []string{`ferry_records_written_total{pipeline="orders"} 500`, `ferry_bytes_written_total{pipeline="orders"} 50000`,
-		`ferry_up{pipeline="orders"} 1`, `ferry_latency_seconds_bucket`} {
+		`ferry_up{pipeline="orders"} 1`, `ferry_latency_seconds_bucket`, `ferry_records_skipped_total{pipeline="orders"} 3`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -95,6 +95,19 @@ func (s *Sink) Info() sdk.Info {
 // Spec declares the configuration.
 func (s *Sink) Spec() sdk.Spec { return spec }
 
+// OrderScope declares the ordering unit of the partitioning rule (sdk.OrderScoper): "hash"
+// keeps order per key, "table" per table (one queue per table), "one" for everything (one
+// queue). The host makes it the unit of its write lanes, so the queue shows that order.
+func (s *Sink) OrderScope() sdk.OrderScope {
+	switch s.cfg.Partitioning {
+	case partTable:
+		return sdk.OrderTable
+	case partOne:
+		return sdk.OrderAll
+	}
+	return sdk.OrderKey
+}
+
 // Configure decodes and checks the configuration.
 func (s *Sink) Configure(_ context.Context, c sdk.Config) error {
 	cfg, err := parseConfig(c)
@@ -317,6 +330,9 @@ func (s *Sink) Write(ctx context.Context, records []sdk.Record) (int, error) {
 		}
 		it, err := s.plan(ctx, tr, &records[i])
 		if err != nil {
+			if tl, ok := sdk.AsTooLarge(err); ok {
+				tl.Index = i
+			}
 			limit, planErr = i, err
 			break
 		}
@@ -428,7 +444,8 @@ func (s *Sink) plan(ctx context.Context, tr transport, r *sdk.Record) (item, err
 	it := item{topic: topic, q: rt.queues[idx], msg: buildMessage(r)}
 	it.size = encodedSize(&it.msg, s.cfg.Tag)
 	if int64(it.size) > s.cfg.MaxMessageBytes {
-		return item{}, sdk.Permanent(fmt.Errorf("rocketmq sink: %w: the message for %s.%s key %q is %d bytes, over max_message_bytes (%d)",
+		// Write sets the record's index.
+		return item{}, sdk.TooLarge(0, int64(it.size), s.cfg.MaxMessageBytes, fmt.Errorf("rocketmq sink: %w: the message for %s.%s key %q is %d bytes, over max_message_bytes (%d)",
 			errTooLarge, r.Database, r.Table, r.Key, it.size, s.cfg.MaxMessageBytes))
 	}
 	return it, nil

@@ -299,6 +299,35 @@ func TestTooLargeNamesTableAndKey(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
+	tl, ok := sdk.AsTooLarge(err)
+	if !ok || tl.Index != 2 || tl.Limit != 2048 || tl.Size <= 5000 {
+		t.Errorf("too-large detail %+v (ok %v); want index 2, limit 2048, size > 5000", tl, ok)
+	}
+	// The host skips it and writes the rest.
+	n, err = s.Write(context.Background(), recs[3:])
+	if n != 1 || err != nil {
+		t.Errorf("Write after the skipped record = %d, %v", n, err)
+	}
+}
+
+func TestOrderScopePerPartitioning(t *testing.T) {
+	for _, c := range []struct {
+		cfg  string
+		want sdk.OrderScope
+	}{
+		{`{` + base + `}`, sdk.OrderKey},
+		{`{` + base + `,"partitioning":"hash"}`, sdk.OrderKey},
+		{`{` + base + `,"partitioning":"table"}`, sdk.OrderTable},
+		{`{` + base + `,"partitioning":"one","queue":0}`, sdk.OrderAll},
+	} {
+		s := New()
+		if err := s.Configure(context.Background(), sdk.NewConfig([]byte(c.cfg))); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.OrderScope(); got != c.want {
+			t.Errorf("%s: scope %q, want %q", c.cfg, got, c.want)
+		}
+	}
 }
 
 func TestTopicMissing(t *testing.T) {

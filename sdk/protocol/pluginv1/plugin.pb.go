@@ -875,7 +875,9 @@ type Error struct {
 	Code    Error_Code             `protobuf:"varint,1,opt,name=code,proto3,enum=ferry.plugin.v1.Error_Code" json:"code,omitempty"`
 	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	// Set when the error was marked with sdk.Permanent (not worth retrying).
-	Permanent     bool `protobuf:"varint,3,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	Permanent bool `protobuf:"varint,3,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	// Set when the error is an sdk.TooLargeError: a sink's record over the target's limit.
+	TooLarge      *TooLarge `protobuf:"bytes,4,opt,name=too_large,json=tooLarge,proto3" json:"too_large,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -931,6 +933,75 @@ func (x *Error) GetPermanent() bool {
 	return false
 }
 
+func (x *Error) GetTooLarge() *TooLarge {
+	if x != nil {
+		return x.TooLarge
+	}
+	return nil
+}
+
+// TooLarge is the detail of an sdk.TooLargeError.
+type TooLarge struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record's index in the Write's records.
+	Index         uint32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Size          int64  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Limit         int64  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TooLarge) Reset() {
+	*x = TooLarge{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TooLarge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TooLarge) ProtoMessage() {}
+
+func (x *TooLarge) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TooLarge.ProtoReflect.Descriptor instead.
+func (*TooLarge) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TooLarge) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *TooLarge) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *TooLarge) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
 // Diagnostic is a configuration error. An empty attribute means the error is not about one
 // attribute, and summary holds its text.
 type Diagnostic struct {
@@ -944,7 +1015,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1027,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1040,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Diagnostic) GetAttribute() string {
@@ -1013,7 +1084,7 @@ type Info struct {
 
 func (x *Info) Reset() {
 	*x = Info{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1096,7 @@ func (x *Info) String() string {
 func (*Info) ProtoMessage() {}
 
 func (x *Info) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1109,7 @@ func (x *Info) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Info.ProtoReflect.Descriptor instead.
 func (*Info) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Info) GetName() string {
@@ -1096,7 +1167,7 @@ type Attribute struct {
 
 func (x *Attribute) Reset() {
 	*x = Attribute{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1179,7 @@ func (x *Attribute) String() string {
 func (*Attribute) ProtoMessage() {}
 
 func (x *Attribute) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1192,7 @@ func (x *Attribute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attribute.ProtoReflect.Descriptor instead.
 func (*Attribute) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Attribute) GetName() string {
@@ -1196,7 +1267,7 @@ type Spec struct {
 
 func (x *Spec) Reset() {
 	*x = Spec{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1279,7 @@ func (x *Spec) String() string {
 func (*Spec) ProtoMessage() {}
 
 func (x *Spec) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1292,7 @@ func (x *Spec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Spec.ProtoReflect.Descriptor instead.
 func (*Spec) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Spec) GetAttributes() []*Attribute {
@@ -1239,7 +1310,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1322,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1335,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 type InfoResponse struct {
@@ -1276,7 +1347,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1359,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1372,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *InfoResponse) GetInfo() *Info {
@@ -1325,7 +1396,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1408,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1421,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Check) GetName() string {
@@ -1389,7 +1460,7 @@ type PrecheckRequest struct {
 
 func (x *PrecheckRequest) Reset() {
 	*x = PrecheckRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1472,7 @@ func (x *PrecheckRequest) String() string {
 func (*PrecheckRequest) ProtoMessage() {}
 
 func (x *PrecheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1485,7 @@ func (x *PrecheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrecheckRequest.ProtoReflect.Descriptor instead.
 func (*PrecheckRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 type PrecheckResponse struct {
@@ -1428,7 +1499,7 @@ type PrecheckResponse struct {
 
 func (x *PrecheckResponse) Reset() {
 	*x = PrecheckResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1511,7 @@ func (x *PrecheckResponse) String() string {
 func (*PrecheckResponse) ProtoMessage() {}
 
 func (x *PrecheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1524,7 @@ func (x *PrecheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrecheckResponse.ProtoReflect.Descriptor instead.
 func (*PrecheckResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PrecheckResponse) GetChecks() []*Check {
@@ -1478,7 +1549,7 @@ type SpecRequest struct {
 
 func (x *SpecRequest) Reset() {
 	*x = SpecRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1561,7 @@ func (x *SpecRequest) String() string {
 func (*SpecRequest) ProtoMessage() {}
 
 func (x *SpecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1574,7 @@ func (x *SpecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecRequest.ProtoReflect.Descriptor instead.
 func (*SpecRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 type SpecResponse struct {
@@ -1515,7 +1586,7 @@ type SpecResponse struct {
 
 func (x *SpecResponse) Reset() {
 	*x = SpecResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1598,7 @@ func (x *SpecResponse) String() string {
 func (*SpecResponse) ProtoMessage() {}
 
 func (x *SpecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1611,7 @@ func (x *SpecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecResponse.ProtoReflect.Descriptor instead.
 func (*SpecResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SpecResponse) GetSpec() *Spec {
@@ -1560,7 +1631,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1643,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1656,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConfigureRequest) GetConfig() []byte {
@@ -1596,15 +1667,18 @@ func (x *ConfigureRequest) GetConfig() []byte {
 }
 
 type ConfigureResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Diagnostics   []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Diagnostics []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// A sink's sdk.OrderScope ("key", "table", "all") when it implements sdk.OrderScoper and
+	// Configure succeeded; empty otherwise (the host then assumes "key").
+	OrderScope    string `protobuf:"bytes,2,opt,name=order_scope,json=orderScope,proto3" json:"order_scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1690,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1703,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConfigureResponse) GetDiagnostics() []*Diagnostic {
@@ -1637,6 +1711,13 @@ func (x *ConfigureResponse) GetDiagnostics() []*Diagnostic {
 		return x.Diagnostics
 	}
 	return nil
+}
+
+func (x *ConfigureResponse) GetOrderScope() string {
+	if x != nil {
+		return x.OrderScope
+	}
+	return ""
 }
 
 type CloseRequest struct {
@@ -1647,7 +1728,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1740,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1753,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 type CloseResponse struct {
@@ -1684,7 +1765,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1777,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1790,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CloseResponse) GetError() *Error {
@@ -1733,7 +1814,7 @@ type SourceOpenRequest struct {
 
 func (x *SourceOpenRequest) Reset() {
 	*x = SourceOpenRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +1826,7 @@ func (x *SourceOpenRequest) String() string {
 func (*SourceOpenRequest) ProtoMessage() {}
 
 func (x *SourceOpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +1839,7 @@ func (x *SourceOpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceOpenRequest.ProtoReflect.Descriptor instead.
 func (*SourceOpenRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SourceOpenRequest) GetPipeline() string {
@@ -1791,7 +1872,7 @@ type SourceOpenResponse struct {
 
 func (x *SourceOpenResponse) Reset() {
 	*x = SourceOpenResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +1884,7 @@ func (x *SourceOpenResponse) String() string {
 func (*SourceOpenResponse) ProtoMessage() {}
 
 func (x *SourceOpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +1897,7 @@ func (x *SourceOpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceOpenResponse.ProtoReflect.Descriptor instead.
 func (*SourceOpenResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SourceOpenResponse) GetError() *Error {
@@ -1835,7 +1916,7 @@ type SourceAckRequest struct {
 
 func (x *SourceAckRequest) Reset() {
 	*x = SourceAckRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +1928,7 @@ func (x *SourceAckRequest) String() string {
 func (*SourceAckRequest) ProtoMessage() {}
 
 func (x *SourceAckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +1941,7 @@ func (x *SourceAckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceAckRequest.ProtoReflect.Descriptor instead.
 func (*SourceAckRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SourceAckRequest) GetPosition() []byte {
@@ -1879,7 +1960,7 @@ type SourceAckResponse struct {
 
 func (x *SourceAckResponse) Reset() {
 	*x = SourceAckResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +1972,7 @@ func (x *SourceAckResponse) String() string {
 func (*SourceAckResponse) ProtoMessage() {}
 
 func (x *SourceAckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +1985,7 @@ func (x *SourceAckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceAckResponse.ProtoReflect.Descriptor instead.
 func (*SourceAckResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SourceAckResponse) GetError() *Error {
@@ -1925,7 +2006,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2018,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2031,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReadRequest) GetCredits() uint32 {
@@ -1968,7 +2049,7 @@ type EndOfStream struct {
 
 func (x *EndOfStream) Reset() {
 	*x = EndOfStream{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2061,7 @@ func (x *EndOfStream) String() string {
 func (*EndOfStream) ProtoMessage() {}
 
 func (x *EndOfStream) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2074,7 @@ func (x *EndOfStream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndOfStream.ProtoReflect.Descriptor instead.
 func (*EndOfStream) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 // ListedTable mirrors sdk.ListedTable.
@@ -2012,7 +2093,7 @@ type ListedTable struct {
 
 func (x *ListedTable) Reset() {
 	*x = ListedTable{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2105,7 @@ func (x *ListedTable) String() string {
 func (*ListedTable) ProtoMessage() {}
 
 func (x *ListedTable) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2118,7 @@ func (x *ListedTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListedTable.ProtoReflect.Descriptor instead.
 func (*ListedTable) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListedTable) GetDatabase() string {
@@ -2085,7 +2166,7 @@ type ListTablesRequest struct {
 
 func (x *ListTablesRequest) Reset() {
 	*x = ListTablesRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2097,7 +2178,7 @@ func (x *ListTablesRequest) String() string {
 func (*ListTablesRequest) ProtoMessage() {}
 
 func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2110,7 +2191,7 @@ func (x *ListTablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesRequest.ProtoReflect.Descriptor instead.
 func (*ListTablesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListTablesRequest) GetInclude() []string {
@@ -2130,7 +2211,7 @@ type ListTablesResponse struct {
 
 func (x *ListTablesResponse) Reset() {
 	*x = ListTablesResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2142,7 +2223,7 @@ func (x *ListTablesResponse) String() string {
 func (*ListTablesResponse) ProtoMessage() {}
 
 func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2155,7 +2236,7 @@ func (x *ListTablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTablesResponse.ProtoReflect.Descriptor instead.
 func (*ListTablesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListTablesResponse) GetTables() []*ListedTable {
@@ -2183,7 +2264,7 @@ type SetTablesRequest struct {
 
 func (x *SetTablesRequest) Reset() {
 	*x = SetTablesRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2195,7 +2276,7 @@ func (x *SetTablesRequest) String() string {
 func (*SetTablesRequest) ProtoMessage() {}
 
 func (x *SetTablesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2208,7 +2289,7 @@ func (x *SetTablesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTablesRequest.ProtoReflect.Descriptor instead.
 func (*SetTablesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetTablesRequest) GetInclude() []string {
@@ -2234,7 +2315,7 @@ type SetTablesResponse struct {
 
 func (x *SetTablesResponse) Reset() {
 	*x = SetTablesResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2327,7 @@ func (x *SetTablesResponse) String() string {
 func (*SetTablesResponse) ProtoMessage() {}
 
 func (x *SetTablesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +2340,7 @@ func (x *SetTablesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTablesResponse.ProtoReflect.Descriptor instead.
 func (*SetTablesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SetTablesResponse) GetError() *Error {
@@ -2284,7 +2365,7 @@ type TableProgress struct {
 
 func (x *TableProgress) Reset() {
 	*x = TableProgress{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2377,7 @@ func (x *TableProgress) String() string {
 func (*TableProgress) ProtoMessage() {}
 
 func (x *TableProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2390,7 @@ func (x *TableProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableProgress.ProtoReflect.Descriptor instead.
 func (*TableProgress) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TableProgress) GetTable() string {
@@ -2348,7 +2429,7 @@ type SnapshotProgressRequest struct {
 
 func (x *SnapshotProgressRequest) Reset() {
 	*x = SnapshotProgressRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2441,7 @@ func (x *SnapshotProgressRequest) String() string {
 func (*SnapshotProgressRequest) ProtoMessage() {}
 
 func (x *SnapshotProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2454,7 @@ func (x *SnapshotProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotProgressRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotProgressRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 type SnapshotProgressResponse struct {
@@ -2386,7 +2467,7 @@ type SnapshotProgressResponse struct {
 
 func (x *SnapshotProgressResponse) Reset() {
 	*x = SnapshotProgressResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2479,7 @@ func (x *SnapshotProgressResponse) String() string {
 func (*SnapshotProgressResponse) ProtoMessage() {}
 
 func (x *SnapshotProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2492,7 @@ func (x *SnapshotProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotProgressResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotProgressResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SnapshotProgressResponse) GetTables() []*TableProgress {
@@ -2446,7 +2527,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +2539,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2552,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReadResponse) GetEvent() isReadResponse_Event {
@@ -2559,7 +2640,7 @@ type FilterRequest struct {
 
 func (x *FilterRequest) Reset() {
 	*x = FilterRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2652,7 @@ func (x *FilterRequest) String() string {
 func (*FilterRequest) ProtoMessage() {}
 
 func (x *FilterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2665,7 @@ func (x *FilterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterRequest.ProtoReflect.Descriptor instead.
 func (*FilterRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FilterRequest) GetId() uint64 {
@@ -2641,7 +2722,7 @@ type Kept struct {
 
 func (x *Kept) Reset() {
 	*x = Kept{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2653,7 +2734,7 @@ func (x *Kept) String() string {
 func (*Kept) ProtoMessage() {}
 
 func (x *Kept) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +2747,7 @@ func (x *Kept) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kept.ProtoReflect.Descriptor instead.
 func (*Kept) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Kept) GetIndex() uint32 {
@@ -2698,7 +2779,7 @@ type FilterResponse struct {
 
 func (x *FilterResponse) Reset() {
 	*x = FilterResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +2791,7 @@ func (x *FilterResponse) String() string {
 func (*FilterResponse) ProtoMessage() {}
 
 func (x *FilterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2723,7 +2804,7 @@ func (x *FilterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterResponse.ProtoReflect.Descriptor instead.
 func (*FilterResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FilterResponse) GetId() uint64 {
@@ -2784,7 +2865,7 @@ type SerializeRequest struct {
 
 func (x *SerializeRequest) Reset() {
 	*x = SerializeRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2796,7 +2877,7 @@ func (x *SerializeRequest) String() string {
 func (*SerializeRequest) ProtoMessage() {}
 
 func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2809,7 +2890,7 @@ func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeRequest.ProtoReflect.Descriptor instead.
 func (*SerializeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SerializeRequest) GetId() uint64 {
@@ -2865,7 +2946,7 @@ type SerializeResponse struct {
 
 func (x *SerializeResponse) Reset() {
 	*x = SerializeResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2877,7 +2958,7 @@ func (x *SerializeResponse) String() string {
 func (*SerializeResponse) ProtoMessage() {}
 
 func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2890,7 +2971,7 @@ func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeResponse.ProtoReflect.Descriptor instead.
 func (*SerializeResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SerializeResponse) GetId() uint64 {
@@ -2922,7 +3003,7 @@ type SinkOpenRequest struct {
 
 func (x *SinkOpenRequest) Reset() {
 	*x = SinkOpenRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2934,7 +3015,7 @@ func (x *SinkOpenRequest) String() string {
 func (*SinkOpenRequest) ProtoMessage() {}
 
 func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2947,7 +3028,7 @@ func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenRequest.ProtoReflect.Descriptor instead.
 func (*SinkOpenRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 type SinkOpenResponse struct {
@@ -2959,7 +3040,7 @@ type SinkOpenResponse struct {
 
 func (x *SinkOpenResponse) Reset() {
 	*x = SinkOpenResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3052,7 @@ func (x *SinkOpenResponse) String() string {
 func (*SinkOpenResponse) ProtoMessage() {}
 
 func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3065,7 @@ func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenResponse.ProtoReflect.Descriptor instead.
 func (*SinkOpenResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SinkOpenResponse) GetError() *Error {
@@ -3007,7 +3088,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3019,7 +3100,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3032,7 +3113,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *WriteRequest) GetId() uint64 {
@@ -3068,7 +3149,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3080,7 +3161,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3093,7 +3174,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{47}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *WriteResponse) GetId() uint64 {
@@ -3202,17 +3283,22 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"commit_sec\x18\v \x01(\x03R\tcommitSec\x12\x1f\n" +
 	"\vcommit_nsec\x18\f \x01(\x05R\n" +
 	"commitNsec\x12\x1a\n" +
-	"\bposition\x18\r \x01(\fR\bposition\"\xe3\x01\n" +
+	"\bposition\x18\r \x01(\fR\bposition\"\x9b\x02\n" +
 	"\x05Error\x12/\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1b.ferry.plugin.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1c\n" +
-	"\tpermanent\x18\x03 \x01(\bR\tpermanent\"q\n" +
+	"\tpermanent\x18\x03 \x01(\bR\tpermanent\x126\n" +
+	"\ttoo_large\x18\x04 \x01(\v2\x19.ferry.plugin.v1.TooLargeR\btooLarge\"q\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bCODE_EOF\x10\x01\x12\x11\n" +
 	"\rCODE_CANCELED\x10\x02\x12\x1a\n" +
 	"\x16CODE_DEADLINE_EXCEEDED\x10\x03\x12\x16\n" +
-	"\x12CODE_NOT_SUPPORTED\x10\x04\"\\\n" +
+	"\x12CODE_NOT_SUPPORTED\x10\x04\"J\n" +
+	"\bTooLarge\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x03R\x05limit\"\\\n" +
 	"\n" +
 	"Diagnostic\x12\x1c\n" +
 	"\tattribute\x18\x01 \x01(\tR\tattribute\x12\x18\n" +
@@ -3256,9 +3342,11 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\fSpecResponse\x12)\n" +
 	"\x04spec\x18\x01 \x01(\v2\x15.ferry.plugin.v1.SpecR\x04spec\"*\n" +
 	"\x10ConfigureRequest\x12\x16\n" +
-	"\x06config\x18\x01 \x01(\fR\x06config\"R\n" +
+	"\x06config\x18\x01 \x01(\fR\x06config\"s\n" +
 	"\x11ConfigureResponse\x12=\n" +
-	"\vdiagnostics\x18\x01 \x03(\v2\x1b.ferry.plugin.v1.DiagnosticR\vdiagnostics\"\x0e\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x1b.ferry.plugin.v1.DiagnosticR\vdiagnostics\x12\x1f\n" +
+	"\vorder_scope\x18\x02 \x01(\tR\n" +
+	"orderScope\"\x0e\n" +
 	"\fCloseRequest\"=\n" +
 	"\rCloseResponse\x12,\n" +
 	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"h\n" +
@@ -3394,7 +3482,7 @@ func file_ferry_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(Error_Code)(0),                  // 0: ferry.plugin.v1.Error.Code
 	(*Values)(nil),                   // 1: ferry.plugin.v1.Values
@@ -3406,45 +3494,46 @@ var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(*Property)(nil),                 // 7: ferry.plugin.v1.Property
 	(*Record)(nil),                   // 8: ferry.plugin.v1.Record
 	(*Error)(nil),                    // 9: ferry.plugin.v1.Error
-	(*Diagnostic)(nil),               // 10: ferry.plugin.v1.Diagnostic
-	(*Info)(nil),                     // 11: ferry.plugin.v1.Info
-	(*Attribute)(nil),                // 12: ferry.plugin.v1.Attribute
-	(*Spec)(nil),                     // 13: ferry.plugin.v1.Spec
-	(*InfoRequest)(nil),              // 14: ferry.plugin.v1.InfoRequest
-	(*InfoResponse)(nil),             // 15: ferry.plugin.v1.InfoResponse
-	(*Check)(nil),                    // 16: ferry.plugin.v1.Check
-	(*PrecheckRequest)(nil),          // 17: ferry.plugin.v1.PrecheckRequest
-	(*PrecheckResponse)(nil),         // 18: ferry.plugin.v1.PrecheckResponse
-	(*SpecRequest)(nil),              // 19: ferry.plugin.v1.SpecRequest
-	(*SpecResponse)(nil),             // 20: ferry.plugin.v1.SpecResponse
-	(*ConfigureRequest)(nil),         // 21: ferry.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),        // 22: ferry.plugin.v1.ConfigureResponse
-	(*CloseRequest)(nil),             // 23: ferry.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),            // 24: ferry.plugin.v1.CloseResponse
-	(*SourceOpenRequest)(nil),        // 25: ferry.plugin.v1.SourceOpenRequest
-	(*SourceOpenResponse)(nil),       // 26: ferry.plugin.v1.SourceOpenResponse
-	(*SourceAckRequest)(nil),         // 27: ferry.plugin.v1.SourceAckRequest
-	(*SourceAckResponse)(nil),        // 28: ferry.plugin.v1.SourceAckResponse
-	(*ReadRequest)(nil),              // 29: ferry.plugin.v1.ReadRequest
-	(*EndOfStream)(nil),              // 30: ferry.plugin.v1.EndOfStream
-	(*ListedTable)(nil),              // 31: ferry.plugin.v1.ListedTable
-	(*ListTablesRequest)(nil),        // 32: ferry.plugin.v1.ListTablesRequest
-	(*ListTablesResponse)(nil),       // 33: ferry.plugin.v1.ListTablesResponse
-	(*SetTablesRequest)(nil),         // 34: ferry.plugin.v1.SetTablesRequest
-	(*SetTablesResponse)(nil),        // 35: ferry.plugin.v1.SetTablesResponse
-	(*TableProgress)(nil),            // 36: ferry.plugin.v1.TableProgress
-	(*SnapshotProgressRequest)(nil),  // 37: ferry.plugin.v1.SnapshotProgressRequest
-	(*SnapshotProgressResponse)(nil), // 38: ferry.plugin.v1.SnapshotProgressResponse
-	(*ReadResponse)(nil),             // 39: ferry.plugin.v1.ReadResponse
-	(*FilterRequest)(nil),            // 40: ferry.plugin.v1.FilterRequest
-	(*Kept)(nil),                     // 41: ferry.plugin.v1.Kept
-	(*FilterResponse)(nil),           // 42: ferry.plugin.v1.FilterResponse
-	(*SerializeRequest)(nil),         // 43: ferry.plugin.v1.SerializeRequest
-	(*SerializeResponse)(nil),        // 44: ferry.plugin.v1.SerializeResponse
-	(*SinkOpenRequest)(nil),          // 45: ferry.plugin.v1.SinkOpenRequest
-	(*SinkOpenResponse)(nil),         // 46: ferry.plugin.v1.SinkOpenResponse
-	(*WriteRequest)(nil),             // 47: ferry.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),            // 48: ferry.plugin.v1.WriteResponse
+	(*TooLarge)(nil),                 // 10: ferry.plugin.v1.TooLarge
+	(*Diagnostic)(nil),               // 11: ferry.plugin.v1.Diagnostic
+	(*Info)(nil),                     // 12: ferry.plugin.v1.Info
+	(*Attribute)(nil),                // 13: ferry.plugin.v1.Attribute
+	(*Spec)(nil),                     // 14: ferry.plugin.v1.Spec
+	(*InfoRequest)(nil),              // 15: ferry.plugin.v1.InfoRequest
+	(*InfoResponse)(nil),             // 16: ferry.plugin.v1.InfoResponse
+	(*Check)(nil),                    // 17: ferry.plugin.v1.Check
+	(*PrecheckRequest)(nil),          // 18: ferry.plugin.v1.PrecheckRequest
+	(*PrecheckResponse)(nil),         // 19: ferry.plugin.v1.PrecheckResponse
+	(*SpecRequest)(nil),              // 20: ferry.plugin.v1.SpecRequest
+	(*SpecResponse)(nil),             // 21: ferry.plugin.v1.SpecResponse
+	(*ConfigureRequest)(nil),         // 22: ferry.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),        // 23: ferry.plugin.v1.ConfigureResponse
+	(*CloseRequest)(nil),             // 24: ferry.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),            // 25: ferry.plugin.v1.CloseResponse
+	(*SourceOpenRequest)(nil),        // 26: ferry.plugin.v1.SourceOpenRequest
+	(*SourceOpenResponse)(nil),       // 27: ferry.plugin.v1.SourceOpenResponse
+	(*SourceAckRequest)(nil),         // 28: ferry.plugin.v1.SourceAckRequest
+	(*SourceAckResponse)(nil),        // 29: ferry.plugin.v1.SourceAckResponse
+	(*ReadRequest)(nil),              // 30: ferry.plugin.v1.ReadRequest
+	(*EndOfStream)(nil),              // 31: ferry.plugin.v1.EndOfStream
+	(*ListedTable)(nil),              // 32: ferry.plugin.v1.ListedTable
+	(*ListTablesRequest)(nil),        // 33: ferry.plugin.v1.ListTablesRequest
+	(*ListTablesResponse)(nil),       // 34: ferry.plugin.v1.ListTablesResponse
+	(*SetTablesRequest)(nil),         // 35: ferry.plugin.v1.SetTablesRequest
+	(*SetTablesResponse)(nil),        // 36: ferry.plugin.v1.SetTablesResponse
+	(*TableProgress)(nil),            // 37: ferry.plugin.v1.TableProgress
+	(*SnapshotProgressRequest)(nil),  // 38: ferry.plugin.v1.SnapshotProgressRequest
+	(*SnapshotProgressResponse)(nil), // 39: ferry.plugin.v1.SnapshotProgressResponse
+	(*ReadResponse)(nil),             // 40: ferry.plugin.v1.ReadResponse
+	(*FilterRequest)(nil),            // 41: ferry.plugin.v1.FilterRequest
+	(*Kept)(nil),                     // 42: ferry.plugin.v1.Kept
+	(*FilterResponse)(nil),           // 43: ferry.plugin.v1.FilterResponse
+	(*SerializeRequest)(nil),         // 44: ferry.plugin.v1.SerializeRequest
+	(*SerializeResponse)(nil),        // 45: ferry.plugin.v1.SerializeResponse
+	(*SinkOpenRequest)(nil),          // 46: ferry.plugin.v1.SinkOpenRequest
+	(*SinkOpenResponse)(nil),         // 47: ferry.plugin.v1.SinkOpenResponse
+	(*WriteRequest)(nil),             // 48: ferry.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),            // 49: ferry.plugin.v1.WriteResponse
 }
 var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	2,  // 0: ferry.plugin.v1.Table.columns:type_name -> ferry.plugin.v1.Column
@@ -3454,101 +3543,102 @@ var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	1,  // 4: ferry.plugin.v1.Batch.values:type_name -> ferry.plugin.v1.Values
 	7,  // 5: ferry.plugin.v1.Record.properties:type_name -> ferry.plugin.v1.Property
 	0,  // 6: ferry.plugin.v1.Error.code:type_name -> ferry.plugin.v1.Error.Code
-	12, // 7: ferry.plugin.v1.Spec.attributes:type_name -> ferry.plugin.v1.Attribute
-	11, // 8: ferry.plugin.v1.InfoResponse.info:type_name -> ferry.plugin.v1.Info
-	16, // 9: ferry.plugin.v1.PrecheckResponse.checks:type_name -> ferry.plugin.v1.Check
-	13, // 10: ferry.plugin.v1.SpecResponse.spec:type_name -> ferry.plugin.v1.Spec
-	10, // 11: ferry.plugin.v1.ConfigureResponse.diagnostics:type_name -> ferry.plugin.v1.Diagnostic
-	9,  // 12: ferry.plugin.v1.CloseResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 13: ferry.plugin.v1.SourceOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 14: ferry.plugin.v1.SourceAckResponse.error:type_name -> ferry.plugin.v1.Error
-	4,  // 15: ferry.plugin.v1.ListedTable.schema:type_name -> ferry.plugin.v1.Table
-	31, // 16: ferry.plugin.v1.ListTablesResponse.tables:type_name -> ferry.plugin.v1.ListedTable
-	9,  // 17: ferry.plugin.v1.ListTablesResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 18: ferry.plugin.v1.SetTablesResponse.error:type_name -> ferry.plugin.v1.Error
-	36, // 19: ferry.plugin.v1.SnapshotProgressResponse.tables:type_name -> ferry.plugin.v1.TableProgress
-	9,  // 20: ferry.plugin.v1.SnapshotProgressResponse.error:type_name -> ferry.plugin.v1.Error
-	6,  // 21: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
-	9,  // 22: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
-	30, // 23: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
-	4,  // 24: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
-	5,  // 25: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 26: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 27: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
-	5,  // 28: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
-	41, // 29: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
-	9,  // 30: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
-	4,  // 31: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 32: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
-	5,  // 33: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 34: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 35: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
-	8,  // 36: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
-	9,  // 37: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 38: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	8,  // 39: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
-	9,  // 40: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
-	14, // 41: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 42: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 43: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 44: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	25, // 45: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
-	29, // 46: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
-	27, // 47: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
-	23, // 48: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
-	32, // 49: ferry.plugin.v1.Source.ListTables:input_type -> ferry.plugin.v1.ListTablesRequest
-	34, // 50: ferry.plugin.v1.Source.SetTables:input_type -> ferry.plugin.v1.SetTablesRequest
-	37, // 51: ferry.plugin.v1.Source.SnapshotProgress:input_type -> ferry.plugin.v1.SnapshotProgressRequest
-	14, // 52: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 53: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 54: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 55: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	40, // 56: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
-	14, // 57: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 58: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 59: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 60: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	43, // 61: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
-	14, // 62: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 63: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 64: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 65: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	45, // 66: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
-	47, // 67: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
-	23, // 68: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
-	15, // 69: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 70: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 71: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 72: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	26, // 73: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
-	39, // 74: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
-	28, // 75: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
-	24, // 76: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
-	33, // 77: ferry.plugin.v1.Source.ListTables:output_type -> ferry.plugin.v1.ListTablesResponse
-	35, // 78: ferry.plugin.v1.Source.SetTables:output_type -> ferry.plugin.v1.SetTablesResponse
-	38, // 79: ferry.plugin.v1.Source.SnapshotProgress:output_type -> ferry.plugin.v1.SnapshotProgressResponse
-	15, // 80: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 81: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 82: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 83: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	42, // 84: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
-	15, // 85: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 86: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 87: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 88: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	44, // 89: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
-	15, // 90: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 91: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 92: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 93: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	46, // 94: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
-	48, // 95: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
-	24, // 96: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
-	69, // [69:97] is the sub-list for method output_type
-	41, // [41:69] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	10, // 7: ferry.plugin.v1.Error.too_large:type_name -> ferry.plugin.v1.TooLarge
+	13, // 8: ferry.plugin.v1.Spec.attributes:type_name -> ferry.plugin.v1.Attribute
+	12, // 9: ferry.plugin.v1.InfoResponse.info:type_name -> ferry.plugin.v1.Info
+	17, // 10: ferry.plugin.v1.PrecheckResponse.checks:type_name -> ferry.plugin.v1.Check
+	14, // 11: ferry.plugin.v1.SpecResponse.spec:type_name -> ferry.plugin.v1.Spec
+	11, // 12: ferry.plugin.v1.ConfigureResponse.diagnostics:type_name -> ferry.plugin.v1.Diagnostic
+	9,  // 13: ferry.plugin.v1.CloseResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 14: ferry.plugin.v1.SourceOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 15: ferry.plugin.v1.SourceAckResponse.error:type_name -> ferry.plugin.v1.Error
+	4,  // 16: ferry.plugin.v1.ListedTable.schema:type_name -> ferry.plugin.v1.Table
+	32, // 17: ferry.plugin.v1.ListTablesResponse.tables:type_name -> ferry.plugin.v1.ListedTable
+	9,  // 18: ferry.plugin.v1.ListTablesResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 19: ferry.plugin.v1.SetTablesResponse.error:type_name -> ferry.plugin.v1.Error
+	37, // 20: ferry.plugin.v1.SnapshotProgressResponse.tables:type_name -> ferry.plugin.v1.TableProgress
+	9,  // 21: ferry.plugin.v1.SnapshotProgressResponse.error:type_name -> ferry.plugin.v1.Error
+	6,  // 22: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
+	9,  // 23: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
+	31, // 24: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
+	4,  // 25: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
+	5,  // 26: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 27: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 28: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
+	5,  // 29: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
+	42, // 30: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
+	9,  // 31: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
+	4,  // 32: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 33: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
+	5,  // 34: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 35: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 36: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
+	8,  // 37: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
+	9,  // 38: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 39: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	8,  // 40: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
+	9,  // 41: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
+	15, // 42: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
+	20, // 43: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	22, // 44: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	18, // 45: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	26, // 46: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
+	30, // 47: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
+	28, // 48: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
+	24, // 49: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
+	33, // 50: ferry.plugin.v1.Source.ListTables:input_type -> ferry.plugin.v1.ListTablesRequest
+	35, // 51: ferry.plugin.v1.Source.SetTables:input_type -> ferry.plugin.v1.SetTablesRequest
+	38, // 52: ferry.plugin.v1.Source.SnapshotProgress:input_type -> ferry.plugin.v1.SnapshotProgressRequest
+	15, // 53: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
+	20, // 54: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	22, // 55: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	18, // 56: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	41, // 57: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
+	15, // 58: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
+	20, // 59: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	22, // 60: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	18, // 61: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	44, // 62: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
+	15, // 63: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
+	20, // 64: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	22, // 65: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	18, // 66: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	46, // 67: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
+	48, // 68: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
+	24, // 69: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
+	16, // 70: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
+	21, // 71: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	23, // 72: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	19, // 73: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	27, // 74: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
+	40, // 75: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
+	29, // 76: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
+	25, // 77: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
+	34, // 78: ferry.plugin.v1.Source.ListTables:output_type -> ferry.plugin.v1.ListTablesResponse
+	36, // 79: ferry.plugin.v1.Source.SetTables:output_type -> ferry.plugin.v1.SetTablesResponse
+	39, // 80: ferry.plugin.v1.Source.SnapshotProgress:output_type -> ferry.plugin.v1.SnapshotProgressResponse
+	16, // 81: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
+	21, // 82: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	23, // 83: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	19, // 84: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	43, // 85: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
+	16, // 86: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
+	21, // 87: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	23, // 88: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	19, // 89: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	45, // 90: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
+	16, // 91: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
+	21, // 92: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	23, // 93: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	19, // 94: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	47, // 95: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
+	49, // 96: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
+	25, // 97: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
+	70, // [70:98] is the sub-list for method output_type
+	42, // [42:70] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_ferry_plugin_v1_plugin_proto_init() }
@@ -3556,8 +3646,8 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 	if File_ferry_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_ferry_plugin_v1_plugin_proto_msgTypes[11].OneofWrappers = []any{}
-	file_ferry_plugin_v1_plugin_proto_msgTypes[38].OneofWrappers = []any{
+	file_ferry_plugin_v1_plugin_proto_msgTypes[12].OneofWrappers = []any{}
+	file_ferry_plugin_v1_plugin_proto_msgTypes[39].OneofWrappers = []any{
 		(*ReadResponse_Batch)(nil),
 		(*ReadResponse_Error)(nil),
 		(*ReadResponse_End)(nil),
@@ -3568,7 +3658,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_plugin_v1_plugin_proto_rawDesc), len(file_ferry_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   48,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
