@@ -66,6 +66,7 @@ func TestFullFile(t *testing.T) {
 		Writers:          DefaultWriters,
 		MaxInFlightBytes: 128 << 20,
 		DrainTimeout:     30 * time.Second,
+		KeyChange:        "split",
 	}
 	got := p.Runtime
 	got.DefRange, got.Ranges = hcl.Range{}, nil

@@ -221,6 +221,9 @@ type Runtime struct {
 	MaxInFlightBytes int64
 	// DrainTimeout is how long a graceful stop waits for in-flight writes (>= 0).
 	DrainTimeout time.Duration
+	// KeyChange is what an UPDATE changing the key or the sharding columns becomes: "split"
+	// (default) or "update".
+	KeyChange string
 	// DefRange is the block header (zero when the block is absent).
 	DefRange hcl.Range
 	// Ranges maps the attributes set in the file (or its templates) to their expressions.
