@@ -133,6 +133,7 @@ func (l *lane) flush(n int) bool {
 				}
 				l.waits[0] = laneMark{}
 				l.waits = l.waits[1:]
+				continue // the next wait may lie before n too
 			} else if w < end {
 				end = w
 			}
