@@ -41,8 +41,8 @@ func TestCheckMoves(t *testing.T) {
 		"update on the new key only": {[]harness.Received{good[0], good[2], cm("b", 1, 0, "UPDATE", "2", "2", 11), good[4]}, "no delete of the old key"},
 		// The new key's insert stored before the old key's delete.
 		"insert stored first": {[]harness.Received{good[0], cm("b/delete", 0, 1, "DELETE", "1", "1", 20), good[2], good[3], good[4]}, "before the old key's delete"},
-		"wrong final state": {good[:4], "ends as"},
-		"key on two queues": {[]harness.Received{good[0], good[1], cm("c", 3, 0, "INSERT", "1", "3", 12), good[3], good[4]}, "on queues"},
+		"wrong final state":   {good[:4], "ends as"},
+		"key on two queues":   {[]harness.Received{good[0], good[1], cm("c", 3, 0, "INSERT", "1", "3", 12), good[3], good[4]}, "on queues"},
 	} {
 		s := CheckMoves("canal", tc.msgs, table, moves)
 		if s.OK() || !strings.Contains(strings.Join(s.Violations, "\n"), tc.want) {
