@@ -60,7 +60,7 @@ func runKeyMoves(t *testing.T, env harness.Environment, broker harness.Broker, b
 	}
 	harness.DropDatabase(t, dbName)
 	db := harness.OpenMariaDB(t, dbName)
-	w := &verify.MoveWorkload{DB: db, Table: "moves", Workers: 4, Pairs: 4, Rounds: 8}
+	w := &verify.MoveWorkload{DB: db, Table: "moves", Workers: 4, Pairs: 4, Rounds: 20}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := w.CreateTable(ctx); err != nil {

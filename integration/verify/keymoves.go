@@ -196,19 +196,19 @@ func CheckMoves(format string, msgs []harness.Received, table map[string]string,
 	perKey := map[string][]seen{}
 	queue := map[string]string{}
 	for _, m := range ms {
-		if id := m.Properties[PropID]; id != "" {
-			if ids[id] {
-				continue
-			}
-			ids[id] = true
-		}
 		e, err := Decode(format, m.Body)
 		if err != nil {
 			s.problem("decode: %v", err)
 			continue
 		}
-		if e.Skip {
+		if e.Skip { // before the id: DataWorks' UPDATE_BEFOR shares its UPDATE_AFTER's id
 			continue
+		}
+		if id := m.Properties[PropID]; id != "" {
+			if ids[id] {
+				continue
+			}
+			ids[id] = true
 		}
 		s.Messages++
 		k := e.Row["id"]
