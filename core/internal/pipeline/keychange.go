@@ -47,6 +47,16 @@ func (r *run) splitKeyChanges(changes []*change.Change, keyBuf *[]byte) []*chang
 }
 
 func (r *run) splitKeyChange(c *change.Change, keyBuf *[]byte) (del, ins *change.Change, ok bool) {
+	return SplitKeyChange(c, r.cfg.Key, r.cfg.Shard, keyBuf)
+}
+
+// SplitKeyChange returns the DELETE and INSERT halves of c when c is an UPDATE whose key
+// (key) or shard (shard) differs between its before and after images; ok is false
+// otherwise. keyBuf is scratch space (may be nil).
+func SplitKeyChange(c *change.Change, key func(*change.Change, []byte) []byte, shard func(*change.Change) uint64, keyBuf *[]byte) (del, ins *change.Change, ok bool) {
+	if keyBuf == nil {
+		keyBuf = new([]byte)
+	}
 	if c.Op != change.OpUpdate || c.Table == nil || c.Before == nil || c.After == nil {
 		return nil, nil, false
 	}
@@ -54,11 +64,11 @@ func (r *run) splitKeyChange(c *change.Change, keyBuf *[]byte) (del, ins *change
 	d.Op, d.After = change.OpDelete, nil
 	n := *c
 	n.Op, n.Before = change.OpInsert, nil
-	buf := r.cfg.Key(&d, (*keyBuf)[:0])
+	buf := key(&d, (*keyBuf)[:0])
 	split := len(buf)
-	buf = r.cfg.Key(&n, buf)
+	buf = key(&n, buf)
 	*keyBuf = buf
-	if bytes.Equal(buf[:split], buf[split:]) && r.cfg.Shard(&d) == r.cfg.Shard(&n) {
+	if bytes.Equal(buf[:split], buf[split:]) && shard(&d) == shard(&n) {
 		return nil, nil, false
 	}
 	d.ID, n.ID = change.KeyChangeDeleteID(c.ID), change.KeyChangeInsertID(c.ID)
