@@ -172,6 +172,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		Writers:            p.Runtime.Writers,
 		MaxInFlightBytes:   p.Runtime.MaxInFlightBytes,
 		DrainTimeout:       p.Runtime.DrainTimeout,
+		KeyChange:          p.Runtime.KeyChange,
 		CheckpointInterval: p.Checkpoint.Interval,
 		Logger:             g.logger, // the pipeline adds its own name field
 		OnDelivered:        tracker.OnDelivered,

@@ -67,6 +67,7 @@ func TestFullFile(t *testing.T) {
 		MaxInFlightBytes: 128 << 20,
 		DrainTimeout:     30 * time.Second,
 		Oversize:         OversizeFail,
+		KeyChange:        "split",
 	}
 	got := p.Runtime
 	got.DefRange, got.Ranges = hcl.Range{}, nil

@@ -228,6 +228,9 @@ type Runtime struct {
 	// the pipeline, the default) or OversizeSkip (log it, count it, append it to the
 	// dead-letter file beside the checkpoint, and go on).
 	Oversize string
+	// KeyChange is what an UPDATE changing the key or the sharding columns becomes: "split"
+	// (default) or "update".
+	KeyChange string
 	// DefRange is the block header (zero when the block is absent).
 	DefRange hcl.Range
 	// Ranges maps the attributes set in the file (or its templates) to their expressions.

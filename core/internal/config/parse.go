@@ -66,6 +66,8 @@ var runtimeSpec = sdk.Spec{Attributes: []sdk.Attribute{
 	{Name: "max_in_flight_bytes", Type: sdk.TypeSize, Default: int64(DefaultMaxInFlightBytes), Min: sdk.Bound(MinInFlightBytes)},
 	{Name: "drain_timeout", Type: sdk.TypeDuration, Default: DefaultDrainTimeout.String(), Min: sdk.Bound(0)},
 	{Name: "oversize", Type: sdk.TypeString, Default: OversizeFail, Enum: []string{OversizeFail, OversizeSkip}},
+	{Name: "key_change", Type: sdk.TypeString, Default: "split", Enum: []string{"split", "update"},
+		Doc: "An UPDATE that changes the key or the sharding-column values: split (a DELETE on the old key, then an INSERT on the new key, written after the DELETE is acknowledged) or update (one UPDATE on the new key's queue, not ordered with the old key)."},
 }}
 
 var checkpointSpec = sdk.Spec{Attributes: []sdk.Attribute{
@@ -453,10 +455,14 @@ func (f *File) decodeRuntime(b *hcl.Block) (Runtime, hcl.Diagnostics) {
 		MaxInFlightBytes: intOr(dec.values["max_in_flight_bytes"], DefaultMaxInFlightBytes),
 		DrainTimeout:     durationOr(dec.values["drain_timeout"], DefaultDrainTimeout),
 		Oversize:         OversizeFail,
+		KeyChange:        "split",
 		Ranges:           dec.ranges,
 	}
 	if v, ok := dec.values["oversize"].(string); ok && v != "" {
 		r.Oversize = v
+	}
+	if v, ok := dec.values["key_change"].(string); ok {
+		r.KeyChange = v
 	}
 	if b != nil {
 		r.DefRange = b.DefRange

@@ -77,6 +77,9 @@ type Config struct {
 	// object selection: routing, row filters, column projection). It returns the change to
 	// pass on (possibly a new one) and whether to keep it; an error stops the pipeline.
 	Objects func(*change.Change) (*change.Change, bool, error)
+	// KeyChange is what an UPDATE that changes the key or the sharding-column values
+	// becomes: KeyChangeSplit ("" too) or KeyChangeUpdate.
+	KeyChange string
 	// Key, when set, appends the record key of a change to dst. Default: the key columns'
 	// canonical text joined with "\x01".
 	Key func(c *change.Change, dst []byte) []byte
@@ -213,6 +216,8 @@ func (c Config) validate() error {
 		return bad("phase writers are negative")
 	case c.Full.MaxInFlightBytes < 0 || c.Incremental.MaxInFlightBytes < 0:
 		return bad("phase in-flight bytes are negative")
+	case c.KeyChange != "" && c.KeyChange != KeyChangeSplit && c.KeyChange != KeyChangeUpdate:
+		return bad("key change mode %q is not %q or %q", c.KeyChange, KeyChangeSplit, KeyChangeUpdate)
 	case c.Retry.MaxAttempts < 0:
 		return bad("retry max attempts %d is negative", c.Retry.MaxAttempts)
 	}

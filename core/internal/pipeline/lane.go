@@ -19,6 +19,16 @@ type lane struct {
 	log  *zap.Logger
 	pend []sdk.Record
 	segs []seg // the batches of pend's records, run-length encoded, in pend's order
+	// Key changes across lanes (keychange.go): records are numbered from 0 in arrival
+	// order; base is the number of pend[0], done the number of records acknowledged.
+	received, base, done int64
+	sigs, waits          []laneMark // ascending by at
+}
+
+// laneMark is a chunk's mark at the lane's record number at.
+type laneMark struct {
+	at int64
+	g  *ackGate
 }
 
 type seg struct {
@@ -58,6 +68,13 @@ func (l *lane) run() {
 				}
 				return
 			}
+			for _, m := range c.sigs {
+				l.sigs = append(l.sigs, laneMark{at: l.received + int64(m.i), g: m.g})
+			}
+			for _, m := range c.waits {
+				l.waits = append(l.waits, laneMark{at: l.received + int64(m.i), g: m.g})
+			}
+			l.received += int64(len(c.recs))
 			l.pend = append(l.pend, c.recs...)
 			if n := len(l.segs); n > 0 && l.segs[n-1].b == c.b {
 				l.segs[n-1].n += len(c.recs)
@@ -95,13 +112,33 @@ func (l *lane) flush(n int) bool {
 	if err := r.phases.gate.acquire(r.workCtx); err != nil {
 		return false
 	}
-	defer r.phases.gate.release()
+	held := true
+	defer func() {
+		if held {
+			r.phases.gate.release()
+		}
+	}()
 	failures := 0
 	for off := 0; off < n; {
 		if r.stopping() {
 			return false
 		}
-		batch := l.pend[off:n]
+		end := n
+		if len(l.waits) > 0 {
+			// A key change's INSERT: write the records before it, then wait until its
+			// DELETE (in another lane, or earlier in this one) is acknowledged.
+			if w := int(l.waits[0].at - l.base); w <= off {
+				if !l.await(l.waits[0].g, &held) {
+					return false
+				}
+				l.waits[0] = laneMark{}
+				l.waits = l.waits[1:]
+				continue // the next wait may lie before n too
+			} else if w < end {
+				end = w
+			}
+		}
+		batch := l.pend[off:end]
 		var d int
 		err := protect(func() error {
 			var err error
@@ -169,6 +206,30 @@ func (l *lane) flush(n int) bool {
 	rest := copy(l.pend, l.pend[n:])
 	clear(l.pend[rest:])
 	l.pend = l.pend[:rest]
+	l.base += int64(n)
+	return true
+}
+
+// await waits until g is closed, without holding a write slot meanwhile (the lane writing
+// the record g waits for may need it). It returns false when the lane must stop.
+func (l *lane) await(g *ackGate, held *bool) bool {
+	r := l.r
+	select {
+	case <-g.ch:
+		return true
+	default:
+	}
+	r.phases.gate.release()
+	*held = false
+	select {
+	case <-g.ch:
+	case <-r.workCtx.Done():
+		return false
+	}
+	if err := r.phases.gate.acquire(r.workCtx); err != nil {
+		return false
+	}
+	*held = true
 	return true
 }
 
@@ -206,9 +267,16 @@ func (l *lane) delivered(recs []sdk.Record) bool {
 	return l.ack(len(recs))
 }
 
-// ack acknowledges the lane's first n unacknowledged records (the first records of segs).
+// ack acknowledges the lane's first n unacknowledged records (the first records of segs),
+// delivered or skipped, and opens the gates of key-change inserts waiting on them.
 func (l *lane) ack(n int) bool {
 	r := l.r
+	l.done += int64(n)
+	for len(l.sigs) > 0 && l.sigs[0].at < l.done {
+		close(l.sigs[0].g.ch)
+		l.sigs[0] = laneMark{}
+		l.sigs = l.sigs[1:]
+	}
 	left := n
 	for left > 0 {
 		s := &l.segs[0]

@@ -249,6 +249,7 @@ type run struct {
 
 	procCh chan readBatch
 	lanes  []chan chunk
+	deps   []dep // the current batch's key changes across shards (processor only)
 
 	errOnce  sync.Once
 	err      error

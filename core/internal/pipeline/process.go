@@ -19,6 +19,8 @@ type batchState struct {
 type chunk struct {
 	b    *batchState
 	recs []sdk.Record
+	// sigs and waits order key changes across lanes (keychange.go).
+	sigs, waits []mark
 }
 
 // process is the processor goroutine: filters, serializer, host fields, registration with the
@@ -98,6 +100,16 @@ func (r *run) process() {
 // transform runs the filters and the serializer over one batch's changes and fills the
 // host's fields of the records, which it appends to out.
 func (r *run) transform(changes []*change.Change, out []sdk.Record, keyBuf *[]byte) ([]sdk.Record, error) {
+	r.deps = r.deps[:0]
+	if r.cfg.KeyChange != KeyChangeUpdate {
+		err := protect(func() error {
+			changes = r.splitKeyChanges(changes, keyBuf)
+			return nil
+		})
+		if err != nil {
+			return nil, &StageError{Stage: "objects", Op: "key change", Err: err}
+		}
+	}
 	if r.cfg.Objects != nil {
 		kept := make([]*change.Change, 0, len(changes))
 		for _, c := range changes {
@@ -143,6 +155,9 @@ func (r *run) transform(changes []*change.Change, out []sdk.Record, keyBuf *[]by
 	})
 	if err == nil {
 		*keyBuf, err = r.fill(out, changes, *keyBuf)
+	}
+	if err == nil && r.cfg.KeyChange != KeyChangeUpdate {
+		r.deps = keyChangeDeps(out, changes, r.deps)
 	}
 	if err != nil {
 		return nil, &StageError{Stage: "serializer", Plugin: r.p.names.serializer, Op: "serialize", Err: err}
@@ -217,6 +232,10 @@ func AppendKey(c *change.Change, dst []byte) []byte {
 // order scope), keeping their order within each lane. Sends block while a lane's queue is
 // full.
 func (r *run) route(b *batchState, recs []sdk.Record, counts []int) {
+	if len(r.deps) > 0 {
+		r.routeDeps(b, recs, r.deps)
+		return
+	}
 	n := uint64(len(r.lanes))
 	if n == 1 {
 		r.send(0, chunk{b: b, recs: append([]sdk.Record(nil), recs...)})

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -742,16 +743,37 @@ func (s *Source) emitChunk(w *chunkWork) {
 // (then its rows take the stream's schema object).
 func (s *Source) sameAsStream(w *chunkWork) bool {
 	cur := s.tables[windowKey(w.t)]
-	if cur == nil || w.readT == nil {
-		return cur == nil // the table is gone: nothing to re-read (its snapshot is cancelled)
+	if cur == nil {
+		return true // the table is gone: nothing to re-read (its snapshot is cancelled)
 	}
-	if cur != w.readT && !sameSchema(cur.t, w.readT.t) {
+	rt := w.readT
+	if rt == nil {
+		rt = w.t
+	}
+	if cur != rt && !decodesAlike(cur, rt) {
 		return false
 	}
 	for _, c := range w.rows {
 		c.Table = cur.t
 	}
 	w.t = cur // keys and ids of the rows by the schema they carry
+	return true
+}
+
+// decodesAlike reports whether rows read with schema b have the values schema a would read:
+// the same columns in the same order, decoded alike (a wider VARCHAR, a new default or
+// comment, another key change nothing).
+func decodesAlike(a, b *table) bool {
+	if len(a.t.Columns) != len(b.t.Columns) {
+		return false
+	}
+	for i := range a.t.Columns {
+		x, y := &a.t.Columns[i], &b.t.Columns[i]
+		if !strings.EqualFold(x.Name, y.Name) || a.kinds[i] != b.kinds[i] || x.Unsigned != y.Unsigned ||
+			x.Fsp != y.Fsp || x.Scale != y.Scale || !slices.Equal(x.Elems, y.Elems) {
+			return false
+		}
+	}
 	return true
 }
 

@@ -108,7 +108,9 @@ var ops = [...]string{change.OpSnapshot: "r", change.OpInsert: "c", change.OpUpd
 
 // Serialize appends one record per row change. DDL and heartbeats give none: Debezium sends
 // schema changes and heartbeats to other topics with other layouts, and deletes are not
-// followed by a tombstone (RocketMQ has no keyed compaction).
+// followed by a tombstone (RocketMQ has no keyed compaction, and rejects an empty body). The
+// two halves of a key change (change.MetaKeyChange) carry Debezium's __debezium.newkey /
+// __debezium.oldkey headers as message properties.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
 	size := 1024
 	if s.mode == Envelope {
@@ -132,9 +134,66 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 				buf = append(buf, '}')
 			}
 		}
-		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
+		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)], Properties: s.keyChangeProps(tb, c)})
 	}
 	return out, nil
+}
+
+// Headers Debezium's MySQL connector puts on the two events of a primary-key change: the
+// delete of the old key names the new key, the create of the new key names the old key.
+const (
+	HeaderOldKey = "__debezium.oldkey"
+	HeaderNewKey = "__debezium.newkey"
+)
+
+// keyChangeProps returns the __debezium.newkey (on the DELETE half) or __debezium.oldkey (on
+// the INSERT half) property of a key change, the other key in Debezium's key JSON form
+// (with its schema in the Envelope mode, as the JsonConverter of the value writes it; the
+// bare key object otherwise). Nil for other changes, and when the table's key columns are
+// not all in the message (a column selection without them).
+func (s *Serializer) keyChangeProps(tb *table, c *change.Change) []sdk.Property {
+	role := c.Meta[change.MetaKeyChange]
+	var name string
+	switch role {
+	case change.KeyChangeDelete:
+		name = HeaderNewKey
+	case change.KeyChangeInsert:
+		name = HeaderOldKey
+	default:
+		return nil
+	}
+	vals, err := change.DecodeKey(c.Meta[change.MetaKeyChangeOtherKey])
+	cols := c.Table.KeyColumns()
+	if err != nil || len(vals) != len(cols) || len(cols) == 0 {
+		return nil
+	}
+	var b []byte
+	if s.mode == Envelope {
+		b = append(b, `{"schema":{"type":"struct","fields":[`...)
+		for n, i := range cols {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = appendFieldSchema(b, &tb.cols[i])
+		}
+		b = append(b, `],"optional":false,"name":`...)
+		b = jsonw.AppendString(b, s.opts.ServerName+"."+c.Table.Database+"."+c.Table.Name+".Key")
+		b = append(b, `},"payload":`...)
+	}
+	b = append(b, '{')
+	for n, i := range cols {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, tb.cols[i].Name...)
+		b = append(b, ':')
+		b = appendValue(b, &tb.cols[i], vals[n])
+	}
+	b = append(b, '}')
+	if s.mode == Envelope {
+		b = append(b, '}')
+	}
+	return []sdk.Property{{Key: name, Value: string(b)}}
 }
 
 func (s *Serializer) appendPayload(b []byte, tb *table, c *change.Change) []byte {
