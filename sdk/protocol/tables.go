@@ -159,3 +159,30 @@ func listedTablesFromPB(ms []*pb.ListedTable) []sdk.ListedTable {
 	}
 	return out
 }
+
+// ---- sdk.Resnapshotter ----
+
+var _ sdk.Resnapshotter = (*sourceClient)(nil)
+
+// Resnapshot calls the source's sdk.Resnapshotter. gRPC serves it on its own goroutine, so it
+// runs concurrently with the Read stream, as the interface allows.
+func (s *sourceServer) Resnapshot(ctx context.Context, req *pb.ResnapshotRequest) (*pb.ResnapshotResponse, error) {
+	rs, ok := s.impl.(sdk.Resnapshotter)
+	if !ok {
+		return &pb.ResnapshotResponse{Error: errorToPB(s.notSupported("sdk.Resnapshotter"))}, nil
+	}
+	return &pb.ResnapshotResponse{Error: errorToPB(rs.Resnapshot(ctx, req.Tables))}, nil
+}
+
+// Resnapshot asks the plugin source to snapshot tables again (sdk.Resnapshotter). For a
+// plugin without the ability it returns an error wrapping sdk.ErrNotSupported.
+func (c *sourceClient) Resnapshot(ctx context.Context, tables []string) error {
+	if !c.has(capSourceResnapshot) {
+		return c.notSupported("sdk.Resnapshotter")
+	}
+	resp, err := c.rpc.Resnapshot(ctx, &pb.ResnapshotRequest{Tables: tables})
+	if err != nil {
+		return c.optionalCallError(ctx, "Resnapshot", "sdk.Resnapshotter", err)
+	}
+	return errorFromPB(resp.Error)
+}

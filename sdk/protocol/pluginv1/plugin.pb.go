@@ -1002,10 +1002,11 @@ type Info struct {
 	Summary string `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
 	// Optional abilities: "precheck" when the plugin implements sdk.Prechecker; for a source,
 	// "source.ack" (sdk.SourceAcker), "source.list_tables" (sdk.TableLister),
-	// "source.set_tables" (sdk.TableSelector) and "source.snapshot_progress"
-	// (sdk.ProgressReporter). The host calls an optional method only when its capability is
-	// listed, so adding one keeps the protocol version: an older plugin just does not list it,
-	// and an older host never calls it. Unknown capabilities are ignored.
+	// "source.set_tables" (sdk.TableSelector), "source.snapshot_progress"
+	// (sdk.ProgressReporter) and "source.resnapshot" (sdk.Resnapshotter). The host calls an
+	// optional method only when its capability is listed, so adding one keeps the protocol
+	// version: an older plugin just does not list it, and an older host never calls it.
+	// Unknown capabilities are ignored.
 	Capabilities  []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2259,6 +2260,95 @@ func (x *SetTablesResponse) GetError() *Error {
 	return nil
 }
 
+// ResnapshotRequest names the tables ("db.table") to snapshot again (sdk.Resnapshotter).
+type ResnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tables        []string               `protobuf:"bytes,1,rep,name=tables,proto3" json:"tables,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResnapshotRequest) Reset() {
+	*x = ResnapshotRequest{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResnapshotRequest) ProtoMessage() {}
+
+func (x *ResnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResnapshotRequest.ProtoReflect.Descriptor instead.
+func (*ResnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ResnapshotRequest) GetTables() []string {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+type ResnapshotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResnapshotResponse) Reset() {
+	*x = ResnapshotResponse{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResnapshotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResnapshotResponse) ProtoMessage() {}
+
+func (x *ResnapshotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResnapshotResponse.ProtoReflect.Descriptor instead.
+func (*ResnapshotResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ResnapshotResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // TableProgress mirrors sdk.SnapshotProgress: one table's snapshot progress.
 type TableProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2274,7 +2364,7 @@ type TableProgress struct {
 
 func (x *TableProgress) Reset() {
 	*x = TableProgress{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2376,7 @@ func (x *TableProgress) String() string {
 func (*TableProgress) ProtoMessage() {}
 
 func (x *TableProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2389,7 @@ func (x *TableProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableProgress.ProtoReflect.Descriptor instead.
 func (*TableProgress) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TableProgress) GetTable() string {
@@ -2338,7 +2428,7 @@ type SnapshotProgressRequest struct {
 
 func (x *SnapshotProgressRequest) Reset() {
 	*x = SnapshotProgressRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +2440,7 @@ func (x *SnapshotProgressRequest) String() string {
 func (*SnapshotProgressRequest) ProtoMessage() {}
 
 func (x *SnapshotProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +2453,7 @@ func (x *SnapshotProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotProgressRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotProgressRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 type SnapshotProgressResponse struct {
@@ -2376,7 +2466,7 @@ type SnapshotProgressResponse struct {
 
 func (x *SnapshotProgressResponse) Reset() {
 	*x = SnapshotProgressResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +2478,7 @@ func (x *SnapshotProgressResponse) String() string {
 func (*SnapshotProgressResponse) ProtoMessage() {}
 
 func (x *SnapshotProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +2491,7 @@ func (x *SnapshotProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotProgressResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotProgressResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SnapshotProgressResponse) GetTables() []*TableProgress {
@@ -2436,7 +2526,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2448,7 +2538,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2461,7 +2551,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ReadResponse) GetEvent() isReadResponse_Event {
@@ -2549,7 +2639,7 @@ type FilterRequest struct {
 
 func (x *FilterRequest) Reset() {
 	*x = FilterRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +2651,7 @@ func (x *FilterRequest) String() string {
 func (*FilterRequest) ProtoMessage() {}
 
 func (x *FilterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2574,7 +2664,7 @@ func (x *FilterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterRequest.ProtoReflect.Descriptor instead.
 func (*FilterRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FilterRequest) GetId() uint64 {
@@ -2631,7 +2721,7 @@ type Kept struct {
 
 func (x *Kept) Reset() {
 	*x = Kept{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2733,7 @@ func (x *Kept) String() string {
 func (*Kept) ProtoMessage() {}
 
 func (x *Kept) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +2746,7 @@ func (x *Kept) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kept.ProtoReflect.Descriptor instead.
 func (*Kept) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Kept) GetIndex() uint32 {
@@ -2688,7 +2778,7 @@ type FilterResponse struct {
 
 func (x *FilterResponse) Reset() {
 	*x = FilterResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2700,7 +2790,7 @@ func (x *FilterResponse) String() string {
 func (*FilterResponse) ProtoMessage() {}
 
 func (x *FilterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2713,7 +2803,7 @@ func (x *FilterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterResponse.ProtoReflect.Descriptor instead.
 func (*FilterResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FilterResponse) GetId() uint64 {
@@ -2774,7 +2864,7 @@ type SerializeRequest struct {
 
 func (x *SerializeRequest) Reset() {
 	*x = SerializeRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2786,7 +2876,7 @@ func (x *SerializeRequest) String() string {
 func (*SerializeRequest) ProtoMessage() {}
 
 func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2799,7 +2889,7 @@ func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeRequest.ProtoReflect.Descriptor instead.
 func (*SerializeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SerializeRequest) GetId() uint64 {
@@ -2855,7 +2945,7 @@ type SerializeResponse struct {
 
 func (x *SerializeResponse) Reset() {
 	*x = SerializeResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +2957,7 @@ func (x *SerializeResponse) String() string {
 func (*SerializeResponse) ProtoMessage() {}
 
 func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +2970,7 @@ func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeResponse.ProtoReflect.Descriptor instead.
 func (*SerializeResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SerializeResponse) GetId() uint64 {
@@ -2912,7 +3002,7 @@ type SinkOpenRequest struct {
 
 func (x *SinkOpenRequest) Reset() {
 	*x = SinkOpenRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3014,7 @@ func (x *SinkOpenRequest) String() string {
 func (*SinkOpenRequest) ProtoMessage() {}
 
 func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3027,7 @@ func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenRequest.ProtoReflect.Descriptor instead.
 func (*SinkOpenRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 type SinkOpenResponse struct {
@@ -2949,7 +3039,7 @@ type SinkOpenResponse struct {
 
 func (x *SinkOpenResponse) Reset() {
 	*x = SinkOpenResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2961,7 +3051,7 @@ func (x *SinkOpenResponse) String() string {
 func (*SinkOpenResponse) ProtoMessage() {}
 
 func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2974,7 +3064,7 @@ func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenResponse.ProtoReflect.Descriptor instead.
 func (*SinkOpenResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SinkOpenResponse) GetError() *Error {
@@ -2997,7 +3087,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3009,7 +3099,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3022,7 +3112,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *WriteRequest) GetId() uint64 {
@@ -3058,7 +3148,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3070,7 +3160,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3083,7 +3173,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{47}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *WriteResponse) GetId() uint64 {
@@ -3279,6 +3369,10 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\ainclude\x18\x01 \x03(\tR\ainclude\x12\x18\n" +
 	"\aexclude\x18\x02 \x03(\tR\aexclude\"A\n" +
 	"\x11SetTablesResponse\x12,\n" +
+	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"+\n" +
+	"\x11ResnapshotRequest\x12\x16\n" +
+	"\x06tables\x18\x01 \x03(\tR\x06tables\"B\n" +
+	"\x12ResnapshotResponse\x12,\n" +
 	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"}\n" +
 	"\rTableProgress\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1b\n" +
@@ -3334,7 +3428,7 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rWriteResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tdelivered\x18\x02 \x01(\rR\tdelivered\x12,\n" +
-	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error2\xfb\x06\n" +
+	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error2\xd2\a\n" +
 	"\x06Source\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
@@ -3347,7 +3441,9 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"ListTables\x12\".ferry.plugin.v1.ListTablesRequest\x1a#.ferry.plugin.v1.ListTablesResponse\x12R\n" +
 	"\tSetTables\x12!.ferry.plugin.v1.SetTablesRequest\x1a\".ferry.plugin.v1.SetTablesResponse\x12g\n" +
-	"\x10SnapshotProgress\x12(.ferry.plugin.v1.SnapshotProgressRequest\x1a).ferry.plugin.v1.SnapshotProgressResponse2\x86\x03\n" +
+	"\x10SnapshotProgress\x12(.ferry.plugin.v1.SnapshotProgressRequest\x1a).ferry.plugin.v1.SnapshotProgressResponse\x12U\n" +
+	"\n" +
+	"Resnapshot\x12\".ferry.plugin.v1.ResnapshotRequest\x1a#.ferry.plugin.v1.ResnapshotResponse2\x86\x03\n" +
 	"\x06Filter\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
@@ -3383,7 +3479,7 @@ func file_ferry_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(Error_Code)(0),                  // 0: ferry.plugin.v1.Error.Code
 	(*Values)(nil),                   // 1: ferry.plugin.v1.Values
@@ -3421,19 +3517,21 @@ var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(*ListTablesResponse)(nil),       // 33: ferry.plugin.v1.ListTablesResponse
 	(*SetTablesRequest)(nil),         // 34: ferry.plugin.v1.SetTablesRequest
 	(*SetTablesResponse)(nil),        // 35: ferry.plugin.v1.SetTablesResponse
-	(*TableProgress)(nil),            // 36: ferry.plugin.v1.TableProgress
-	(*SnapshotProgressRequest)(nil),  // 37: ferry.plugin.v1.SnapshotProgressRequest
-	(*SnapshotProgressResponse)(nil), // 38: ferry.plugin.v1.SnapshotProgressResponse
-	(*ReadResponse)(nil),             // 39: ferry.plugin.v1.ReadResponse
-	(*FilterRequest)(nil),            // 40: ferry.plugin.v1.FilterRequest
-	(*Kept)(nil),                     // 41: ferry.plugin.v1.Kept
-	(*FilterResponse)(nil),           // 42: ferry.plugin.v1.FilterResponse
-	(*SerializeRequest)(nil),         // 43: ferry.plugin.v1.SerializeRequest
-	(*SerializeResponse)(nil),        // 44: ferry.plugin.v1.SerializeResponse
-	(*SinkOpenRequest)(nil),          // 45: ferry.plugin.v1.SinkOpenRequest
-	(*SinkOpenResponse)(nil),         // 46: ferry.plugin.v1.SinkOpenResponse
-	(*WriteRequest)(nil),             // 47: ferry.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),            // 48: ferry.plugin.v1.WriteResponse
+	(*ResnapshotRequest)(nil),        // 36: ferry.plugin.v1.ResnapshotRequest
+	(*ResnapshotResponse)(nil),       // 37: ferry.plugin.v1.ResnapshotResponse
+	(*TableProgress)(nil),            // 38: ferry.plugin.v1.TableProgress
+	(*SnapshotProgressRequest)(nil),  // 39: ferry.plugin.v1.SnapshotProgressRequest
+	(*SnapshotProgressResponse)(nil), // 40: ferry.plugin.v1.SnapshotProgressResponse
+	(*ReadResponse)(nil),             // 41: ferry.plugin.v1.ReadResponse
+	(*FilterRequest)(nil),            // 42: ferry.plugin.v1.FilterRequest
+	(*Kept)(nil),                     // 43: ferry.plugin.v1.Kept
+	(*FilterResponse)(nil),           // 44: ferry.plugin.v1.FilterResponse
+	(*SerializeRequest)(nil),         // 45: ferry.plugin.v1.SerializeRequest
+	(*SerializeResponse)(nil),        // 46: ferry.plugin.v1.SerializeResponse
+	(*SinkOpenRequest)(nil),          // 47: ferry.plugin.v1.SinkOpenRequest
+	(*SinkOpenResponse)(nil),         // 48: ferry.plugin.v1.SinkOpenResponse
+	(*WriteRequest)(nil),             // 49: ferry.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),            // 50: ferry.plugin.v1.WriteResponse
 }
 var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	2,  // 0: ferry.plugin.v1.Table.columns:type_name -> ferry.plugin.v1.Column
@@ -3455,89 +3553,92 @@ var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	31, // 16: ferry.plugin.v1.ListTablesResponse.tables:type_name -> ferry.plugin.v1.ListedTable
 	9,  // 17: ferry.plugin.v1.ListTablesResponse.error:type_name -> ferry.plugin.v1.Error
 	9,  // 18: ferry.plugin.v1.SetTablesResponse.error:type_name -> ferry.plugin.v1.Error
-	36, // 19: ferry.plugin.v1.SnapshotProgressResponse.tables:type_name -> ferry.plugin.v1.TableProgress
-	9,  // 20: ferry.plugin.v1.SnapshotProgressResponse.error:type_name -> ferry.plugin.v1.Error
-	6,  // 21: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
-	9,  // 22: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
-	30, // 23: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
-	4,  // 24: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
-	5,  // 25: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 26: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 27: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
-	5,  // 28: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
-	41, // 29: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
-	9,  // 30: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
-	4,  // 31: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 32: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
-	5,  // 33: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 34: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 35: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
-	8,  // 36: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
-	9,  // 37: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 38: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	8,  // 39: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
-	9,  // 40: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
-	14, // 41: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 42: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 43: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 44: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	25, // 45: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
-	29, // 46: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
-	27, // 47: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
-	23, // 48: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
-	32, // 49: ferry.plugin.v1.Source.ListTables:input_type -> ferry.plugin.v1.ListTablesRequest
-	34, // 50: ferry.plugin.v1.Source.SetTables:input_type -> ferry.plugin.v1.SetTablesRequest
-	37, // 51: ferry.plugin.v1.Source.SnapshotProgress:input_type -> ferry.plugin.v1.SnapshotProgressRequest
-	14, // 52: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 53: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 54: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 55: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	40, // 56: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
-	14, // 57: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 58: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 59: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 60: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	43, // 61: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
-	14, // 62: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
-	19, // 63: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	21, // 64: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	17, // 65: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	45, // 66: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
-	47, // 67: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
-	23, // 68: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
-	15, // 69: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 70: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 71: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 72: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	26, // 73: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
-	39, // 74: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
-	28, // 75: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
-	24, // 76: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
-	33, // 77: ferry.plugin.v1.Source.ListTables:output_type -> ferry.plugin.v1.ListTablesResponse
-	35, // 78: ferry.plugin.v1.Source.SetTables:output_type -> ferry.plugin.v1.SetTablesResponse
-	38, // 79: ferry.plugin.v1.Source.SnapshotProgress:output_type -> ferry.plugin.v1.SnapshotProgressResponse
-	15, // 80: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 81: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 82: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 83: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	42, // 84: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
-	15, // 85: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 86: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 87: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 88: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	44, // 89: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
-	15, // 90: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
-	20, // 91: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	22, // 92: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	18, // 93: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	46, // 94: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
-	48, // 95: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
-	24, // 96: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
-	69, // [69:97] is the sub-list for method output_type
-	41, // [41:69] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	9,  // 19: ferry.plugin.v1.ResnapshotResponse.error:type_name -> ferry.plugin.v1.Error
+	38, // 20: ferry.plugin.v1.SnapshotProgressResponse.tables:type_name -> ferry.plugin.v1.TableProgress
+	9,  // 21: ferry.plugin.v1.SnapshotProgressResponse.error:type_name -> ferry.plugin.v1.Error
+	6,  // 22: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
+	9,  // 23: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
+	30, // 24: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
+	4,  // 25: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
+	5,  // 26: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 27: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 28: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
+	5,  // 29: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
+	43, // 30: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
+	9,  // 31: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
+	4,  // 32: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 33: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
+	5,  // 34: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 35: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 36: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
+	8,  // 37: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
+	9,  // 38: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 39: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	8,  // 40: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
+	9,  // 41: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
+	14, // 42: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 43: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 44: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 45: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	25, // 46: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
+	29, // 47: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
+	27, // 48: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
+	23, // 49: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
+	32, // 50: ferry.plugin.v1.Source.ListTables:input_type -> ferry.plugin.v1.ListTablesRequest
+	34, // 51: ferry.plugin.v1.Source.SetTables:input_type -> ferry.plugin.v1.SetTablesRequest
+	39, // 52: ferry.plugin.v1.Source.SnapshotProgress:input_type -> ferry.plugin.v1.SnapshotProgressRequest
+	36, // 53: ferry.plugin.v1.Source.Resnapshot:input_type -> ferry.plugin.v1.ResnapshotRequest
+	14, // 54: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 55: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 56: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 57: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	42, // 58: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
+	14, // 59: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 60: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 61: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 62: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	45, // 63: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
+	14, // 64: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
+	19, // 65: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	21, // 66: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	17, // 67: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	47, // 68: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
+	49, // 69: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
+	23, // 70: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
+	15, // 71: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 72: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 73: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 74: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	26, // 75: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
+	41, // 76: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
+	28, // 77: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
+	24, // 78: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
+	33, // 79: ferry.plugin.v1.Source.ListTables:output_type -> ferry.plugin.v1.ListTablesResponse
+	35, // 80: ferry.plugin.v1.Source.SetTables:output_type -> ferry.plugin.v1.SetTablesResponse
+	40, // 81: ferry.plugin.v1.Source.SnapshotProgress:output_type -> ferry.plugin.v1.SnapshotProgressResponse
+	37, // 82: ferry.plugin.v1.Source.Resnapshot:output_type -> ferry.plugin.v1.ResnapshotResponse
+	15, // 83: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 84: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 85: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 86: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	44, // 87: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
+	15, // 88: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 89: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 90: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 91: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	46, // 92: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
+	15, // 93: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
+	20, // 94: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	22, // 95: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	18, // 96: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	48, // 97: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
+	50, // 98: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
+	24, // 99: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
+	71, // [71:100] is the sub-list for method output_type
+	42, // [42:71] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_ferry_plugin_v1_plugin_proto_init() }
@@ -3546,7 +3647,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 		return
 	}
 	file_ferry_plugin_v1_plugin_proto_msgTypes[11].OneofWrappers = []any{}
-	file_ferry_plugin_v1_plugin_proto_msgTypes[38].OneofWrappers = []any{
+	file_ferry_plugin_v1_plugin_proto_msgTypes[40].OneofWrappers = []any{
 		(*ReadResponse_Batch)(nil),
 		(*ReadResponse_Error)(nil),
 		(*ReadResponse_End)(nil),
@@ -3557,7 +3658,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_plugin_v1_plugin_proto_rawDesc), len(file_ferry_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
