@@ -18,9 +18,9 @@ import (
 	"github.com/ferry-cdc/ferry/core/internal/pipeline"
 	"github.com/ferry-cdc/ferry/core/internal/status"
 	"github.com/ferry-cdc/ferry/sdk"
-	srcex "github.com/ferry-cdc/ferry/sdk/examples/source"
 	serex "github.com/ferry-cdc/ferry/sdk/examples/serializer"
 	sinkex "github.com/ferry-cdc/ferry/sdk/examples/sink"
+	srcex "github.com/ferry-cdc/ferry/sdk/examples/source"
 )
 
 func TestSnapshotUsageErrors(t *testing.T) {
