@@ -93,7 +93,7 @@ func TestResnapshot(t *testing.T) {
 	dir := t.TempDir()
 	cpDir := filepath.Join(dir, "cp")
 	cfg := filepath.Join(dir, "rs.hcl")
-	// The full-phase rate limit makes each snapshot of a last about 3 s, so the status shows
+	// The full-phase rate limit makes each snapshot of a last about 4.5 s, so the status shows
 	// it under way and the other table's changes visibly interleave with it.
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline "rs_it" {
   source "oceanbase" {
@@ -116,7 +116,7 @@ func TestResnapshot(t *testing.T) {
     send_timeout = "3s"
   }
   limits {
-    full { rows_per_second = 3000 }
+    full { rows_per_second = 2000 }
   }
   checkpoint {
     dir      = %q
@@ -226,7 +226,7 @@ func TestResnapshot(t *testing.T) {
 	}
 
 	// ---- re-snapshot while running ----
-	t1 := time.Now()
+	t1 := snapshotIDs(t, c)
 	code, out := cli("snapshot", "--addr", f.statusAddr, cfg, "--table", nameA)
 	if code != 0 || !strings.Contains(out, "re-snapshots") {
 		t.Fatalf("ferry snapshot (running): exit %d: %s", code, out)
@@ -262,8 +262,8 @@ func TestResnapshot(t *testing.T) {
 	if data, _ := os.ReadFile(reqFile); strings.Contains(string(data), "nope") {
 		t.Errorf("a refused table was recorded: %s", data)
 	}
+	t2 := snapshotIDs(t, c)
 	stopWrites = startWrites()
-	t2 := time.Now()
 	f = startFerry(t, bin, cfg, ferryEnv, "--no-precheck")
 	watchResnapshot(f, "at start")
 	waitCond(t, 30*time.Second, "request file removed after the start's checkpoint", func() bool {
@@ -275,6 +275,36 @@ func TestResnapshot(t *testing.T) {
 	s2 := verifyRS(t, c, wa, wb, initA, initB, f)
 	checkResnapshotMessages(t, c.Messages(), t2, nameA, nameB, rowsA, "at start")
 	t.Logf("after the re-snapshot at start: %s", s2)
+
+	// ---- kill -9 during a re-snapshot, once a checkpoint recorded it (the request file is
+	// gone): the restart continues it from the position alone ----
+	t3 := snapshotIDs(t, c)
+	stopWrites = startWrites()
+	if code, out := cli("snapshot", "--addr", f.statusAddr, cfg, "--table", nameA); code != 0 {
+		t.Fatalf("ferry snapshot (before the kill): exit %d: %s", code, out)
+	}
+	var rowsAtKill int64
+	waitCond(t, 30*time.Second, "re-snapshot under way and recorded in a checkpoint", func() bool {
+		if _, err := os.Stat(reqFile); !os.IsNotExist(err) {
+			return false
+		}
+		st, err := rsGetStatus(f.statusAddr)
+		rows, done, ok, _ := st.table(nameA)
+		rowsAtKill = rows
+		return err == nil && ok && !done && rows > 0
+	}, f)
+	f.kill()
+	t.Logf("killed ferry (-9) with %d rows of the re-snapshot of %s read", rowsAtKill, nameA)
+	if _, err := os.Stat(reqFile); !os.IsNotExist(err) {
+		t.Fatalf("request file present after the kill (%v): the restart would not depend on the position", err)
+	}
+	f = startFerry(t, bin, cfg, ferryEnv, "--no-precheck")
+	watchResnapshot(f, "after kill -9")
+	time.Sleep(2 * time.Second)
+	stopWrites()
+	s3 := verifyRS(t, c, wa, wb, initA, initB, f)
+	checkResnapshotMessages(t, c.Messages(), t3, nameA, nameB, rowsA, "across kill -9")
+	t.Logf("after the re-snapshot across kill -9: %s", s3)
 	if err := f.stop(30 * time.Second); err != nil {
 		t.Logf("stop: %v", err)
 	}
@@ -296,17 +326,17 @@ func verifyRS(t *testing.T, c *verify.Consumer, wa, wb *verify.Workload, initA, 
 	return s
 }
 
-// checkResnapshotMessages checks the messages stored since `since`: a's rows arrive again as
-// snapshot records (most of its keys: keys changed inside a chunk's window are left to their
-// changes), none of b's, and changes of both tables arrive while a's snapshot rows do.
-func checkResnapshotMessages(t *testing.T, msgs []harness.Received, since time.Time, nameA, nameB string, rowsA int, what string) {
+// checkResnapshotMessages checks the snapshot messages that are not in before (the ids of
+// every snapshot message delivered before the request): a's rows arrive again as snapshot
+// records (most of its keys: keys changed inside a chunk's window are left to their changes),
+// none of b's, and changes of both tables arrive while a's snapshot rows do.
+func checkResnapshotMessages(t *testing.T, msgs []harness.Received, before map[string]bool, nameA, nameB string, rowsA int, what string) {
 	t.Helper()
-	since = since.Add(-time.Second) // broker store time and our clock: one machine, some slack
 	keys := map[string]bool{}
 	var first, last time.Time
 	var snapB int
 	for _, m := range msgs {
-		if m.StoredAt.Before(since) || m.Properties[verify.PropOp] != "snapshot" {
+		if before[m.Properties[verify.PropID]] || m.Properties[verify.PropOp] != "snapshot" {
 			continue
 		}
 		name := m.Properties[verify.PropDB] + "." + m.Properties[verify.PropTable]
@@ -346,6 +376,36 @@ func checkResnapshotMessages(t *testing.T, msgs []harness.Received, since time.T
 	}
 	if changes[nameB] == 0 || changes[nameA] == 0 {
 		t.Errorf("%s: changes did not flow during the re-snapshot: %v", what, changes)
+	}
+}
+
+// snapshotIDs waits until no new snapshot message arrived for a while (every snapshot row
+// read so far is delivered: the full-phase rate limit delays them after the source read them)
+// and returns the ids of the snapshot messages received.
+func snapshotIDs(t *testing.T, c *verify.Consumer) map[string]bool {
+	t.Helper()
+	count := func() map[string]bool {
+		ids := map[string]bool{}
+		for _, m := range c.Messages() {
+			if m.Properties[verify.PropOp] == "snapshot" {
+				ids[m.Properties[verify.PropID]] = true
+			}
+		}
+		return ids
+	}
+	prev, since := -1, time.Now()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ids := count()
+		if len(ids) != prev {
+			prev, since = len(ids), time.Now()
+		} else if time.Since(since) >= 2*time.Second {
+			return ids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot messages kept arriving for a minute (%d)", len(ids))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
