@@ -2306,8 +2306,14 @@ func (x *ResnapshotRequest) GetTables() []string {
 }
 
 type ResnapshotResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// How many batches the plugin's Read streams had sent when the re-snapshot was in force.
+	// The host hands that many batches to its reader before its Resnapshot returns, so that,
+	// as for an in-process source, every batch the host reads after Resnapshot returned was
+	// read by the source after the re-snapshot was in force (batches sent ahead on the stream
+	// were read before it).
+	BatchesSent   uint64 `protobuf:"varint,2,opt,name=batches_sent,json=batchesSent,proto3" json:"batches_sent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2347,6 +2353,13 @@ func (x *ResnapshotResponse) GetError() *Error {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *ResnapshotResponse) GetBatchesSent() uint64 {
+	if x != nil {
+		return x.BatchesSent
+	}
+	return 0
 }
 
 // TableProgress mirrors sdk.SnapshotProgress: one table's snapshot progress.
@@ -3371,9 +3384,10 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x11SetTablesResponse\x12,\n" +
 	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"+\n" +
 	"\x11ResnapshotRequest\x12\x16\n" +
-	"\x06tables\x18\x01 \x03(\tR\x06tables\"B\n" +
+	"\x06tables\x18\x01 \x03(\tR\x06tables\"e\n" +
 	"\x12ResnapshotResponse\x12,\n" +
-	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"}\n" +
+	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\x12!\n" +
+	"\fbatches_sent\x18\x02 \x01(\x04R\vbatchesSent\"}\n" +
 	"\rTableProgress\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1b\n" +
 	"\trows_read\x18\x02 \x01(\x03R\browsRead\x12%\n" +
