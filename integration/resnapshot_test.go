@@ -62,13 +62,22 @@ func (s rsStatus) table(name string) (rows int64, done, ok bool, state string) {
 // keep flowing; then on a stopped pipeline the request is recorded and applied at the next
 // start. The independent verifier checks every key's final state and per-key order over all
 // messages, re-snapshot rows included.
-func TestResnapshot(t *testing.T) {
+func TestResnapshot(t *testing.T) { runResnapshot(t, "ferry_rs_it", false) }
+
+// TestResnapshotOutOfProcess: the running case with the source out of process (the request
+// crosses the plugin protocol).
+func TestResnapshotOutOfProcess(t *testing.T) { runResnapshot(t, "ferry_rs_oop", true) }
+
+func runResnapshot(t *testing.T, dbName string, outOfProcess bool) {
 	env := harness.RequireTestbed(t, harness.MariaDB)
 	broker := env.RMQ5()
 	harness.RequireTestbed(t, broker.Component())
 	bin := ferryBinary(t)
+	oop := ""
+	if outOfProcess {
+		oop = "out_of_process = true"
+	}
 
-	const dbName = "ferry_rs_it"
 	db := openDB(t, env.MariaDBAddr, env.MariaDBUser, env.MariaDBPassword, dbName)
 	t.Cleanup(func() { harness.DropDatabase(t, dbName) })
 	const rowsA, rowsB = 9000, 1500
@@ -93,10 +102,12 @@ func TestResnapshot(t *testing.T) {
 	dir := t.TempDir()
 	cpDir := filepath.Join(dir, "cp")
 	cfg := filepath.Join(dir, "rs.hcl")
+	pipeName := strings.TrimPrefix(dbName, "ferry_")
 	// The full-phase rate limit makes each snapshot of a last about 4.5 s, so the status shows
 	// it under way and the other table's changes visibly interleave with it.
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline "rs_it" {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline %q {
   source "oceanbase" {
+    %s
     address   = %q
     user      = %q
     password  = env("RS_DB_PASSWORD")
@@ -123,13 +134,13 @@ func TestResnapshot(t *testing.T) {
     interval = "200ms"
   }
 }
-`, env.MariaDBAddr, env.MariaDBUser, 6100+time.Now().Nanosecond()%800, dbName, topic, dbName, topic,
+`, pipeName, oop, env.MariaDBAddr, env.MariaDBUser, 6100+time.Now().Nanosecond()%800, dbName, topic, dbName, topic,
 		broker.NameServer, topic, cpDir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ferryEnv := []string{"RS_DB_PASSWORD=" + env.MariaDBPassword}
 	nameA, nameB := dbName+".a", dbName+".b"
-	reqFile := filepath.Join(cpDir, "rs_it.snapshot-request.json")
+	reqFile := filepath.Join(cpDir, pipeName+".snapshot-request.json")
 
 	c, err := verify.NewConsumer(broker.NameServer, topic)
 	if err != nil {
@@ -183,7 +194,7 @@ func TestResnapshot(t *testing.T) {
 							t.Errorf("ferry status during the re-snapshot does not show %s:\n%s", nameA, out)
 						}
 						m := metrics(t, f.statusAddr)
-						if !strings.Contains(m, `ferry_snapshot_table_done{pipeline="rs_it",table="`+nameA+`"} 0`) {
+						if !strings.Contains(m, `ferry_snapshot_table_done{pipeline="`+pipeName+`",table="`+nameA+`"} 0`) {
 							t.Errorf("metrics during the re-snapshot do not show %s not done:\n%s", nameA, grepLines(m, "ferry_snapshot"))
 						}
 					}
@@ -239,9 +250,15 @@ func TestResnapshot(t *testing.T) {
 	}, f)
 	time.Sleep(2 * time.Second)
 	stopWrites()
-	s1 := verifyRS(t, c, wa, wb, initA, initB, f)
+	s1 := verifyRS(t, c, dbName, wa, wb, initA, initB, f)
 	checkResnapshotMessages(t, c.Messages(), t1, nameA, nameB, rowsA, "running")
 	t.Logf("after the running re-snapshot: %s", s1)
+	if outOfProcess {
+		if err := f.stop(30 * time.Second); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		return
+	}
 
 	// ---- stopped: record, then start ----
 	if err := f.stop(30 * time.Second); err != nil {
@@ -272,7 +289,7 @@ func TestResnapshot(t *testing.T) {
 	}, f)
 	time.Sleep(2 * time.Second)
 	stopWrites()
-	s2 := verifyRS(t, c, wa, wb, initA, initB, f)
+	s2 := verifyRS(t, c, dbName, wa, wb, initA, initB, f)
 	checkResnapshotMessages(t, c.Messages(), t2, nameA, nameB, rowsA, "at start")
 	t.Logf("after the re-snapshot at start: %s", s2)
 
@@ -302,7 +319,7 @@ func TestResnapshot(t *testing.T) {
 	watchResnapshot(f, "after kill -9")
 	time.Sleep(2 * time.Second)
 	stopWrites()
-	s3 := verifyRS(t, c, wa, wb, initA, initB, f)
+	s3 := verifyRS(t, c, dbName, wa, wb, initA, initB, f)
 	checkResnapshotMessages(t, c.Messages(), t3, nameA, nameB, rowsA, "across kill -9")
 	t.Logf("after the re-snapshot across kill -9: %s", s3)
 	if err := f.stop(30 * time.Second); err != nil {
@@ -311,13 +328,13 @@ func TestResnapshot(t *testing.T) {
 }
 
 // verifyRS waits until the verifier passes over both tables.
-func verifyRS(t *testing.T, c *verify.Consumer, wa, wb *verify.Workload, initA, initB map[string]int64, f *ferryProc) verify.Summary {
+func verifyRS(t *testing.T, c *verify.Consumer, dbName string, wa, wb *verify.Workload, initA, initB map[string]int64, f *ferryProc) verify.Summary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	tables := []verify.Table{
-		{DB: "ferry_rs_it", Name: "a", Key: []string{"id"}, Version: "ver", Initial: initA},
-		{DB: "ferry_rs_it", Name: "b", Key: []string{"id"}, Version: "ver", Initial: initB},
+		{DB: dbName, Name: "a", Key: []string{"id"}, Version: "ver", Initial: initA},
+		{DB: dbName, Name: "b", Key: []string{"id"}, Version: "ver", Initial: initB},
 	}
 	s, err := verify.Until(ctx, c, wa.DB, "canal", tables, 3*time.Second)
 	if err != nil || !s.OK() {
