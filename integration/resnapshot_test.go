@@ -238,7 +238,8 @@ func runResnapshot(t *testing.T, dbName string, outOfProcess bool) {
 
 	// ---- re-snapshot while running ----
 	t1 := snapshotIDs(t, c)
-	code, out := cli("snapshot", "--addr", f.statusAddr, cfg, "--table", nameA)
+	// no --addr: the command finds the running pipeline's status server in its lease file
+	code, out := cli("snapshot", cfg, "--table", nameA)
 	if code != 0 || !strings.Contains(out, "re-snapshots") {
 		t.Fatalf("ferry snapshot (running): exit %d: %s", code, out)
 	}

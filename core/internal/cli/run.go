@@ -208,6 +208,9 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 			log.Warn("status server not started; the pipeline runs without it", zap.String("addr", statusAddr), zap.Error(err))
 		} else {
 			log.Info("status served", zap.String("url", "http://"+addr+"/status"), zap.String("metrics", "http://"+addr+"/metrics"))
+			if err := lease.SetStatusAddr(addr); err != nil {
+				log.Warn("could not record the status address in the lease file; `ferry snapshot` needs --addr", zap.Error(err))
+			}
 		}
 	}
 

@@ -39,8 +39,8 @@ streaming. Use it to get out of a stop (a table whose schema ferry could not fol
 refill a topic. A table whose snapshot is under way starts it over.
 
 When the pipeline runs (another process holds its lease), the request goes to that
-process's status server (--addr, as for 'ferry status') and is in force when this command
-returns. When it is stopped, the request is recorded in
+process's status server (the address its run recorded in the lease file, or --addr) and is
+in force when this command returns. When it is stopped, the request is recorded in
 <checkpoint dir>/<pipeline>.snapshot-request.json and applied at the next 'ferry run'. Either
 way the request stays in that file until a saved checkpoint records the planned snapshot, so
 a crash before that applies it again at the next start.
@@ -59,12 +59,16 @@ the pipeline could not be reached, 2 wrong usage, 3 invalid pipeline file.`,
 			if err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("addr") {
+				addr = "" // the address the running pipeline recorded, else the default
+			}
 			return requestSnapshot(g, args[0], vs, tables, addr)
 		},
 	}
 	cmd.Flags().StringArrayVar(&tables, "table", nil, "a table to snapshot again, db.table (repeatable, at least one)")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
-	cmd.Flags().StringVar(&addr, "addr", DefaultStatusAddr, "status address of the pipeline when it runs (its run's --status-addr)")
+	cmd.Flags().StringVar(&addr, "addr", DefaultStatusAddr,
+		"status address of the pipeline when it runs (default: the address its run recorded in the lease file, else "+DefaultStatusAddr+")")
 	return cmd
 }
 
@@ -104,6 +108,12 @@ func requestSnapshot(g *globals, path string, vars map[string]string, tables []s
 	// getting it means the pipeline runs.
 	lease, err := store.Acquire(checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host, PID: os.Getpid()}, false)
 	if errors.Is(err, checkpoint.ErrLeaseHeld) {
+		if addr == "" {
+			addr = DefaultStatusAddr
+			if o := store.ReadOwner(p.Name); o != nil && o.StatusAddr != "" {
+				addr = o.StatusAddr
+			}
+		}
 		return postSnapshot(ctx, g, addr, p.Name, tables)
 	}
 	if err != nil {
