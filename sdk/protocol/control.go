@@ -25,6 +25,8 @@ const (
 	capSourceSetTables = "source.set_tables"
 	// capSourceSnapshotProgress: the source implements sdk.ProgressReporter.
 	capSourceSnapshotProgress = "source.snapshot_progress"
+	// capSourceResnapshot: the source implements sdk.Resnapshotter.
+	capSourceResnapshot = "source.resnapshot"
 )
 
 // controlServer serves the calls every kind has. Each kind's server embeds it.

@@ -15,19 +15,19 @@
 // the source streams batches against credits granted by the host (flow control over the
 // wire); filter, serializer and sink calls are multiplexed on their stream by request id, so
 // several may be in flight. Info, Spec, Configure, Precheck, Open, Ack, Close and the source's
-// ListTables, SetTables and SnapshotProgress are unary calls. Table schemas are sent once per
-// stream and then referred to by id.
+// ListTables, SetTables, Resnapshot and SnapshotProgress are unary calls. Table schemas are
+// sent once per stream and then referred to by id.
 //
 // Optional abilities are advertised as capability strings in Info, set by Serve when the
 // served value implements the interface: "precheck" (sdk.Prechecker), and for a source
 // "source.ack" (sdk.SourceAcker), "source.list_tables" (sdk.TableLister),
-// "source.set_tables" (sdk.TableSelector) and "source.snapshot_progress"
-// (sdk.ProgressReporter). The host calls an optional method only when the plugin lists its
-// capability. The host's adapter implements every optional interface of its kind whatever
+// "source.set_tables" (sdk.TableSelector), "source.snapshot_progress"
+// (sdk.ProgressReporter) and "source.resnapshot" (sdk.Resnapshotter). The host calls an
+// optional method only when the plugin lists its capability. The host's adapter implements every optional interface of its kind whatever
 // the plugin has, and answers for a plugin without the capability itself: Precheck, Ack and
-// SnapshotProgress do nothing and return nil; ListTables and SetTables return an error
-// wrapping sdk.ErrNotSupported. SetTables and SnapshotProgress may be called concurrently
-// with the Read stream; gRPC serves each call on its own goroutine.
+// SnapshotProgress do nothing and return nil; ListTables, SetTables and Resnapshot return an
+// error wrapping sdk.ErrNotSupported. SetTables, Resnapshot and SnapshotProgress may be
+// called concurrently with the Read stream; gRPC serves each call on its own goroutine.
 //
 // Errors cross the boundary as their text; io.EOF, context.Canceled,
 // context.DeadlineExceeded and sdk.ErrNotSupported stay recognizable with errors.Is, and

@@ -129,6 +129,9 @@ func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 		if _, ok := src.(sdk.ProgressReporter); ok {
 			ctl.caps = append(ctl.caps, capSourceSnapshotProgress)
 		}
+		if _, ok := src.(sdk.Resnapshotter); ok {
+			ctl.caps = append(ctl.caps, capSourceResnapshot)
+		}
 		pb.RegisterSourceServer(s, &sourceServer{controlServer: ctl, impl: src})
 	case sdk.KindFilter:
 		pb.RegisterFilterServer(s, &filterServer{controlServer: ctl, impl: g.impl.(sdk.Filter)})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
@@ -29,6 +30,11 @@ type sourceServer struct {
 	mu       sync.Mutex
 	stopRead context.CancelFunc // stops the running Read stream
 	readDone chan struct{}      // closed when it has stopped
+
+	// readMu is held from a Source.Read call until the batch it returned is counted in
+	// returned (ResnapshotResponse.batches_sent).
+	readMu   sync.Mutex
+	returned atomic.Uint64
 }
 
 func (s *sourceServer) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb.SourceOpenResponse, error) {
@@ -116,7 +122,12 @@ func (s *sourceServer) Read(stream pb.Source_ReadServer) error {
 		if !cr.take(ctx) {
 			return nil
 		}
+		s.readMu.Lock()
 		b, err := s.impl.Read(ctx)
+		if b != nil {
+			s.returned.Add(1)
+		}
+		s.readMu.Unlock()
 		if ctx.Err() != nil {
 			return nil // the host stopped reading: nobody wants the result
 		}
@@ -188,6 +199,8 @@ type sourceClient struct {
 	mu     sync.Mutex
 	closed bool
 	rs     *readStream // nil when no Read stream is open
+
+	handed atomic.Uint64 // batches Read returned (compared with ResnapshotResponse.batches_sent)
 }
 
 type readStream struct {
@@ -258,6 +271,7 @@ func (c *sourceClient) Read(ctx context.Context) (*change.Batch, error) {
 			return nil, it.err
 		}
 		rs.grant()
+		c.handed.Add(1)
 		return it.batch, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()

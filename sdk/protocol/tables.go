@@ -3,6 +3,7 @@ package protocol
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ferry-cdc/ferry/sdk"
 	pb "github.com/ferry-cdc/ferry/sdk/protocol/pluginv1"
@@ -158,4 +159,71 @@ func listedTablesFromPB(ms []*pb.ListedTable) []sdk.ListedTable {
 		}
 	}
 	return out
+}
+
+// ---- sdk.Resnapshotter ----
+
+var _ sdk.Resnapshotter = (*sourceClient)(nil)
+
+// Resnapshot calls the source's sdk.Resnapshotter. gRPC serves it on its own goroutine, so it
+// runs concurrently with the Read stream, as the interface allows.
+func (s *sourceServer) Resnapshot(ctx context.Context, req *pb.ResnapshotRequest) (*pb.ResnapshotResponse, error) {
+	rs, ok := s.impl.(sdk.Resnapshotter)
+	if !ok {
+		return &pb.ResnapshotResponse{Error: errorToPB(s.notSupported("sdk.Resnapshotter"))}, nil
+	}
+	err := rs.Resnapshot(ctx, req.Tables)
+	return &pb.ResnapshotResponse{Error: errorToPB(err), BatchesSent: s.readBefore()}, nil
+}
+
+// readBefore returns how many batches Source.Read returned, counting every batch returned
+// before now. A batch returned just before is counted under readMu, right after its Read
+// returned: readBefore waits for that lock. While a Read call blocks (an idle source),
+// the lock stays held; after a short wait the count is taken anyway, since a Read still
+// running then returns its batch later (the count is only short if the stream goroutine was
+// held up between a Read's return and its count for that long).
+func (s *sourceServer) readBefore() uint64 {
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for !s.readMu.TryLock() {
+		if time.Now().After(deadline) {
+			return s.returned.Load()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	n := s.returned.Load()
+	s.readMu.Unlock()
+	return n
+}
+
+// Resnapshot asks the plugin source to snapshot tables again (sdk.Resnapshotter). For a
+// plugin without the ability it returns an error wrapping sdk.ErrNotSupported.
+func (c *sourceClient) Resnapshot(ctx context.Context, tables []string) error {
+	if !c.has(capSourceResnapshot) {
+		return c.notSupported("sdk.Resnapshotter")
+	}
+	resp, err := c.rpc.Resnapshot(ctx, &pb.ResnapshotRequest{Tables: tables})
+	if err != nil {
+		return c.optionalCallError(ctx, "Resnapshot", "sdk.Resnapshotter", err)
+	}
+	if err := errorFromPB(resp.Error); err != nil {
+		return err
+	}
+	// The batches the plugin sent ahead on the Read stream were read before the re-snapshot
+	// was in force: return once the host has taken them, as a direct call would.
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for c.handed.Load() < resp.BatchesSent {
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return errClosed
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("re-snapshot in force, but the host did not take the batches read before it: %w", ctx.Err())
+		}
+	}
+	return nil
 }

@@ -30,6 +30,9 @@ type Owner struct {
 	PID  int    `json:"pid"`
 	// Since is when the lease was taken.
 	Since time.Time `json:"since"`
+	// StatusAddr is where the holder serves its status (and takes `ferry snapshot`
+	// requests), once it does; empty when it does not.
+	StatusAddr string `json:"status_addr,omitempty"`
 }
 
 func (o Owner) String() string {
@@ -58,6 +61,23 @@ func (l *Lease) Release() error {
 	err := l.f.Close() // closing the descriptor releases the flock
 	l.f = nil
 	return err
+}
+
+// SetStatusAddr records in the lease file where the holder serves its status, so that other
+// commands (`ferry snapshot`) find it from the pipeline file.
+func (l *Lease) SetStatusAddr(addr string) error {
+	if l == nil || l.f == nil {
+		return errors.New("lease not held")
+	}
+	l.owner.StatusAddr = addr
+	data, _ := json.Marshal(l.owner)
+	if err := l.f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := l.f.WriteAt(append(data, '\n'), 0); err != nil {
+		return err
+	}
+	return l.f.Sync()
 }
 
 // LockPath returns the file that holds pipeline's lease.

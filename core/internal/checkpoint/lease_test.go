@@ -80,3 +80,31 @@ func TestLeaseNameTakenByAnotherFile(t *testing.T) {
 	}
 	_ = d.Release()
 }
+
+// The holder records its status address; readers of the lease file (`ferry snapshot`) find it,
+// and a long address replaced by a short one leaves no trailing bytes.
+func TestLeaseStatusAddr(t *testing.T) {
+	s, err := NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Acquire(Owner{Pipeline: "orders", File: "/etc/ferry/orders.hcl", PID: 11}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := s.ReadOwner("orders"); o == nil || o.StatusAddr != "" {
+		t.Fatalf("before: %+v", o)
+	}
+	for _, addr := range []string{"127.0.0.1:40000-with-a-long-tail", "127.0.0.1:9"} {
+		if err := l.SetStatusAddr(addr); err != nil {
+			t.Fatal(err)
+		}
+		if o := s.ReadOwner("orders"); o == nil || o.StatusAddr != addr || o.PID != 11 || o.File != "/etc/ferry/orders.hcl" {
+			t.Fatalf("after SetStatusAddr(%q): %+v", addr, o)
+		}
+	}
+	_ = l.Release()
+	if err := l.SetStatusAddr("x"); err == nil {
+		t.Error("SetStatusAddr on a released lease")
+	}
+}

@@ -202,6 +202,11 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	if n := setMemoryLimit(p); n > 0 {
 		log.Info("memory limit from the resources block", zap.Int64("bytes", n))
 	}
+	rs := newResnapshots(store.Dir(), p.Name, pcfg.Source, pl, log)
+	startReq, err := rs.recorded()
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
 	tracker.SetPipelinePhase(func() string { ph, _ := pl.Phase(); return ph })
 	// Not the signal context: status and the progress line go on while the pipeline drains.
 	tctx, tcancel := context.WithCancel(context.Background())
@@ -222,6 +227,9 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 			log.Warn("status server not started; the pipeline runs without it", zap.String("addr", statusAddr), zap.Error(err))
 		} else {
 			log.Info("status served", zap.String("url", "http://"+addr+"/status"), zap.String("metrics", "http://"+addr+"/metrics"))
+			if err := lease.SetStatusAddr(addr); err != nil {
+				log.Warn("could not record the status address in the lease file; `ferry snapshot` needs --addr", zap.Error(err))
+			}
 		}
 	}
 
@@ -241,7 +249,17 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	log.Info("pipeline starting", zap.String("source", l.source.Ref.Name), zap.String("sink", l.sink.Ref.Name),
 		zap.String("serializer", l.serializer.Ref.Name), zap.Int("filters", len(l.filters)))
 	tracker.SetPhase(status.PhaseRunning)
-	err = pl.Run(ctx)
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	go serveResnapshots(runCtx, cancelRun, rs, startReq, tracker, log)
+	err = pl.Run(runCtx)
+	tracker.SetResnapshot(nil)
+	rs.settle() // the final checkpoint may hold a re-snapshot
+	if cause := context.Cause(runCtx); errors.Is(cause, errResnapshotStart) {
+		tracker.SetPhase(status.PhaseFailed)
+		log.Error("pipeline failed", zap.Error(cause))
+		return withCode(ExitFailure, cause)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		tracker.SetPhase(status.PhaseFailed)
 		log.Error("pipeline failed", zap.Error(err))

@@ -33,6 +33,9 @@ type Pipeline struct {
 
 	quiesce chan quiesceReq // served by the processor of a running Run
 	done    chan struct{}   // closed when Run returns
+
+	opened   chan struct{} // closed when the source is open (Opened)
+	startSeq atomic.Uint64 // the loaded checkpoint's sequence (ReadBound)
 }
 
 type pluginNames struct {
@@ -46,7 +49,8 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Pipeline{cfg: cfg, budget: newBudget(cfg.MaxInFlightBytes), quiesce: make(chan quiesceReq), done: make(chan struct{})}
+	p := &Pipeline{cfg: cfg, budget: newBudget(cfg.MaxInFlightBytes), quiesce: make(chan quiesceReq), done: make(chan struct{}),
+		opened: make(chan struct{})}
 	p.phases = newPhases(cfg, p.budget)
 	var err error
 	if p.names.source, err = pluginName(cfg.Source); err != nil {
@@ -137,6 +141,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	}
 	if cp != nil {
 		p.stats.committed.Store(&committedInfo{pos: cp.Position, seq: cp.Sequence, at: cp.SavedAt})
+		p.startSeq.Store(cp.Sequence)
 	}
 
 	closeCtx := func() (context.Context, context.CancelFunc) {
@@ -172,6 +177,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		openErr := &StageError{Stage: "source", Plugin: p.names.source, Op: "open", Err: err}
 		return p.startErr(ctx, errors.Join(openErr, closeSource(), closeSink()))
 	}
+	close(p.opened)
 	p.log.Info("pipeline started", zap.String(logging.FieldPosition, formatPosition(resume)),
 		zap.String("source", p.names.source), zap.String("sink", p.names.sink),
 		zap.String("order_scope", string(p.scope)),

@@ -121,6 +121,14 @@ func (w *wrappedSource) SetTables(ctx context.Context, sel sdk.TableSelection) e
 	return sdk.ErrNotSupported
 }
 
+// Resnapshot forwards to the plugin when its source can snapshot tables again.
+func (w *wrappedSource) Resnapshot(ctx context.Context, tables []string) error {
+	if s, ok := w.s.(sdk.Resnapshotter); ok {
+		return w.check(s.Resnapshot(ctx, tables))
+	}
+	return sdk.ErrNotSupported
+}
+
 // SnapshotProgress forwards to the plugin when it reports progress.
 func (w *wrappedSource) SnapshotProgress(ctx context.Context) ([]sdk.SnapshotProgress, error) {
 	if p, ok := w.s.(sdk.ProgressReporter); ok {

@@ -12,7 +12,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// Handler serves /status (JSON), /metrics (Prometheus) and /healthz.
+// Handler serves /status (JSON), /metrics (Prometheus), /healthz and POST /snapshot (a
+// re-snapshot request, see SetResnapshot).
 func (t *Tracker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
@@ -21,6 +22,7 @@ func (t *Tracker) Handler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(t.Snapshot())
 	})
+	mux.HandleFunc("POST /snapshot", t.serveResnapshot)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if p := t.Phase(); p == PhaseFailed {

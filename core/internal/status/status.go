@@ -128,6 +128,7 @@ type Tracker struct {
 	progFailed bool              // the last poll failed (its error was logged)
 
 	pipePhase atomic.Pointer[func() string]
+	resnap    atomic.Pointer[ResnapshotFunc] // POST /snapshot (resnapshot.go)
 
 	log       atomic.Pointer[zap.Logger]
 	startOnce sync.Once

@@ -30,7 +30,12 @@ func (s *Source) SetTables(ctx context.Context, in sdk.TableSelection) error {
 	if err != nil {
 		return err
 	}
-	r := &selRequest{ctx: ctx, sel: sel, done: make(chan error, 1)}
+	return s.submit(ctx, &selRequest{ctx: ctx, sel: sel, done: make(chan error, 1)})
+}
+
+// submit queues a request for the stream goroutine (a selection, or a re-snapshot) and waits
+// until it was applied at a transaction boundary: by Read, or here while no Read runs.
+func (s *Source) submit(ctx context.Context, r *selRequest) error {
 	s.selMu.Lock()
 	s.selPending = append(s.selPending, r)
 	s.selWanted.Store(true)
@@ -80,7 +85,7 @@ func (s *Source) SetTables(ctx context.Context, in sdk.TableSelection) error {
 var _ sdk.TableSelector = (*Source)(nil)
 var _ sdk.ProgressReporter = (*Source)(nil)
 
-// applySelections applies the pending SetTables requests in order. The caller owns the
+// applySelections applies the pending SetTables (and Resnapshot) requests in order. The caller owns the
 // stream state and is at a transaction boundary.
 func (s *Source) applySelections() {
 	s.selMu.Lock()
@@ -89,6 +94,10 @@ func (s *Source) applySelections() {
 	s.selWanted.Store(false)
 	s.selMu.Unlock()
 	for _, r := range reqs {
+		if r.resnap != nil {
+			r.done <- s.applyResnapshot(r.ctx, r.resnap)
+			continue
+		}
 		r.done <- s.applySelection(r.ctx, r.sel)
 	}
 }

@@ -84,9 +84,10 @@ type Source struct {
 
 // selRequest is a SetTables call waiting to be applied at a transaction boundary.
 type selRequest struct {
-	ctx  context.Context
-	sel  selection
-	done chan error
+	ctx    context.Context
+	sel    selection
+	resnap []string // a Resnapshot request (resnapshot.go) instead of a selection
+	done   chan error
 }
 
 // New returns an unconfigured source.

@@ -708,8 +708,8 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 		}
 		if errors.Is(err, errNoReplay) {
 			if old != nil {
-				return fmt.Errorf("%w: %q on %s at binlog %s cannot be replayed (%v): the schema after it is unknown and no row of %s after it is decoded with a guess; re-snapshot the table (ferry snapshot FILE --table %s) or leave it out of the selection",
-					ErrSchemaUnknown, q, n, at, err, n, n)
+				return fmt.Errorf("%w: %q on %s at binlog %s cannot be replayed (%v): the schema after it is unknown and no row of %s after it is decoded with a guess; leave the table out of the selection, run ferry past the statement, then select it again: it joins with a new snapshot (docs/sources/oceanbase.md, DDL and the schema history)",
+					ErrSchemaUnknown, q, n, at, err, n)
 			}
 			// A table that joins under this name (renamed to it, created LIKE a table whose
 			// schema is not tracked): its first schema is the catalog's.

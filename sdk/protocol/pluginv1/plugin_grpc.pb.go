@@ -30,6 +30,7 @@ const (
 	Source_ListTables_FullMethodName       = "/ferry.plugin.v1.Source/ListTables"
 	Source_SetTables_FullMethodName        = "/ferry.plugin.v1.Source/SetTables"
 	Source_SnapshotProgress_FullMethodName = "/ferry.plugin.v1.Source/SnapshotProgress"
+	Source_Resnapshot_FullMethodName       = "/ferry.plugin.v1.Source/Resnapshot"
 )
 
 // SourceClient is the client API for Source service.
@@ -55,6 +56,9 @@ type SourceClient interface {
 	// Only called when Info lists the "source.snapshot_progress" capability; after Open,
 	// concurrently with Read.
 	SnapshotProgress(ctx context.Context, in *SnapshotProgressRequest, opts ...grpc.CallOption) (*SnapshotProgressResponse, error)
+	// Only called when Info lists the "source.resnapshot" capability; after Open, concurrently
+	// with Read.
+	Resnapshot(ctx context.Context, in *ResnapshotRequest, opts ...grpc.CallOption) (*ResnapshotResponse, error)
 }
 
 type sourceClient struct {
@@ -178,6 +182,16 @@ func (c *sourceClient) SnapshotProgress(ctx context.Context, in *SnapshotProgres
 	return out, nil
 }
 
+func (c *sourceClient) Resnapshot(ctx context.Context, in *ResnapshotRequest, opts ...grpc.CallOption) (*ResnapshotResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResnapshotResponse)
+	err := c.cc.Invoke(ctx, Source_Resnapshot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -201,6 +215,9 @@ type SourceServer interface {
 	// Only called when Info lists the "source.snapshot_progress" capability; after Open,
 	// concurrently with Read.
 	SnapshotProgress(context.Context, *SnapshotProgressRequest) (*SnapshotProgressResponse, error)
+	// Only called when Info lists the "source.resnapshot" capability; after Open, concurrently
+	// with Read.
+	Resnapshot(context.Context, *ResnapshotRequest) (*ResnapshotResponse, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -243,6 +260,9 @@ func (UnimplementedSourceServer) SetTables(context.Context, *SetTablesRequest) (
 }
 func (UnimplementedSourceServer) SnapshotProgress(context.Context, *SnapshotProgressRequest) (*SnapshotProgressResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SnapshotProgress not implemented")
+}
+func (UnimplementedSourceServer) Resnapshot(context.Context, *ResnapshotRequest) (*ResnapshotResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Resnapshot not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -452,6 +472,24 @@ func _Source_SnapshotProgress_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_Resnapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResnapshotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Resnapshot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Resnapshot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Resnapshot(ctx, req.(*ResnapshotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -498,6 +536,10 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SnapshotProgress",
 			Handler:    _Source_SnapshotProgress_Handler,
+		},
+		{
+			MethodName: "Resnapshot",
+			Handler:    _Source_Resnapshot_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
