@@ -258,7 +258,7 @@ func TestRocketMQCommitOrder(t *testing.T) {
 }
 
 // TestRocketMQOversize: a row over the sink's max_message_bytes stops the pipeline naming the
-// table and key, again after a restart (oversize = "fail", the default); with
+// table and key and is never delivered, again after a restart (oversize = "fail", the default); with
 // oversize = "skip" later rows arrive, the skipped row is in the dead-letter file, the counter
 // is in /status and /metrics, and a restart does not meet the row again (the skip case runs
 // the sink out of process).
@@ -314,8 +314,10 @@ func TestRocketMQOversize(t *testing.T) {
 		for deadline := time.Now().Add(60 * time.Second); (c.Count() < 1 || c.Quiet() < 3*time.Second) && time.Now().Before(deadline); {
 			time.Sleep(200 * time.Millisecond)
 		}
-		if ids := messageIDs(t, c.Messages()); fmt.Sprint(ids) != "[1]" {
-			t.Errorf("rows %v on the topic, want only [1]", ids)
+		// Row 2 never arrives; row 3 (another key, so possibly another write lane) may have
+		// been written before the pipeline stopped.
+		if ids := fmt.Sprint(messageIDs(t, c.Messages())); ids != "[1]" && ids != "[1 3]" {
+			t.Errorf("rows %v on the topic, want [1] (and perhaps 3), never 2", ids)
 		}
 		if _, err := os.Stat(filepath.Join(p.dir, "cp", "ord_big_fail.deadletter.jsonl")); !os.IsNotExist(err) {
 			t.Errorf("a dead-letter file with oversize = fail: %v", err)
