@@ -3,8 +3,11 @@ package oceanbase
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/pingcap/tidb/pkg/parser"
 
 	"github.com/ferry-cdc/ferry/sdk"
@@ -187,5 +190,36 @@ func TestReplayIndexesAndLike(t *testing.T) {
 	c8, _, err := replayDDL(p, "db", "CREATE TABLE u (id INT PRIMARY KEY, x VARCHAR(3)) START TRANSACTION", u, nil, nil, nil)
 	if err != nil || len(c8.t.Columns) != 2 {
 		t.Fatalf("CREATE ... START TRANSACTION: %v %+v", err, c8.t)
+	}
+}
+
+// With binlog_row_metadata=FULL the TABLE_MAP names its columns: a schema whose columns are in
+// another order (equal types, so the type check cannot see it) is refused, never decoded.
+func TestCheckTableMapNames(t *testing.T) {
+	schema := &change.Table{Database: "db", Name: "t", Version: 1, PrimaryKey: []int{0}, Columns: []change.Column{
+		{Name: "id", Type: "INT", ColumnType: "int"},
+		{Name: "a", Type: "VARCHAR", ColumnType: "varchar(20)", Charset: "utf8mb4", Length: 20},
+		{Name: "b", Type: "VARCHAR", ColumnType: "varchar(20)", Charset: "utf8mb4", Length: 20},
+	}}
+	tb := newTable(schema, 0)
+	tm := func(names ...string) *replication.TableMapEvent {
+		ev := &replication.TableMapEvent{Schema: []byte("db"), Table: []byte("t"), ColumnCount: 3,
+			ColumnType: []byte{mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VARCHAR},
+			ColumnMeta: []uint16{0, 80, 80}}
+		for _, n := range names {
+			ev.ColumnName = append(ev.ColumnName, []byte(n))
+		}
+		return ev
+	}
+	s := &Source{}
+	if err := s.checkTableMap(tb, tm()); err != nil {
+		t.Fatalf("without names: %v", err)
+	}
+	if err := s.checkTableMap(tb, tm("id", "a", "b")); err != nil {
+		t.Fatalf("matching names: %v", err)
+	}
+	err := s.checkTableMap(tb, tm("id", "b", "a"))
+	if !errors.Is(err, ErrSchemaOutOfStep) || !strings.Contains(err.Error(), "column 2 of db.t is b in the binlog but a in the schema") {
+		t.Fatalf("reordered names: %v, want ErrSchemaOutOfStep naming the column", err)
 	}
 }

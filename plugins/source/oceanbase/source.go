@@ -157,7 +157,15 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	if s.cfg.WatermarkDatabase == "" && s.cfg.Mode == ModeBoth {
 		return sdk.Permanent(errors.New("oceanbase: no table selected yet and the patterns name no database: set watermark_database"))
 	}
-	if err := s.loadSchemas(ctx, req.State, pos); err != nil {
+	fresh := pos == nil && s.cfg.Mode != ModeFull && (s.cfg.Mode != ModeIncremental || s.cfg.startTime.IsZero())
+	var freshStart position
+	if fresh {
+		p, err := s.schemasAtStart(ctx, req.State)
+		if err != nil {
+			return err
+		}
+		freshStart = p
+	} else if err := s.loadSchemas(ctx, req.State, pos); err != nil {
 		return err
 	}
 
@@ -182,11 +190,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		}
 		start = p
 	default:
-		p, err := s.currentPosition(ctx)
-		if err != nil {
-			return err
-		}
-		start = p
+		start = freshStart
 	}
 	var todo []*table
 	if s.cfg.Mode == ModeBoth {
@@ -216,6 +220,116 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		s.snapshotTable(tb)
 	}
 	return nil
+}
+
+// schemasAtStart reads the selected tables' schemas for a fresh start at the binlog's end and
+// returns a start position they are right for: the end before the read, when no DDL of a
+// selected table was logged between it and the end after the read (else it tries again).
+// Reading the schemas first and the position after would miss a DDL logged in between, and
+// the rows after it would decode with the old schema.
+func (s *Source) schemasAtStart(ctx context.Context, st sdk.StateStore) (position, error) {
+	for attempt := 1; ; attempt++ {
+		p0, err := s.currentPosition(ctx)
+		if err != nil {
+			return position{}, err
+		}
+		if err := s.loadSchemas(ctx, st, nil); err != nil {
+			return position{}, err
+		}
+		p1, err := s.currentPosition(ctx)
+		if err != nil {
+			return position{}, err
+		}
+		if p0.File == p1.File && p0.Pos == p1.Pos {
+			return p0, nil
+		}
+		ddl, err := s.ddlBetween(ctx, p0, p1)
+		if err != nil {
+			return position{}, err
+		}
+		if ddl == "" {
+			return p0, nil
+		}
+		if attempt == 5 {
+			return position{}, fmt.Errorf("oceanbase: DDL on selected tables kept coming while their schemas were read (last: %q); start again when it settles", ddl)
+		}
+	}
+}
+
+// ddlBetween returns a DDL statement on a selected table (or one joining the selection) that
+// the binlog holds between p0 and p1, "" when there is none.
+func (s *Source) ddlBetween(ctx context.Context, p0, p1 position) (string, error) {
+	files := []string{p0.File}
+	if p1.File != p0.File {
+		files = append(files, p1.File)
+	}
+	for i, f := range files {
+		q := "SHOW BINLOG EVENTS IN '" + strings.ReplaceAll(f, "'", "''") + "'"
+		if i == 0 {
+			q += " FROM " + strconv.FormatUint(uint64(p0.Pos), 10)
+		}
+		rows, err := s.db.QueryContext(ctx, q)
+		if err != nil {
+			return "", fmt.Errorf("oceanbase: %s: %w", q, err)
+		}
+		cols, _ := rows.Columns()
+		raw := make([]sql.RawBytes, len(cols))
+		dst := make([]any, len(cols))
+		for j := range raw {
+			dst[j] = &raw[j]
+		}
+		typ, info, end := -1, -1, -1
+		for j, c := range cols {
+			switch strings.ToLower(c) {
+			case "event_type":
+				typ = j
+			case "info":
+				info = j
+			case "end_log_pos":
+				end = j
+			}
+		}
+		found := ""
+		for found == "" && rows.Next() {
+			if err := rows.Scan(dst...); err != nil {
+				rows.Close()
+				return "", err
+			}
+			if typ < 0 || info < 0 || !strings.EqualFold(string(raw[typ]), "Query") {
+				continue
+			}
+			if f == p1.File && end >= 0 {
+				if n, err := strconv.ParseUint(string(raw[end]), 10, 32); err == nil && uint32(n) > p1.Pos {
+					break
+				}
+			}
+			db, stmt := "", string(raw[info])
+			if strings.HasPrefix(stmt, "use `") {
+				if k := strings.Index(stmt, "`; "); k > 0 {
+					db, stmt = strings.ReplaceAll(stmt[5:k], "``", "`"), stmt[k+3:]
+				}
+			}
+			ci := classifyQuery(db, stmt)
+			if !ci.isDDL {
+				continue
+			}
+			for _, n := range ci.tables {
+				if _, ok := s.tables[strings.ToLower(n.String())]; ok || s.sel.wants(n) {
+					found = stmt
+					break
+				}
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return "", err
+		}
+		if found != "" {
+			return found, nil
+		}
+	}
+	return "", nil
 }
 
 // loadSchemas sets the schemas of the selected tables in force at the resume position pos
