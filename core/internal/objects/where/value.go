@@ -290,7 +290,9 @@ func compare(a, b val, t ct, round bool) int {
 		return a.toDec().cmp(b.toDec())
 	case cDec:
 		x, y := a.toDec(), b.toDec()
-		if round {
+		// A string literal against a decimal compares with the decimal's full precision
+		// (MariaDB: '0.00005' = 1/20000 is true, 0.00005 = 1/20000 false).
+		if round && a.k != vStr && b.k != vStr {
 			x, y = x.rounded(), y.rounded()
 		}
 		return x.cmp(y)

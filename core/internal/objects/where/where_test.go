@@ -284,3 +284,27 @@ func TestBetweenWithDecimalConstant(t *testing.T) {
 		t.Error("38 BETWEEN -18446744073709551615 AND 37 is false")
 	}
 }
+
+// A string literal compares with a division's full precision, a number with its declared
+// scale (checked against MariaDB 10.11: found by the row-filter property test, seed
+// 1796198151258371462).
+func TestStringAgainstDivision(t *testing.T) {
+	for cond, want := range map[string]bool{
+		"'' != (24 / -2147483648)": true,
+		"0 = (24 / -2147483648)":   true,
+		"'0.00005' = (1/20000)":    true,
+		"0.00005 = (1/20000)":      false,
+		"'0.0001' = (1/20000)":     false,
+		"'0.333333333' = (1/3)":    true,
+		"'0.3333' = (1/3)":         false,
+		"0.3333 = (1/3)":           true,
+	} {
+		f, err := Compile(cond, testTable())
+		if err != nil {
+			t.Fatal(cond, err)
+		}
+		if got, err := f.Match(testRow()); err != nil || got != want {
+			t.Errorf("%s: %v, %v; want %v", cond, got, err, want)
+		}
+	}
+}
