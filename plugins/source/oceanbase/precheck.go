@@ -89,6 +89,7 @@ type Prechecker struct {
 	dumpErr   error     // result of reading the oldest binlog over the replication protocol
 	oldest    time.Time // first event of the oldest retained binlog
 	oldestLog string
+	logs      []binlogFile // SHOW BINARY LOGS on binlog_address
 }
 
 // NewPrechecker decodes cfg and connects to the SQL endpoint.
@@ -211,7 +212,8 @@ func (p *Prechecker) readOldest(ctx context.Context) {
 		p.dumpErr = err
 		return
 	}
-	p.oldestLog = files[0]
+	p.oldestLog = files[0].name
+	p.logs = files
 	cfg, err := p.s.syncerConfig()
 	if err != nil {
 		p.dumpErr = err
@@ -220,7 +222,7 @@ func (p *Prechecker) readOldest(ctx context.Context) {
 	cfg.ReadTimeout = 10 * time.Second
 	sy := replication.NewBinlogSyncer(cfg)
 	defer sy.Close()
-	st, err := sy.StartSync(mysql.Position{Name: files[0], Pos: 4})
+	st, err := sy.StartSync(mysql.Position{Name: files[0].name, Pos: 4})
 	if err != nil {
 		p.dumpErr = err
 		return
@@ -238,31 +240,31 @@ func (p *Prechecker) readOldest(ctx context.Context) {
 			return
 		}
 	}
-	p.dumpErr = errors.New("no timestamped event at the start of " + files[0])
+	p.dumpErr = errors.New("no timestamped event at the start of " + files[0].name)
 }
 
-// binaryLogs lists the retained binlog files, oldest first.
-func (s *Source) binaryLogs(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SHOW BINARY LOGS")
+// binlogFile is one row of SHOW BINARY LOGS.
+type binlogFile struct {
+	name string
+	size int64 // -1 if not shown
+}
+
+// binaryLogs lists the retained binlog files, oldest first (SHOW BINARY LOGS on
+// binlog_address).
+func (s *Source) binaryLogs(ctx context.Context) ([]binlogFile, error) {
+	r, err := s.binlogQuery(ctx, "SHOW BINARY LOGS")
 	if err != nil {
-		return nil, fmt.Errorf("SHOW BINARY LOGS: %w", err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var files []string
-	for rows.Next() {
-		raw := make([]sql.RawBytes, len(cols))
-		dst := make([]any, len(cols))
-		for i := range raw {
-			dst[i] = &raw[i]
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return nil, err
-		}
-		files = append(files, string(raw[0]))
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	var files []binlogFile
+	for i, row := range r.rows {
+		f := binlogFile{name: row[0], size: -1}
+		if v, ok := r.col(i, "File_size"); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				f.size = n
+			}
+		}
+		files = append(files, f)
 	}
 	if len(files) == 0 {
 		return nil, errors.New("SHOW BINARY LOGS lists no files: is the binlog enabled?")
@@ -574,10 +576,7 @@ func (p *Prechecker) Privileges(ctx context.Context) Check {
 		tried["SELECT ON "+n.String()] = err == nil || !isDenied(err)
 	}
 	if p.s.cfg.Mode != ModeFull {
-		r, err := p.s.db.QueryContext(ctx, "SHOW MASTER STATUS")
-		if err == nil {
-			r.Close()
-		}
+		_, err := p.s.binlogQuery(ctx, "SHOW MASTER STATUS")
 		tried[clientPriv(p.s.flavor)+" ON *.*"] = err == nil || !isDenied(err)
 		p.readOldest(ctx)
 		if p.dumpErr == nil {

@@ -2,7 +2,6 @@ package oceanbase
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -18,27 +17,13 @@ func (s *Source) ResolveTimestamp(ctx context.Context, ts time.Time) (position, 
 	if err != nil {
 		return position{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, "SHOW BINARY LOGS")
+	logs, err := s.binaryLogs(ctx)
 	if err != nil {
-		return position{}, fmt.Errorf("SHOW BINARY LOGS: %w", err)
+		return position{}, err
 	}
-	var files []string
-	cols, _ := rows.Columns()
-	for rows.Next() {
-		raw := make([]sql.RawBytes, len(cols))
-		dst := make([]any, len(cols))
-		for i := range raw {
-			dst[i] = &raw[i]
-		}
-		if err := rows.Scan(dst...); err != nil {
-			rows.Close()
-			return position{}, err
-		}
-		files = append(files, string(raw[0]))
-	}
-	rows.Close()
-	if len(files) == 0 {
-		return position{}, fmt.Errorf("SHOW BINARY LOGS lists no files")
+	files := make([]string, len(logs))
+	for i, l := range logs {
+		files[i] = l.name
 	}
 	cfg, err := s.syncerConfig()
 	if err != nil {
@@ -68,9 +53,8 @@ func (s *Source) ResolveTimestamp(ctx context.Context, ts time.Time) (position, 
 			}
 		}
 		if s.flavor == mysql.MariaDBFlavor {
-			var g sql.NullString
-			if err := s.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Pos).Scan(&g); err == nil {
-				p.GTID = g.String
+			if g, err := s.binlogGTIDPos(ctx, p.File, p.Pos); err == nil {
+				p.GTID = g
 			}
 		}
 		return p, nil

@@ -98,7 +98,7 @@ func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		Port:                    uint16(p),
 		User:                    s.cfg.User,
 		Password:                s.cfg.Password.Reveal(),
-		TLSConfig:               s.cfg.tlsConfig(),
+		TLSConfig:               s.cfg.binlogTLSConfig(),
 		Charset:                 "utf8mb4",
 		TimestampStringLocation: time.UTC,
 		RenderJSONAsMySQLText:   true,
