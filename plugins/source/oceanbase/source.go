@@ -205,6 +205,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	}
 	start.Epoch, start.HasEpoch = s.hist.current(), s.hist.enabled()
 	if pos == nil {
+		s.completeGTID(ctx, &start) // never a MySQL GTID set with a gap (gtidset.go)
 		// A fresh start: hand the host the start position first (sdk.Source.Open), so a
 		// crash before the first checkpoint resumes here and misses nothing.
 		p := start

@@ -75,6 +75,7 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 	}
 	var pos uint32 = 4
 	inTx := false
+	var gset mysql.GTIDSet // PREVIOUS_GTIDS plus the GTIDs before the start found (MySQL flavor)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		e, err := st.GetEvent(cctx)
@@ -101,8 +102,22 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 		}
 		start := false
 		switch ev := e.Event.(type) {
-		case *replication.MariadbGTIDEvent, *replication.GTIDEvent:
+		case *replication.PreviousGTIDsEvent:
+			if gs, err := mysql.ParseMysqlGTIDSet(ev.GTIDSets); err == nil {
+				gset = gs
+			}
+		case *replication.MariadbGTIDEvent:
 			start, inTx = true, true
+		case *replication.GTIDEvent:
+			start, inTx = true, true
+			if gset != nil && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
+				break // the start: its GTID is not executed before it
+			}
+			if next, err := ev.GTIDNext(); err == nil && gset != nil {
+				if err := gset.Update(next.String()); err != nil {
+					gset = nil
+				}
+			}
 		case *replication.QueryEvent:
 			if !inTx {
 				start = true
@@ -112,7 +127,11 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 			inTx = false
 		}
 		if start && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
-			return first, position{File: file, Pos: before}, true, nil
+			p := position{File: file, Pos: before}
+			if gset != nil {
+				p.GTID = gset.String() // the full set executed before the start (gtidset.go)
+			}
+			return first, p, true, nil
 		}
 		if file == end.File && pos >= end.Pos {
 			return first, p, false, nil

@@ -69,6 +69,7 @@ type binlog struct {
 	file     string
 	pos      uint32
 	gset     mysql.GTIDSet
+	gsetFull bool // gset is the full set executed (else positions carry none: gtidset.go)
 	resume   position // after the last complete transaction
 	tx       txState
 	nextSkip uint32
@@ -120,9 +121,10 @@ func (s *Source) startBinlog(p position) error {
 	if err != nil {
 		return err
 	}
+	full := s.completeGTID(s.ctx, &p)
 	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
-	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip, nextAll: p.All}
+	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip, nextAll: p.All, gsetFull: full}
 	b.resume = position{File: p.File, Pos: p.Pos, GTID: p.GTID, Epoch: p.Epoch, HasEpoch: p.HasEpoch}
 	if s.gtidMode && p.GTID != "" {
 		gs, perr := mysql.ParseGTIDSet(s.flavor, p.GTID)
@@ -133,14 +135,14 @@ func (s *Source) startBinlog(p position) error {
 		b.gset = gs
 		st, err = sy.StartSyncGTID(gs.Clone())
 	} else {
-		if s.gtidMode && p.GTID == "" {
+		if s.gtidMode {
 			b.gset, _ = mysql.ParseGTIDSet(s.flavor, "")
 		}
 		st, err = sy.StartSync(mysql.Position{Name: p.File, Pos: p.Pos})
 	}
 	if err != nil {
 		sy.Close()
-		return fmt.Errorf("start binlog stream at %s: %w", p.String(), err)
+		return fmt.Errorf("start binlog stream at %s: %w", p.String(), s.binlogConnError(err))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel, b.done, b.evCh = cancel, make(chan struct{}), make(chan evOrErr, evChanCap)
@@ -254,6 +256,18 @@ func (s *Source) handle(e *replication.BinlogEvent) error {
 		return nil
 	case *replication.FormatDescriptionEvent:
 		return nil
+	case *replication.PreviousGTIDsEvent:
+		// The set executed before this file: with it the set becomes known (gtidset.go).
+		if !b.gsetFull && s.flavor != mysql.MariaDBFlavor && s.gtidMode {
+			set, err := mysql.ParseMysqlGTIDSet(ev.GTIDSets)
+			if err != nil {
+				return fmt.Errorf("PREVIOUS_GTIDS %q: %w", ev.GTIDSets, err)
+			}
+			b.gset, b.gsetFull = set, true
+			if !b.tx.active {
+				b.resume.GTID = set.String()
+			}
+		}
 	case *replication.MariadbGTIDEvent:
 		s.beginTx(before, h.Timestamp)
 		b.tx.gtid = ev.GTID.String()
@@ -308,6 +322,14 @@ func (s *Source) handle(e *replication.BinlogEvent) error {
 	return nil
 }
 
+// gtidString is the GTID set executed so far, "" while it is not known to be full.
+func (b *binlog) gtidString() string {
+	if b.gset == nil || !b.gsetFull {
+		return ""
+	}
+	return b.gset.String()
+}
+
 // advance moves the read offset to the end of the event (events with offset 0 are
 // artificial, heartbeats and format descriptions do not move it).
 func (b *binlog) advance(h *replication.EventHeader) {
@@ -321,10 +343,7 @@ func (b *binlog) advance(h *replication.EventHeader) {
 
 func (s *Source) beginTx(before uint32, ts uint32) {
 	b := s.bl
-	gb := ""
-	if b.gset != nil {
-		gb = b.gset.String()
-	}
+	gb := b.gtidString()
 	b.tx = txState{active: true, file: b.file, pos: before, gtidBefore: gb, start: time.Unix(int64(ts), 0).UTC(),
 		skip: b.nextSkip, skipAll: b.nextAll, epoch: s.hist.current()}
 	b.nextSkip, b.nextAll = 0, 0
@@ -342,11 +361,7 @@ func (s *Source) commitTx(ts uint32) error {
 			return fmt.Errorf("gtid %s: %w", tx.gtid, err)
 		}
 	}
-	gs := ""
-	if b.gset != nil {
-		gs = b.gset.String()
-	}
-	b.resume = position{File: b.file, Pos: b.pos, GTID: gs, Epoch: s.hist.current(), HasEpoch: b.resume.HasEpoch}
+	b.resume = position{File: b.file, Pos: b.pos, GTID: b.gtidString(), Epoch: s.hist.current(), HasEpoch: b.resume.HasEpoch}
 	commit := time.Unix(int64(ts), 0).UTC()
 	spilled := tx.flushed > 0
 	for i := range tx.rows {
