@@ -69,7 +69,7 @@ type binlog struct {
 	file     string
 	pos      uint32
 	gset     mysql.GTIDSet
-	gsetFull bool // gset is the full set executed (else positions carry none: gtidset.go)
+	gsetFull bool     // gset is the full set executed (else positions carry none: gtidset.go)
 	resume   position // after the last complete transaction
 	tx       txState
 	nextSkip uint32
