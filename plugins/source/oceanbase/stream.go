@@ -644,7 +644,9 @@ func logTypeFits(k colKind, tp byte) bool {
 		return tp == mysql.MYSQL_TYPE_TINY || tp == mysql.MYSQL_TYPE_SHORT || tp == mysql.MYSQL_TYPE_INT24 ||
 			tp == mysql.MYSQL_TYPE_LONG || tp == mysql.MYSQL_TYPE_LONGLONG
 	case kFloat32:
-		return tp == mysql.MYSQL_TYPE_FLOAT
+		// FLOAT(p > 24) is logged as DOUBLE by the OceanBase Binlog Service while
+		// information_schema still says float (float(30,10))
+		return tp == mysql.MYSQL_TYPE_FLOAT || tp == mysql.MYSQL_TYPE_DOUBLE
 	case kFloat64:
 		return tp == mysql.MYSQL_TYPE_DOUBLE
 	case kDecimal:
