@@ -178,7 +178,7 @@ func TestOceanBaseCharsetsSnapshotEqualsStream(t *testing.T) {
 	insert(1) // read by the snapshot
 	src := openOB(t, obConfig(t, map[string]any{"tables": []string{db + ".t"}, "mode": "both", "chunk_size": int64(2)}), nil)
 	bs := readUntil(t, src, 30*time.Second, countRows(len(values))) // the snapshot first
-	insert(101)                                                       // then read from the binlog
+	insert(101)                                                     // then read from the binlog
 	bs = append(bs, readUntil(t, src, 30*time.Second, countRows(len(values)))...)
 	byID := map[int64]*change.Change{}
 	for _, c := range rowChanges(bs) {
