@@ -279,13 +279,18 @@ func (s *Source) binaryLogs(ctx context.Context) ([]binlogFile, error) {
 func (p *Prechecker) LogRetention(ctx context.Context) Check {
 	var expire time.Duration
 	known := false
-	if v, err := p.variable(ctx, "binlog_expire_logs_seconds"); err == nil {
+	if p.s.cfg.Mode == ModeFull {
+		return RetentionVerdict(ModeFull, 0, false, time.Time{}, p.now())
+	}
+	// The expiry is the binlog server's (binlog_address): an OceanBase tenant has no such
+	// variable, the Binlog Service's instance may (newer versions) or may not have it.
+	if v, err := p.s.binlogVariable(ctx, "binlog_expire_logs_seconds"); err == nil {
 		if n, err := strconv.ParseFloat(v, 64); err == nil {
 			expire, known = time.Duration(n)*time.Second, true
 		}
 	}
 	if !known || expire == 0 {
-		if v, err := p.variable(ctx, "expire_logs_days"); err == nil {
+		if v, err := p.s.binlogVariable(ctx, "expire_logs_days"); err == nil {
 			if n, err := strconv.ParseFloat(v, 64); err == nil {
 				expire, known = time.Duration(n*24*float64(time.Hour)), true
 			}
@@ -298,7 +303,47 @@ func (p *Prechecker) LogRetention(ctx context.Context) Check {
 	} else if p.dumpErr != nil {
 		c.Detail += fmt.Sprintf("; the oldest binlog could not be read (%v)", p.dumpErr)
 	}
+	if p.s.oceanBase {
+		c = BinlogServiceRetention(c, p.logs)
+	}
 	return c
+}
+
+// BinlogServiceRetention qualifies a retention verdict for the OceanBase Binlog Service,
+// which purges by age (binlog_expire_logs_seconds) and by size (binlog_expire_logs_size) of
+// its instance configuration, and closes an instance without subscribers after a week: a
+// pass that rests on the age of the oldest file, or on an age setting alone, becomes a
+// warning naming the instance settings. logs is SHOW BINARY LOGS (for the size held now).
+func BinlogServiceRetention(c Check, logs []binlogFile) Check {
+	if c.Status == StatusFail || c.Name != CheckLogRetention || strings.HasPrefix(c.Detail, "mode full") {
+		return c
+	}
+	var total int64
+	sized := true
+	for _, l := range logs {
+		if l.size < 0 {
+			sized = false
+		}
+		total += l.size
+	}
+	held := ""
+	if len(logs) > 0 && sized {
+		held = fmt.Sprintf("; the Binlog Service holds %d files, %s", len(logs), humanBytes(total))
+	}
+	c.Status = StatusWarn
+	c.Detail += held + "; the OceanBase Binlog Service also purges by size (instance settings binlog_expire_logs_seconds and binlog_expire_logs_size, see SHOW BINLOG INSTANCES on the binlog server): the retention cannot be confirmed from the tenant"
+	return c
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
 }
 
 // RetentionVerdict judges the binlog retention for mode. expire is the server's expiry
@@ -356,6 +401,9 @@ func human(d time.Duration) string {
 // StandbyInfo is what the standby check found.
 type StandbyInfo struct {
 	TenantRole string // OceanBase: DBA_OB_TENANTS.TENANT_ROLE ("" when the view does not exist)
+	// RoleErr is why an OceanBase server's tenant role could not be read (no SELECT on
+	// oceanbase.DBA_OB_TENANTS, a version before 4.1): the role is unknown, never a pass.
+	RoleErr string
 	ReadOnly   bool   // @@GLOBAL.read_only
 	ReplicaOf  string // the primary this server replicates from ("" if none or unknown)
 }
@@ -365,8 +413,15 @@ type StandbyInfo struct {
 func (p *Prechecker) Standby(ctx context.Context) Check {
 	var info StandbyInfo
 	var role sql.NullString
-	if err := p.s.db.QueryRowContext(ctx, "SELECT TENANT_ROLE FROM oceanbase.DBA_OB_TENANTS").Scan(&role); err == nil {
+	err := p.s.db.QueryRowContext(ctx, "SELECT TENANT_ROLE FROM oceanbase.DBA_OB_TENANTS").Scan(&role)
+	switch {
+	case err == nil:
 		info.TenantRole = role.String
+		return StandbyVerdict(info)
+	case p.s.oceanBase:
+		// On OceanBase read_only does not mark a standby tenant: without the role the
+		// answer is unknown (an access error must not fall through to a pass).
+		info.RoleErr = err.Error()
 		return StandbyVerdict(info)
 	}
 	if v, err := p.variable(ctx, "read_only"); err == nil {
@@ -402,6 +457,8 @@ func StandbyVerdict(info StandbyInfo) Check {
 	c := Check{Name: CheckStandby,
 		Consequence: "a standby's log may lag, switch over or be discarded, and the snapshot hand-over cannot write its watermark rows"}
 	switch {
+	case info.RoleErr != "":
+		c.Status, c.Detail = StatusWarn, fmt.Sprintf("cannot read the OceanBase tenant's role (%s): grant SELECT on oceanbase.DBA_OB_TENANTS (OceanBase 4.1+) or make sure the tenant is PRIMARY", info.RoleErr)
 	case info.TenantRole != "" && !strings.EqualFold(info.TenantRole, "PRIMARY"):
 		c.Status, c.Detail = StatusFail, fmt.Sprintf("the OceanBase tenant's role is %s: a standby tenant cannot be the source", info.TenantRole)
 	case info.TenantRole != "":

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/go-mysql-org/go-mysql/replication"
 	gosql "github.com/go-sql-driver/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
 
@@ -55,7 +54,8 @@ type Source struct {
 	lastVersion map[string]uint64
 	wm          *table
 	wmKey       string
-	checkedMaps map[*replication.TableMapEvent]*table
+	checkedMaps map[tmKey]*table // TABLE_MAP contents checked against a schema (checkTableMap)
+	mapChecks   int              // full TABLE_MAP checks done (tests)
 	ddlParser   *parser.Parser // replays DDL on the in-memory schemas (stream goroutine only)
 	hist        *history       // the persisted schema history (history.go)
 

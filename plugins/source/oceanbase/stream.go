@@ -581,10 +581,16 @@ func (s *Source) decodeRow(tb *table, raw []any) ([]change.Value, error) {
 
 // checkTableMap verifies, once per TABLE_MAP, that its column types fit the schema, so a
 // schema that is out of step with the log is an error instead of wrong values.
+//
+// The cache is keyed by the table id and a hash of what the check reads (names, types, type
+// metadata, the optional names and signedness), not by the event: the OceanBase Binlog
+// Service writes one TABLE_MAP per row, and a check per row would cost more than the row.
 func (s *Source) checkTableMap(tb *table, tm *replication.TableMapEvent) error {
-	if s.checkedMaps[tm] == tb {
+	key := tableMapKey(tm)
+	if s.checkedMaps[key] == tb {
 		return nil
 	}
+	s.mapChecks++
 	cols := tb.t.Columns
 	idx := make([]int, 0, len(cols))
 	if tb.logCols != nil && int(tm.ColumnCount) == len(tb.logCols) {
@@ -621,10 +627,39 @@ func (s *Source) checkTableMap(tb *table, tm *replication.TableMapEvent) error {
 		}
 	}
 	if s.checkedMaps == nil || len(s.checkedMaps) > 4096 {
-		s.checkedMaps = map[*replication.TableMapEvent]*table{}
+		s.checkedMaps = map[tmKey]*table{}
 	}
-	s.checkedMaps[tm] = tb
+	s.checkedMaps[key] = tb
 	return nil
+}
+
+// tmKey identifies a TABLE_MAP's content for checkTableMap's cache.
+type tmKey struct {
+	id   uint64
+	hash uint64
+}
+
+func tableMapKey(tm *replication.TableMapEvent) tmKey {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	add := func(b []byte) {
+		for _, x := range b {
+			h = (h ^ uint64(x)) * prime
+		}
+		h = (h ^ 0xff) * prime // separator
+	}
+	add(tm.Schema)
+	add(tm.Table)
+	add(tm.ColumnType)
+	for _, m := range tm.ColumnMeta {
+		h = (h ^ uint64(m&0xff)) * prime
+		h = (h ^ uint64(m>>8)) * prime
+	}
+	for _, n := range tm.ColumnName {
+		add(n)
+	}
+	add(tm.SignednessBitmap)
+	return tmKey{id: tm.TableID, hash: h}
 }
 
 func realType(tp byte, meta uint16) byte {
