@@ -403,9 +403,9 @@ type StandbyInfo struct {
 	TenantRole string // OceanBase: DBA_OB_TENANTS.TENANT_ROLE ("" when the view does not exist)
 	// RoleErr is why an OceanBase server's tenant role could not be read (no SELECT on
 	// oceanbase.DBA_OB_TENANTS, a version before 4.1): the role is unknown, never a pass.
-	RoleErr string
-	ReadOnly   bool   // @@GLOBAL.read_only
-	ReplicaOf  string // the primary this server replicates from ("" if none or unknown)
+	RoleErr   string
+	ReadOnly  bool   // @@GLOBAL.read_only
+	ReplicaOf string // the primary this server replicates from ("" if none or unknown)
 }
 
 // Standby checks that the source is not a standby: OceanBase's tenant role, else MySQL's or

@@ -56,8 +56,8 @@ type Source struct {
 	wmKey       string
 	checkedMaps map[tmKey]*table // TABLE_MAP contents checked against a schema (checkTableMap)
 	mapChecks   int              // full TABLE_MAP checks done (tests)
-	ddlParser   *parser.Parser // replays DDL on the in-memory schemas (stream goroutine only)
-	hist        *history       // the persisted schema history (history.go)
+	ddlParser   *parser.Parser   // replays DDL on the in-memory schemas (stream goroutine only)
+	hist        *history         // the persisted schema history (history.go)
 
 	bl            *binlog
 	maxReconnects int
