@@ -234,3 +234,98 @@ func selectTextTable(t *testing.T, db, tbl string) ([]string, map[string][]sql.N
 	}
 	return cols, rows
 }
+
+// A table whose primary key is a FLOAT (keyset pagination over it is unsafe) but that has
+// another unique NOT NULL key is read in chunks on that key, not in one statement (which
+// OceanBase would cancel after ob_query_timeout on a large table); every row arrives once,
+// and a change during the snapshot wins over the chunk's copy.
+func TestOceanBaseChunkOnOtherUniqueKey(t *testing.T) {
+	db, h := obsrcDB(t, "ukchunk")
+	if _, err := h.Exec("CREATE TABLE `" + db + "`.t (f FLOAT NOT NULL PRIMARY KEY, n INT NOT NULL, v VARCHAR(10), UNIQUE KEY un (n))"); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 40
+	for i := 1; i <= rows; i++ {
+		if _, err := h.Exec(fmt.Sprintf("INSERT INTO `%s`.t VALUES (%d.5, %d, 'v%d')", db, i, i, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := openOB(t, obConfig(t, map[string]any{"tables": []string{db + ".t"}, "mode": "both",
+		"chunk_size": int64(5), "snapshot_concurrency": int64(1)}), nil)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // updates while the chunks are read
+		defer close(done)
+		for i := 1; ; i = i%rows + 1 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			h.Exec(fmt.Sprintf("UPDATE `%s`.t SET v = 'u%d' WHERE n = %d", db, i, i))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	snapBatches := 0
+	seen := map[int64]int{}
+	final := map[int64]string{}
+	readUntil(t, src, 30*time.Second, func(bs []*change.Batch) bool {
+		if len(bs) > 0 {
+			b := bs[len(bs)-1]
+			has := false
+			for _, c := range b.Changes {
+				if !c.Op.IsRow() {
+					continue
+				}
+				n := c.After[1].Int()
+				if c.Op == change.OpSnapshot {
+					has = true
+					seen[n]++
+				}
+				final[n] = c.After[2].Str()
+			}
+			if has {
+				snapBatches++
+			}
+		}
+		return len(seen) == rows
+	})
+	close(stop)
+	<-done
+	for n, k := range seen {
+		if k != 1 {
+			t.Errorf("row n=%d: %d snapshot copies", n, k)
+		}
+	}
+	if snapBatches < rows/5 {
+		t.Errorf("snapshot in %d batches: not chunked (%d rows, chunk_size 5)", snapBatches, rows)
+	}
+	// after the writer stopped, the stream brings every row's last state
+	_, text := selectTextTable(t, db, "t")
+	want := map[int64]string{}
+	for _, r := range text {
+		n, _ := strconv.ParseInt(r[1].String, 10, 64)
+		want[n] = r[2].String
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !sameStrings(final, want) && time.Now().Before(deadline) {
+		for _, c := range rowChanges(readUntil(t, src, 5*time.Second, func(bs []*change.Batch) bool { return len(bs) > 0 })) {
+			final[c.After[1].Int()] = c.After[2].Str()
+		}
+	}
+	if !sameStrings(final, want) {
+		t.Errorf("final state differs from the table: got %v, want %v", final, want)
+	}
+}
+
+func sameStrings(a, b map[int64]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
