@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ferry-cdc/ferry/integration/harness"
+	"github.com/ferry-cdc/ferry/plugins/source/oceanbase"
+	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -328,4 +331,26 @@ func sameStrings(a, b map[int64]string) bool {
 		}
 	}
 	return true
+}
+
+// TLS asked for on binlog_address where the server offers none (the OceanBase Binlog Service
+// never does; the test bed's MariaDB has TLS disabled) is a clear error naming binlog_tls,
+// while SQL without TLS works; binlog_tls = "disabled" is the explicit way to connect.
+func TestOceanBaseBinlogTLSRefusedClearly(t *testing.T) {
+	db, h := obsrcDB(t, "bintls")
+	if _, err := h.Exec("CREATE TABLE `" + db + "`.t (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	src := oceanbase.New()
+	ctx := context.Background()
+	cfg := obConfig(t, map[string]any{"tables": []string{db + ".t"}, "mode": "incremental", "binlog_tls": "skip-verify"})
+	if err := src.Configure(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	err := src.Open(ctx, sdk.OpenRequest{Pipeline: "it-bintls"})
+	src.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "offers no TLS") || !strings.Contains(err.Error(), `binlog_tls = "disabled"`) {
+		t.Fatalf("Open with binlog_tls on a server without TLS: %v", err)
+	}
+	openOB(t, obConfig(t, map[string]any{"tables": []string{db + ".t"}, "mode": "incremental", "binlog_tls": "disabled"}), nil)
 }

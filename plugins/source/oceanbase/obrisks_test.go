@@ -182,3 +182,25 @@ func TestBinlogServiceRetentionWarns(t *testing.T) {
 		t.Errorf("a failure stays one: %+v", c)
 	}
 }
+
+func TestBinlogTLSUsesBinlogHost(t *testing.T) {
+	c := defaultConfig()
+	c.Address, c.BinlogAddress, c.User, c.Tables, c.TLS = "odp.example:2883", "binlog.example:2983", "u@t#c", []string{"d.t"}, tlsVerify
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.BinlogTLS != tlsVerify || c.tlsConfig().ServerName != "odp.example" || c.binlogTLSConfig().ServerName != "binlog.example" {
+		t.Errorf("binlog_tls %q, SQL server name %q, binlog server name %q", c.BinlogTLS, c.tlsConfig().ServerName, c.binlogTLSConfig().ServerName)
+	}
+	c.BinlogTLS = tlsDisabled
+	if err := c.check(); err != nil || c.binlogTLSConfig() != nil || c.tlsConfig() == nil {
+		t.Errorf("binlog_tls disabled with tls verify: %v", err)
+	}
+	c.BinlogTLS = "maybe"
+	if err := c.check(); err == nil || !strings.Contains(err.Error(), "binlog_tls") {
+		t.Errorf("bad binlog_tls accepted: %v", err)
+	}
+	if q := sqlString(`a'b\c`); q != `'a\'b\\c'` {
+		t.Errorf("sqlString: %s", q)
+	}
+}
