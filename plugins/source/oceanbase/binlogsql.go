@@ -40,7 +40,20 @@ func (r *binlogResult) col(i int, name string) (string, bool) {
 // handshake as the replication stream, which the Binlog Service's 5.7.35-obs handshake
 // serves). Binlog SQL is rare (start, timestamp resolution, precheck): one connection per
 // statement.
+//
+// Transient failures (ODP answering "MySQL server has gone away" to concurrent SHOW MASTER
+// STATUS, obproxy#53; a lost connection) are retried with backoff.
 func (s *Source) binlogQuery(ctx context.Context, q string) (*binlogResult, error) {
+	var out *binlogResult
+	err := retry(ctx, func() error {
+		var err error
+		out, err = s.binlogQueryOnce(ctx, q)
+		return err
+	})
+	return out, err
+}
+
+func (s *Source) binlogQueryOnce(ctx context.Context, q string) (*binlogResult, error) {
 	c, err := s.binlogConn(ctx)
 	if err != nil {
 		return nil, err
