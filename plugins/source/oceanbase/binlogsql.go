@@ -105,7 +105,7 @@ func (s *Source) binlogConn(ctx context.Context) (*client.Conn, error) {
 	tc := s.cfg.binlogTLSConfig()
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c, err := client.ConnectWithContext(cctx, s.cfg.BinlogAddress, s.cfg.User, s.cfg.Password.Reveal(), "", 10*time.Second,
+	c, err := client.ConnectWithContext(cctx, s.cfg.BinlogAddress, s.cfg.binlogUser(), s.cfg.Password.Reveal(), "", 10*time.Second,
 		func(c *client.Conn) error {
 			c.ReadTimeout, c.WriteTimeout = time.Minute, time.Minute
 			if tc != nil {
@@ -128,7 +128,7 @@ func (s *Source) binlogConnError(err error) error {
 		return fmt.Errorf("connect to binlog_address %s: %w (binlog_tls is %q): set binlog_tls = \"disabled\" to read the binlog without TLS (the OceanBase Binlog Service has none; through ODP TLS ends at ODP)",
 			s.cfg.BinlogAddress, errBinlogNoTLS, s.cfg.BinlogTLS)
 	}
-	return fmt.Errorf("connect to binlog_address %s as %s: %w", s.cfg.BinlogAddress, s.cfg.User, err)
+	return fmt.Errorf("connect to binlog_address %s as %s: %w", s.cfg.BinlogAddress, s.cfg.binlogUser(), err)
 }
 
 // binlogVariable reads @@GLOBAL.name on binlog_address.

@@ -247,6 +247,19 @@ func tenantOf(user string) string {
 	return ""
 }
 
+// binlogUser is the user name for connections to binlog_address. The Binlog Service finds
+// the tenant only in the form user@tenant#cluster, so OceanBase's other form,
+// cluster:tenant:user (which ODP accepts too), is rewritten into it.
+func (c *config) binlogUser() string {
+	if strings.Contains(c.User, "@") {
+		return c.User
+	}
+	if parts := strings.Split(c.User, ":"); len(parts) == 3 && parts[0] != "" && parts[1] != "" && parts[2] != "" {
+		return parts[2] + "@" + parts[1] + "#" + parts[0]
+	}
+	return c.User
+}
+
 func parseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {

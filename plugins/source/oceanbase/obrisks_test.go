@@ -204,3 +204,14 @@ func TestBinlogTLSUsesBinlogHost(t *testing.T) {
 		t.Errorf("sqlString: %s", q)
 	}
 }
+
+func TestBinlogUserForm(t *testing.T) {
+	for in, want := range map[string]string{
+		"ferry@t1#c1": "ferry@t1#c1", "c1:t1:ferry": "ferry@t1#c1", "ferry": "ferry", "a:b": "a:b", "ferry@t1": "ferry@t1",
+	} {
+		c := config{User: in}
+		if got := c.binlogUser(); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -97,7 +97,7 @@ func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		Flavor:                  s.flavor,
 		Host:                    host,
 		Port:                    uint16(p),
-		User:                    s.cfg.User,
+		User:                    s.cfg.binlogUser(),
 		Password:                s.cfg.Password.Reveal(),
 		TLSConfig:               s.cfg.binlogTLSConfig(),
 		Charset:                 "utf8mb4",
