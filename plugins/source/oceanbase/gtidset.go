@@ -76,7 +76,10 @@ func (s *Source) gtidSetAt(ctx context.Context, file string, pos uint32) (string
 	if err != nil {
 		return "", err
 	}
-	cfg.ServerID = s.serverID + 1<<30 // the stream's own id stays free for the stream
+	cfg.ServerID = s.serverID ^ 1<<30 // the stream's own id stays free for the stream
+	if cfg.ServerID == 0 {
+		cfg.ServerID = 1
+	}
 	sy := replication.NewBinlogSyncer(cfg)
 	defer sy.Close()
 	st, err := sy.StartSync(mysql.Position{Name: file, Pos: 4})
