@@ -36,6 +36,8 @@ type config struct {
 	User                string       `json:"user"`
 	Password            sdk.Secret   `json:"password"`
 	TLS                 string       `json:"tls"`
+	BinlogTLS           string       `json:"binlog_tls"`
+	QueryTimeout        sdk.Duration `json:"query_timeout"`
 	ServerID            int64        `json:"server_id"`
 	Tables              []string     `json:"tables"`
 	ExcludeTables       []string     `json:"exclude_tables"`
@@ -62,7 +64,7 @@ type tableName struct{ DB, Name string }
 func (t tableName) String() string { return t.DB + "." + t.Name }
 
 func defaultConfig() config {
-	return config{TLS: tlsDisabled, Mode: ModeBoth, SnapshotConcurrency: 4, ChunkSize: 4096,
+	return config{TLS: tlsDisabled, QueryTimeout: sdk.Duration(24 * time.Hour), Mode: ModeBoth, SnapshotConcurrency: 4, ChunkSize: 4096,
 		HeartbeatInterval: sdk.Duration(5 * time.Second), BatchSize: 1024, ReaderMemory: defaultReaderMemory}
 }
 
@@ -106,6 +108,10 @@ func spec() sdk.Spec {
 			Doc: "Password of user (use env() or file() in the pipeline file; never logged)."},
 		{Name: "tls", Type: sdk.TypeString, Default: tlsDisabled, Enum: []string{tlsDisabled, tlsSkipVerify, tlsVerify},
 			Doc: "TLS for SQL and binlog connections: disabled, skip-verify (encrypt without checking the certificate) or verify."},
+		{Name: "binlog_tls", Type: sdk.TypeString, Default: "", Enum: []string{"", tlsDisabled, tlsSkipVerify, tlsVerify},
+			Doc: "TLS for the connections to binlog_address (binlog dump and binlog SQL); empty means as tls. The OceanBase Binlog Service offers no TLS: connecting to it directly needs binlog_tls = \"disabled\"."},
+		{Name: "query_timeout", Type: sdk.TypeDuration, Default: "24h", Min: sdk.Bound(1),
+			Doc: "Statement time limit of ferry's SQL sessions (snapshot reads, watermarks): ob_query_timeout and ob_trx_timeout on OceanBase (default 10 s and 100 s there), max_statement_time on MariaDB, max_execution_time on MySQL."},
 		{Name: "server_id", Type: sdk.TypeInt, Default: int64(0), Min: sdk.Bound(0), Max: sdk.Bound(4294967295),
 			Doc: "Server id of the replication client; unique among the server's replicas. 0 derives one from the pipeline name."},
 		{Name: "tables", Type: sdk.TypeStringList,
@@ -142,6 +148,16 @@ func (c *config) check() error {
 		c.BinlogAddress = c.Address
 	} else if _, _, err := net.SplitHostPort(c.BinlogAddress); err != nil {
 		errs = append(errs, sdk.AttrError("binlog_address", "must be host:port"))
+	}
+	switch c.BinlogTLS {
+	case "":
+		c.BinlogTLS = c.TLS
+	case tlsDisabled, tlsSkipVerify, tlsVerify:
+	default:
+		errs = append(errs, sdk.AttrError("binlog_tls", "must be disabled, skip-verify or verify"))
+	}
+	if c.QueryTimeout.D() < time.Second {
+		errs = append(errs, sdk.AttrError("query_timeout", "must be at least 1s"))
 	}
 	if strings.TrimSpace(c.User) == "" {
 		errs = append(errs, sdk.AttrError("user", "must not be empty"))
@@ -231,6 +247,19 @@ func tenantOf(user string) string {
 	return ""
 }
 
+// binlogUser is the user name for connections to binlog_address. The Binlog Service finds
+// the tenant only in the form user@tenant#cluster, so OceanBase's other form,
+// cluster:tenant:user (which ODP accepts too), is rewritten into it.
+func (c *config) binlogUser() string {
+	if strings.Contains(c.User, "@") {
+		return c.User
+	}
+	if parts := strings.Split(c.User, ":"); len(parts) == 3 && parts[0] != "" && parts[1] != "" && parts[2] != "" {
+		return parts[2] + "@" + parts[1] + "#" + parts[0]
+	}
+	return c.User
+}
+
 func parseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -259,12 +288,19 @@ func (c *config) serverID(pipeline string) uint32 {
 	return 1<<20 + h.Sum32()%(1<<30)
 }
 
-func (c *config) tlsConfig() *tls.Config {
-	switch c.TLS {
+// tlsConfig is the TLS configuration of the SQL connections (to address).
+func (c *config) tlsConfig() *tls.Config { return tlsFor(c.TLS, c.Address) }
+
+// binlogTLSConfig is the TLS configuration of the connections to binlog_address: its own
+// setting (binlog_tls, default tls) and, with verify, binlog_address's own host name.
+func (c *config) binlogTLSConfig() *tls.Config { return tlsFor(c.BinlogTLS, c.BinlogAddress) }
+
+func tlsFor(mode, addr string) *tls.Config {
+	switch mode {
 	case tlsSkipVerify:
 		return &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by the user
 	case tlsVerify:
-		host, _, _ := net.SplitHostPort(c.Address)
+		host, _, _ := net.SplitHostPort(addr)
 		return &tls.Config{ServerName: host}
 	}
 	return nil

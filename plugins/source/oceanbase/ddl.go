@@ -7,7 +7,7 @@ import (
 
 // ddlInfo is what the stream needs to know about a statement in a QUERY event.
 type ddlInfo struct {
-	// isDDL is set for CREATE, ALTER, DROP, RENAME and TRUNCATE statements.
+	// isDDL is set for CREATE, ALTER, DROP, RENAME, TRUNCATE and FLASHBACK TABLE statements.
 	isDDL bool
 	// renamed lists tables the statement renames (RENAME TABLE, ALTER TABLE ... RENAME TO).
 	renamed []tableName
@@ -26,7 +26,7 @@ func classifyQuery(defaultDB, q string) ddlInfo {
 		return info
 	}
 	switch strings.ToUpper(toks[0].s) {
-	case "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE":
+	case "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "FLASHBACK":
 		info.isDDL = !toks[0].quoted
 	default:
 		return info
@@ -43,6 +43,31 @@ func classifyQuery(defaultDB, q string) ddlInfo {
 		return tableName{DB: defaultDB, Name: toks[i].s}, i + 1, true
 	}
 	first := strings.ToUpper(toks[0].s)
+	if first == "FLASHBACK" {
+		// OceanBase: FLASHBACK TABLE t TO BEFORE DROP [RENAME TO n] brings a dropped table
+		// back from the recycle bin, with its rows and without row events: it appears (as t,
+		// or as n) like a table renamed into the name, so its schema is the catalog's and, in
+		// mode both, its rows arrive as a new snapshot.
+		if !kw(1, "TABLE") {
+			info.isDDL = false
+			return info
+		}
+		n, j, ok := name(2)
+		if !ok {
+			return info
+		}
+		for i := j; i+2 < len(toks); i++ {
+			if kw(i, "RENAME") && kw(i+1, "TO") {
+				if to, _, ok := name(i + 2); ok {
+					n = to
+				}
+				break
+			}
+		}
+		info.tables = append(info.tables, n)
+		info.renamedTo = append(info.renamedTo, n)
+		return info
+	}
 	if first == "RENAME" && (kw(1, "TABLE") || kw(1, "TABLES")) {
 		i := 2
 		for i < len(toks) {

@@ -89,6 +89,7 @@ type Prechecker struct {
 	dumpErr   error     // result of reading the oldest binlog over the replication protocol
 	oldest    time.Time // first event of the oldest retained binlog
 	oldestLog string
+	logs      []binlogFile // SHOW BINARY LOGS on binlog_address
 }
 
 // NewPrechecker decodes cfg and connects to the SQL endpoint.
@@ -211,7 +212,8 @@ func (p *Prechecker) readOldest(ctx context.Context) {
 		p.dumpErr = err
 		return
 	}
-	p.oldestLog = files[0]
+	p.oldestLog = files[0].name
+	p.logs = files
 	cfg, err := p.s.syncerConfig()
 	if err != nil {
 		p.dumpErr = err
@@ -220,7 +222,7 @@ func (p *Prechecker) readOldest(ctx context.Context) {
 	cfg.ReadTimeout = 10 * time.Second
 	sy := replication.NewBinlogSyncer(cfg)
 	defer sy.Close()
-	st, err := sy.StartSync(mysql.Position{Name: files[0], Pos: 4})
+	st, err := sy.StartSync(mysql.Position{Name: files[0].name, Pos: 4})
 	if err != nil {
 		p.dumpErr = err
 		return
@@ -238,31 +240,31 @@ func (p *Prechecker) readOldest(ctx context.Context) {
 			return
 		}
 	}
-	p.dumpErr = errors.New("no timestamped event at the start of " + files[0])
+	p.dumpErr = errors.New("no timestamped event at the start of " + files[0].name)
 }
 
-// binaryLogs lists the retained binlog files, oldest first.
-func (s *Source) binaryLogs(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SHOW BINARY LOGS")
+// binlogFile is one row of SHOW BINARY LOGS.
+type binlogFile struct {
+	name string
+	size int64 // -1 if not shown
+}
+
+// binaryLogs lists the retained binlog files, oldest first (SHOW BINARY LOGS on
+// binlog_address).
+func (s *Source) binaryLogs(ctx context.Context) ([]binlogFile, error) {
+	r, err := s.binlogQuery(ctx, "SHOW BINARY LOGS")
 	if err != nil {
-		return nil, fmt.Errorf("SHOW BINARY LOGS: %w", err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var files []string
-	for rows.Next() {
-		raw := make([]sql.RawBytes, len(cols))
-		dst := make([]any, len(cols))
-		for i := range raw {
-			dst[i] = &raw[i]
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return nil, err
-		}
-		files = append(files, string(raw[0]))
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	var files []binlogFile
+	for i, row := range r.rows {
+		f := binlogFile{name: row[0], size: -1}
+		if v, ok := r.col(i, "File_size"); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				f.size = n
+			}
+		}
+		files = append(files, f)
 	}
 	if len(files) == 0 {
 		return nil, errors.New("SHOW BINARY LOGS lists no files: is the binlog enabled?")
@@ -277,13 +279,18 @@ func (s *Source) binaryLogs(ctx context.Context) ([]string, error) {
 func (p *Prechecker) LogRetention(ctx context.Context) Check {
 	var expire time.Duration
 	known := false
-	if v, err := p.variable(ctx, "binlog_expire_logs_seconds"); err == nil {
+	if p.s.cfg.Mode == ModeFull {
+		return RetentionVerdict(ModeFull, 0, false, time.Time{}, p.now())
+	}
+	// The expiry is the binlog server's (binlog_address): an OceanBase tenant has no such
+	// variable, the Binlog Service's instance may (newer versions) or may not have it.
+	if v, err := p.s.binlogVariable(ctx, "binlog_expire_logs_seconds"); err == nil {
 		if n, err := strconv.ParseFloat(v, 64); err == nil {
 			expire, known = time.Duration(n)*time.Second, true
 		}
 	}
 	if !known || expire == 0 {
-		if v, err := p.variable(ctx, "expire_logs_days"); err == nil {
+		if v, err := p.s.binlogVariable(ctx, "expire_logs_days"); err == nil {
 			if n, err := strconv.ParseFloat(v, 64); err == nil {
 				expire, known = time.Duration(n*24*float64(time.Hour)), true
 			}
@@ -296,7 +303,47 @@ func (p *Prechecker) LogRetention(ctx context.Context) Check {
 	} else if p.dumpErr != nil {
 		c.Detail += fmt.Sprintf("; the oldest binlog could not be read (%v)", p.dumpErr)
 	}
+	if p.s.oceanBase {
+		c = BinlogServiceRetention(c, p.logs)
+	}
 	return c
+}
+
+// BinlogServiceRetention qualifies a retention verdict for the OceanBase Binlog Service,
+// which purges by age (binlog_expire_logs_seconds) and by size (binlog_expire_logs_size) of
+// its instance configuration, and closes an instance without subscribers after a week: a
+// pass that rests on the age of the oldest file, or on an age setting alone, becomes a
+// warning naming the instance settings. logs is SHOW BINARY LOGS (for the size held now).
+func BinlogServiceRetention(c Check, logs []binlogFile) Check {
+	if c.Status == StatusFail || c.Name != CheckLogRetention || strings.HasPrefix(c.Detail, "mode full") {
+		return c
+	}
+	var total int64
+	sized := true
+	for _, l := range logs {
+		if l.size < 0 {
+			sized = false
+		}
+		total += l.size
+	}
+	held := ""
+	if len(logs) > 0 && sized {
+		held = fmt.Sprintf("; the Binlog Service holds %d files, %s", len(logs), humanBytes(total))
+	}
+	c.Status = StatusWarn
+	c.Detail += held + "; the OceanBase Binlog Service also purges by size (instance settings binlog_expire_logs_seconds and binlog_expire_logs_size, see SHOW BINLOG INSTANCES on the binlog server): the retention cannot be confirmed from the tenant"
+	return c
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
 }
 
 // RetentionVerdict judges the binlog retention for mode. expire is the server's expiry
@@ -354,8 +401,11 @@ func human(d time.Duration) string {
 // StandbyInfo is what the standby check found.
 type StandbyInfo struct {
 	TenantRole string // OceanBase: DBA_OB_TENANTS.TENANT_ROLE ("" when the view does not exist)
-	ReadOnly   bool   // @@GLOBAL.read_only
-	ReplicaOf  string // the primary this server replicates from ("" if none or unknown)
+	// RoleErr is why an OceanBase server's tenant role could not be read (no SELECT on
+	// oceanbase.DBA_OB_TENANTS, a version before 4.1): the role is unknown, never a pass.
+	RoleErr   string
+	ReadOnly  bool   // @@GLOBAL.read_only
+	ReplicaOf string // the primary this server replicates from ("" if none or unknown)
 }
 
 // Standby checks that the source is not a standby: OceanBase's tenant role, else MySQL's or
@@ -363,8 +413,15 @@ type StandbyInfo struct {
 func (p *Prechecker) Standby(ctx context.Context) Check {
 	var info StandbyInfo
 	var role sql.NullString
-	if err := p.s.db.QueryRowContext(ctx, "SELECT TENANT_ROLE FROM oceanbase.DBA_OB_TENANTS").Scan(&role); err == nil {
+	err := p.s.db.QueryRowContext(ctx, "SELECT TENANT_ROLE FROM oceanbase.DBA_OB_TENANTS").Scan(&role)
+	switch {
+	case err == nil:
 		info.TenantRole = role.String
+		return StandbyVerdict(info)
+	case p.s.oceanBase:
+		// On OceanBase read_only does not mark a standby tenant: without the role the
+		// answer is unknown (an access error must not fall through to a pass).
+		info.RoleErr = err.Error()
 		return StandbyVerdict(info)
 	}
 	if v, err := p.variable(ctx, "read_only"); err == nil {
@@ -400,6 +457,8 @@ func StandbyVerdict(info StandbyInfo) Check {
 	c := Check{Name: CheckStandby,
 		Consequence: "a standby's log may lag, switch over or be discarded, and the snapshot hand-over cannot write its watermark rows"}
 	switch {
+	case info.RoleErr != "":
+		c.Status, c.Detail = StatusWarn, fmt.Sprintf("cannot read the OceanBase tenant's role (%s): grant SELECT on oceanbase.DBA_OB_TENANTS (OceanBase 4.1+) or make sure the tenant is PRIMARY", info.RoleErr)
 	case info.TenantRole != "" && !strings.EqualFold(info.TenantRole, "PRIMARY"):
 		c.Status, c.Detail = StatusFail, fmt.Sprintf("the OceanBase tenant's role is %s: a standby tenant cannot be the source", info.TenantRole)
 	case info.TenantRole != "":
@@ -574,10 +633,7 @@ func (p *Prechecker) Privileges(ctx context.Context) Check {
 		tried["SELECT ON "+n.String()] = err == nil || !isDenied(err)
 	}
 	if p.s.cfg.Mode != ModeFull {
-		r, err := p.s.db.QueryContext(ctx, "SHOW MASTER STATUS")
-		if err == nil {
-			r.Close()
-		}
+		_, err := p.s.binlogQuery(ctx, "SHOW MASTER STATUS")
 		tried[clientPriv(p.s.flavor)+" ON *.*"] = err == nil || !isDenied(err)
 		p.readOldest(ctx)
 		if p.dumpErr == nil {

@@ -210,6 +210,14 @@ func newTable(t *change.Table, rows int64) *table {
 	tb.key = t.KeyColumns()
 	if hasRealKey(t) {
 		tb.chunkKey = tb.key
+		if !chunkable(tb) {
+			// A key with ENUM/SET/FLOAT/JSON columns does not compare in SQL as it sorts:
+			// chunk on another unique NOT NULL key when the table has one (the hand-over
+			// still matches rows by the key above: chunks only need a total order).
+			if alt := chunkableKey(t, tb.kinds); alt != nil {
+				tb.chunkKey = alt
+			}
+		}
 	}
 	for i := range t.Columns {
 		if t.Columns[i].Generated == change.GeneratedVirtual {
@@ -315,6 +323,24 @@ func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``")
 func qualified(db, name string) string { return quoteIdent(db) + "." + quoteIdent(name) }
 
 // hasRealKey reports whether the table has a primary key or a unique key of NOT NULL columns.
+// chunkableKey returns the columns of the first primary or unique NOT NULL key whose columns
+// all compare in SQL as they sort, nil if none.
+func chunkableKey(t *change.Table, kinds []colKind) []int {
+	keys := append([][]int{t.PrimaryKey}, t.UniqueKeys...)
+	for _, k := range keys {
+		ok := len(k) > 0
+		for _, i := range k {
+			if t.Columns[i].Nullable || !chunkableKind(kinds[i]) {
+				ok = false
+			}
+		}
+		if ok {
+			return k
+		}
+	}
+	return nil
+}
+
 func hasRealKey(t *change.Table) bool {
 	if len(t.PrimaryKey) > 0 {
 		return true

@@ -276,10 +276,19 @@ func (sn *snapshotter) send(w *chunkWork) bool {
 // chunkable reports whether keyset pagination over the key compares in SQL as it sorts.
 func chunkable(tb *table) bool {
 	for _, i := range tb.chunkKey {
-		switch tb.kinds[i] {
-		case kEnum, kSet, kFloat32, kFloat64, kJSON:
+		if !chunkableKind(tb.kinds[i]) {
 			return false
 		}
+	}
+	return true
+}
+
+// chunkableKind: ENUM and SET sort by index but compare as strings, FLOAT's text is not its
+// stored value, JSON has no SQL order.
+func chunkableKind(k colKind) bool {
+	switch k {
+	case kEnum, kSet, kFloat32, kFloat64, kJSON:
+		return false
 	}
 	return true
 }
@@ -535,15 +544,16 @@ func (sn *snapshotter) readChunkWith(w *chunkWork) error {
 	return nil
 }
 
-// retry runs f up to 5 times with backoff while the error looks transient.
+// retry runs f up to 8 times with backoff (100 ms doubling to 5 s, about 11 s in all: an
+// OceanBase leader switch takes seconds) while the error looks transient.
 func retry(ctx context.Context, f func() error) error {
 	delay := 100 * time.Millisecond
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 8; attempt++ {
 		if err = f(); err == nil || ctx.Err() != nil {
 			return err
 		}
-		if !transient(err) {
+		if !transient(err) || attempt == 7 {
 			return err
 		}
 		t := time.NewTimer(delay)
@@ -553,7 +563,7 @@ func retry(ctx context.Context, f func() error) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		delay *= 2
+		delay = min(delay*2, 5*time.Second)
 	}
 	return err
 }
@@ -564,8 +574,27 @@ func isNoSuchTable(err error) bool {
 	return errors.As(err, &me) && me.Number == 1146
 }
 
+// obTransient lists OceanBase's error codes (MySQL mode; some clients print them negative)
+// that a retry may get past: 4012 timeout (also a statement cut short by a leader switch),
+// 4038 not master (leader switch), 6002 transaction rolled back by the server (leader
+// change), 4023 EAGAIN-style retry, 6005 lock conflict retry.
+var obTransient = map[int]bool{4012: true, 4038: true, 6002: true, 4023: true, 6005: true}
+
 func transient(err error) bool {
+	var me *gosql.MySQLError
+	if errors.As(err, &me) && (obTransient[int(me.Number)] || obTransient[-int(int16(me.Number))]) {
+		return true
+	}
 	msg := err.Error()
+	for _, code := range []string{"4012", "4038", "6002"} {
+		if strings.Contains(msg, "Error "+code+" ") || strings.Contains(msg, "Error -"+code) || strings.Contains(msg, "ERROR -"+code) {
+			return true
+		}
+	}
+	lower := strings.ToLower(msg)
+	if strings.Contains(lower, "not master") || strings.Contains(lower, "leader") && strings.Contains(lower, "switch") {
+		return true
+	}
 	for _, s := range []string{"bad connection", "invalid connection", "broken pipe", "connection reset",
 		"connection refused", "EOF", "i/o timeout", "Lock wait timeout", "Deadlock", "gone away"} {
 		if strings.Contains(msg, s) {

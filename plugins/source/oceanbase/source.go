@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/go-mysql-org/go-mysql/replication"
 	gosql "github.com/go-sql-driver/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
 
@@ -41,9 +40,11 @@ type Source struct {
 	ctx    context.Context // for SQL issued while decoding; cancelled by Close
 	cancel context.CancelFunc
 
-	db       *sql.DB
-	flavor   string
-	gtidMode bool
+	db        *sql.DB
+	version   string // the SQL server's VERSION()
+	oceanBase bool   // the SQL server is OceanBase (VERSION() says so)
+	flavor    string
+	gtidMode  bool
 
 	// The selection and the schemas are the stream goroutine's: Read's, or SetTables' while it
 	// holds readSem.
@@ -53,9 +54,10 @@ type Source struct {
 	lastVersion map[string]uint64
 	wm          *table
 	wmKey       string
-	checkedMaps map[*replication.TableMapEvent]*table
-	ddlParser   *parser.Parser // replays DDL on the in-memory schemas (stream goroutine only)
-	hist        *history       // the persisted schema history (history.go)
+	checkedMaps map[tmKey]*table // TABLE_MAP contents checked against a schema (checkTableMap)
+	mapChecks   int              // full TABLE_MAP checks done (tests)
+	ddlParser   *parser.Parser   // replays DDL on the in-memory schemas (stream goroutine only)
+	hist        *history         // the persisted schema history (history.go)
 
 	bl            *binlog
 	maxReconnects int
@@ -207,6 +209,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	}
 	start.Epoch, start.HasEpoch = s.hist.current(), s.hist.enabled()
 	if pos == nil {
+		s.completeGTID(ctx, &start) // never a MySQL GTID set with a gap (gtidset.go)
 		// A fresh start: hand the host the start position first (sdk.Source.Open), so a
 		// crash before the first checkpoint resumes here and misses nothing.
 		p := start
@@ -464,79 +467,144 @@ func (s *Source) planResume(st *snapState) []*table {
 	return todo
 }
 
-// connect opens the SQL connection pool and detects the server's flavor.
+// connect opens the SQL connection pool, detects the server's flavor and sets the session
+// variables every SQL session needs (sessionParams), then asks binlog_address about GTIDs.
 func (s *Source) connect(ctx context.Context) error {
 	mc, err := s.cfg.dsn()
 	if err != nil {
 		return err
 	}
-	conn, err := gosql.NewConnector(mc)
+	probe, err := s.openPool(ctx, mc, 1)
 	if err != nil {
-		return fmt.Errorf("sql connection to %s: %w", s.cfg.Address, err)
+		return err
 	}
-	s.db = sql.OpenDB(conn)
-	s.db.SetMaxOpenConns(int(s.cfg.SnapshotConcurrency) + 4)
-	s.db.SetMaxIdleConns(int(s.cfg.SnapshotConcurrency) + 4)
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to %s as %s: %w", s.cfg.Address, s.cfg.User, err)
+	var version string
+	if err := probe.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		probe.Close()
+		return fmt.Errorf("read server version: %w", err)
+	}
+	s.version = version
+	params, err := sessionParams(ctx, probe, version, s.cfg.QueryTimeout.D())
+	probe.Close()
+	if err != nil {
+		return err
+	}
+	for k, v := range params {
+		mc.Params[k] = v
+	}
+	if s.db, err = s.openPool(ctx, mc, int(s.cfg.SnapshotConcurrency)+4); err != nil {
+		return err
 	}
 	return s.detectServer(ctx)
 }
 
-func (s *Source) detectServer(ctx context.Context) error {
-	var version string
-	if err := s.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return fmt.Errorf("read server version: %w", err)
+func (s *Source) openPool(ctx context.Context, mc *gosql.Config, n int) (*sql.DB, error) {
+	conn, err := gosql.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("sql connection to %s: %w", s.cfg.Address, err)
 	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s as %s: %w", s.cfg.Address, s.cfg.User, err)
+	}
+	return db, nil
+}
+
+// isOceanBase reports an OceanBase server by its VERSION() ("5.7.25-OceanBase_CE-v4.2.1.2").
+func isOceanBase(version string) bool { return strings.Contains(strings.ToLower(version), "oceanbase") }
+
+// sessionParamsFor lists the session variables ferry's SQL sessions set on a server of this
+// version: the statement time limit (the snapshot reads a table without a usable key in one
+// statement; OceanBase cancels statements after ob_query_timeout, 10 s by default, with error
+// 4012) and, on OceanBase, strong reads (a weak read may return a follower's stale row, older
+// than a chunk's low watermark). required marks the ones whose failure is an error.
+func sessionParamsFor(version string, timeout time.Duration) (params map[string]string, required map[string]bool) {
+	us := strconv.FormatInt(timeout.Microseconds(), 10)
+	switch {
+	case isOceanBase(version):
+		return map[string]string{"ob_query_timeout": us, "ob_trx_timeout": us, "ob_read_consistency": "'STRONG'"},
+			map[string]bool{"ob_read_consistency": true}
+	case strings.Contains(strings.ToLower(version), "mariadb"):
+		return map[string]string{"max_statement_time": strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)}, nil
+	default:
+		return map[string]string{"max_execution_time": strconv.FormatInt(timeout.Milliseconds(), 10)}, nil
+	}
+}
+
+// sessionParams returns the session variables of sessionParamsFor that the server accepts
+// (tried on db): an optional one it refuses (an old MySQL without max_execution_time) is left
+// out, a required one it refuses is an error.
+func sessionParams(ctx context.Context, db *sql.DB, version string, timeout time.Duration) (map[string]string, error) {
+	want, required := sessionParamsFor(version, timeout)
+	out := map[string]string{}
+	for k, v := range want {
+		if _, err := db.ExecContext(ctx, "SET SESSION "+k+" = "+v); err != nil {
+			if required[k] {
+				return nil, fmt.Errorf("set %s = %s: %w", k, v, err)
+			}
+			continue
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// detectServer sets the flavor (from the SQL server's VERSION()) and, for the binlog modes,
+// whether the binlog server uses GTIDs: @@GLOBAL.gtid_mode asked on binlog_address (an
+// OBServer has no such variable; the Binlog Service, directly or through ODP, answers ON).
+func (s *Source) detectServer(ctx context.Context) error {
+	version := s.version
+	s.oceanBase = isOceanBase(version)
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		s.flavor, s.gtidMode = mysql.MariaDBFlavor, true
 		return nil
 	}
 	s.flavor = mysql.MySQLFlavor
-	var mode string
-	if err := s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_mode").Scan(&mode); err == nil {
+	if s.cfg.Mode == ModeFull {
+		return nil
+	}
+	mode, err := s.binlogVariable(ctx, "gtid_mode")
+	var me *mysql.MyError
+	switch {
+	case err == nil:
 		s.gtidMode = strings.EqualFold(mode, "ON")
+	case errors.As(err, &me): // no gtid_mode (MySQL 5.5): file and offset
+	default:
+		return err
 	}
 	return nil
 }
 
-// currentPosition is the server's current binlog end (file, offset and GTID set).
+// currentPosition is the binlog server's current binlog end (file, offset and GTID set), from
+// SHOW MASTER STATUS on binlog_address. A MySQL-flavor GTID set is taken only when the
+// server shows one (Executed_Gtid_Set; the Binlog Service's binlog_gtid_display may hide it):
+// else startBinlog resolves the full set from the file's PREVIOUS_GTIDS (gtidset.go).
 func (s *Source) currentPosition(ctx context.Context) (position, error) {
-	rows, err := s.db.QueryContext(ctx, "SHOW MASTER STATUS")
+	r, err := s.binlogQuery(ctx, "SHOW MASTER STATUS")
 	if err != nil {
-		return position{}, fmt.Errorf("SHOW MASTER STATUS: %w", err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	if !rows.Next() {
-		return position{}, errors.New("SHOW MASTER STATUS returned nothing: is the binlog enabled?")
-	}
-	raw := make([]sql.RawBytes, len(cols))
-	dst := make([]any, len(cols))
-	for i := range raw {
-		dst[i] = &raw[i]
-	}
-	if err := rows.Scan(dst...); err != nil {
 		return position{}, err
 	}
-	p := position{File: string(raw[0])}
-	n, err := strconv.ParseUint(string(raw[1]), 10, 32)
+	if len(r.rows) == 0 || len(r.cols) < 2 {
+		return position{}, fmt.Errorf("SHOW MASTER STATUS on binlog_address %s returned nothing: is the binlog enabled?", s.cfg.BinlogAddress)
+	}
+	p := position{File: r.rows[0][0]}
+	n, err := strconv.ParseUint(r.rows[0][1], 10, 32)
 	if err != nil {
-		return position{}, fmt.Errorf("SHOW MASTER STATUS position %q: %w", raw[1], err)
+		return position{}, fmt.Errorf("SHOW MASTER STATUS position %q: %w", r.rows[0][1], err)
 	}
 	p.Pos = uint32(n)
-	for i, c := range cols {
-		if strings.EqualFold(c, "Executed_Gtid_Set") && s.gtidMode {
-			p.GTID = strings.ReplaceAll(string(raw[i]), "\n", "")
-		}
+	if g, ok := r.col(0, "Executed_Gtid_Set"); ok && s.gtidMode && s.flavor != mysql.MariaDBFlavor {
+		p.GTID = strings.ReplaceAll(g, "\n", "")
 	}
-	rows.Close()
 	if s.flavor == mysql.MariaDBFlavor {
-		var g sql.NullString
-		if err := s.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Pos).Scan(&g); err != nil {
+		g, err := s.binlogGTIDPos(ctx, p.File, p.Pos)
+		if err != nil {
 			return position{}, fmt.Errorf("BINLOG_GTID_POS: %w", err)
 		}
-		p.GTID = g.String
+		p.GTID = g
 	}
 	return p, nil
 }

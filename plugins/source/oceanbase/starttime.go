@@ -2,7 +2,6 @@ package oceanbase
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -18,27 +17,13 @@ func (s *Source) ResolveTimestamp(ctx context.Context, ts time.Time) (position, 
 	if err != nil {
 		return position{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, "SHOW BINARY LOGS")
+	logs, err := s.binaryLogs(ctx)
 	if err != nil {
-		return position{}, fmt.Errorf("SHOW BINARY LOGS: %w", err)
+		return position{}, err
 	}
-	var files []string
-	cols, _ := rows.Columns()
-	for rows.Next() {
-		raw := make([]sql.RawBytes, len(cols))
-		dst := make([]any, len(cols))
-		for i := range raw {
-			dst[i] = &raw[i]
-		}
-		if err := rows.Scan(dst...); err != nil {
-			rows.Close()
-			return position{}, err
-		}
-		files = append(files, string(raw[0]))
-	}
-	rows.Close()
-	if len(files) == 0 {
-		return position{}, fmt.Errorf("SHOW BINARY LOGS lists no files")
+	files := make([]string, len(logs))
+	for i, l := range logs {
+		files[i] = l.name
 	}
 	cfg, err := s.syncerConfig()
 	if err != nil {
@@ -68,9 +53,8 @@ func (s *Source) ResolveTimestamp(ctx context.Context, ts time.Time) (position, 
 			}
 		}
 		if s.flavor == mysql.MariaDBFlavor {
-			var g sql.NullString
-			if err := s.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Pos).Scan(&g); err == nil {
-				p.GTID = g.String
+			if g, err := s.binlogGTIDPos(ctx, p.File, p.Pos); err == nil {
+				p.GTID = g
 			}
 		}
 		return p, nil
@@ -91,6 +75,7 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 	}
 	var pos uint32 = 4
 	inTx := false
+	var gset mysql.GTIDSet // PREVIOUS_GTIDS plus the GTIDs before the start found (MySQL flavor)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		e, err := st.GetEvent(cctx)
@@ -117,8 +102,22 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 		}
 		start := false
 		switch ev := e.Event.(type) {
-		case *replication.MariadbGTIDEvent, *replication.GTIDEvent:
+		case *replication.PreviousGTIDsEvent:
+			if gs, err := mysql.ParseMysqlGTIDSet(ev.GTIDSets); err == nil {
+				gset = gs
+			}
+		case *replication.MariadbGTIDEvent:
 			start, inTx = true, true
+		case *replication.GTIDEvent:
+			start, inTx = true, true
+			if gset != nil && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
+				break // the start: its GTID is not executed before it
+			}
+			if next, err := ev.GTIDNext(); err == nil && gset != nil {
+				if err := gset.Update(next.String()); err != nil {
+					gset = nil
+				}
+			}
 		case *replication.QueryEvent:
 			if !inTx {
 				start = true
@@ -128,7 +127,11 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 			inTx = false
 		}
 		if start && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
-			return first, position{File: file, Pos: before}, true, nil
+			p := position{File: file, Pos: before}
+			if gset != nil {
+				p.GTID = gset.String() // the full set executed before the start (gtidset.go)
+			}
+			return first, p, true, nil
 		}
 		if file == end.File && pos >= end.Pos {
 			return first, p, false, nil

@@ -69,6 +69,7 @@ type binlog struct {
 	file     string
 	pos      uint32
 	gset     mysql.GTIDSet
+	gsetFull bool     // gset is the full set executed (else positions carry none: gtidset.go)
 	resume   position // after the last complete transaction
 	tx       txState
 	nextSkip uint32
@@ -96,9 +97,9 @@ func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		Flavor:                  s.flavor,
 		Host:                    host,
 		Port:                    uint16(p),
-		User:                    s.cfg.User,
+		User:                    s.cfg.binlogUser(),
 		Password:                s.cfg.Password.Reveal(),
-		TLSConfig:               s.cfg.tlsConfig(),
+		TLSConfig:               s.cfg.binlogTLSConfig(),
 		Charset:                 "utf8mb4",
 		TimestampStringLocation: time.UTC,
 		RenderJSONAsMySQLText:   true,
@@ -120,9 +121,10 @@ func (s *Source) startBinlog(p position) error {
 	if err != nil {
 		return err
 	}
+	full := s.completeGTID(s.ctx, &p)
 	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
-	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip, nextAll: p.All}
+	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip, nextAll: p.All, gsetFull: full}
 	b.resume = position{File: p.File, Pos: p.Pos, GTID: p.GTID, Epoch: p.Epoch, HasEpoch: p.HasEpoch}
 	if s.gtidMode && p.GTID != "" {
 		gs, perr := mysql.ParseGTIDSet(s.flavor, p.GTID)
@@ -133,14 +135,14 @@ func (s *Source) startBinlog(p position) error {
 		b.gset = gs
 		st, err = sy.StartSyncGTID(gs.Clone())
 	} else {
-		if s.gtidMode && p.GTID == "" {
+		if s.gtidMode {
 			b.gset, _ = mysql.ParseGTIDSet(s.flavor, "")
 		}
 		st, err = sy.StartSync(mysql.Position{Name: p.File, Pos: p.Pos})
 	}
 	if err != nil {
 		sy.Close()
-		return fmt.Errorf("start binlog stream at %s: %w", p.String(), err)
+		return fmt.Errorf("start binlog stream at %s: %w", p.String(), s.binlogConnError(err))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel, b.done, b.evCh = cancel, make(chan struct{}), make(chan evOrErr, evChanCap)
@@ -254,6 +256,18 @@ func (s *Source) handle(e *replication.BinlogEvent) error {
 		return nil
 	case *replication.FormatDescriptionEvent:
 		return nil
+	case *replication.PreviousGTIDsEvent:
+		// The set executed before this file: with it the set becomes known (gtidset.go).
+		if !b.gsetFull && s.flavor != mysql.MariaDBFlavor && s.gtidMode {
+			set, err := mysql.ParseMysqlGTIDSet(ev.GTIDSets)
+			if err != nil {
+				return fmt.Errorf("PREVIOUS_GTIDS %q: %w", ev.GTIDSets, err)
+			}
+			b.gset, b.gsetFull = set, true
+			if !b.tx.active {
+				b.resume.GTID = set.String()
+			}
+		}
 	case *replication.MariadbGTIDEvent:
 		s.beginTx(before, h.Timestamp)
 		b.tx.gtid = ev.GTID.String()
@@ -308,6 +322,14 @@ func (s *Source) handle(e *replication.BinlogEvent) error {
 	return nil
 }
 
+// gtidString is the GTID set executed so far, "" while it is not known to be full.
+func (b *binlog) gtidString() string {
+	if b.gset == nil || !b.gsetFull {
+		return ""
+	}
+	return b.gset.String()
+}
+
 // advance moves the read offset to the end of the event (events with offset 0 are
 // artificial, heartbeats and format descriptions do not move it).
 func (b *binlog) advance(h *replication.EventHeader) {
@@ -321,10 +343,7 @@ func (b *binlog) advance(h *replication.EventHeader) {
 
 func (s *Source) beginTx(before uint32, ts uint32) {
 	b := s.bl
-	gb := ""
-	if b.gset != nil {
-		gb = b.gset.String()
-	}
+	gb := b.gtidString()
 	b.tx = txState{active: true, file: b.file, pos: before, gtidBefore: gb, start: time.Unix(int64(ts), 0).UTC(),
 		skip: b.nextSkip, skipAll: b.nextAll, epoch: s.hist.current()}
 	b.nextSkip, b.nextAll = 0, 0
@@ -342,11 +361,7 @@ func (s *Source) commitTx(ts uint32) error {
 			return fmt.Errorf("gtid %s: %w", tx.gtid, err)
 		}
 	}
-	gs := ""
-	if b.gset != nil {
-		gs = b.gset.String()
-	}
-	b.resume = position{File: b.file, Pos: b.pos, GTID: gs, Epoch: s.hist.current(), HasEpoch: b.resume.HasEpoch}
+	b.resume = position{File: b.file, Pos: b.pos, GTID: b.gtidString(), Epoch: s.hist.current(), HasEpoch: b.resume.HasEpoch}
 	commit := time.Unix(int64(ts), 0).UTC()
 	spilled := tx.flushed > 0
 	for i := range tx.rows {
@@ -566,10 +581,16 @@ func (s *Source) decodeRow(tb *table, raw []any) ([]change.Value, error) {
 
 // checkTableMap verifies, once per TABLE_MAP, that its column types fit the schema, so a
 // schema that is out of step with the log is an error instead of wrong values.
+//
+// The cache is keyed by the table id and a hash of what the check reads (names, types, type
+// metadata, the optional names and signedness), not by the event: the OceanBase Binlog
+// Service writes one TABLE_MAP per row, and a check per row would cost more than the row.
 func (s *Source) checkTableMap(tb *table, tm *replication.TableMapEvent) error {
-	if s.checkedMaps[tm] == tb {
+	key := tableMapKey(tm)
+	if s.checkedMaps[key] == tb {
 		return nil
 	}
+	s.mapChecks++
 	cols := tb.t.Columns
 	idx := make([]int, 0, len(cols))
 	if tb.logCols != nil && int(tm.ColumnCount) == len(tb.logCols) {
@@ -606,10 +627,39 @@ func (s *Source) checkTableMap(tb *table, tm *replication.TableMapEvent) error {
 		}
 	}
 	if s.checkedMaps == nil || len(s.checkedMaps) > 4096 {
-		s.checkedMaps = map[*replication.TableMapEvent]*table{}
+		s.checkedMaps = map[tmKey]*table{}
 	}
-	s.checkedMaps[tm] = tb
+	s.checkedMaps[key] = tb
 	return nil
+}
+
+// tmKey identifies a TABLE_MAP's content for checkTableMap's cache.
+type tmKey struct {
+	id   uint64
+	hash uint64
+}
+
+func tableMapKey(tm *replication.TableMapEvent) tmKey {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	add := func(b []byte) {
+		for _, x := range b {
+			h = (h ^ uint64(x)) * prime
+		}
+		h = (h ^ 0xff) * prime // separator
+	}
+	add(tm.Schema)
+	add(tm.Table)
+	add(tm.ColumnType)
+	for _, m := range tm.ColumnMeta {
+		h = (h ^ uint64(m&0xff)) * prime
+		h = (h ^ uint64(m>>8)) * prime
+	}
+	for _, n := range tm.ColumnName {
+		add(n)
+	}
+	add(tm.SignednessBitmap)
+	return tmKey{id: tm.TableID, hash: h}
 }
 
 func realType(tp byte, meta uint16) byte {
@@ -629,7 +679,9 @@ func logTypeFits(k colKind, tp byte) bool {
 		return tp == mysql.MYSQL_TYPE_TINY || tp == mysql.MYSQL_TYPE_SHORT || tp == mysql.MYSQL_TYPE_INT24 ||
 			tp == mysql.MYSQL_TYPE_LONG || tp == mysql.MYSQL_TYPE_LONGLONG
 	case kFloat32:
-		return tp == mysql.MYSQL_TYPE_FLOAT
+		// FLOAT(p > 24) is logged as DOUBLE by the OceanBase Binlog Service while
+		// information_schema still says float (float(30,10))
+		return tp == mysql.MYSQL_TYPE_FLOAT || tp == mysql.MYSQL_TYPE_DOUBLE
 	case kFloat64:
 		return tp == mysql.MYSQL_TYPE_DOUBLE
 	case kDecimal:

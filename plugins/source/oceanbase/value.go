@@ -65,8 +65,8 @@ func fromLog(c *change.Column, k colKind, v any) (change.Value, error) {
 		switch x := v.(type) {
 		case float32:
 			return change.NewFloat32(x), nil
-		case float64:
-			return change.NewFloat32(float32(x)), nil
+		case float64: // the Binlog Service logs FLOAT(p > 24), e.g. FLOAT(30,10), as DOUBLE
+			return floatValue(x), nil
 		}
 	case kFloat64:
 		switch x := v.(type) {
@@ -111,9 +111,9 @@ func fromLog(c *change.Column, k colKind, v any) (change.Value, error) {
 	case kString:
 		switch x := v.(type) {
 		case string:
-			return change.NewString(x), nil
+			return logString(c, []byte(x))
 		case []byte:
-			return change.NewString(string(x)), nil
+			return logString(c, x)
 		}
 	case kJSON:
 		switch x := v.(type) {
@@ -163,7 +163,7 @@ func fromText(c *change.Column, k colKind, b []byte) (change.Value, error) {
 		return change.NewUint(n), wrapText(c, s, err)
 	case kFloat32:
 		f, err := strconv.ParseFloat(s, 64)
-		return change.NewFloat32(float32(f)), wrapText(c, s, err)
+		return floatValue(f), wrapText(c, s, err)
 	case kFloat64:
 		f, err := strconv.ParseFloat(s, 64)
 		return change.NewFloat64(f), wrapText(c, s, err)
@@ -224,6 +224,17 @@ func fromText(c *change.Column, k colKind, b []byte) (change.Value, error) {
 		return change.NewJSON(s), nil
 	}
 	return change.NewBytes(b), nil
+}
+
+// floatValue is the value of a FLOAT column read as a double: the SQL read (`col + 0e0`) and,
+// for FLOAT(p > 24) on the OceanBase Binlog Service, the binlog's DOUBLE. A single-precision
+// value (every MySQL and MariaDB FLOAT) is a float32, exactly; a double that no float32
+// holds stays a float64, so nothing is rounded and both reads give the same value.
+func floatValue(f float64) change.Value {
+	if g := float32(f); float64(g) == f || math.IsNaN(f) {
+		return change.NewFloat32(g)
+	}
+	return change.NewFloat64(f)
 }
 
 func wrapText(c *change.Column, s string, err error) error {
