@@ -271,45 +271,26 @@ func (s *Source) ddlBetween(ctx context.Context, p0, p1 position) (string, error
 		if i == 0 {
 			q += " FROM " + strconv.FormatUint(uint64(p0.Pos), 10)
 		}
-		rows, err := s.db.QueryContext(ctx, q)
+		r, err := s.binlogQuery(ctx, q)
 		if err != nil {
-			return "", fmt.Errorf("oceanbase: %s: %w", q, err)
-		}
-		cols, _ := rows.Columns()
-		raw := make([]sql.RawBytes, len(cols))
-		dst := make([]any, len(cols))
-		for j := range raw {
-			dst[j] = &raw[j]
-		}
-		typ, info, end := -1, -1, -1
-		for j, c := range cols {
-			switch strings.ToLower(c) {
-			case "event_type":
-				typ = j
-			case "info":
-				info = j
-			case "end_log_pos":
-				end = j
-			}
+			return "", fmt.Errorf("oceanbase: %s on binlog_address: %w", q, err)
 		}
 		found := ""
-		for found == "" && rows.Next() {
-			if err := rows.Scan(dst...); err != nil {
-				rows.Close()
-				return "", err
-			}
-			if typ < 0 || info < 0 || !strings.EqualFold(string(raw[typ]), "Query") {
+		for k := range r.rows {
+			typ, _ := r.col(k, "Event_type")
+			if !strings.EqualFold(typ, "Query") {
 				continue
 			}
-			if f == p1.File && end >= 0 {
-				if n, err := strconv.ParseUint(string(raw[end]), 10, 32); err == nil && uint32(n) > p1.Pos {
+			if e, ok := r.col(k, "End_log_pos"); ok && f == p1.File {
+				if n, err := strconv.ParseUint(e, 10, 32); err == nil && uint32(n) > p1.Pos {
 					break
 				}
 			}
-			db, stmt := "", string(raw[info])
+			stmt, _ := r.col(k, "Info")
+			db := ""
 			if strings.HasPrefix(stmt, "use `") {
-				if k := strings.Index(stmt, "`; "); k > 0 {
-					db, stmt = strings.ReplaceAll(stmt[5:k], "``", "`"), stmt[k+3:]
+				if x := strings.Index(stmt, "`; "); x > 0 {
+					db, stmt = strings.ReplaceAll(stmt[5:x], "``", "`"), stmt[x+3:]
 				}
 			}
 			ci := classifyQuery(db, stmt)
@@ -322,11 +303,9 @@ func (s *Source) ddlBetween(ctx context.Context, p0, p1 position) (string, error
 					break
 				}
 			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return "", err
+			if found != "" {
+				break
+			}
 		}
 		if found != "" {
 			return found, nil
