@@ -100,20 +100,26 @@ func TestKeyChangeKill9(t *testing.T) {
 				t.Fatalf("only %d of %d kills before the writers finished", kills, nKills)
 			}
 			moves := w.Moves()
-			want := 1 + w.Statements() + len(moves) // a move is two messages
+			// a move is two messages; the marker row adds its insert unless only its snapshot row
+			// carried it
+			want := w.Statements() + len(moves)
 			c, err := verify.NewConsumer(broker.NameServer, topic)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
+			// distinct changes: snapshot rows read again after a restart (whose checkpoint
+			// predates the snapshot's end) carry ids of their own read and are not counted
 			distinct := func() int {
 				ids := map[string]bool{}
 				for _, m := range c.Messages() {
-					ids[m.Properties[verify.PropID]] = true
+					if id := m.Properties[verify.PropID]; !strings.HasPrefix(id, "snapshot:") || id == "" {
+						ids[id] = true
+					}
 				}
 				return len(ids)
 			}
-			for deadline := time.Now().Add(2 * time.Minute); (distinct() < want || c.Quiet() < 3*time.Second) && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(2 * time.Minute); (distinct() < want+1 || c.Quiet() < 3*time.Second) && !(distinct() >= want && c.Quiet() > 6*time.Second) && time.Now().Before(deadline); {
 				time.Sleep(200 * time.Millisecond)
 			}
 			if err := f.stop(30 * time.Second); err != nil {
@@ -125,10 +131,10 @@ func TestKeyChangeKill9(t *testing.T) {
 			}
 			msgs := c.Messages()
 			s := verify.CheckMoves(format, msgs, table, moves)
-			t.Logf("%s: %d statements (%d key moves), %d kills; %d messages (%d distinct, want %d), %d keys, %d violations",
-				format, w.Statements(), len(moves), kills, len(msgs), distinct(), want, s.Keys, len(s.Violations))
-			if distinct() != want {
-				t.Errorf("%d distinct changes delivered, want %d", distinct(), want)
+			t.Logf("%s: %d statements (%d key moves), %d kills; %d messages (%d distinct changes, want %d), %d keys, %d snapshot rows read again, %d violations",
+				format, w.Statements(), len(moves), kills, len(msgs), distinct(), want, s.Keys, s.RepeatSnapshot, len(s.Violations))
+			if d := distinct(); d != want && d != want+1 {
+				t.Errorf("%d distinct changes delivered, want %d (and the marker's insert)", d, want)
 			}
 			if !s.OK() {
 				t.Fatalf("%d violations:\n%s", len(s.Violations), strings.Join(s.Violations, "\n"))
