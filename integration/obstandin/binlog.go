@@ -60,6 +60,7 @@ var (
 	reSelectFunc = regexp.MustCompile(`(?is)^select\s+([a-z_]+)\(\s*\)$`)
 	reShowVars   = regexp.MustCompile(`(?is)^show\s+(?:global\s+|session\s+)?variables(?:\s+like\s+'([^']*)')?$`)
 	reShowEvents = regexp.MustCompile(`(?is)^show\s+binlog\s+events(?:\s+in\s+'([^']+)')?(?:\s+from\s+(\d+))?(?:\s+limit\s+(\d+))?$`)
+	reKill       = regexp.MustCompile(`(?is)^kill\s+(?:connection\s+|query\s+)?(\d+)$`)
 	rePurgeTo    = regexp.MustCompile(`(?is)^purge\s+(?:binary|master)\s+logs\s+to\s+'([^']+)'$`)
 	reSetAssign  = regexp.MustCompile(`(?is)^\s*(@@(?:global\.|session\.)?|@|global\s+|session\s+)?([a-z_0-9]+)\s*=\s*(.+?)\s*$`)
 )
@@ -71,19 +72,34 @@ func normalize(q string) string {
 }
 
 func oneRow(names []string, vals []any) (*mysql.Result, error) {
-	rs, err := mysql.BuildSimpleTextResultset(names, [][]any{vals})
-	if err != nil {
-		return nil, err
-	}
-	return mysql.NewResult(rs), nil
+	return rows(names, [][]any{vals})
 }
 
+// rows builds a text result set (empty strings stay empty, nil is NULL).
 func rows(names []string, vals [][]any) (*mysql.Result, error) {
-	rs, err := mysql.BuildSimpleTextResultset(names, vals)
-	if err != nil {
-		return nil, err
+	r, _ := emptyResult(names...)
+	rs := r.Resultset
+	for i := range names {
+		if len(vals) > 0 {
+			switch vals[0][i].(type) {
+			case int, int64, uint32, uint64:
+				rs.Fields[i].Type = mysql.MYSQL_TYPE_LONGLONG
+				rs.Fields[i].Charset = 63
+			}
+		}
 	}
-	return mysql.NewResult(rs), nil
+	for _, row := range vals {
+		var b []byte
+		for _, v := range row {
+			if v == nil {
+				b = append(b, 0xfb)
+				continue
+			}
+			b = append(b, mysql.PutLengthEncodedString([]byte(fmt.Sprint(v)))...)
+		}
+		rs.RowDatas = append(rs.RowDatas, b)
+	}
+	return r, nil
 }
 
 func unknownVar(name string) error {
@@ -110,6 +126,10 @@ func (b *binlogSession) query(q string) (*mysql.Result, error) {
 		return nil, st.flush()
 	case strings.HasPrefix(l, "set "):
 		return nil, b.set(n[4:])
+	case reKill.MatchString(n):
+		id, _ := strconv.ParseUint(reKill.FindStringSubmatch(n)[1], 10, 32)
+		b.srv.kill(uint32(id))
+		return nil, nil
 	case strings.HasPrefix(l, "show slave status") || strings.HasPrefix(l, "show replica status") || l == "reset master":
 		return nil, mysql.NewError(mysql.ER_NOT_SUPPORTED_YET, "This version of the binlog service doesn't yet support '"+n+"'")
 	}

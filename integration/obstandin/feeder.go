@@ -40,6 +40,8 @@ type pendingTx struct {
 	schema     string
 }
 
+var tableQualifier = regexp.MustCompile("(?is)^\\s*(?:alter|create|drop|rename|truncate)\\s+(?:table\\s+|index\\s+\\S+\\s+on\\s+)?(?:if\\s+(?:not\\s+)?exists\\s+)?`?([A-Za-z0-9_$]+)`?\\.")
+
 var dbLevelDDL = regexp.MustCompile(`(?is)^\s*(create|drop|alter)\s+(database|schema)\b`)
 
 func (f *feeder) included(schema string) bool {
@@ -206,6 +208,8 @@ func (f *feeder) once(ctx context.Context) error {
 				}
 				if dbLevelDDL.MatchString(q) {
 					schema = ""
+				} else if m := tableQualifier.FindStringSubmatch(q); schema == "" && m != nil {
+					schema = m[1] // the database of the table, as the Binlog Service writes it
 				}
 				if err := f.st.commit(cur.String(), func(gno int64) []rawEvent {
 					return []rawEvent{gtidEvent(tx.ts, f.st.sid, gno, gno-1, gno), queryEvent(ts, schema, q)}

@@ -119,6 +119,14 @@ func (o *odpConn) HandleQuery(q string) (*mysql.Result, error) {
 		return oneRow([]string{n[len("select "):]}, []any{ODPVersion})
 	case strings.HasPrefix(l, "set "):
 		return o.set(n)
+	case reKill.MatchString(n):
+		// ODP owns the connection ids its clients see: never forwarded to a server
+		m := reKill.FindStringSubmatch(n)
+		id, _ := strconv.ParseUint(m[1], 10, 32)
+		if !o.srv.killODP(uint32(id), strings.Contains(l, "query")) {
+			return nil, mysql.NewError(mysql.ER_NO_SUCH_THREAD, fmt.Sprintf("Unknown thread id: %d", id))
+		}
+		return nil, nil
 	}
 	if m := reObSelect1.FindStringSubmatch(n); m != nil {
 		return oneRow([]string{n[len("select "):]}, []any{o.obValue(m[2], m[1])})
@@ -240,6 +248,9 @@ func (o *odpConn) forward(q string) (*mysql.Result, error) {
 }
 
 func (o *odpConn) kill() {
+	if o.back == nil {
+		return
+	}
 	k, err := client.Connect(o.srv.cfg.MariaDBAddr, o.plain, o.password, "")
 	if err != nil {
 		o.srv.logf("kill query: %v", err)
@@ -311,6 +322,9 @@ func (s *Server) serveODP(nc net.Conn) {
 		return
 	}
 	o.conn, o.bl.conn = c, c
+	s.mu.Lock()
+	s.odps[c] = o
+	s.mu.Unlock()
 	defer func() {
 		if o.back != nil {
 			o.back.Close()

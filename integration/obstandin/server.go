@@ -74,6 +74,7 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*server.Conn]struct{}
+	odps  map[*server.Conn]*odpConn
 	obDef map[string]string // GLOBAL ob_* values for new sessions
 
 	delayMS  atomic.Int64
@@ -116,7 +117,7 @@ func Start(cfg Config) (*Server, error) {
 	db.SetMaxOpenConns(2)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, store: st, db: db, logf: cfg.Logger.Printf, ctx: ctx, cancel: cancel,
-		conns: map[*server.Conn]struct{}{}, obDef: map[string]string{
+		conns: map[*server.Conn]struct{}{}, odps: map[*server.Conn]*odpConn{}, obDef: map[string]string{
 			"ob_query_timeout":    strconv.FormatInt(cfg.QueryTimeout.Microseconds(), 10),
 			"ob_trx_timeout":      "100000000",
 			"ob_trx_idle_timeout": "120000000",
@@ -227,6 +228,41 @@ func (s *Server) DropAll() int {
 	return n
 }
 
+// kill closes the connection with that id (KILL on the binlog role, as go-mysql's
+// BinlogSyncer sends when it closes).
+func (s *Server) kill(id uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.ConnectionID() == id {
+			c.Close()
+		}
+	}
+}
+
+// killODP is KILL [QUERY] id on the ODP role: the query of that session is killed on
+// MariaDB, or the session closed. False when the id is not one of ours.
+func (s *Server) killODP(id uint32, query bool) bool {
+	s.mu.Lock()
+	var target *server.Conn
+	for c := range s.conns {
+		if c.ConnectionID() == id {
+			target = c
+		}
+	}
+	o := s.odps[target]
+	s.mu.Unlock()
+	if target == nil {
+		return false
+	}
+	if query && o != nil {
+		o.kill()
+	} else {
+		target.Close()
+	}
+	return true
+}
+
 func (s *Server) track(c *server.Conn, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,6 +270,7 @@ func (s *Server) track(c *server.Conn, on bool) {
 		s.conns[c] = struct{}{}
 	} else {
 		delete(s.conns, c)
+		delete(s.odps, c)
 	}
 }
 
