@@ -322,13 +322,13 @@ func (s *Server) serveODP(nc net.Conn) {
 		return
 	}
 	o.conn, o.bl.conn = c, c
-	s.mu.Lock()
-	s.odps[c] = o
-	s.mu.Unlock()
 	defer func() {
 		if o.back != nil {
 			o.back.Close()
 		}
 	}()
-	s.serveConn(c)
+	s.mu.Lock()
+	s.odps[c] = o
+	s.mu.Unlock()
+	s.serveConn(c, nc)
 }

@@ -73,7 +73,7 @@ type Server struct {
 	http   *http.Server
 
 	mu    sync.Mutex
-	conns map[*server.Conn]struct{}
+	conns map[*server.Conn]net.Conn // closed through the net.Conn: server.Conn is not safe across goroutines
 	odps  map[*server.Conn]*odpConn
 	obDef map[string]string // GLOBAL ob_* values for new sessions
 
@@ -115,9 +115,26 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(2)
+	if st.mariaDBPos() == "" {
+		// First start: convert from where MariaDB is now (read before Start returns, so
+		// that everything written after Start is converted).
+		var pos string
+		if err := db.QueryRow("SELECT @@GLOBAL.gtid_binlog_pos").Scan(&pos); err != nil {
+			db.Close()
+			st.close()
+			return nil, fmt.Errorf("read MariaDB gtid_binlog_pos: %w", err)
+		}
+		st.mu.Lock()
+		st.st.MariaDBGTID = pos
+		err := st.saveLocked()
+		st.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, store: st, db: db, logf: cfg.Logger.Printf, ctx: ctx, cancel: cancel,
-		conns: map[*server.Conn]struct{}{}, odps: map[*server.Conn]*odpConn{}, obDef: map[string]string{
+		conns: map[*server.Conn]net.Conn{}, odps: map[*server.Conn]*odpConn{}, obDef: map[string]string{
 			"ob_query_timeout":    strconv.FormatInt(cfg.QueryTimeout.Microseconds(), 10),
 			"ob_trx_timeout":      "100000000",
 			"ob_trx_idle_timeout": "120000000",
@@ -220,8 +237,8 @@ func (s *Server) DropAll() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for c := range s.conns {
-		c.Close()
+	for _, nc := range s.conns {
+		nc.Close()
 		n++
 	}
 	s.dropsN.Add(int64(n))
@@ -233,9 +250,9 @@ func (s *Server) DropAll() int {
 func (s *Server) kill(id uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for c := range s.conns {
+	for c, nc := range s.conns {
 		if c.ConnectionID() == id {
-			c.Close()
+			nc.Close()
 		}
 	}
 }
@@ -250,7 +267,7 @@ func (s *Server) killODP(id uint32, query bool) bool {
 			target = c
 		}
 	}
-	o := s.odps[target]
+	o, nc := s.odps[target], s.conns[target]
 	s.mu.Unlock()
 	if target == nil {
 		return false
@@ -258,16 +275,16 @@ func (s *Server) killODP(id uint32, query bool) bool {
 	if query && o != nil {
 		o.kill()
 	} else {
-		target.Close()
+		nc.Close()
 	}
 	return true
 }
 
-func (s *Server) track(c *server.Conn, on bool) {
+func (s *Server) track(c *server.Conn, nc net.Conn, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if on {
-		s.conns[c] = struct{}{}
+		s.conns[c] = nc
 	} else {
 		delete(s.conns, c)
 		delete(s.odps, c)
@@ -408,12 +425,12 @@ func (s *Server) serveBinlog(nc net.Conn) {
 		return
 	}
 	h.conn = c
-	s.serveConn(c)
+	s.serveConn(c, nc)
 }
 
-func (s *Server) serveConn(c *server.Conn) {
-	s.track(c, true)
-	defer s.track(c, false)
+func (s *Server) serveConn(c *server.Conn, nc net.Conn) {
+	s.track(c, nc, true)
+	defer s.track(c, nc, false)
 	for !c.Closed() {
 		if err := c.HandleCommand(); err != nil {
 			if !errors.Is(err, io.EOF) && !c.Closed() {
