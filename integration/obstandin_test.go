@@ -192,6 +192,10 @@ func TestObStandinODP(t *testing.T) {
 	if err := db.QueryRow("SHOW GLOBAL VARIABLES LIKE 'gtid_mode'").Scan(&name, &v); err != nil || v != "ON" {
 		t.Errorf("SHOW VARIABLES LIKE 'gtid_mode' = %q, %v", v, err)
 	}
+	// MariaDB's GTID variables do not exist on an OceanBase tenant
+	if err := db.QueryRow("SELECT @@GLOBAL.gtid_binlog_pos").Scan(&v); obErrCode(err) != 1193 {
+		t.Errorf("@@gtid_binlog_pos through ODP: %v, want 1193", err)
+	}
 	// not routed: binlog_format goes to the OBServer (MariaDB here)
 	if err := db.QueryRow("SELECT @@GLOBAL.binlog_format").Scan(&v); err != nil || v != "ROW" {
 		t.Errorf("@@GLOBAL.binlog_format = %q, %v", v, err)

@@ -95,6 +95,8 @@ var (
 	reObVarRef  = regexp.MustCompile(`(?i)@@(global\.|session\.|local\.)?` + obVar + `\b`)
 	reObSelect1 = regexp.MustCompile(`(?is)^select\s+@@(global\.|session\.|local\.)?` + obVar + `$`)
 	reObShow    = regexp.MustCompile(`(?is)^show\s+(global\s+|session\s+)?variables\s+like\s+'(ob_[^']*)'$`)
+	// MariaDB's GTID variables: an OceanBase tenant has none (ob_system_variable_alias.h)
+	reMariaVar = regexp.MustCompile(`(?i)@@(?:global\.|session\.)?(gtid_(?:binlog_pos|binlog_state|current_pos|slave_pos|domain_id|strict_mode|seq_no|ignore_duplicates|pos_auto_engines|cleanup_batch_size))\b`)
 	reVersion   = regexp.MustCompile(`(?is)^select\s+(version\(\)|@@version|@@global\.version)$`)
 	reHintTO    = regexp.MustCompile(`(?i)/\*\+[^*]*query_timeout\s*\(\s*(\d+)\s*\)`)
 	reUse       = regexp.MustCompile("(?is)^use\\s+`?([^`\\s]+)`?$")
@@ -115,6 +117,8 @@ func (o *odpConn) HandleQuery(q string) (*mysql.Result, error) {
 		return nil, &mysql.MyError{Code: mysql.ER_NOT_SUPPORTED_YET, State: "0A000", Message: what + " not supported"}
 	case reBinlogStmt.MatchString(n), reBinlogSel.MatchString(n), reBinlogShow.MatchString(n):
 		return o.bl.query(n)
+	case reMariaVar.MatchString(n):
+		return nil, unknownVar(reMariaVar.FindStringSubmatch(n)[1])
 	case reVersion.MatchString(n):
 		return oneRow([]string{n[len("select "):]}, []any{ODPVersion})
 	case strings.HasPrefix(l, "set "):
