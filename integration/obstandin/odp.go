@@ -97,9 +97,9 @@ var (
 	reObShow    = regexp.MustCompile(`(?is)^show\s+(global\s+|session\s+)?variables\s+like\s+'(ob_[^']*)'$`)
 	// MariaDB's GTID variables: an OceanBase tenant has none (ob_system_variable_alias.h)
 	reMariaVar = regexp.MustCompile(`(?i)@@(?:global\.|session\.)?(gtid_(?:binlog_pos|binlog_state|current_pos|slave_pos|domain_id|strict_mode|seq_no|ignore_duplicates|pos_auto_engines|cleanup_batch_size))\b`)
-	reVersion   = regexp.MustCompile(`(?is)^select\s+(version\(\)|@@version|@@global\.version)$`)
-	reHintTO    = regexp.MustCompile(`(?i)/\*\+[^*]*query_timeout\s*\(\s*(\d+)\s*\)`)
-	reUse       = regexp.MustCompile("(?is)^use\\s+`?([^`\\s]+)`?$")
+	reVersion  = regexp.MustCompile(`(?is)^select\s+(version\(\)|@@version|@@global\.version)$`)
+	reHintTO   = regexp.MustCompile(`(?i)/\*\+[^*]*query_timeout\s*\(\s*(\d+)\s*\)`)
+	reUse      = regexp.MustCompile("(?is)^use\\s+`?([^`\\s]+)`?$")
 )
 
 func (o *odpConn) HandleQuery(q string) (*mysql.Result, error) {

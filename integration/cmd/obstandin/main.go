@@ -31,7 +31,7 @@ func main() {
 	flag.BoolVar(&cfg.OldVariables, "old-variables", false, "binlog variables without binlog_checksum/binlog_format/binlog_row_image (oblogproxy 2024-03)")
 	flag.Int64Var(&cfg.RotateSize, "rotate-size", 4<<20, "rotate binlog files at this many bytes")
 	flag.DurationVar(&cfg.PurgeAge, "purge-age", 0, "purge binlog files older than this (0 = never)")
-	flag.Int64Var(&cfg.PurgeSize, "purge-size", 0, "purge oldest binlog files while the total exceeds this (0 = never)")
+	flag.Int64Var(&cfg.PurgeSize, "purge-size", 256<<20, "purge oldest binlog files while the total exceeds this (0 = never)")
 	flag.BoolVar(&cfg.HeartbeatInTx, "heartbeat-in-tx", true, "send a heartbeat after each transaction's BEGIN")
 	flag.StringVar(&prefixes, "db-prefixes", "ferry_ob", "comma-separated database prefixes to convert (empty = all)")
 	flag.Parse()
