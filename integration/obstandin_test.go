@@ -367,8 +367,10 @@ func TestObStandinBinlogDump(t *testing.T) {
 				t.Errorf("%d heartbeats, want one inside each of the 3 transactions", hb)
 			}
 			fde := evs[1].Event.(*replication.FormatDescriptionEvent)
-			if fde.ChecksumAlgorithm != replication.BINLOG_CHECKSUM_ALG_OFF {
-				t.Errorf("checksum %d after @master_binlog_checksum='NONE'", fde.ChecksumAlgorithm)
+			// @master_binlog_checksum='NONE' (go-mysql) only strips the fake ROTATE's checksum:
+			// the events go out as stored, with CRC32
+			if fde.ChecksumAlgorithm != replication.BINLOG_CHECKSUM_ALG_CRC32 {
+				t.Errorf("checksum %d, want CRC32 as stored", fde.ChecksumAlgorithm)
 			}
 			var rows []*replication.RowsEvent
 			for _, e := range evs {
@@ -498,6 +500,7 @@ func TestObStandinGTIDRule(t *testing.T) {
 		{uuid + ":1-2", 3},   // only 000001 qualifies
 		{uuid + ":3-6", 1},   // a gap at the start: only 000001 (prev {}) qualifies: 1 and 2 are resent
 		{uuid + ":1-3:5", 4}, // a gap in the middle is resent
+		{"", 1},              // an empty set: the oldest file
 	}
 	for _, c := range cases {
 		got, err := o.firstGTID(t, c.req)
@@ -518,6 +521,9 @@ func TestObStandinGTIDRule(t *testing.T) {
 	}
 	if got, err := o.firstGTID(t, uuid+":1-6"); err != nil || got != 7 {
 		t.Errorf("dump from 1-6 after purge: %d, %v", got, err)
+	}
+	if got, err := o.firstGTID(t, ""); err != nil || got != 5 {
+		t.Errorf("dump from the empty set after purge: %d, %v; want the oldest kept file (5)", got, err)
 	}
 }
 

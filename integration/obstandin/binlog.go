@@ -332,14 +332,19 @@ func (b *binlogSession) command(cmd byte, data []byte) error {
 }
 
 func errNoGTID() error {
-	return mysql.NewError(mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG, "The requested gtid transaction no longer exists")
+	return mysql.NewError(mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG,
+		"The requested gtid transaction no longer exists and may have been cleaned up")
 }
 
 // dumpGTID applies the Binlog Service's rule (binlog_dumper.cpp 150-255): scan files newest
 // to oldest for the first whose PREVIOUS_GTIDS is contained in the requested set, stream
-// from there and skip the requested GTIDs. No such file: fail.
+// from there and skip the requested GTIDs. No such file: fail. An empty set streams from
+// the oldest file (seek_first_binlog_file).
 func (b *binlogSession) dumpGTID(req *mysql.MysqlGTIDSet) error {
 	v := b.srv.store.view()
+	if req.IsEmpty() {
+		return b.dump(v.files[0], 4, nil)
+	}
 	for i := len(v.files) - 1; i >= 0; i-- {
 		prev := b.srv.store.prevOf(v.files[i])
 		if prev != nil && req.Contain(prev) {
@@ -363,12 +368,16 @@ func (b *binlogSession) heartbeatPeriod() time.Duration {
 	return time.Second // binlog_heartbeat_interval_us default
 }
 
-func (b *binlogSession) crc() bool {
+// rotateCRC is init_binlog_checksum: @master_binlog_checksum unset → the instance's
+// binlog_checksum (on), CRC32 → CRC32, anything else → OFF. It applies to the first, fake
+// ROTATE only: every event from the files (format description included) is sent as stored,
+// with CRC32 (binlog_dumper.cpp seek_event resets the flag from each FORMAT_DESCRIPTION).
+func (b *binlogSession) rotateCRC() bool {
 	v, ok := b.userVar["master_binlog_checksum"]
 	if !ok {
 		v, ok = b.userVar["source_binlog_checksum"]
 	}
-	return !ok || !strings.EqualFold(v, "NONE")
+	return !ok || v == "" || strings.EqualFold(v, "CRC32")
 }
 
 func (b *binlogSession) send(ev []byte, crc bool) error {
@@ -389,7 +398,6 @@ func (b *binlogSession) sendRaw(e rawEvent, pos uint32, crc bool) error {
 // rotations, then tails the current file with heartbeats.
 func (b *binlogSession) dump(name string, pos int64, skip *mysql.MysqlGTIDSet) error {
 	st := b.srv.store
-	crc := b.crc()
 	hb := b.heartbeatPeriod()
 	v := st.view()
 	found := false
@@ -404,7 +412,7 @@ func (b *binlogSession) dump(name string, pos int64, skip *mysql.MysqlGTIDSet) e
 	if pos < 4 {
 		pos = 4
 	}
-	if err := b.sendRaw(rotateEvent(0, name, uint64(pos), true), 0, crc); err != nil {
+	if err := b.sendRaw(rotateEvent(0, name, uint64(pos), true), 0, b.rotateCRC()); err != nil {
 		return err
 	}
 	for {
@@ -419,12 +427,12 @@ func (b *binlogSession) dump(name string, pos int64, skip *mysql.MysqlGTIDSet) e
 				return err
 			}
 			binary.LittleEndian.PutUint32(fde[13:], 0)
-			if err := b.send(fde, crc); err != nil {
+			if err := b.send(fde, true); err != nil {
 				f.Close()
 				return err
 			}
 		}
-		next, err := b.streamFile(f, name, pos, skip, crc, hb)
+		next, err := b.streamFile(f, name, pos, skip, hb)
 		f.Close()
 		if err != nil {
 			return err
@@ -434,7 +442,8 @@ func (b *binlogSession) dump(name string, pos int64, skip *mysql.MysqlGTIDSet) e
 }
 
 // streamFile sends one file's events from pos; returns the next file's name at its ROTATE.
-func (b *binlogSession) streamFile(f *os.File, name string, pos int64, skip *mysql.MysqlGTIDSet, crc bool, hb time.Duration) (string, error) {
+func (b *binlogSession) streamFile(f *os.File, name string, pos int64, skip *mysql.MysqlGTIDSet, hb time.Duration) (string, error) {
+	const crc = true // events go out as stored
 	st := b.srv.store
 	skipping := false
 	lastSent := time.Now()
