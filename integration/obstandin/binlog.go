@@ -34,18 +34,33 @@ func newBinlogSession(s *Server) *binlogSession {
 // gtid_mode ON; the old table has no binlog_checksum/binlog_format/binlog_row_image.
 func (b *binlogSession) globals() map[string]string {
 	st := b.srv.store
+	// a few of sys_var.h's entries (values as there), plus server_id/server_uuid and the
+	// GTID sets filled in at run time
 	v := map[string]string{
-		"version":                  "8.0.23",
-		"version_comment":          "OceanBase Binlog Service (ferry stand-in)",
-		"server_id":                strconv.FormatUint(uint64(b.srv.cfg.ServerID), 10),
-		"server_uuid":              st.st.ServerUUID,
-		"gtid_mode":                "ON",
-		"enforce_gtid_consistency": "ON",
-		"gtid_executed":            st.executed().String(),
-		"gtid_purged":              st.purged().String(),
-		"gtid_next":                "AUTOMATIC",
-		"log_bin":                  "ON",
-		"binlog_gtid_display":      "ON",
+		"version":                     "8.0.23",
+		"version_comment":             "MySQL Community Server - GPL",
+		"server_id":                   strconv.FormatUint(uint64(b.srv.cfg.ServerID), 10),
+		"server_uuid":                 st.st.ServerUUID,
+		"gtid_mode":                   "ON",
+		"enforce_gtid_consistency":    "OFF",
+		"gtid_executed":               st.executed().String(),
+		"gtid_purged":                 st.purged().String(),
+		"gtid_next":                   "AUTOMATIC",
+		"gtid_owned":                  "",
+		"binlog_gtid_simple_recovery": "ON",
+		"log_bin":                     "OFF",
+		"expire_logs_days":            "0",
+		"max_binlog_size":             "1073741824",
+		"read_only":                   "OFF",
+		"autocommit":                  "ON",
+		"character_set_server":        "utf8mb4",
+		"collation_server":            "utf8mb4_general_ci",
+		"time_zone":                   "SYSTEM",
+		"transaction_isolation":       "REPEATABLE-READ",
+		"lower_case_table_names":      "0",
+		"max_allowed_packet":          "4194304",
+		"net_read_timeout":            "30",
+		"net_write_timeout":           "60",
 	}
 	if !b.srv.cfg.OldVariables {
 		v["binlog_checksum"] = "CRC32"
@@ -58,8 +73,8 @@ func (b *binlogSession) globals() map[string]string {
 var (
 	reSelectVar  = regexp.MustCompile(`(?is)^select\s+(@@(?:global\.|session\.)?|@)([a-z_0-9]+)(\s+as\s+\S+)?$`)
 	reSelectFunc = regexp.MustCompile(`(?is)^select\s+([a-z_]+)\(\s*\)$`)
-	reShowVars   = regexp.MustCompile(`(?is)^show\s+(?:global\s+|session\s+)?variables(?:\s+like\s+'([^']*)')?$`)
-	reShowEvents = regexp.MustCompile(`(?is)^show\s+binlog\s+events(?:\s+in\s+'([^']+)')?(?:\s+from\s+(\d+))?(?:\s+limit\s+(\d+))?$`)
+	reShowVars   = regexp.MustCompile(`(?is)^show\s+(?:(global|session)\s+)?variables(?:\s+like\s+'([^']*)')?$`)
+	reShowEvents = regexp.MustCompile(`(?is)^show\s+binlog\s+events(?:\s+in\s+'([^']+)')?(?:\s+from\s+(\d+))?(?:\s+limit\s+(?:(\d+)\s*,\s*)?(\d+))?$`)
 	reKill       = regexp.MustCompile(`(?is)^kill\s+(?:connection\s+|query\s+)?(\d+)$`)
 	rePurgeTo    = regexp.MustCompile(`(?is)^purge\s+(?:binary|master)\s+logs\s+to\s+'([^']+)'$`)
 	reSetAssign  = regexp.MustCompile(`(?is)^\s*(@@(?:global\.|session\.)?|@|global\s+|session\s+)?([a-z_0-9]+)\s*=\s*(.+?)\s*$`)
@@ -106,6 +121,23 @@ func unknownVar(name string) error {
 	return mysql.NewError(mysql.ER_UNKNOWN_SYSTEM_VARIABLE, fmt.Sprintf("Unknown system variable '%s'", name))
 }
 
+// queryVar is ShowVarProcessor::query_var: a GLOBAL name must be in the instance's table
+// (else 1236 "Unknown system variable x"); a SESSION name must not be (else 1236 "Variable
+// 'x' is a GLOBAL variable ") and reads the session's value ("" when unset).
+func (b *binlogSession) queryVar(name string, global bool) (string, error) {
+	v, isGlobal := b.globals()[name]
+	if global {
+		if !isGlobal {
+			return "", mysql.NewError(mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG, "Unknown system variable "+name)
+		}
+		return v, nil
+	}
+	if isGlobal {
+		return "", mysql.NewError(mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG, "Variable '"+name+"' is a GLOBAL variable ")
+	}
+	return b.userVar[name], nil
+}
+
 // query answers the SQL the Binlog Service handles.
 func (b *binlogSession) query(q string) (*mysql.Result, error) {
 	n := normalize(q)
@@ -119,9 +151,9 @@ func (b *binlogSession) query(q string) (*mysql.Result, error) {
 	case l == "show binary logs" || l == "show master logs":
 		var vals [][]any
 		for _, f := range st.list() {
-			vals = append(vals, []any{f.name, f.size, "No"})
+			vals = append(vals, []any{f.name, f.size})
 		}
-		return rows([]string{"Log_name", "File_size", "Encrypted"}, vals)
+		return rows([]string{"Log_name", "File_size"}, vals)
 	case l == "flush binary logs" || l == "flush logs":
 		return nil, st.flush()
 	case strings.HasPrefix(l, "set "):
@@ -138,48 +170,54 @@ func (b *binlogSession) query(q string) (*mysql.Result, error) {
 		return nil, nil
 	}
 	if m := reShowEvents.FindStringSubmatch(n); m != nil {
-		return b.showEvents(m[1], m[2], m[3])
+		return b.showEvents(m[1], m[2], m[3], m[4])
 	}
 	if m := reShowVars.FindStringSubmatch(n); m != nil {
+		// ShowVarProcessor: LIKE names one variable (no wildcards); GLOBAL reads the
+		// instance's table, SESSION (the default) the session's variables
+		global := strings.EqualFold(m[1], "global")
+		name := strings.ToLower(m[2])
 		g := b.globals()
-		pat := m[1]
-		if pat != "" && !strings.Contains(pat, "%") { // one variable: query_var, ERR when absent
-			v, ok := g[strings.ToLower(pat)]
-			if !ok {
-				return nil, unknownVar(pat)
-			}
-			return oneRow([]string{"Variable_name", "Value"}, []any{strings.ToLower(pat), v})
-		}
-		re := likeRegexp(pat)
-		var names []string
-		for k := range g {
-			if re.MatchString(k) {
+		cols := []string{"Variable_name", "Value"}
+		switch {
+		case name == "" && global:
+			var names []string
+			for k := range g {
 				names = append(names, k)
 			}
+			sort.Strings(names)
+			var vals [][]any
+			for _, k := range names {
+				vals = append(vals, []any{k, g[k]})
+			}
+			return rows(cols, vals)
+		case name == "":
+			var vals [][]any
+			for k, v := range b.userVar {
+				vals = append(vals, []any{k, v})
+			}
+			if len(vals) == 0 {
+				return emptyResult(cols...)
+			}
+			return rows(cols, vals)
 		}
-		sort.Strings(names)
-		vals := [][]any{}
-		for _, k := range names {
-			vals = append(vals, []any{k, g[k]})
+		v, err := b.queryVar(name, global)
+		if err != nil {
+			return nil, err
 		}
-		if len(vals) == 0 {
-			return emptyResult("Variable_name", "Value")
-		}
-		return rows([]string{"Variable_name", "Value"}, vals)
+		return oneRow(cols, []any{name, v})
 	}
 	if m := reSelectVar.FindStringSubmatch(n); m != nil {
-		col := strings.TrimSpace(n[len("select "):]) // an alias is not applied (oblogproxy#66)
+		// SelectProcessor: the column is @@name or @name, an alias is not applied (oblogproxy#66)
 		name := strings.ToLower(m[2])
-		if m[1] == "@" {
-			v, ok := b.userVar[name]
-			if !ok {
-				return oneRow([]string{col}, []any{nil})
-			}
-			return oneRow([]string{col}, []any{v})
+		global := strings.HasPrefix(m[1], "@@") && !strings.EqualFold(m[1], "@@session.")
+		col := "@" + name
+		if global {
+			col = "@@" + name
 		}
-		v, ok := b.globals()[name]
-		if !ok {
-			return nil, unknownVar(m[2])
+		v, err := b.queryVar(name, global)
+		if err != nil {
+			return nil, err
 		}
 		return oneRow([]string{col}, []any{v})
 	}
@@ -187,9 +225,11 @@ func (b *binlogSession) query(q string) (*mysql.Result, error) {
 		switch strings.ToLower(m[1]) {
 		case "version":
 			return oneRow([]string{n[len("select "):]}, []any{b.globals()["version"]})
-		case "database", "schema":
-			return oneRow([]string{n[len("select "):]}, []any{nil})
 		}
+		return nil, nil // an unknown function: no result set (EOF only)
+	}
+	if strings.HasPrefix(l, "select ") {
+		return nil, nil // SelectProcessor answers other selects with EOF only
 	}
 	return nil, mysql.NewError(mysql.ER_NOT_SUPPORTED_YET, "Not supported by the binlog service: "+n)
 }
@@ -253,16 +293,17 @@ func (b *binlogSession) set(assigns string) error {
 		if m == nil {
 			return mysql.NewError(mysql.ER_PARSE_ERROR, "You have an error in your SQL syntax near '"+a+"'")
 		}
-		if strings.TrimSpace(m[1]) == "@" {
+		// SetVarProcessor: session (and user) variables are kept per session, GLOBAL ones ignored
+		if scope := strings.ToLower(strings.TrimSpace(m[1])); !strings.Contains(scope, "global") {
 			b.userVar[strings.ToLower(m[2])] = unquote(m[3])
 		}
-		// system variables: accepted and ignored (the instance's table is read-only here)
 	}
 	return nil
 }
 
-// showEvents is SHOW BINLOG EVENTS [IN file] [FROM pos] [LIMIT n].
-func (b *binlogSession) showEvents(file, from, limit string) (*mysql.Result, error) {
+// showEvents is SHOW BINLOG EVENTS [IN file] [FROM pos] [LIMIT [offset,] n]
+// (ShowBinlogEventsProcessor: MySQL's event type names, Info as mysqlbinlog prints it).
+func (b *binlogSession) showEvents(file, from, offset, limit string) (*mysql.Result, error) {
 	v := b.srv.store.view()
 	if file == "" {
 		file = v.files[0]
@@ -271,6 +312,7 @@ func (b *binlogSession) showEvents(file, from, limit string) (*mysql.Result, err
 	if from != "" {
 		pos, _ = strconv.ParseInt(from, 10, 64)
 	}
+	skip, _ := strconv.Atoi(offset)
 	max := 1 << 30
 	if limit != "" {
 		max, _ = strconv.Atoi(limit)
@@ -285,14 +327,15 @@ func (b *binlogSession) showEvents(file, from, limit string) (*mysql.Result, err
 		end = v.size
 	}
 	var vals [][]any
-	for len(vals) < max && pos < end {
+	for i := 0; len(vals) < max && pos < end; i++ {
 		ev, err := readEventAt(f, pos)
 		if err != nil {
 			break
 		}
-		typ := replication.EventType(ev[4])
-		vals = append(vals, []any{file, pos, typ.String(), binary.LittleEndian.Uint32(ev[5:]),
-			binary.LittleEndian.Uint32(ev[13:]), ""})
+		if i >= skip {
+			vals = append(vals, []any{file, pos, eventTypeName(ev), strconv.FormatUint(uint64(binary.LittleEndian.Uint32(ev[5:])), 10),
+				binary.LittleEndian.Uint32(ev[13:]), eventInfo(ev)})
+		}
 		pos += int64(len(ev))
 	}
 	names := []string{"Log_name", "Pos", "Event_type", "Server_id", "End_log_pos", "Info"}
@@ -300,6 +343,74 @@ func (b *binlogSession) showEvents(file, from, limit string) (*mysql.Result, err
 		return emptyResult(names...)
 	}
 	return rows(names, vals)
+}
+
+func eventTypeName(ev []byte) string {
+	switch replication.EventType(ev[4]) {
+	case replication.FORMAT_DESCRIPTION_EVENT:
+		return "Format_desc"
+	case replication.PREVIOUS_GTIDS_EVENT:
+		return "Previous_gtids"
+	case replication.GTID_EVENT:
+		return "Gtid"
+	case replication.QUERY_EVENT:
+		return "Query"
+	case replication.TABLE_MAP_EVENT:
+		return "Table_map"
+	case replication.WRITE_ROWS_EVENTv2:
+		return "Write_rows"
+	case replication.UPDATE_ROWS_EVENTv2:
+		return "Update_rows"
+	case replication.DELETE_ROWS_EVENTv2:
+		return "Delete_rows"
+	case replication.XID_EVENT:
+		return "Xid"
+	case replication.ROTATE_EVENT:
+		return "Rotate"
+	}
+	return replication.EventType(ev[4]).String()
+}
+
+func eventInfo(ev []byte) string {
+	body := ev[headerSize : len(ev)-4]
+	switch replication.EventType(ev[4]) {
+	case replication.FORMAT_DESCRIPTION_EVENT:
+		return "Server ver: " + strings.TrimRight(string(body[2:52]), "\x00") + ", Binlog ver: 4"
+	case replication.PREVIOUS_GTIDS_EVENT:
+		if set, err := mysql.DecodeMysqlGTIDSet(body); err == nil {
+			return set.String()
+		}
+	case replication.GTID_EVENT:
+		var u [16]byte
+		copy(u[:], body[1:17])
+		one := emptySet()
+		one.AddGTID(u, int64(binary.LittleEndian.Uint64(body[17:])))
+		return "SET @@SESSION.GTID_NEXT= '" + one.String() + "'"
+	case replication.QUERY_EVENT:
+		dbLen := int(body[8])
+		sv := int(binary.LittleEndian.Uint16(body[11:]))
+		return string(body[13+sv+dbLen+1:])
+	case replication.TABLE_MAP_EVENT:
+		id := uint64(0)
+		for i := 5; i >= 0; i-- {
+			id = id<<8 | uint64(body[i])
+		}
+		sl := int(body[8])
+		schema := string(body[9 : 9+sl])
+		tl := int(body[9+sl+1])
+		return fmt.Sprintf("table_id: %d (%s.%s)", id, schema, body[9+sl+2:9+sl+2+tl])
+	case replication.XID_EVENT:
+		return fmt.Sprintf("COMMIT /* xid=%d */", binary.LittleEndian.Uint64(body))
+	case replication.ROTATE_EVENT:
+		return fmt.Sprintf("%s;pos=%d", body[8:], binary.LittleEndian.Uint64(body))
+	case replication.WRITE_ROWS_EVENTv2, replication.UPDATE_ROWS_EVENTv2, replication.DELETE_ROWS_EVENTv2:
+		id := uint64(0)
+		for i := 5; i >= 0; i-- {
+			id = id<<8 | uint64(body[i])
+		}
+		return fmt.Sprintf("table_id: %d flags: STMT_END_F", id)
+	}
+	return ""
 }
 
 // command handles COM_REGISTER_SLAVE, COM_BINLOG_DUMP and COM_BINLOG_DUMP_GTID by writing
