@@ -24,6 +24,8 @@ for a in "$@"; do
 done
 ((${#WANT[@]} == 0)) && WANT=(mariadb rmq4 rmq5 obstandin)
 want() { [[ " ${WANT[*]} " == *" $1 "* ]]; }
+# The OceanBase stand-in lives on MariaDB: it goes down with it.
+want mariadb && ! want obstandin && WANT+=(obstandin)
 
 # The stand-in first: it reads MariaDB's binlog.
 want obstandin && stop_pidfile "$OB_DIR/obstandin.pid" obstandin obstandin
@@ -43,8 +45,8 @@ if ((PURGE)); then
   want mariadb && rm -rf "$MARIADB_DIR"
   want rmq4 && rm -rf "$RMQ4_DIR"
   want rmq5 && rm -rf "$RMQ5_DIR"
-  # its converted binlog follows MariaDB's: purge both together
-  if want obstandin || want mariadb; then rm -rf "$OB_DIR"; fi
+  # its converted binlog follows MariaDB's positions
+  want obstandin && rm -rf "$OB_DIR"
   if want mariadb && want rmq4 && want rmq5; then
     rm -rf "$BIN_DIR" "$STATE/env.sh"
   fi
