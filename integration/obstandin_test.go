@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"math/rand"
 	"net"
 	"path/filepath"
@@ -261,6 +262,24 @@ func TestObStandinODP(t *testing.T) {
 		t.Errorf("delay knob: answered after %v", time.Since(start))
 	}
 	o.srv.SetDelay(0)
+	// the same knobs over HTTP
+	get := func(path string) string {
+		resp, err := http.Get("http://" + o.srv.ControlAddr() + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	get("/fail?n=1&code=6002")
+	if _, err := conn.ExecContext(ctx, "SELECT 1"); obErrCode(err) != 6002 {
+		t.Errorf("after /fail?code=6002: %v", err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(get("/status")), &st); err != nil || st["file"] == nil {
+		t.Errorf("/status: %v %v", st, err)
+	}
 	if n := o.srv.DropAll(); n == 0 {
 		t.Errorf("DropAll closed no connection")
 	}
@@ -524,6 +543,28 @@ func TestObStandinGTIDRule(t *testing.T) {
 	}
 	if got, err := o.firstGTID(t, ""); err != nil || got != 5 {
 		t.Errorf("dump from the empty set after purge: %d, %v; want the oldest kept file (5)", got, err)
+	}
+
+	// a dropped connection ends a running dump (ODP does not retry binlog requests)
+	set, _ := gmysql.ParseMysqlGTIDSet(exec.String())
+	st, err := o.syncer(t, o.srv.ODPAddr()).StartSyncGTID(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := st.GetEvent(ctx); err != nil { // the fake ROTATE
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	o.srv.DropAll()
+	for {
+		if _, err := st.GetEvent(ctx); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("dump still running after DropAll")
+			}
+			break
+		}
 	}
 }
 
