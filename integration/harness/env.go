@@ -41,6 +41,13 @@ type Environment struct {
 	RMQ5ProxyRemoting string // FERRY_RMQ5_PROXY_REMOTING
 	MQAdmin5          string // FERRY_RMQ_MQADMIN_5: mqadmin wrapper for 5.x
 
+	// The OceanBase stand-in (integration/obstandin), backed by the MariaDB above.
+	OBAddr        string // FERRY_OB_ADDR: ODP (OBProxy) role, SQL and routed binlog traffic
+	OBBinlogAddr  string // FERRY_OB_BINLOG_ADDR: direct Binlog Service role
+	OBUser        string // FERRY_OB_USER: user@tenant#cluster
+	OBPassword    string // FERRY_OB_PASSWORD
+	OBControlAddr string // FERRY_OB_CONTROL_ADDR: HTTP fault knobs (/drop, /delay, /fail, /reset, /status)
+
 	// EnvFile is the env.sh that filled unset variables ("" if none was read).
 	EnvFile string
 }
@@ -88,6 +95,11 @@ func Env() Environment {
 		RMQ5Proxy:         get("FERRY_RMQ5_PROXY"),
 		RMQ5ProxyRemoting: get("FERRY_RMQ5_PROXY_REMOTING"),
 		MQAdmin5:          get("FERRY_RMQ_MQADMIN_5"),
+		OBAddr:            get("FERRY_OB_ADDR"),
+		OBBinlogAddr:      get("FERRY_OB_BINLOG_ADDR"),
+		OBUser:            get("FERRY_OB_USER"),
+		OBPassword:        get("FERRY_OB_PASSWORD"),
+		OBControlAddr:     get("FERRY_OB_CONTROL_ADDR"),
 		EnvFile:           file,
 	}
 }
@@ -130,6 +142,8 @@ const (
 	RocketMQ4 Component = "rmq4"       // RocketMQ 4.9.x name server + broker
 	RocketMQ5 Component = "rmq5"       // RocketMQ 5.3.x name server + broker
 	RMQ5Proxy Component = "rmq5-proxy" // RocketMQ 5.3.x gRPC proxy
+	// OBStandin is the OceanBase ODP + Binlog Service stand-in; not in AllComponents.
+	OBStandin Component = "obstandin"
 )
 
 // AllComponents is what RequireTestbed checks when given none.
@@ -198,6 +212,12 @@ func (e Environment) Check(need ...Component) []string {
 			}
 		case RMQ5Proxy:
 			probe("RocketMQ 5 gRPC proxy", "FERRY_RMQ5_PROXY", e.RMQ5Proxy)
+		case OBStandin:
+			probe("OceanBase stand-in (ODP role)", "FERRY_OB_ADDR", e.OBAddr)
+			probe("OceanBase stand-in (Binlog Service role)", "FERRY_OB_BINLOG_ADDR", e.OBBinlogAddr)
+			if e.OBUser == "" {
+				problems = append(problems, "OceanBase stand-in: FERRY_OB_USER is not set")
+			}
 		default:
 			problems = append(problems, fmt.Sprintf("unknown component %q", c))
 		}

@@ -14,6 +14,10 @@
 #   FERRY_RMQ5_PROXY_REMOTING_PORT RocketMQ 5.x proxy remoting port (28080)
 #   FERRY_RMQ4_VERSION / FERRY_RMQ5_VERSION   jar versions (4.9.7 / 5.3.3)
 #   FERRY_TESTBED_TIMEOUT        seconds to wait for one server to become ready (90)
+#   FERRY_OB_ODP_PORT / FERRY_OB_BINLOG_PORT / FERRY_OB_CONTROL_PORT   OceanBase stand-in
+#                                (ODP role 12881, Binlog Service role 12882, HTTP knobs 12883)
+#   FERRY_OB_USER / FERRY_OB_PASSWORD   stand-in user (ferry@obtenant#obcluster / ferry)
+#   FERRY_OB_ARGS                extra flags for the stand-in (see `obstandin -h`)
 
 STATE="${FERRY_TESTBED_DIR:-$HOME/.cache/ferry-testbed}"
 
@@ -34,11 +38,17 @@ RMQ5_BROKER_PORT="${FERRY_RMQ5_BROKER_PORT:-20911}"
 RMQ5_PROXY_GRPC_PORT="${FERRY_RMQ5_PROXY_GRPC_PORT:-28081}"
 RMQ5_PROXY_REMOTING_PORT="${FERRY_RMQ5_PROXY_REMOTING_PORT:-28080}"
 READY_TIMEOUT="${FERRY_TESTBED_TIMEOUT:-90}"
+OB_ODP_PORT="${FERRY_OB_ODP_PORT:-12881}"
+OB_BINLOG_PORT="${FERRY_OB_BINLOG_PORT:-12882}"
+OB_CONTROL_PORT="${FERRY_OB_CONTROL_PORT:-12883}"
+OB_USER="${FERRY_OB_USER:-ferry@obtenant#obcluster}"
+OB_PASSWORD="${FERRY_OB_PASSWORD:-ferry}"
 
 MARIADB_DIR="$STATE/mariadb"
 RMQ4_DIR="$STATE/rmq4"
 RMQ5_DIR="$STATE/rmq5"
 BIN_DIR="$STATE/bin"
+OB_DIR="$STATE/obstandin"
 
 # Small-machine JVM settings (the stock scripts ask for 8 GiB).
 JVM_NAMESRV=(-Xms128m -Xmx256m -XX:+UseSerialGC -XX:-OmitStackTraceInFastThrow)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops what up.sh started (SIGTERM, up to 30 s, then SIGKILL), using its pid files.
 #
-#   down.sh [--purge] [mariadb] [rmq4] [rmq5]     (default: all)
+#   down.sh [--purge] [mariadb] [rmq4] [rmq5] [obstandin]     (default: all)
 #
 # --purge also removes the data dirs (MariaDB datadir and binlogs, RocketMQ stores,
 # logs, env.sh); the downloaded jars under lib/ are kept.
@@ -13,8 +13,8 @@ PURGE=0 WANT=()
 for a in "$@"; do
   case "$a" in
   --purge) PURGE=1 ;;
-  mariadb | mysql | rmq4 | rmq5) WANT+=("${a/mysql/mariadb}") ;;
-  all) WANT+=(mariadb rmq4 rmq5) ;;
+  mariadb | mysql | rmq4 | rmq5 | obstandin) WANT+=("${a/mysql/mariadb}") ;;
+  all) WANT+=(mariadb rmq4 rmq5 obstandin) ;;
   -h | --help)
     sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
@@ -22,8 +22,13 @@ for a in "$@"; do
   *) die "unknown argument '$a'" ;;
   esac
 done
-((${#WANT[@]} == 0)) && WANT=(mariadb rmq4 rmq5)
+((${#WANT[@]} == 0)) && WANT=(mariadb rmq4 rmq5 obstandin)
 want() { [[ " ${WANT[*]} " == *" $1 "* ]]; }
+# The OceanBase stand-in lives on MariaDB: it goes down with it.
+want mariadb && ! want obstandin && WANT+=(obstandin)
+
+# The stand-in first: it reads MariaDB's binlog.
+want obstandin && stop_pidfile "$OB_DIR/obstandin.pid" obstandin obstandin
 
 # Brokers first (in parallel) so they can unregister from running name servers.
 pids=()
@@ -40,6 +45,8 @@ if ((PURGE)); then
   want mariadb && rm -rf "$MARIADB_DIR"
   want rmq4 && rm -rf "$RMQ4_DIR"
   want rmq5 && rm -rf "$RMQ5_DIR"
+  # its converted binlog follows MariaDB's positions
+  want obstandin && rm -rf "$OB_DIR"
   if want mariadb && want rmq4 && want rmq5; then
     rm -rf "$BIN_DIR" "$STATE/env.sh"
   fi

@@ -4,32 +4,36 @@
 #
 #   up.sh                  # mariadb, rmq4 and rmq5
 #   up.sh mariadb rmq5     # only these
+#   up.sh obstandin        # only the OceanBase stand-in (needs mariadb)
 #
 # Components:
 #   mariadb  MariaDB (ROW binlog, FULL row image, GTID) on $FERRY_MARIADB_PORT (13306)
 #   rmq4     RocketMQ 4.9.x name server (19876) + broker (10911)
 #   rmq5     RocketMQ 5.3.x name server (29876) + broker (20911) and gRPC proxy
 #            (28081, remoting 28080) in one JVM (ProxyStartup -pm local)
+#   obstandin OceanBase ODP (12881) + Binlog Service (12882) stand-in, HTTP knobs 12883,
+#            built from integration/cmd/obstandin, backed by mariadb
 # Ports and the state dir can be overridden, see common.sh. Run install.sh first.
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-WANT_MARIADB=0 WANT_RMQ4=0 WANT_RMQ5=0
+WANT_MARIADB=0 WANT_RMQ4=0 WANT_RMQ5=0 WANT_OB=0
 parse_args() {
-  (($# == 0)) && set -- mariadb rmq4 rmq5
+  (($# == 0)) && set -- mariadb rmq4 rmq5 obstandin
   local a
   for a in "$@"; do
     case "$a" in
     mariadb | mysql) WANT_MARIADB=1 ;;
     rmq4 | rocketmq4) WANT_RMQ4=1 ;;
     rmq5 | rocketmq5) WANT_RMQ5=1 ;;
-    all) WANT_MARIADB=1 WANT_RMQ4=1 WANT_RMQ5=1 ;;
+    obstandin | ob) WANT_OB=1 ;;
+    all) WANT_MARIADB=1 WANT_RMQ4=1 WANT_RMQ5=1 WANT_OB=1 ;;
     -h | --help)
       sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
-    *) die "unknown component '$a' (want: mariadb rmq4 rmq5)" ;;
+    *) die "unknown component '$a' (want: mariadb rmq4 rmq5 obstandin)" ;;
     esac
   done
 }
@@ -98,6 +102,48 @@ GRANT ALL PRIVILEGES ON \`ferry_test\`.* TO '$u'@'%';
 GRANT ALL PRIVILEGES ON \`ferry\\_%\`.* TO '$u'@'%';
 SQL
   log "mariadb ready: 127.0.0.1:$MARIADB_PORT user $u (root over socket $MARIADB_SOCK)"
+}
+
+# ----------------------------------------------------------------------------
+# OceanBase stand-in (integration/obstandin)
+# ----------------------------------------------------------------------------
+OB_PID="$OB_DIR/obstandin.pid"
+OB_BIN="$BIN_DIR/obstandin"
+ob_healthy() { pid_alive "$OB_PID" obstandin && port_open "$OB_ODP_PORT" && port_open "$OB_BINLOG_PORT"; }
+
+start_obstandin() {
+  local repo
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  mkdir -p "$OB_DIR" "$BIN_DIR"
+  # Always rebuild (fast when cached) so a changed stand-in is what runs.
+  log "building obstandin"
+  (cd "$repo" && go build -o "$OB_BIN.tmp" ./integration/cmd/obstandin) || die "obstandin build failed"
+  if ob_healthy && cmp -s "$OB_BIN.tmp" "$OB_BIN"; then
+    rm -f "$OB_BIN.tmp"
+    log "obstandin already running (pid $(cat "$OB_PID")): ODP 127.0.0.1:$OB_ODP_PORT, binlog 127.0.0.1:$OB_BINLOG_PORT"
+    return 0
+  fi
+  stop_pidfile "$OB_PID" obstandin obstandin
+  mv -f "$OB_BIN.tmp" "$OB_BIN"
+  check_port_free "$OB_ODP_PORT" "obstandin ODP role"
+  check_port_free "$OB_BINLOG_PORT" "obstandin Binlog Service role"
+  check_port_free "$OB_CONTROL_PORT" "obstandin control"
+  [[ -f "$OB_DIR/obstandin.log" ]] && mv -f "$OB_DIR/obstandin.log" "$OB_DIR/obstandin.log.1"
+  local ob_user="${OB_USER%%@*}"
+  ob_user="${ob_user##*:}"
+  log "starting obstandin: ODP 127.0.0.1:$OB_ODP_PORT, binlog 127.0.0.1:$OB_BINLOG_PORT, knobs 127.0.0.1:$OB_CONTROL_PORT"
+  # shellcheck disable=SC2086 # FERRY_OB_ARGS is a list of flags
+  setsid "$OB_BIN" -mariadb "127.0.0.1:$MARIADB_PORT" -mariadb-user "$MARIADB_USER" -mariadb-password "$MARIADB_PASSWORD" \
+    -users "$ob_user:$OB_PASSWORD" -odp "127.0.0.1:$OB_ODP_PORT" -binlog "127.0.0.1:$OB_BINLOG_PORT" \
+    -control "127.0.0.1:$OB_CONTROL_PORT" -store "$OB_DIR/binlog" ${FERRY_OB_ARGS:-} \
+    </dev/null >"$OB_DIR/obstandin.log" 2>&1 &
+  echo $! >"$OB_PID"
+  if ! wait_for obstandin "$READY_TIMEOUT" ob_healthy; then
+    tail_log "$OB_DIR/obstandin.log"
+    stop_pidfile "$OB_PID" obstandin obstandin
+    die "obstandin did not start"
+  fi
+  log "obstandin ready"
 }
 
 # ----------------------------------------------------------------------------
@@ -375,6 +421,11 @@ export FERRY_RMQ5_PROXY='127.0.0.1:$RMQ5_PROXY_GRPC_PORT'
 export FERRY_RMQ5_PROXY_REMOTING='127.0.0.1:$RMQ5_PROXY_REMOTING_PORT'
 export FERRY_RMQ_MQADMIN_4='$BIN_DIR/mqadmin-4'
 export FERRY_RMQ_MQADMIN_5='$BIN_DIR/mqadmin-5'
+export FERRY_OB_ADDR='127.0.0.1:$OB_ODP_PORT'
+export FERRY_OB_BINLOG_ADDR='127.0.0.1:$OB_BINLOG_PORT'
+export FERRY_OB_CONTROL_ADDR='127.0.0.1:$OB_CONTROL_PORT'
+export FERRY_OB_USER='$OB_USER'
+export FERRY_OB_PASSWORD='$OB_PASSWORD'
 ENV
   mv "$STATE/env.sh.tmp" "$STATE/env.sh"
 }
@@ -410,6 +461,10 @@ main() {
     pids+=($!)
   fi
   for m in "${pids[@]}"; do wait "$m" || die "topic creation failed"; done
+  if ((WANT_OB)); then
+    mariadb_ping || die "obstandin needs mariadb (up.sh mariadb obstandin)"
+    start_obstandin
+  fi
 
   log "test bed up in $((SECONDS - t0))s; environment in $STATE/env.sh"
 }
