@@ -223,3 +223,17 @@ func TestCheckTableMapNames(t *testing.T) {
 		t.Fatalf("reordered names: %v, want ErrSchemaOutOfStep naming the column", err)
 	}
 }
+
+func TestMySQLJSONSpacing(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"k":[1,"v",true,null],"n":1.25}`:   `{"k": [1, "v", true, null], "n": 1.25}`,
+		`{"k": [1, "v"], "n": 1}`:            `{"k": [1, "v"], "n": 1}`,
+		`{"a:b":"c,d","e":"\"x,y\":"}`:       `{"a:b": "c,d", "e": "\"x,y\":"}`,
+		`"a,b"`:                              `"a,b"`,
+		`[{"a":{"b":[]}},"\\",{"c":"\\\""}]`: `[{"a": {"b": []}}, "\\", {"c": "\\\""}]`,
+	} {
+		if got := mysqlJSONSpacing(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}

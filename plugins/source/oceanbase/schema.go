@@ -55,6 +55,8 @@ type table struct {
 	rows int64
 	// ukNames are the index names of t.UniqueKeys (nil when unknown), for DROP INDEX.
 	ukNames []string
+	// hasJSON is set when a column is JSON (see binaryJSONText).
+	hasJSON bool
 }
 
 func (t *table) name() string { return t.t.QualifiedName() }
@@ -206,6 +208,7 @@ func newTable(t *change.Table, rows int64) *table {
 	tb := &table{t: t, rows: rows, kinds: make([]colKind, len(t.Columns))}
 	for i := range t.Columns {
 		tb.kinds[i] = kindOf(&t.Columns[i])
+		tb.hasJSON = tb.hasJSON || tb.kinds[i] == kJSON
 	}
 	tb.key = t.KeyColumns()
 	if hasRealKey(t) {

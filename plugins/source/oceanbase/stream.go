@@ -470,6 +470,10 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 		if err != nil {
 			return fmt.Errorf("decode %s row of %s at %s:%d: %w", op, tb.name(), s.bl.file, h.LogPos, err)
 		}
+		if tb.hasJSON {
+			binaryJSONText(tb, ev.Table, c.Before)
+			binaryJSONText(tb, ev.Table, c.After)
+		}
 		tx.seq++
 		if s.snapper != nil {
 			s.snapper.track(key, tb, c)
@@ -551,6 +555,49 @@ func (s *Source) spill() {
 	clear(tx.rows) // the output queue holds them now
 	tx.rows = tx.rows[:0]
 	tx.bytes = 0
+}
+
+// binaryJSONText gives the JSON values a binary-JSON column (MySQL 8, the OceanBase Binlog
+// Service; not MariaDB, which logs JSON as text) decoded from the log MySQL's text form, the
+// form a SELECT of the column returns: go-mysql renders the binary document without the
+// space MySQL prints after each ',' and ':', so without this the snapshot and the stream
+// would give the same document two texts.
+func binaryJSONText(tb *table, tm *replication.TableMapEvent, row []change.Value) {
+	for ci, v := range row {
+		if tb.kinds[ci] != kJSON || v.Kind() != change.KindJSON {
+			continue
+		}
+		li := ci
+		if tb.logCols != nil && int(tm.ColumnCount) == len(tb.logCols) {
+			li = slices.Index(tb.logCols, ci)
+		}
+		if li >= 0 && li < len(tm.ColumnType) && tm.ColumnType[li] == mysql.MYSQL_TYPE_JSON {
+			row[ci] = change.NewJSON(mysqlJSONSpacing(v.Str()))
+		}
+	}
+}
+
+// mysqlJSONSpacing inserts MySQL's ", " and ": " separators into compact JSON text (outside
+// strings; text that already has them is unchanged).
+func mysqlJSONSpacing(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/8)
+	in, esc := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		b.WriteByte(c)
+		switch {
+		case in && esc:
+			esc = false
+		case in && c == '\\':
+			esc = true
+		case c == '"':
+			in = !in
+		case !in && (c == ',' || c == ':') && (i+1 >= len(s) || s[i+1] != ' '):
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
 }
 
 func (s *Source) decodeRow(tb *table, raw []any) ([]change.Value, error) {
