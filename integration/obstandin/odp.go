@@ -43,7 +43,7 @@ func plainUser(u string) (user, tenant string) {
 
 func (o *odpConn) GetCredential(username string) (server.Credential, bool, error) {
 	u, _ := plainUser(username)
-	pw, ok := o.srv.cfg.Users[u]
+	pw, ok := o.srv.userPassword(u)
 	if !ok {
 		return server.Credential{}, false, nil
 	}
@@ -59,7 +59,8 @@ func (o *odpConn) OnAuthSuccess(c *server.Conn) error {
 	if tenant == "" {
 		return mysql.NewError(mysql.ER_ACCESS_DENIED_ERROR, fmt.Sprintf("Access denied for user '%s' (no tenant: use user@tenant#cluster)", c.GetUser()))
 	}
-	o.plain, o.password = u, o.srv.cfg.Users[u]
+	o.plain = u
+	o.password, _ = o.srv.userPassword(u)
 	back, err := client.Connect(o.srv.cfg.MariaDBAddr, u, o.password, o.db)
 	if err != nil {
 		if me, ok := err.(*mysql.MyError); ok {
@@ -96,10 +97,13 @@ var (
 	reObSelect1 = regexp.MustCompile(`(?is)^select\s+@@(global\.|session\.|local\.)?` + obVar + `$`)
 	reObShow    = regexp.MustCompile(`(?is)^show\s+(global\s+|session\s+)?variables\s+like\s+'(ob_[^']*)'$`)
 	// MariaDB's GTID variables: an OceanBase tenant has none (ob_system_variable_alias.h)
-	reMariaVar = regexp.MustCompile(`(?i)@@(?:global\.|session\.)?(gtid_(?:binlog_pos|binlog_state|current_pos|slave_pos|domain_id|strict_mode|seq_no|ignore_duplicates|pos_auto_engines|cleanup_batch_size))\b`)
+	// and no binlog expiry variables either (expiry is the Binlog Service instance's setting)
+	reMariaVar = regexp.MustCompile(`(?i)@@(?:global\.|session\.)?(gtid_(?:binlog_pos|binlog_state|current_pos|slave_pos|domain_id|strict_mode|seq_no|ignore_duplicates|pos_auto_engines|cleanup_batch_size)|expire_logs_days|binlog_expire_logs_seconds)\b`)
 	reVersion  = regexp.MustCompile(`(?is)^select\s+(version\(\)|@@version|@@global\.version)$`)
 	reHintTO   = regexp.MustCompile(`(?i)/\*\+[^*]*query_timeout\s*\(\s*(\d+)\s*\)`)
 	reUse      = regexp.MustCompile("(?is)^use\\s+`?([^`\\s]+)`?$")
+	// OceanBase's tenant view (4.1+): in a user tenant it lists that tenant only
+	reTenants = regexp.MustCompile("(?is)^select\\s+(.+?)\\s+from\\s+`?oceanbase`?\\.`?dba_ob_tenants`?(\\s.*)?$")
 )
 
 func (o *odpConn) HandleQuery(q string) (*mysql.Result, error) {
@@ -151,6 +155,9 @@ func (o *odpConn) HandleQuery(q string) (*mysql.Result, error) {
 	if m := reUse.FindStringSubmatch(n); m != nil {
 		return nil, o.UseDB(m[1])
 	}
+	if m := reTenants.FindStringSubmatch(n); m != nil {
+		return o.tenants(m[1])
+	}
 	// other references to ob_* variables: substitute their values
 	if reObVarRef.MatchString(q) {
 		q = reObVarRef.ReplaceAllStringFunc(q, func(ref string) string {
@@ -163,6 +170,40 @@ func (o *odpConn) HandleQuery(q string) (*mysql.Result, error) {
 		})
 	}
 	return o.forward(q)
+}
+
+// tenants answers a SELECT of plain columns (or *) from oceanbase.DBA_OB_TENANTS with the
+// session's tenant: its role is the stand-in's (Config.TenantRole, knob /role), or a refusal
+// as a user without SELECT on the view gets (1142; the code is MySQL's, an inference).
+func (o *odpConn) tenants(list string) (*mysql.Result, error) {
+	role := o.srv.TenantRole()
+	if role == RoleDenied {
+		return nil, mysql.NewError(mysql.ER_TABLEACCESS_DENIED_ERROR,
+			fmt.Sprintf("SELECT command denied to user '%s'@'%%' for table 'DBA_OB_TENANTS'", o.plain))
+	}
+	all := []string{"TENANT_ID", "TENANT_NAME", "TENANT_TYPE", "CREATE_TIME", "MODIFY_TIME", "PRIMARY_ZONE",
+		"LOCALITY", "STATUS", "TENANT_ROLE", "COMPATIBILITY_MODE", "LOG_MODE"}
+	vals := map[string]any{"TENANT_ID": int64(1002), "TENANT_NAME": o.bl.tenant, "TENANT_TYPE": "USER",
+		"CREATE_TIME": "2026-01-01 00:00:00.000000", "MODIFY_TIME": "2026-01-01 00:00:00.000000",
+		"PRIMARY_ZONE": "RANDOM", "LOCALITY": "FULL{1}@zone1", "STATUS": "NORMAL", "TENANT_ROLE": role,
+		"COMPATIBILITY_MODE": "MYSQL", "LOG_MODE": "NOARCHIVELOG"}
+	var cols []string
+	if strings.TrimSpace(list) == "*" {
+		cols = all
+	} else {
+		for _, c := range splitTop(list) {
+			name := strings.ToUpper(strings.Trim(strings.TrimSpace(c), "`"))
+			if _, ok := vals[name]; !ok {
+				return nil, mysql.NewError(mysql.ER_BAD_FIELD_ERROR, fmt.Sprintf("Unknown column '%s' in 'field list'", strings.TrimSpace(c)))
+			}
+			cols = append(cols, name)
+		}
+	}
+	row := make([]any, len(cols))
+	for i, c := range cols {
+		row[i] = vals[c]
+	}
+	return rows(cols, [][]any{row})
 }
 
 func (o *odpConn) obValue(name, scope string) string {

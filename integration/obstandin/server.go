@@ -18,6 +18,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,10 @@ type Config struct {
 	PurgeSize       int64         // purge oldest files while the total exceeds this (0 = never)
 	HeartbeatInTx   bool          // send a heartbeat right after each transaction's BEGIN
 	DBPrefixes      []string      // convert only databases with these prefixes (nil = all)
-	Logger          *log.Logger
+	// TenantRole is what oceanbase.DBA_OB_TENANTS shows as TENANT_ROLE ("" = PRIMARY), or
+	// RoleDenied to refuse the view as OceanBase refuses a user without SELECT on it.
+	TenantRole string
+	Logger     *log.Logger
 }
 
 // Server is a running stand-in.
@@ -76,6 +80,8 @@ type Server struct {
 	conns map[*server.Conn]net.Conn // closed through the net.Conn: server.Conn is not safe across goroutines
 	odps  map[*server.Conn]*odpConn
 	obDef map[string]string // GLOBAL ob_* values for new sessions
+
+	role atomic.Value // string: DBA_OB_TENANTS.TENANT_ROLE, or RoleDenied
 
 	delayMS  atomic.Int64
 	failN    atomic.Int64
@@ -99,6 +105,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.ServerID == 0 {
 		cfg.ServerID = 2
+	}
+	if cfg.TenantRole == "" {
+		cfg.TenantRole = "PRIMARY"
 	}
 	if cfg.FeederServerID == 0 {
 		cfg.FeederServerID = uint32(1<<28 + rand.Intn(1<<27))
@@ -140,6 +149,7 @@ func Start(cfg Config) (*Server, error) {
 			"ob_trx_idle_timeout": "120000000",
 			"ob_read_consistency": "STRONG",
 		}}
+	s.SetTenantRole(cfg.TenantRole)
 	listen := func(addr string, serve func(net.Conn)) (string, error) {
 		if addr == "" {
 			return "", nil
@@ -305,6 +315,41 @@ func (s *Server) FailNext(n int, code int) {
 	s.failN.Store(int64(n))
 }
 
+// AddUser lets the ODP role accept user (as user@tenant#cluster) with password; the session
+// then logs in to MariaDB as user, which must exist there.
+func (s *Server) AddUser(user, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.Users == nil {
+		s.cfg.Users = map[string]string{}
+	}
+	s.cfg.Users[user] = password
+}
+
+func (s *Server) userPassword(user string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pw, ok := s.cfg.Users[user]
+	return pw, ok
+}
+
+// RoleDenied as a tenant role makes oceanbase.DBA_OB_TENANTS refuse the session, as
+// OceanBase does for a user without SELECT on the oceanbase database.
+const RoleDenied = "denied"
+
+// SetTenantRole sets what DBA_OB_TENANTS shows as TENANT_ROLE (PRIMARY, STANDBY, ...) or
+// RoleDenied (fault knob /role?v=...).
+func (s *Server) SetTenantRole(role string) { s.role.Store(strings.ToUpper(role)) }
+
+// TenantRole is the role DBA_OB_TENANTS shows now.
+func (s *Server) TenantRole() string {
+	r, _ := s.role.Load().(string)
+	if strings.EqualFold(r, RoleDenied) {
+		return RoleDenied
+	}
+	return r
+}
+
 func (s *Server) injected() error {
 	if d := s.delay(); d > 0 {
 		time.Sleep(d)
@@ -347,9 +392,18 @@ func (s *Server) controlHandler() http.Handler {
 		s.FailNext(n, code)
 		fmt.Fprintf(w, "next %d statements fail with %d\n", n, code)
 	})
+	mux.HandleFunc("/role", func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query().Get("v")
+		if v == "" {
+			v = s.cfg.TenantRole
+		}
+		s.SetTenantRole(v)
+		fmt.Fprintf(w, "tenant role %s\n", s.TenantRole())
+	})
 	mux.HandleFunc("/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.SetDelay(0)
 		s.FailNext(0, 0)
+		s.SetTenantRole(s.cfg.TenantRole)
 		fmt.Fprintln(w, "reset")
 	})
 	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
@@ -360,7 +414,7 @@ func (s *Server) controlHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"file": m.file, "pos": m.pos, "executed": m.exec, "connections": n,
 			"delay_ms": s.delayMS.Load(), "fail_next": s.failN.Load(), "fail_code": s.failCode.Load(),
-			"drops": s.dropsN.Load(), "mariadb_gtid": s.store.mariaDBPos(),
+			"drops": s.dropsN.Load(), "mariadb_gtid": s.store.mariaDBPos(), "tenant_role": s.TenantRole(),
 		})
 	})
 	return mux

@@ -33,6 +33,7 @@ func main() {
 	flag.DurationVar(&cfg.PurgeAge, "purge-age", 0, "purge binlog files older than this (0 = never)")
 	flag.Int64Var(&cfg.PurgeSize, "purge-size", 256<<20, "purge oldest binlog files while the total exceeds this (0 = never)")
 	flag.BoolVar(&cfg.HeartbeatInTx, "heartbeat-in-tx", true, "send a heartbeat after each transaction's BEGIN")
+	flag.StringVar(&cfg.TenantRole, "tenant-role", "PRIMARY", "TENANT_ROLE in oceanbase.DBA_OB_TENANTS (PRIMARY, STANDBY, or denied: no SELECT on the view)")
 	flag.StringVar(&prefixes, "db-prefixes", "ferry_ob", "comma-separated database prefixes to convert (empty = all)")
 	flag.Parse()
 	cfg.ServerID, cfg.FeederServerID = uint32(*server), uint32(*feeder)
