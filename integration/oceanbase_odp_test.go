@@ -23,6 +23,12 @@ import (
 // or the direct Binlog Service role).
 func obPipeline(t *testing.T, env harness.Environment, dir, name, binlog string, tables []string, topic, extraSource string) string {
 	t.Helper()
+	return obPipelineAt(t, env, env.OBAddr, dir, name, binlog, tables, topic, extraSource)
+}
+
+// obPipelineAt is obPipeline with the ODP address given (a private stand-in's).
+func obPipelineAt(t *testing.T, env harness.Environment, odp, dir, name, binlog string, tables []string, topic, extraSource string) string {
+	t.Helper()
 	qs := make([]string, len(tables))
 	for i, tb := range tables {
 		qs[i] = strconv.Quote(tb)
@@ -48,7 +54,7 @@ func obPipeline(t *testing.T, env harness.Environment, dir, name, binlog string,
     interval = "200ms"
   }
 }
-`, name, env.OBAddr, binlog, env.OBUser, strings.Join(qs, ", "), 7700+time.Now().Nanosecond()%200, extraSource,
+`, name, odp, binlog, env.OBUser, strings.Join(qs, ", "), 7700+time.Now().Nanosecond()%200, extraSource,
 		env.RMQ5().NameServer, topic, filepath.Join(dir, "cp"))
 	path := filepath.Join(dir, name+".hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
