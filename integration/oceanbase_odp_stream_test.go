@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-cdc/ferry/integration/harness"
+	"github.com/ferry-cdc/ferry/integration/obstandin"
 	"github.com/ferry-cdc/ferry/integration/verify"
 )
 
@@ -109,6 +110,57 @@ func TestOceanBaseODPStartTimestampDDL(t *testing.T) {
 	t.Logf("start_timestamp and DDL through ODP: %s", s)
 	if err != nil || !s.OK() {
 		t.Fatalf("verifier: %v\n  %s\n%s", err, strings.Join(s.Problems, "\n  "), tail(f.logs.String(), 3000))
+	}
+	if err := f.stop(30 * time.Second); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+}
+
+// TestOceanBaseODPKeylessTimeout: a table without a usable key is read by one statement
+// (documented: keyset chunks need a key, and OFFSET pages can skip rows under writes). On
+// OceanBase that statement meets ob_query_timeout (10 s by default, error 4012). A private
+// stand-in with a 70 ms default shows the table is larger than one statement may read in a
+// default session; ferry's sessions set ob_query_timeout from query_timeout, so its snapshot
+// reads the whole table, and the stream follows.
+func TestOceanBaseODPKeylessTimeout(t *testing.T) {
+	o := startObStandin(t, func(c *obstandin.Config) { c.QueryTimeout = 70 * time.Millisecond })
+	env := harness.RequireTestbed(t, harness.MariaDB, harness.RocketMQ5)
+	bin := ferryBinary(t)
+	h := harness.OpenMariaDB(t, o.db)
+	const n = 150000
+	execAll(t, h, "CREATE TABLE k (a INT NOT NULL, b VARCHAR(40), c INT)",
+		fmt.Sprintf("INSERT INTO k SELECT seq, CONCAT('row-', seq, '-', REPEAT('x', 20)), seq %% 7 FROM seq_1_to_%d", n))
+	o.waitExecuted(t, 2)
+	// a default session cannot read the table in one statement
+	began := time.Now()
+	cnt := 0
+	rows, err := o.odp(t).Query("SELECT a, b, c FROM `" + o.db + "`.`k`")
+	if err == nil {
+		for rows.Next() {
+			cnt++
+		}
+		err = rows.Err()
+		rows.Close()
+	}
+	if obErrCode(err) != 4012 {
+		t.Fatalf("a default session read the keyless table in %v (%v, %d rows): the table is too small to show the timeout", time.Since(began), err, cnt)
+	}
+	t.Logf("default session: %v after %v", err, time.Since(began))
+
+	topic := harness.UniqueName("ferry_ob_keyless")
+	harness.CreateTopic(t, env.RMQ5(), topic, 4)
+	cfg := obPipelineAt(t, env, o.srv.ODPAddr(), t.TempDir(), "obkeyless", o.srv.ODPAddr(), []string{o.db + ".k"}, topic, "")
+	f := startFerry(t, bin, cfg, []string{"OB_PASSWORD=" + env.OBPassword}, "--no-precheck")
+	f.waitWritten(n, 3*time.Minute)
+	execAll(t, h, "INSERT INTO k VALUES (0, 'after', 0)", "UPDATE k SET c = 100 WHERE a = 1", "DELETE FROM k WHERE a = 2")
+	f.waitWritten(n+3, 60*time.Second)
+	st, err := f.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("keyless through ODP: %d records written", st.RecordsWritten)
+	if strings.Contains(f.logs.String(), "4012") {
+		t.Errorf("ferry met error 4012:\n%s", tail(f.logs.String(), 2000))
 	}
 	if err := f.stop(30 * time.Second); err != nil {
 		t.Fatalf("stop: %v", err)
