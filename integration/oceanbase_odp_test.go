@@ -267,6 +267,7 @@ func TestOceanBaseODPFaults(t *testing.T) {
 	}
 	defer knob("/reset")
 	pw := []string{"OB_PASSWORD=" + env.OBPassword}
+	knob("/fail?n=4&code=4038") // Open's first statements meet a leader switch
 	f := startFerry(t, bin, cfg, pw, "--no-precheck")
 	f.waitWritten(1, 60*time.Second)
 	knob("/fail?n=3&code=4038") // the snapshot's next statements meet a leader switch

@@ -11,6 +11,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	gosql "github.com/go-sql-driver/mysql"
 
+	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -70,6 +71,8 @@ func TestTransientOceanBaseErrors(t *testing.T) {
 		&gosql.MySQLError{Number: 1146, Message: "Table doesn't exist"},
 		&gosql.MySQLError{Number: 1064, Message: "syntax"},
 		errors.New("Error 1054: Unknown column 'x'"),
+		sdk.Permanent(errors.New("read table: EOF")), // permanent wins over the text
+		nil,
 	} {
 		if transient(err) {
 			t.Errorf("%v retried", err)

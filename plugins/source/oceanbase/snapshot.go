@@ -581,6 +581,13 @@ func isNoSuchTable(err error) bool {
 var obTransient = map[int]bool{4012: true, 4038: true, 6002: true, 4023: true, 6005: true}
 
 func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var perm interface{ Permanent() bool }
+	if errors.As(err, &perm) && perm.Permanent() {
+		return false
+	}
 	var me *gosql.MySQLError
 	if errors.As(err, &me) && (obTransient[int(me.Number)] || obTransient[-int(int16(me.Number))]) {
 		return true

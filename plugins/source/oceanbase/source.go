@@ -120,10 +120,32 @@ func (s *Source) Configure(_ context.Context, c sdk.Config) error {
 }
 
 // Open connects, reads the schemas and positions the stream after req.Position.
+//
+// A transient error on the way (an OceanBase leader switch, 4038 or 6002, a timeout, a
+// dropped or refused connection: transient) abandons the attempt and starts over with the
+// backoff of retry, about 11 s in all; permanent errors (configuration, history, schema)
+// return at once.
 func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	if !s.configured {
 		return errors.New("oceanbase: Open before Configure")
 	}
+	return retry(ctx, func() error {
+		err := s.open(ctx, req)
+		if err != nil {
+			s.abandonOpen()
+		}
+		return err
+	})
+}
+
+// abandonOpen releases what a failed open attempt holds, so that the next attempt starts
+// from nothing (it assigns every other field again).
+func (s *Source) abandonOpen() {
+	_ = s.Close(context.Background())
+	s.snapper, s.bl, s.db = nil, nil, nil
+}
+
+func (s *Source) open(ctx context.Context, req sdk.OpenRequest) error {
 	s.pipeline = req.Pipeline
 	if s.pipeline == "" {
 		s.pipeline = "ferry"
@@ -353,6 +375,9 @@ func (s *Source) loadSchemas(ctx context.Context, st sdk.StateStore, pos *positi
 		}
 		tb, err := loadTable(ctx, s.db, s.cfg.tenant, n, 1)
 		if err != nil {
+			if transient(err) {
+				return err // a leader switch or lost connection while reading the catalog
+			}
 			return sdk.Permanent(err)
 		}
 		s.tables[k], s.names[k], s.lastVersion[k] = tb, n, 1
