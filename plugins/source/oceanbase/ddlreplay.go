@@ -398,6 +398,17 @@ func (ws *workSchema) apply(sp *ast.AlterTableSpec) error {
 	case ast.AlterTableAlterColumn, ast.AlterTableLock, ast.AlterTableAlgorithm, ast.AlterTableForce,
 		ast.AlterTableDropForeignKey, ast.AlterTableIndexInvisible:
 		// no effect on columns or unique keys (a renamed unique index keeps its columns)
+	case ast.AlterTableAddPartitions, ast.AlterTableCoalescePartitions, ast.AlterTableDropPartition,
+		ast.AlterTableTruncatePartition, ast.AlterTablePartition, ast.AlterTableRemovePartitioning,
+		ast.AlterTableRebuildPartition, ast.AlterTableReorganizePartition, ast.AlterTableCheckPartitions,
+		ast.AlterTableExchangePartition, ast.AlterTableOptimizePartition, ast.AlterTableRepairPartition,
+		ast.AlterTablePartitionAttributes, ast.AlterTablePartitionOptions,
+		ast.AlterTableImportPartitionTablespace, ast.AlterTableDiscardPartitionTablespace,
+		ast.AlterTableDropFirstPartition, ast.AlterTableAddLastPartition,
+		ast.AlterTableReorganizeLastPartition, ast.AlterTableReorganizeFirstPartition:
+		// Partition maintenance leaves columns and keys as they are. DROP, TRUNCATE and
+		// EXCHANGE PARTITION remove or move rows without row events, as TRUNCATE TABLE does:
+		// consumers learn of it from the DDL record only (emit_ddl), as with Debezium and Canal.
 	default:
 		return fmt.Errorf("%w: ALTER TABLE spec type %d", errNoReplay, sp.Tp)
 	}

@@ -193,6 +193,38 @@ func TestReplayIndexesAndLike(t *testing.T) {
 	}
 }
 
+// Partition maintenance (monthly ADD/DROP PARTITION, TRUNCATE PARTITION, EXCHANGE, ...) keeps
+// the schema: it is replayed with the same columns and keys, never a stop.
+func TestReplayPartitionMaintenance(t *testing.T) {
+	p := parser.New()
+	n := tableName{DB: "db", Name: "t"}
+	eff, _, err := replayDDL(p, "db", "CREATE TABLE t (id INT NOT NULL, d DATE NOT NULL, v VARCHAR(10), PRIMARY KEY (id, d)) "+
+		"PARTITION BY RANGE COLUMNS(d) (PARTITION p1 VALUES LESS THAN ('2026-01-01'), PARTITION p2 VALUES LESS THAN ('2026-02-01'))", n, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"ALTER TABLE t ADD PARTITION (PARTITION p3 VALUES LESS THAN ('2026-03-01'))",
+		"ALTER TABLE t TRUNCATE PARTITION p1",
+		"ALTER TABLE t DROP PARTITION p1",
+		"ALTER TABLE t EXCHANGE PARTITION p2 WITH TABLE t_archive",
+		"ALTER TABLE t REORGANIZE PARTITION p3 INTO (PARTITION p3a VALUES LESS THAN ('2026-02-15'), PARTITION p3b VALUES LESS THAN ('2026-03-01'))",
+		"ALTER TABLE t COALESCE PARTITION 1",
+		"ALTER TABLE t REBUILD PARTITION p2",
+		"ALTER TABLE t PARTITION BY HASH(id) PARTITIONS 4",
+		"ALTER TABLE t REMOVE PARTITIONING",
+	} {
+		next, touched, err := replayDDL(p, "db", q, n, eff.t, eff.ukNames, nil)
+		if err != nil || !touched {
+			t.Fatalf("%s: touched %v, %v", q, touched, err)
+		}
+		if len(next.t.Columns) != 3 || len(next.t.PrimaryKey) != 2 {
+			t.Fatalf("%s: %+v", q, next.t)
+		}
+		eff = next
+	}
+}
+
 // With binlog_row_metadata=FULL the TABLE_MAP names its columns: a schema whose columns are in
 // another order (equal types, so the type check cannot see it) is refused, never decoded.
 func TestCheckTableMapNames(t *testing.T) {
