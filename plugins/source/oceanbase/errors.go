@@ -15,4 +15,8 @@ var ErrTooOld = errors.New("start_timestamp is older than the oldest retained bi
 // the schema of the rows after it is unknown.
 var ErrSchemaUnknown = errors.New("schema unknown")
 
+// ErrPurged is returned by Read when binlog_address no longer has the log a position needs
+// (purged by age or size, or the server's log was reset): the pipeline cannot resume there.
+var ErrPurged = errors.New("the binlog this position needs is no longer on the server")
+
 func isNoTable(err error) bool { return errors.Is(err, ErrNoTable) }

@@ -218,3 +218,41 @@ func TestBinlogUserForm(t *testing.T) {
 		}
 	}
 }
+
+// A dump the server refuses (1236) is tried once more, then stops with ErrPurged when the log
+// is gone; other errors without progress stop after maxReconnects.
+func TestStreamFatal(t *testing.T) {
+	s := New()
+	s.cfg.BinlogAddress = "binlog:2883"
+	s.bl = &binlog{file: "mysql-bin.000003", pos: 120, resume: position{File: "mysql-bin.000003", Pos: 120}}
+	gone := &mysql.MyError{Code: 1236, Message: "The requested gtid transaction no longer exists and may have been cleaned up"}
+	if err := s.streamFatal(gone); err != nil {
+		t.Fatalf("first 1236: %v, want a reconnect", err)
+	}
+	err := s.streamFatal(gone)
+	if !errors.Is(err, ErrPurged) || !strings.Contains(err.Error(), "mysql-bin.000003:120") || !strings.Contains(err.Error(), "binlog:2883") {
+		t.Fatalf("second 1236: %v", err)
+	}
+	var perm interface{ Permanent() bool }
+	if !errors.As(err, &perm) || !perm.Permanent() {
+		t.Fatalf("%v is not permanent", err)
+	}
+	s.fatalStreak = 0
+	other := &mysql.MyError{Code: 1236, Message: "A slave with the same server_uuid/server_id as this slave has connected to the master"}
+	_ = s.streamFatal(other)
+	if err := s.streamFatal(other); err == nil || errors.Is(err, ErrPurged) {
+		t.Fatalf("other 1236: %v", err)
+	}
+	s.fatalStreak, s.errStreak = 0, 0
+	lost := errors.New("connection reset by peer")
+	for i := 1; i <= s.maxReconnects; i++ {
+		s.errStreak++
+		if err := s.streamFatal(lost); err != nil {
+			t.Fatalf("error %d: %v", i, err)
+		}
+	}
+	s.errStreak++
+	if err := s.streamFatal(lost); err == nil {
+		t.Fatal("no stop after maxReconnects errors without progress")
+	}
+}

@@ -61,7 +61,10 @@ type Source struct {
 
 	bl            *binlog
 	maxReconnects int
-	reconnects    atomic.Int64
+	// errStreak counts stream errors since the last transaction event, fatalStreak the
+	// 1236 refusals among them (Read's goroutine).
+	errStreak, fatalStreak int
+	reconnects             atomic.Int64
 
 	snap       *snapState
 	snapper    *snapshotter
@@ -719,6 +722,14 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			// A reconnect succeeds when the dump request is sent; a server that refuses the
+			// position answers only afterwards. Errors with no transaction in between count
+			// against the reconnect limit, and a refusal of the position itself (1236) stops
+			// after a second try.
+			s.errStreak++
+			if err := s.streamFatal(ev.err); err != nil {
+				return nil, err
+			}
 			if err := s.reconnect(ctx, ev.err); err != nil {
 				return nil, err
 			}
@@ -730,6 +741,9 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 		s.mem.eventDone(ev.size)
 		if err != nil {
 			return nil, err
+		}
+		if progress(ev.ev) {
+			s.errStreak, s.fatalStreak = 0, 0
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/pingcap/tidb/pkg/parser"
 
+	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -208,6 +209,46 @@ func (b *binlog) restartPoint() position {
 			Epoch: b.tx.epoch, HasEpoch: b.resume.HasEpoch}
 	}
 	return b.resume
+}
+
+// progress reports an event that shows the stream delivering the log (a transaction's
+// event), unlike the fake ROTATE, FORMAT_DESCRIPTION, PREVIOUS_GTIDS and heartbeats a dump
+// sends before it fails.
+func progress(e *replication.BinlogEvent) bool {
+	switch e.Event.(type) {
+	case *replication.GTIDEvent, *replication.MariadbGTIDEvent, *replication.QueryEvent, *replication.XIDEvent,
+		*replication.RowsEvent, *replication.TableMapEvent:
+		return true
+	}
+	return false
+}
+
+// streamFatal decides after a stream error whether reconnecting may help: not after too many
+// errors without progress, nor when the server refused the position twice in a row (1236:
+// MySQL's "purged binary logs containing GTIDs", MariaDB's "Could not find GTID state", the
+// OceanBase Binlog Service's "The requested gtid transaction no longer exists", an unknown
+// file). nil means reconnect.
+func (s *Source) streamFatal(err error) error {
+	p := s.bl.restartPoint()
+	var me *mysql.MyError
+	if errors.As(err, &me) && me.Code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
+		s.fatalStreak++
+		if s.fatalStreak < 2 {
+			return nil
+		}
+		msg := strings.ToLower(me.Message)
+		if strings.Contains(msg, "no longer exist") || strings.Contains(msg, "purged") || strings.Contains(msg, "could not find") ||
+			strings.Contains(msg, "cleaned up") {
+			return sdk.Permanent(fmt.Errorf("%w: binlog_address %s refuses the position %s: %s (the Binlog Service purges by age and by size, "+
+				"MySQL and MariaDB by expiry): the changes after it are lost to this pipeline; start it over with a new checkpoint directory "+
+				"(mode both snapshots again; mode incremental starts at the end of the log or at start_timestamp)", ErrPurged, s.cfg.BinlogAddress, p.String(), me.Message))
+		}
+		return sdk.Permanent(fmt.Errorf("binlog_address %s refuses the position %s twice: %w", s.cfg.BinlogAddress, p.String(), err))
+	}
+	if s.errStreak > s.maxReconnects {
+		return fmt.Errorf("binlog stream at %s failed %d times without delivering a transaction: %w", p.String(), s.errStreak, err)
+	}
+	return nil
 }
 
 // reconnect re-opens the binlog stream after an error, with backoff.
