@@ -43,3 +43,51 @@ func KeyChangeDeleteID(id string) string { return id + "/delete" }
 
 // KeyChangeInsertID: see KeyChangeDeleteID.
 func KeyChangeInsertID(id string) string { return id + "/insert" }
+
+// Position of a row in its binlog event and the session that wrote it, for formats that name
+// them (Debezium's source.row and source.thread). Sources set them when they know them.
+const (
+	// MetaBinlogRow is the decimal 0-based index of the row among the rows of its binlog rows
+	// event (a multi-row INSERT, UPDATE or DELETE logs several rows in one event).
+	MetaBinlogRow = "binlog_row"
+	// MetaThreadID is the decimal id of the session (connection thread) that ran the
+	// transaction, from the binlog's BEGIN query event.
+	MetaThreadID = "thread_id"
+)
+
+// Snapshot markers. A source that reads a snapshot marks its first and last rows, overall
+// and per table, with MetaSnapshot on OpSnapshot changes; formats that carry the mark
+// (Debezium's source.snapshot) send it, the others ignore it. A snapshot row without the key
+// is an ordinary one ("true" in Debezium). SnapshotMark gives the one value a row carries.
+const (
+	// MetaSnapshot holds one of the Snapshot* values below.
+	MetaSnapshot = "snapshot"
+	// SnapshotFirst marks the first row of the whole snapshot.
+	SnapshotFirst = "first"
+	// SnapshotFirstInTable marks the first row of a table's snapshot (not the first overall).
+	SnapshotFirstInTable = "first_in_data_collection"
+	// SnapshotLastInTable marks the last row of a table's snapshot (not the last overall).
+	SnapshotLastInTable = "last_in_data_collection"
+	// SnapshotLast marks the last row of the whole snapshot: no snapshot row follows until a
+	// new snapshot starts (a table added, a re-snapshot).
+	SnapshotLast = "last"
+)
+
+// SnapshotMark returns the MetaSnapshot value of a snapshot row from where it stands, with
+// Debezium's precedence: last overall, first overall, last of its table, first of its table;
+// "" for a row that is none of these (a table's only row is its last). A source that
+// snapshots tables in parallel, without a first or last table, passes false for the overall
+// positions except on the very first and the very last row it hands over.
+func SnapshotMark(firstOverall, lastOverall, firstInTable, lastInTable bool) string {
+	switch {
+	case lastOverall:
+		return SnapshotLast
+	case firstOverall:
+		return SnapshotFirst
+	case lastInTable:
+		return SnapshotLastInTable
+	case firstInTable:
+		return SnapshotFirstInTable
+	}
+	return ""
+}

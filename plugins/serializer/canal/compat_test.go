@@ -3,16 +3,18 @@ package canal
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/fixture"
+	"github.com/ferry-cdc/ferry/plugins/serializer/internal/javafmt"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
-// flatMessage mirrors com.alibaba.otter.canal.protocol.FlatMessage field for field
+// flatMessage mirrors com.alibaba.otter.canal.protocol.FlatMessage (1.1.7) field for field
 // (id long, database, table, pkNames, isDdl, type, es, ts, sql, sqlType, mysqlType, data,
-// old). Decoding disallows unknown fields, so ferry sends nothing FlatMessage lacks.
+// old, gtid). Decoding disallows unknown fields, so ferry sends nothing FlatMessage lacks.
 type flatMessage struct {
 	ID        int64                `json:"id"`
 	Database  string               `json:"database"`
@@ -27,6 +29,7 @@ type flatMessage struct {
 	MysqlType map[string]string    `json:"mysqlType"`
 	Data      []map[string]*string `json:"data"`
 	Old       []map[string]*string `json:"old"`
+	Gtid      *string              `json:"gtid"`
 }
 
 func decode(t *testing.T, b []byte) flatMessage {
@@ -83,6 +86,18 @@ func checkRow(t *testing.T, tbl *change.Table, got map[string]*string, want []ch
 			if b := latin1(t, *g); !bytes.Equal(b, v.Bytes()) {
 				t.Errorf("%s = %x, want %x", col.Name, b, v.Bytes())
 			}
+		case v.Kind() == change.KindEnum || v.Kind() == change.KindSet:
+			if w := strconv.FormatUint(v.Uint(), 10); *g != w {
+				t.Errorf("%s = %q, want the number %q", col.Name, *g, w)
+			}
+		case v.Kind() == change.KindFloat32:
+			if w := string(javafmt.AppendFloat(nil, v.Float32())); *g != w {
+				t.Errorf("%s = %q, want %q", col.Name, *g, w)
+			}
+		case v.Kind() == change.KindFloat64:
+			if w := string(javafmt.AppendDouble(nil, v.Float())); *g != w {
+				t.Errorf("%s = %q, want %q", col.Name, *g, w)
+			}
 		default:
 			if w := string(v.AppendText(nil, col.Fsp)); *g != w {
 				t.Errorf("%s = %q, want %q", col.Name, *g, w)
@@ -110,6 +125,9 @@ func TestFlatMessageReadsEveryChange(t *testing.T) {
 			m.Database != "shop" || m.Table != "orders" {
 			t.Errorf("%s: header %+v", tc.Name, m)
 		}
+		if m.Gtid == nil || *m.Gtid != "" {
+			t.Errorf("%s: gtid %v, want \"\"", tc.Name, m.Gtid)
+		}
 		if c.Op == change.OpDDL {
 			if !m.IsDdl || m.Type != "ALTER" || m.SQL != c.DDL || m.Data != nil || m.Old != nil || m.PkNames != nil {
 				t.Errorf("ddl: %+v", m)
@@ -124,8 +142,9 @@ func TestFlatMessageReadsEveryChange(t *testing.T) {
 			if m.MysqlType[col.Name] != col.ColumnType {
 				t.Errorf("mysqlType[%s] = %q", col.Name, m.MysqlType[col.Name])
 			}
-			if m.SQLType[col.Name] != SQLType(&col) {
-				t.Errorf("sqlType[%s] = %d", col.Name, m.SQLType[col.Name])
+			i := c.Table.ColumnIndex(col.Name)
+			if want := valueSQLType(&col, SQLType(&col), nullSQLType(&col), c.Row()[i]); m.SQLType[col.Name] != want {
+				t.Errorf("%s: sqlType[%s] = %d, want %d", tc.Name, col.Name, m.SQLType[col.Name], want)
 			}
 		}
 		if len(m.Data) != 1 {
@@ -149,14 +168,71 @@ func TestFlatMessageReadsEveryChange(t *testing.T) {
 }
 
 func TestSQLTypes(t *testing.T) {
-	// java.sql.Types codes as Canal assigns them, unsigned integers promoted one step.
+	// java.sql.Types codes of the fixture's row (Row(1)) as Canal 1.1.7's LogEventConvert
+	// assigns them: unsigned integers promoted only when the value does not fit the signed
+	// type (65535, 4294967295 and 18446744073709551615 do not).
 	want := map[string]int{"id": 4, "c_tinyint": -6, "c_smallint_u": 4, "c_mediumint": 4, "c_int_u": -5, "c_bigint": -5,
 		"c_bigint_u": 3, "c_float": 7, "c_double": 8, "c_decimal": 3, "c_char": 1, "c_varchar": 12, "c_text": 2005,
 		"c_binary": 2004, "c_varbinary": 2004, "c_blob": 2004, "c_date": 91, "c_datetime": 93, "c_datetime6": 93,
 		"c_timestamp3": 93, "c_time": 92, "c_year": 12, "c_json": 12, "c_bit1": -7, "c_bit10": -7, "c_enum": 4, "c_set": -7}
-	for _, c := range fixture.Table().Columns {
-		if got := SQLType(&c); got != want[c.Name] {
+	// NULL values (NullRow): no promotion; NULL SET is BLOB, NULL MySQL JSON is OTHER.
+	wantNull := map[string]int{"c_smallint_u": 5, "c_int_u": 4, "c_bigint_u": -5, "c_json": 1111, "c_set": 2004}
+	tbl := fixture.Table()
+	row, nulls := fixture.Row(1), fixture.NullRow(2)
+	for i, c := range tbl.Columns {
+		if got := valueSQLType(&c, SQLType(&c), nullSQLType(&c), row[i]); got != want[c.Name] {
 			t.Errorf("%s: %d, want %d", c.Name, got, want[c.Name])
+		}
+		w, ok := wantNull[c.Name]
+		if !ok {
+			w = want[c.Name]
+		}
+		if i == 0 || i == 17 { // the NOT NULL key and DATETIME
+			continue
+		}
+		if got := valueSQLType(&c, SQLType(&c), nullSQLType(&c), nulls[i]); got != w {
+			t.Errorf("%s NULL: %d, want %d", c.Name, got, w)
+		}
+	}
+}
+
+func TestSQLTypeUnsignedPromotion(t *testing.T) {
+	for _, c := range []struct {
+		typ  string
+		v    uint64
+		want int
+	}{
+		{"TINYINT", 0, -6}, {"TINYINT", 127, -6}, {"TINYINT", 128, 5}, {"TINYINT", 255, 5},
+		{"SMALLINT", 32767, 5}, {"SMALLINT", 32768, 4},
+		{"MEDIUMINT", 0, 4}, {"MEDIUMINT", 16777215, 4},
+		{"INT", 2147483647, 4}, {"INT", 2147483648, -5},
+		{"BIGINT", 0, -5}, {"BIGINT", 9223372036854775807, -5}, {"BIGINT", 9223372036854775808, 3},
+	} {
+		col := change.Column{Name: "u", Type: c.typ, Unsigned: true}
+		if got := valueSQLType(&col, SQLType(&col), nullSQLType(&col), change.NewUint(c.v)); got != c.want {
+			t.Errorf("%s UNSIGNED %d: %d, want %d", c.typ, c.v, got, c.want)
+		}
+	}
+}
+
+func TestSQLTypeOfOtherTypes(t *testing.T) {
+	for _, c := range []struct {
+		col       change.Column
+		want, nul int
+	}{
+		{change.Column{Type: "JSON", ColumnType: "longtext"}, 2005, 2005}, // MariaDB's JSON
+		{change.Column{Type: "JSON", ColumnType: "json"}, 12, 1111},
+		{change.Column{Type: "GEOMETRY", ColumnType: "geometry"}, 2004, 2004},
+		{change.Column{Type: "POINT", ColumnType: "point"}, 2004, 2004},
+		{change.Column{Type: "TINYTEXT", ColumnType: "tinytext"}, 2005, 2005},
+		{change.Column{Type: "SET", ColumnType: "set('a')"}, -7, 2004},
+		{change.Column{Type: "ENUM", ColumnType: "enum('a')"}, 4, 4},
+	} {
+		if got := SQLType(&c.col); got != c.want {
+			t.Errorf("%s: %d, want %d", c.col.ColumnType, got, c.want)
+		}
+		if got := nullSQLType(&c.col); got != c.nul {
+			t.Errorf("%s NULL: %d, want %d", c.col.ColumnType, got, c.nul)
 		}
 	}
 }

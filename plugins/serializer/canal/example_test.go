@@ -16,5 +16,5 @@ func Example() {
 		fmt.Printf("%s\n", r.Value)
 	}
 	// Output:
-	// {"id":7,"database":"shop","table":"orders","pkNames":["id"],"isDdl":false,"type":"UPDATE","es":1700000000000,"ts":1748779205500,"sql":"","sqlType":{"id":4,"name":12,"amount":3},"mysqlType":{"id":"int(11)","name":"varchar(32)","amount":"decimal(8,2)"},"data":[{"id":"1","name":"new","amount":"9.90"}],"old":[{"name":"old"}]}
+	// {"data":[{"id":"1","name":"new","amount":"9.90"}],"database":"shop","es":1700000000000,"gtid":"","id":7,"isDdl":false,"mysqlType":{"id":"int(11)","name":"varchar(32)","amount":"decimal(8,2)"},"old":[{"name":"old"}],"pkNames":["id"],"sql":"","sqlType":{"id":4,"name":12,"amount":3},"table":"orders","ts":1748779205500,"type":"UPDATE"}
 }

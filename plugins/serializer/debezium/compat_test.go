@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/dbz"
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/fixture"
+	"github.com/ferry-cdc/ferry/plugins/serializer/internal/javafmt"
 	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -31,14 +32,17 @@ type connectSchema struct {
 	Field      string            `json:"field"`
 }
 
-// payload is Debezium's change-event value: before, after, source, op, ts_ms, transaction.
+// payload is Debezium's change-event value: before, after, source, transaction, op, ts_ms,
+// ts_us, ts_ns.
 type payload struct {
 	Before      map[string]json.RawMessage `json:"before"`
 	After       map[string]json.RawMessage `json:"after"`
 	Source      source                     `json:"source"`
+	Transaction json.RawMessage            `json:"transaction"`
 	Op          string                     `json:"op"`
 	TsMs        int64                      `json:"ts_ms"`
-	Transaction json.RawMessage            `json:"transaction"`
+	TsUs        int64                      `json:"ts_us"`
+	TsNs        int64                      `json:"ts_ns"`
 }
 
 // source is io.debezium.connector.mysql.Source.
@@ -50,6 +54,8 @@ type source struct {
 	Snapshot  string  `json:"snapshot"`
 	DB        string  `json:"db"`
 	Sequence  *string `json:"sequence"`
+	TsUs      int64   `json:"ts_us"`
+	TsNs      int64   `json:"ts_ns"`
 	Table     string  `json:"table"`
 	ServerID  int64   `json:"server_id"`
 	GTID      *string `json:"gtid"`
@@ -91,16 +97,19 @@ func TestEnvelopeReadsEveryChange(t *testing.T) {
 			}
 			var e envelope
 			strictDecode(t, vals[0], &e)
-			if e.Schema.Type != "struct" || e.Schema.Name != "ferry.shop.orders.Envelope" || len(e.Schema.Fields) != 6 {
+			if e.Schema.Type != "struct" || e.Schema.Name != "ferry.shop.orders.Envelope" || e.Schema.Version != 2 || len(e.Schema.Fields) != 8 {
 				t.Fatalf("envelope schema %+v", e.Schema)
 			}
 			var value connectSchema
 			for i, f := range e.Schema.Fields {
-				if want := []string{"before", "after", "source", "op", "ts_ms", "transaction"}[i]; f.Field != want {
+				if want := []string{"before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns"}[i]; f.Field != want {
 					t.Errorf("envelope field %d is %q, want %q", i, f.Field, want)
 				}
 				if f.Field == "after" {
 					value = f
+				}
+				if f.Field == "source" && (f.Name != "io.debezium.connector.mysql.Source" || f.Version != 1) {
+					t.Errorf("source schema %s version %d", f.Name, f.Version)
 				}
 			}
 			if value.Name != "ferry.shop.orders.Value" || len(value.Fields) != len(c.Table.Columns) {
@@ -124,8 +133,9 @@ func TestEnvelopeReadsEveryChange(t *testing.T) {
 
 func checkEnvelope(t *testing.T, name string, c *change.Change, p payload) {
 	t.Helper()
-	if p.Op != opCodes[c.Op] || p.TsMs != fixture.BuildTime.UnixMilli() || string(p.Transaction) != "null" {
-		t.Errorf("%s: op %q ts_ms %d transaction %s", name, p.Op, p.TsMs, p.Transaction)
+	if p.Op != opCodes[c.Op] || p.TsMs != fixture.BuildTime.UnixMilli() || p.TsUs != fixture.BuildTime.UnixMicro() ||
+		p.TsNs != fixture.BuildTime.UnixNano() || string(p.Transaction) != "null" {
+		t.Errorf("%s: op %q ts_ms %d ts_us %d ts_ns %d transaction %s", name, p.Op, p.TsMs, p.TsUs, p.TsNs, p.Transaction)
 	}
 	src := p.Source
 	wantSnap := "false"
@@ -133,10 +143,15 @@ func checkEnvelope(t *testing.T, name string, c *change.Change, p payload) {
 		wantSnap = "true"
 	}
 	if src.Connector != "mysql" || src.Name != "ferry" || src.DB != "shop" || src.Table != "orders" ||
-		src.TsMs != c.CommitTime.UnixMilli() || src.Snapshot != wantSnap || src.File != c.Meta["binlog_file"] {
+		src.TsMs != c.CommitTime.UnixMilli() || src.TsUs != c.CommitTime.UnixMicro() || src.TsNs != c.CommitTime.UnixNano() ||
+		src.Snapshot != wantSnap || src.File != c.Meta["binlog_file"] {
 		t.Errorf("%s: source %+v", name, src)
 	}
-	if strings.Contains(c.TxID, ":") != (src.GTID != nil) || (src.GTID != nil && *src.GTID != c.TxID) {
+	wantGTID := c.Meta["gtid"]
+	if wantGTID == "" && len(c.TxID) > 37 && c.TxID[36] == ':' { // a MySQL GTID, uuid:n
+		wantGTID = c.TxID
+	}
+	if (wantGTID != "") != (src.GTID != nil) || (src.GTID != nil && *src.GTID != wantGTID) {
 		t.Errorf("%s: gtid %v for transaction %q", name, src.GTID, c.TxID)
 	}
 	if c.Meta != nil && (strconv.FormatInt(src.Pos, 10) != c.Meta["binlog_pos"] || strconv.FormatInt(src.ServerID, 10) != c.Meta["server_id"]) {
@@ -296,11 +311,17 @@ func checkField(f connectSchema, col *change.Column, raw json.RawMessage, v chan
 		}
 		return wantInt(n, want)
 	case "float":
+		if want := string(javafmt.AppendFloat(nil, v.Float32())); num.String() != want {
+			return "float text " + num.String() + ", Java's " + want
+		}
 		g, err := strconv.ParseFloat(num.String(), 32)
 		if err != nil || float32(g) != v.Float32() {
 			return "float differs"
 		}
 	case "double":
+		if want := string(javafmt.AppendDouble(nil, v.Float())); v.Kind() == change.KindFloat64 && num.String() != want {
+			return "double text " + num.String() + ", Java's " + want
+		}
 		g, err := strconv.ParseFloat(num.String(), 64)
 		want := v.Float()
 		if v.Kind() == change.KindDecimal {
@@ -393,7 +414,8 @@ func TestFlattenAndSMTCarryTheEnvelopeValues(t *testing.T) {
 
 func TestConfigureRejects(t *testing.T) {
 	for cfg, attr := range map[string]string{`{"decimal_handling":"exact"}`: "decimal_handling",
-		`{"bigint_unsigned_handling":"string"}`: "bigint_unsigned_handling", `{"server_name":""}`: "server_name"} {
+		`{"bigint_unsigned_handling":"string"}`: "bigint_unsigned_handling", `{"server_name":""}`: "server_name",
+		`{"connector":"postgres"}`: "connector", `{"timestamp_fraction":"trim"}`: "timestamp_fraction"} {
 		err := New().Configure(context.Background(), sdk.NewConfig([]byte(cfg)))
 		if ae := sdk.AttributeErrors(err); len(ae) != 1 || ae[0].Attribute != attr {
 			t.Errorf("%s: %v", cfg, err)

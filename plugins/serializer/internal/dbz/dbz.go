@@ -7,6 +7,8 @@ package dbz
 import (
 	"context"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/fmtkit"
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/jsonw"
@@ -21,7 +23,8 @@ const Version = "0.1.0"
 type Mode uint8
 
 const (
-	// Envelope is {"schema":..., "payload":{before, after, source, op, ts_ms, transaction}}.
+	// Envelope is {"schema":..., "payload":{before, after, source, transaction, op, ts_ms,
+	// ts_us, ts_ns}}.
 	Envelope Mode = iota
 	// Flatten is the payload alone (Kafka Connect JSON with schemas disabled).
 	Flatten
@@ -35,10 +38,24 @@ type Options struct {
 	ServerName             string `json:"server_name"`
 	DecimalHandling        string `json:"decimal_handling"`
 	BigintUnsignedHandling string `json:"bigint_unsigned_handling"`
+	// Connector is the Debezium connector imitated in source.connector and the source
+	// schema's name: "mysql" or "mariadb".
+	Connector string `json:"connector"`
+	// TimestampFraction is how TIMESTAMP values write their fraction: "debezium" (change rows
+	// exactly the column's fsp digits, snapshot rows trimmed, as Debezium) or "fsp" (always
+	// the column's fsp digits).
+	TimestampFraction string `json:"timestamp_fraction"`
 }
 
+// Values of Options.TimestampFraction.
+const (
+	TimestampFractionDebezium = "debezium"
+	TimestampFractionFsp      = "fsp"
+)
+
 func defaults() Options {
-	return Options{ServerName: "ferry", DecimalHandling: "string", BigintUnsignedHandling: "long"}
+	return Options{ServerName: "ferry", DecimalHandling: "string", BigintUnsignedHandling: "long", Connector: "mysql",
+		TimestampFraction: TimestampFractionDebezium}
 }
 
 // Serializer is a Debezium-family serializer. After Configure it is safe for concurrent use.
@@ -76,6 +93,10 @@ func (s *Serializer) Spec() sdk.Spec {
 			Doc: "DECIMAL values: precise (Base64 two's-complement bytes, org.apache.kafka.connect.data.Decimal), string (exact text) or double."},
 		{Name: "bigint_unsigned_handling", Type: sdk.TypeString, Default: "long", Enum: []string{"long", "precise"},
 			Doc: "BIGINT UNSIGNED values: long (int64; values above 2^63-1 wrap to negative, as Debezium's default) or precise (Decimal with scale 0)."},
+		{Name: "connector", Type: sdk.TypeString, Default: "mysql", Enum: []string{"mysql", "mariadb"},
+			Doc: "The Debezium connector imitated in source.connector and the source schema's name (io.debezium.connector.<connector>.Source): mysql (Debezium's MySQL connector) or mariadb (its MariaDB connector, for MariaDB sources). The rest of the event is the same for both."},
+		{Name: "timestamp_fraction", Type: sdk.TypeString, Default: TimestampFractionDebezium, Enum: []string{TimestampFractionDebezium, TimestampFractionFsp},
+			Doc: "Fraction digits of TIMESTAMP values (io.debezium.time.ZonedTimestamp): debezium (as Debezium writes them: exactly the column's fsp digits in change rows, 2038-01-19T03:14:07.000000Z; in snapshot rows trailing zeros trimmed and no fraction when it is zero, 2038-01-19T03:14:07Z) or fsp (always exactly the column's fsp digits, so a value has one text whatever its origin)."},
 	}}
 }
 
@@ -99,6 +120,18 @@ func (s *Serializer) Configure(_ context.Context, c sdk.Config) error {
 	default:
 		return &sdk.AttributeError{Attribute: "bigint_unsigned_handling", Summary: "unknown mode " + strconv.Quote(o.BigintUnsignedHandling),
 			Detail: `use "long" or "precise"`}
+	}
+	switch o.Connector {
+	case "mysql", "mariadb":
+	default:
+		return &sdk.AttributeError{Attribute: "connector", Summary: "unknown connector " + strconv.Quote(o.Connector),
+			Detail: `use "mysql" or "mariadb"`}
+	}
+	switch o.TimestampFraction {
+	case TimestampFractionDebezium, TimestampFractionFsp:
+	default:
+		return &sdk.AttributeError{Attribute: "timestamp_fraction", Summary: "unknown mode " + strconv.Quote(o.TimestampFraction),
+			Detail: `use "debezium" or "fsp"`}
 	}
 	s.setOptions(o)
 	return nil
@@ -187,7 +220,7 @@ func (s *Serializer) keyChangeProps(tb *table, c *change.Change) []sdk.Property 
 		}
 		b = append(b, tb.cols[i].Name...)
 		b = append(b, ':')
-		b = appendValue(b, &tb.cols[i], vals[n])
+		b = appendValue(b, &tb.cols[i], vals[n], s.origin(c))
 	}
 	b = append(b, '}')
 	if s.mode == Envelope {
@@ -199,63 +232,119 @@ func (s *Serializer) keyChangeProps(tb *table, c *change.Change) []sdk.Property 
 func (s *Serializer) appendPayload(b []byte, tb *table, c *change.Change) []byte {
 	b = append(b, `{"before":`...)
 	if c.Op == change.OpUpdate || c.Op == change.OpDelete {
-		b = appendRow(b, tb, c.Before)
+		b = appendRow(b, tb, c.Before, s.origin(c))
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"after":`...)
 	if c.Op != change.OpDelete {
-		b = appendRow(b, tb, c.After)
+		b = appendRow(b, tb, c.After, s.origin(c))
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"source":`...)
 	b = s.appendSource(b, c)
-	b = append(b, `,"op":"`...)
+	b = append(b, `,"transaction":null,"op":"`...)
 	b = append(b, ops[c.Op]...)
-	b = append(b, `","ts_ms":`...)
-	b = strconv.AppendInt(b, s.Hooks.Time().UnixMilli(), 10)
-	return append(b, `,"transaction":null}`...)
+	b = append(b, '"')
+	b = appendTimes(b, s.Hooks.Time())
+	return append(b, '}')
 }
 
-// appendSource writes the source block of Debezium's MySQL connector. Binlog coordinates
-// come from the change's Meta ("binlog_file", "binlog_pos", "server_id") when the source
-// provides them, else "" and 0; gtid is the transaction id when it is a GTID (has a ':').
+// appendTimes appends `,"ts_ms":..,"ts_us":..,"ts_ns":..` of t, as Debezium derives the
+// three from one instant (0 for the zero time).
+func appendTimes(b []byte, t time.Time) []byte {
+	var ms, us, ns int64
+	if !t.IsZero() {
+		ms, us, ns = t.UnixMilli(), t.UnixMicro(), t.UnixNano()
+	}
+	b = append(b, `,"ts_ms":`...)
+	b = strconv.AppendInt(b, ms, 10)
+	b = append(b, `,"ts_us":`...)
+	b = strconv.AppendInt(b, us, 10)
+	b = append(b, `,"ts_ns":`...)
+	return strconv.AppendInt(b, ns, 10)
+}
+
+// appendSource writes the source block of Debezium's MySQL (or MariaDB) connector, in the
+// order of its schema. Binlog coordinates, the row's index in its event and the session's
+// thread come from the change's Meta (binlog_file, binlog_pos, server_id, binlog_row,
+// thread_id) when the source provides them, else "", 0 and null; gtid is Meta's gtid (else
+// the transaction id when it is a MySQL GTID, uuid:n); snapshot rows carry Meta's snapshot
+// mark (first, first_in_data_collection, last_in_data_collection, last), else "true".
 func (s *Serializer) appendSource(b []byte, c *change.Change) []byte {
-	b = append(b, `{"version":"ferry-`+Version+`","connector":"mysql","name":`...)
+	b = append(b, `{"version":"ferry-`+Version+`","connector":"`...)
+	b = append(b, s.opts.Connector...)
+	b = append(b, `","name":`...)
 	b = jsonw.AppendString(b, s.opts.ServerName)
 	b = append(b, `,"ts_ms":`...)
 	b = strconv.AppendInt(b, fmtkit.Millis(c.CommitTime), 10)
-	if c.Op == change.OpSnapshot {
-		b = append(b, `,"snapshot":"true","db":`...)
-	} else {
-		b = append(b, `,"snapshot":"false","db":`...)
-	}
+	b = append(b, `,"snapshot":"`...)
+	b = append(b, snapshotMark(c)...)
+	b = append(b, `","db":`...)
 	b = jsonw.AppendString(b, fmtkit.Database(c))
-	b = append(b, `,"sequence":null,"table":`...)
+	var us, ns int64
+	if !c.CommitTime.IsZero() {
+		us, ns = c.CommitTime.UnixMicro(), c.CommitTime.UnixNano()
+	}
+	b = append(b, `,"sequence":null,"ts_us":`...)
+	b = strconv.AppendInt(b, us, 10)
+	b = append(b, `,"ts_ns":`...)
+	b = strconv.AppendInt(b, ns, 10)
+	b = append(b, `,"table":`...)
 	b = jsonw.AppendString(b, fmtkit.TableName(c))
 	b = append(b, `,"server_id":`...)
 	b = appendMetaInt(b, c.Meta[change.MetaServerID])
 	b = append(b, `,"gtid":`...)
-	if isGTID(c.TxID) {
+	switch g := c.Meta[change.MetaGTID]; {
+	case g != "":
+		b = jsonw.AppendString(b, g)
+	case isMySQLGTID(c.TxID):
 		b = jsonw.AppendString(b, c.TxID)
-	} else {
+	default:
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"file":`...)
 	b = jsonw.AppendString(b, c.Meta[change.MetaBinlogFile])
 	b = append(b, `,"pos":`...)
 	b = appendMetaInt(b, c.Meta[change.MetaBinlogPos])
-	return append(b, `,"row":0,"thread":null,"query":null}`...)
+	b = append(b, `,"row":`...)
+	b = appendMetaInt(b, c.Meta[change.MetaBinlogRow])
+	b = append(b, `,"thread":`...)
+	if t := c.Meta[change.MetaThreadID]; t != "" {
+		b = appendMetaInt(b, t)
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, `,"query":null}`...)
 }
 
-func isGTID(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return true
+// snapshotMark is source.snapshot: "false" for changes from the log, Meta's mark for
+// snapshot rows when it is one of Debezium's, else "true".
+func snapshotMark(c *change.Change) string {
+	if c.Op != change.OpSnapshot {
+		return "false"
+	}
+	switch m := c.Meta[change.MetaSnapshot]; m {
+	case change.SnapshotFirst, change.SnapshotFirstInTable, change.SnapshotLastInTable, change.SnapshotLast:
+		return m
+	}
+	return "true"
+}
+
+// isMySQLGTID reports a MySQL GTID, <server uuid>:<transaction number> (not a binlog
+// file:offset).
+func isMySQLGTID(s string) bool {
+	i := strings.IndexByte(s, ':')
+	if i != 36 || i+1 == len(s) {
+		return false
+	}
+	for _, c := range s[i+1:] {
+		if c < '0' || c > '9' {
+			return false
 		}
 	}
-	return false
+	return strings.Count(s[:i], "-") == 4
 }
 
 func appendMetaInt(b []byte, s string) []byte {
@@ -274,7 +363,7 @@ func (s *Serializer) appendSMT(b []byte, tb *table, c *change.Change) []byte {
 	if c.Op == change.OpDelete {
 		row = c.Before
 	}
-	b = appendRow(b, tb, row)
+	b = appendRow(b, tb, row, s.origin(c))
 	b = b[:len(b)-1] // reopen the object
 	if len(tb.cols) > 0 {
 		b = append(b, ',')
@@ -293,7 +382,13 @@ func (s *Serializer) appendSMT(b []byte, tb *table, c *change.Change) []byte {
 	return append(b, `,"__deleted":"false"}`...)
 }
 
-func appendRow(b []byte, tb *table, row []change.Value) []byte {
+// origin says how c's values are written where Debezium's snapshot and log paths differ.
+func (s *Serializer) origin(c *change.Change) origin {
+	snap := c.Op == change.OpSnapshot
+	return origin{snapshot: snap, trimFraction: snap && s.opts.TimestampFraction == TimestampFractionDebezium}
+}
+
+func appendRow(b []byte, tb *table, row []change.Value, o origin) []byte {
 	if row == nil {
 		return append(b, "null"...)
 	}
@@ -309,7 +404,7 @@ func appendRow(b []byte, tb *table, row []change.Value) []byte {
 		if i < len(row) {
 			v = row[i]
 		}
-		b = appendValue(b, c, v)
+		b = appendValue(b, c, v, o)
 	}
 	return append(b, '}')
 }

@@ -1,11 +1,13 @@
 package dbz
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"strings"
 
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/fmtkit"
+	"github.com/ferry-cdc/ferry/plugins/serializer/internal/javafmt"
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/jsonw"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -34,11 +36,24 @@ const (
 	kZoned                      // TIMESTAMP: io.debezium.time.ZonedTimestamp, ISO-8601 UTC
 	kMicroTime                  // TIME: io.debezium.time.MicroTime, µs
 	kYear                       // YEAR: io.debezium.time.Year
-	kJSON                       // io.debezium.data.Json
+	kJSON                       // io.debezium.data.Json (MySQL and OceanBase JSON; MariaDB's is a string)
 	kEnum                       // io.debezium.data.Enum
 	kSet                        // io.debezium.data.EnumSet
 	kGeometry                   // io.debezium.data.geometry.Geometry {wkb, srid}
+	kPoint                      // io.debezium.data.geometry.Point {x, y, wkb, srid}
 )
+
+// origin is what decides the few values Debezium writes differently in snapshot rows (read
+// over JDBC) and in change rows (decoded from the binlog).
+type origin struct {
+	// snapshot: the row was read by the snapshot. A zero TIMESTAMP is then NULL (the epoch in
+	// a NOT NULL column); from the binlog it is the epoch instant 0.
+	snapshot bool
+	// trimFraction: write TIMESTAMP fractions trimmed (java.sql.Timestamp formatted with
+	// ISO_OFFSET_DATE_TIME), not with the column's fsp digits (a ZonedDateTime formatted
+	// with the column's width).
+	trimFraction bool
+}
 
 type col struct {
 	fmtkit.Col
@@ -113,16 +128,27 @@ func columnKind(c *change.Column, o Options) kind {
 	case "YEAR":
 		return kYear
 	case "JSON":
+		if isMariaDBJSON(c) {
+			return kString // MariaDB's JSON is a LONGTEXT: its DDL says longtext, so Debezium sees text
+		}
 		return kJSON
 	case "ENUM":
 		return kEnum
 	case "SET":
 		return kSet
-	case "GEOMETRY", "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
+	case "POINT":
+		return kPoint
+	case "GEOMETRY", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
 		"GEOMETRYCOLLECTION", "GEOMCOLLECTION":
 		return kGeometry
 	}
 	return kString
+}
+
+// isMariaDBJSON reports a MariaDB JSON column: a LONGTEXT with a json_valid check, which
+// the source names JSON while its column type stays "longtext".
+func isMariaDBJSON(c *change.Column) bool {
+	return strings.HasPrefix(strings.ToLower(c.ColumnType), "longtext")
 }
 
 func buildTable(t *change.Table, o Options, mode Mode) *table {
@@ -138,7 +164,10 @@ func buildTable(t *change.Table, o Options, mode Mode) *table {
 }
 
 // buildSchema writes the Kafka Connect JSON schema of the envelope, with the member order of
-// Kafka's JsonConverter: type, fields, optional, name, version, parameters, default, field.
+// Kafka's JsonConverter (type, fields, optional, name, version, doc, parameters, default,
+// field) and the envelope's fields in Debezium's order: before, after, source, transaction,
+// op, ts_ms, ts_us, ts_ns. The envelope schema has version 2, the source schema version 1;
+// the row (Value) schemas have none.
 func buildSchema(t *change.Table, tb *table, o Options) []byte {
 	prefix := o.ServerName + "." + t.Database + "." + t.Name
 	value := jsonw.AppendString(nil, prefix+".Value")
@@ -157,22 +186,30 @@ func buildSchema(t *change.Table, tb *table, o Options) []byte {
 		b = append(b, image...)
 		b = append(b, `"},`...)
 	}
-	b = append(b, sourceSchema...)
-	b = append(b, `,{"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},`...)
+	b = append(b, sourceSchemaHead...)
+	b = append(b, o.Connector...)
+	b = append(b, sourceSchemaTail...)
+	b = append(b, ',')
 	b = append(b, transactionSchema...)
+	b = append(b, `,{"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},`+
+		`{"type":"int64","optional":true,"field":"ts_us"},{"type":"int64","optional":true,"field":"ts_ns"}`...)
 	b = append(b, `],"optional":false,"name":`...)
 	b = jsonw.AppendString(b, prefix+".Envelope")
-	return append(b, `},"payload":`...)
+	return append(b, `,"version":2},"payload":`...)
 }
 
-const sourceSchema = `{"type":"struct","fields":[` +
+// The source schema of Debezium's binlog connectors (common fields, then the binlog ones),
+// named io.debezium.connector.<connector>.Source.
+const sourceSchemaHead = `{"type":"struct","fields":[` +
 	`{"type":"string","optional":false,"field":"version"},` +
 	`{"type":"string","optional":false,"field":"connector"},` +
 	`{"type":"string","optional":false,"field":"name"},` +
 	`{"type":"int64","optional":false,"field":"ts_ms"},` +
-	`{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,last,false,incremental"},"default":"false","field":"snapshot"},` +
+	`{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},` +
 	`{"type":"string","optional":false,"field":"db"},` +
 	`{"type":"string","optional":true,"field":"sequence"},` +
+	`{"type":"int64","optional":true,"field":"ts_us"},` +
+	`{"type":"int64","optional":true,"field":"ts_ns"},` +
 	`{"type":"string","optional":true,"field":"table"},` +
 	`{"type":"int64","optional":false,"field":"server_id"},` +
 	`{"type":"string","optional":true,"field":"gtid"},` +
@@ -181,7 +218,9 @@ const sourceSchema = `{"type":"struct","fields":[` +
 	`{"type":"int32","optional":false,"field":"row"},` +
 	`{"type":"int64","optional":true,"field":"thread"},` +
 	`{"type":"string","optional":true,"field":"query"}` +
-	`],"optional":false,"name":"io.debezium.connector.mysql.Source","field":"source"}`
+	`],"optional":false,"name":"io.debezium.connector.`
+
+const sourceSchemaTail = `.Source","version":1,"field":"source"}`
 
 const transactionSchema = `{"type":"struct","fields":[` +
 	`{"type":"string","optional":false,"field":"id"},` +
@@ -240,9 +279,14 @@ func appendFieldSchema(b []byte, c *col) []byte {
 		}
 		params = [][2]string{{"allowed", strings.Join(c.Elems, ",")}}
 	case kGeometry:
-		b = append(b, `{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":`...)
+		// Debezium's Geometry schema is optional even for a NOT NULL column
+		b = append(b, `{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":true,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry","field":`...)
+		b = append(b, c.Name...)
+		return append(b, '}')
+	case kPoint:
+		b = append(b, `{"type":"struct","fields":[{"type":"double","optional":false,"field":"x"},{"type":"double","optional":false,"field":"y"},{"type":"bytes","optional":true,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":`...)
 		b = jsonw.AppendBool(b, c.Nullable)
-		b = append(b, `,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry","field":`...)
+		b = append(b, `,"name":"io.debezium.data.geometry.Point","version":1,"doc":"Geometry (POINT)","field":`...)
 		b = append(b, c.Name...)
 		return append(b, '}')
 	}
@@ -273,10 +317,12 @@ func appendFieldSchema(b []byte, c *col) []byte {
 }
 
 // appendValue writes v as the column's Debezium representation. Zero dates are null in
-// nullable columns and the epoch otherwise, as Debezium does. NaN and infinite floats,
-// which MySQL cannot store, are null. A value whose kind does not fit the column's type is
-// written by its own kind.
-func appendValue(b []byte, c *col, v change.Value) []byte {
+// nullable columns and the epoch otherwise, as Debezium does (a zero TIMESTAMP from the
+// binlog is the epoch instant, see appendTemporal). Floating-point numbers are written as
+// Jackson writes them for Kafka's JsonConverter (Java's Float.toString/Double.toString);
+// NaN and infinite floats, which MySQL cannot store, are null. A value whose kind does not
+// fit the column's type is written by its own kind.
+func appendValue(b []byte, c *col, v change.Value, o origin) []byte {
 	k := v.Kind()
 	if k == change.KindNull {
 		return append(b, "null"...)
@@ -300,9 +346,10 @@ func appendValue(b []byte, c *col, v change.Value) []byte {
 				return append(b, "null"...)
 			}
 			if c.kind == kFloat32 && k == change.KindFloat32 {
-				return strconv.AppendFloat(b, float64(v.Float32()), 'g', -1, 32)
+				return javafmt.AppendFloat(b, v.Float32())
 			}
-			return strconv.AppendFloat(b, f, 'g', -1, 64)
+			return javafmt.AppendDouble(b, f) // a FLOAT widened exactly, as Float.doubleValue
+
 		}
 	case kDecimalString:
 		if k == change.KindDecimal {
@@ -314,7 +361,7 @@ func appendValue(b []byte, c *col, v change.Value) []byte {
 			if err != nil || math.IsInf(f, 0) {
 				return append(b, "null"...)
 			}
-			return strconv.AppendFloat(b, f, 'g', -1, 64)
+			return javafmt.AppendDouble(b, f)
 		}
 	case kDecimalPrecise:
 		if k == change.KindDecimal {
@@ -334,7 +381,7 @@ func appendValue(b []byte, c *col, v change.Value) []byte {
 		}
 	case kDate, kTimestamp, kMicroTimestamp, kZoned:
 		if k == change.KindDate || k == change.KindDateTime || k == change.KindTimestamp {
-			return appendTemporal(b, c, v)
+			return appendTemporal(b, c, v, o)
 		}
 	case kMicroTime:
 		if k == change.KindTime {
@@ -344,11 +391,9 @@ func appendValue(b []byte, c *col, v change.Value) []byte {
 		if k == change.KindYear || k == change.KindUint {
 			return strconv.AppendUint(b, v.Uint(), 10)
 		}
-	case kGeometry:
+	case kGeometry, kPoint:
 		if k == change.KindBytes {
-			b = append(b, `{"wkb":`...)
-			b = jsonw.AppendBase64(b, v.Str())
-			return append(b, `,"srid":null}`...)
+			return appendGeometry(b, c, v.Str())
 		}
 	}
 	return appendByKind(b, c, v)
@@ -362,12 +407,17 @@ func appendByKind(b []byte, c *col, v change.Value) []byte {
 		return strconv.AppendInt(b, v.Int(), 10)
 	case change.KindUint:
 		return strconv.AppendUint(b, v.Uint(), 10)
-	case change.KindFloat32, change.KindFloat64:
+	case change.KindFloat32:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return append(b, "null"...)
+		}
+		return javafmt.AppendFloat(b, v.Float32())
+	case change.KindFloat64:
 		f := v.Float()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return append(b, "null"...)
 		}
-		return fmtkit.AppendFloat(b, v)
+		return javafmt.AppendDouble(b, f)
 	case change.KindBytes:
 		return jsonw.AppendBase64(b, v.Str())
 	case change.KindString, change.KindJSON, change.KindEnum, change.KindSet, change.KindDecimal:
@@ -378,15 +428,22 @@ func appendByKind(b []byte, c *col, v change.Value) []byte {
 	return append(b, '"')
 }
 
-func appendTemporal(b []byte, c *col, v change.Value) []byte {
+func appendTemporal(b []byte, c *col, v change.Value, o origin) []byte {
 	t := v.Temporal()
 	tm, ok := t.Time(nil)
-	if !ok {
-		if c.Nullable {
+	if !ok || t.IsZeroDate() {
+		switch {
+		case c.kind == kZoned && !o.snapshot:
+			// the binlog holds a zero TIMESTAMP as second 0: Debezium writes the epoch, with
+			// the column's fraction digits, nullable or not
+			return appendZoned(b, change.Temporal{Year: 1970, Month: 1, Day: 1}, c.Fsp, o.trimFraction)
+		case c.Nullable:
 			return append(b, "null"...)
-		}
-		if c.kind == kZoned {
-			return append(b, `"1970-01-01T00:00:00Z"`...)
+		case c.kind == kZoned:
+			if o.trimFraction {
+				return append(b, `"1970-01-01T00:00:00Z"`...)
+			}
+			return appendZoned(b, change.Temporal{Year: 1970, Month: 1, Day: 1}, c.Fsp, false)
 		}
 		return append(b, '0')
 	}
@@ -403,12 +460,70 @@ func appendTemporal(b []byte, c *col, v change.Value) []byte {
 	case kMicroTimestamp:
 		return strconv.AppendInt(b, tm.UnixMicro(), 10)
 	}
-	// ZonedTimestamp: ISO-8601 in UTC with the column's fractional digits.
+	return appendZoned(b, t, c.Fsp, o.trimFraction)
+}
+
+// appendZoned writes a ZonedTimestamp: ISO-8601 in UTC, "2038-01-19T03:14:07.999Z", with
+// exactly fsp fraction digits, or with trim the fraction's significant digits only (none
+// when it is zero), as ISO_OFFSET_DATE_TIME prints it.
+func appendZoned(b []byte, t change.Temporal, fsp int, trim bool) []byte {
+	if trim {
+		fsp = -1
+	}
 	b = append(b, '"')
 	start := len(b)
-	b = t.AppendText(b, change.KindTimestamp, c.Fsp)
+	b = t.AppendText(b, change.KindTimestamp, fsp)
 	b[start+10] = 'T'
 	return append(b, 'Z', '"')
+}
+
+// appendGeometry writes a spatial value held in MySQL's internal form (a 4-byte
+// little-endian SRID, then the WKB) as Debezium's Geometry {wkb, srid} or, for POINT
+// columns, Point {x, y, wkb, srid}; srid is null when 0. A POINT whose WKB is not a 2D point
+// is null (Debezium stops on it).
+func appendGeometry(b []byte, c *col, raw string) []byte {
+	wkb, srid := raw, uint32(0)
+	if len(raw) >= 4 {
+		srid = binary.LittleEndian.Uint32([]byte(raw[:4]))
+		wkb = raw[4:]
+	}
+	b = append(b, '{')
+	if c.kind == kPoint {
+		x, y, ok := wkbPoint(wkb)
+		if !ok {
+			return append(b[:len(b)-1], "null"...)
+		}
+		b = append(b, `"x":`...)
+		b = javafmt.AppendDouble(b, x)
+		b = append(b, `,"y":`...)
+		b = javafmt.AppendDouble(b, y)
+		b = append(b, ',')
+	}
+	b = append(b, `"wkb":`...)
+	b = jsonw.AppendBase64(b, wkb)
+	b = append(b, `,"srid":`...)
+	if srid == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, int64(int32(srid)), 10)
+	}
+	return append(b, '}')
+}
+
+// wkbPoint reads a 2D point's WKB: byte order, type 1, x, y (21 bytes).
+func wkbPoint(wkb string) (x, y float64, ok bool) {
+	if len(wkb) != 21 {
+		return 0, 0, false
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if wkb[0] == 0 {
+		order = binary.BigEndian
+	}
+	w := []byte(wkb)
+	if order.Uint32(w[1:5]) != 1 {
+		return 0, 0, false
+	}
+	return math.Float64frombits(order.Uint64(w[5:13])), math.Float64frombits(order.Uint64(w[13:21])), true
 }
 
 // unscaledBytes appends the big-endian two's-complement bytes (minimal length, as Java's

@@ -259,19 +259,6 @@ func DDLVerb(stmt string) string {
 	return strings.ToUpper(s[:end])
 }
 
-// CanalDDLType maps a statement to Canal's event type: CREATE, ALTER, ERASE (DROP),
-// TRUNCATE, else QUERY.
-func CanalDDLType(stmt string) string {
-	switch v := DDLVerb(stmt); v {
-	case "CREATE", "ALTER", "TRUNCATE":
-		return v
-	case "DROP":
-		return "ERASE"
-	default:
-		return "QUERY"
-	}
-}
-
 // DDLType returns the statement's kind for formats that name DDL by its verb: CREATE,
 // ALTER, DROP, TRUNCATE, RENAME, else QUERY.
 func DDLType(stmt string) string {
