@@ -252,7 +252,7 @@ func TestDDLRestart(t *testing.T) {
     server_id = %d
     heartbeat_interval = "500ms"
   }
-  serializer "canal" {}
+  serializer "canal" { enum_set = "text" }
   sink "rocketmq" {
     name_servers = [%q]
     topic        = %q

@@ -44,7 +44,7 @@ func obPipelineAt(t *testing.T, env harness.Environment, odp, dir, name, binlog 
     heartbeat_interval = "500ms"
     %s
   }
-  serializer "canal" {}
+  serializer "canal" { enum_set = "text" }  # the tests compare ENUM/SET with the database text
   sink "rocketmq" {
     name_servers = [%q]
     topic        = %q
