@@ -256,3 +256,50 @@ func TestStreamFatal(t *testing.T) {
 		t.Fatal("no stop after maxReconnects errors without progress")
 	}
 }
+
+// Snapshot marks: the first row overall is "first", each table's first "first_in_data_collection",
+// the last row of the chunk completing a table "last_in_data_collection", the last row of the
+// chunk completing the snapshot "last"; then a new snapshot (a table joining) begins again.
+func TestSnapshotMarks(t *testing.T) {
+	s := New()
+	s.snap = &snapState{Tables: map[string]*tableProgress{}}
+	ta := &table{t: &change.Table{Database: "db", Name: "a"}}
+	tb := &table{t: &change.Table{Database: "db", Name: "b"}}
+	rows := func(n int) []*change.Change {
+		out := make([]*change.Change, n)
+		for i := range out {
+			out[i] = &change.Change{Op: change.OpSnapshot}
+		}
+		return out
+	}
+	marks := func(rs []*change.Change) []string {
+		var out []string
+		for _, c := range rs {
+			out = append(out, c.Meta[change.MetaSnapshot])
+		}
+		return out
+	}
+	emit := func(tab *table, r keyRange, n int, finished bool) []string {
+		s.snap = s.snap.withChunk(tab.name(), r, int64(n))
+		rs := rows(n)
+		s.queueSnapshotRows(&chunkWork{t: tab, r: r}, rs, position{File: "mysql-bin.000002", Pos: 400}, nil, finished)
+		if rs[0].Meta[change.MetaBinlogFile] != "mysql-bin.000002" {
+			t.Fatalf("snapshot rows without the binlog coordinates: %v", rs[0].Meta)
+		}
+		return marks(rs)
+	}
+	split := [][]byte{[]byte("100")}
+	for _, c := range []struct {
+		got, want []string
+	}{
+		{emit(ta, keyRange{Hi: split}, 3, false), []string{"first", "", ""}},
+		{emit(tb, keyRange{}, 2, false), []string{"first_in_data_collection", "last_in_data_collection"}},
+		{emit(ta, keyRange{Lo: split}, 2, true), []string{"", "last"}},
+		// a table joining later starts a new snapshot: its only row is first overall
+		{emit(&table{t: &change.Table{Database: "db", Name: "c"}}, keyRange{}, 1, false), []string{"first"}},
+	} {
+		if strings.Join(c.got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("marks %q, want %q", c.got, c.want)
+		}
+	}
+}

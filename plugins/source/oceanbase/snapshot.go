@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -771,7 +772,7 @@ func (s *Source) emitChunk(w *chunkWork) {
 	}
 	p := s.resumePos()
 	enc := p.encode()
-	s.queueSnapshotRows(w, kept, p, enc)
+	s.queueSnapshotRows(w, kept, p, enc, finished)
 	s.noteProgress(w.t.name())
 }
 
@@ -817,11 +818,27 @@ func decodesAlike(a, b *table) bool {
 // <read> naming this read of the chunk (chunkWork.low): a chunk read again after a restart
 // (its rows were not covered by the checkpoint) may hold other content, and then carries
 // other ids, while a row is only ever delivered again with its id from the same read.
-func (s *Source) queueSnapshotRows(w *chunkWork, rows []*change.Change, p position, enc change.Position) {
+//
+// finished says the chunk completes the whole snapshot. The rows share one Meta: the binlog
+// coordinates of the hand-over point (mode both) and the tenant; the first and last rows get
+// their snapshot marks (markSnapshot).
+func (s *Source) queueSnapshotRows(w *chunkWork, rows []*change.Change, p position, enc change.Position, finished bool) {
 	read := w.low
 	if read == "" {
 		read = w.id
 	}
+	meta := map[string]string{}
+	if p.File != "" {
+		meta[change.MetaBinlogFile] = p.File
+		meta[change.MetaBinlogPos] = strconv.FormatUint(uint64(p.Pos), 10)
+	}
+	if w.t.t.Tenant != "" {
+		meta[change.MetaTenant] = w.t.t.Tenant
+	}
+	for _, c := range rows {
+		c.Meta = meta
+	}
+	s.markSnapshot(w, rows, finished)
 	var bytes int64
 	for i, c := range rows {
 		c.ID = "snapshot:" + w.t.name() + ":" + keyText(w.t, c.After) + "@" + read
@@ -834,6 +851,45 @@ func (s *Source) queueSnapshotRows(w *chunkWork, rows []*change.Change, p positi
 	if s.mem != nil {
 		s.mem.addQueued(bytes)
 	}
+}
+
+// markSnapshot sets change.MetaSnapshot on the first and last rows of a chunk where they
+// are the first or last snapshot row overall (since the snapshot began: at the start, a table
+// joining, a re-snapshot) or of their table. A table's first row is the first one handed over
+// for it (chunks complete in any order), its last the last row of the chunk that completes it;
+// the snapshot's last row is the last of the chunk that completes it. When that chunk is empty
+// (the rows a chunk read all changed in its window, or the table's last range holds none)
+// the mark has nowhere to go: the last row went out before, unmarked.
+func (s *Source) markSnapshot(w *chunkWork, rows []*change.Change, finished bool) {
+	name := w.t.name()
+	defer func() {
+		if finished {
+			s.snapBegun, s.snapFirstOf = false, nil
+		}
+	}()
+	if len(rows) == 0 {
+		return
+	}
+	firstAll := !s.snapBegun
+	firstTable := s.snapFirstOf[name] != w.epoch+1
+	lastTable := s.snap != nil && s.snap.isDone(name)
+	if s.snapFirstOf == nil {
+		s.snapFirstOf = map[string]uint64{}
+	}
+	s.snapBegun, s.snapFirstOf[name] = true, w.epoch+1
+	mark := func(c *change.Change, m string) {
+		if m == "" {
+			return
+		}
+		c.Meta = maps.Clone(c.Meta)
+		c.Meta[change.MetaSnapshot] = m
+	}
+	if len(rows) == 1 {
+		mark(rows[0], change.SnapshotMark(firstAll, finished, firstTable, lastTable))
+		return
+	}
+	mark(rows[0], change.SnapshotMark(firstAll, false, firstTable, false))
+	mark(rows[len(rows)-1], change.SnapshotMark(false, finished, false, lastTable))
 }
 
 func keyText(tb *table, row []change.Value) string {

@@ -67,6 +67,10 @@ type Source struct {
 	reconnects             atomic.Int64
 
 	snap       *snapState
+	// Snapshot marks (change.MetaSnapshot): whether this snapshot's first row was handed over,
+	// and per table the snapshot epoch (+1) whose first row was.
+	snapBegun   bool
+	snapFirstOf map[string]uint64
 	snapper    *snapshotter
 	progressMu sync.Mutex
 	prog       map[string]*Progress // by "db.table"
@@ -828,7 +832,7 @@ func (s *Source) readFull(ctx context.Context) (*change.Batch, error) {
 			}
 			p := position{Snap: s.snap}
 			enc := p.encode()
-			s.queueSnapshotRows(w, w.rows, p, enc)
+			s.queueSnapshotRows(w, w.rows, p, enc, finished)
 			s.noteProgress(w.t.name())
 			if len(s.out) == 0 {
 				continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -59,6 +60,7 @@ type txState struct {
 	marks      []*chunkWork // snapshot chunks whose high watermark is in this transaction
 	ddl        []*change.Change
 	epoch      uint64 // schema-history epoch at its start (a restart inside it replays its DDL)
+	thread     uint32 // session id from its BEGIN query event (0: none, as in MariaDB's GTID groups)
 }
 
 // binlog holds the replication connection and the decoder state.
@@ -328,6 +330,7 @@ func (s *Source) handle(e *replication.BinlogEvent) error {
 				s.beginTx(before, h.Timestamp)
 			}
 			b.tx.begin = true
+			b.tx.thread = ev.SlaveProxyID
 		case strings.EqualFold(q, "COMMIT"):
 			b.advance(h)
 			return s.commitTx(h.Timestamp)
@@ -493,10 +496,19 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 	if tb.t.Tenant != "" {
 		meta[change.MetaTenant] = tb.t.Tenant
 	}
+	if tx.thread != 0 {
+		meta[change.MetaThreadID] = strconv.FormatUint(uint64(tx.thread), 10)
+	}
 	for i := 0; i+step-1 < len(ev.Rows); i += step {
 		tx.all++
+		m := meta
+		if i > 0 {
+			// the row's index in its event (Debezium's source.row); the first row's is 0
+			m = maps.Clone(meta)
+			m[change.MetaBinlogRow] = strconv.Itoa(i / step)
+		}
 		c := &change.Change{Op: op, Table: tb.t, Database: tb.t.Database, TableName: tb.t.Name,
-			CommitTime: tx.start, Meta: meta}
+			CommitTime: tx.start, Meta: m}
 		var err error
 		switch op {
 		case change.OpInsert:
