@@ -126,3 +126,35 @@ func TestOceanBaseODPPurgedPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestOceanBaseDirectBinlogOldVariables: a Binlog Service reached directly whose variable
+// table lacks binlog_checksum (oblogproxy of 2024) refuses the question go-mysql's replication
+// client asks when it registers. ferry rewrites that one question and streams: snapshot, then
+// changes, through the direct role (binlog_address = the Binlog Service, address = ODP).
+func TestOceanBaseDirectBinlogOldVariables(t *testing.T) {
+	o := startObStandin(t, func(c *obstandin.Config) { c.OldVariables = true })
+	env := harness.RequireTestbed(t, harness.MariaDB, harness.RocketMQ5)
+	bin := ferryBinary(t)
+	h := harness.OpenMariaDB(t, o.db)
+	execAll(t, h, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+	o.waitExecuted(t, 2)
+	topic := harness.UniqueName("ferry_ob_oldvars")
+	harness.CreateTopic(t, env.RMQ5(), topic, 2)
+	cfg := obPipelineAt(t, env, o.srv.ODPAddr(), t.TempDir(), "oboldvars", o.srv.BinlogAddr(), []string{o.db + ".t"}, topic, `binlog_tls = "disabled"`)
+	f := startFerry(t, bin, cfg, []string{"OB_PASSWORD=" + env.OBPassword}, "--no-precheck")
+	f.waitWritten(2, 60*time.Second)
+	execAll(t, h, "INSERT INTO t VALUES (3, 'c')", "UPDATE t SET v = 'z' WHERE id = 1", "DELETE FROM t WHERE id = 2")
+	f.waitWritten(5, 60*time.Second)
+	c, err := verify.NewConsumer(env.RMQ5().NameServer, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	vctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := verify.Until(vctx, c, h, "canal", []verify.Table{{DB: o.db, Name: "t", Key: []string{"id"}}}, 2*time.Second)
+	if err != nil || !s.OK() {
+		t.Fatalf("verifier: %v\n  %s\n%s", err, strings.Join(s.Problems, "\n  "), tail(f.logs.String(), 3000))
+	}
+	_ = f.stop(30 * time.Second)
+}

@@ -61,6 +61,9 @@ type Source struct {
 
 	bl            *binlog
 	maxReconnects int
+	// noChecksumVar: binlog_address has no binlog_checksum variable (an older Binlog Service
+	// reached directly): replication connections rewrite go-mysql's question about it.
+	noChecksumVar bool
 	// errStreak counts stream errors since the last transaction event, fatalStreak the
 	// 1236 refusals among them (Read's goroutine).
 	errStreak, fatalStreak int
@@ -585,6 +588,13 @@ func (s *Source) detectServer(ctx context.Context) error {
 	case errors.As(err, &me): // no gtid_mode (MySQL 5.5): file and offset
 	default:
 		return err
+	}
+	// The replication client asks binlog_address for binlog_checksum when it registers.
+	// Binlog Service versions whose variable table lacks it (oblogproxy of 2024) refuse the
+	// question, and the client gives up: then the question is rewritten (checksumConn).
+	if _, err := s.binlogQuery(ctx, checksumQuery); err != nil && errors.As(err, &me) &&
+		strings.Contains(strings.ToLower(me.Message), "unknown system variable") {
+		s.noChecksumVar = true
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/pingcap/tidb/pkg/parser"
@@ -113,7 +114,54 @@ func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		// counted against reader_memory) in binlog.evCh
 		EventCacheCount: 1,
 		Logger:          slog.New(slog.DiscardHandler),
+		Dialer:          s.binlogDialer(),
 	}, nil
+}
+
+// checksumQuery is the question go-mysql's replication client asks when it registers.
+const checksumQuery = "SHOW GLOBAL VARIABLES LIKE 'BINLOG_CHECKSUM'"
+
+// checksumAnswerable asks the same of a variable every Binlog Service has: go-mysql needs only
+// a non-empty value to tell the server it reads checksums (SET @master_binlog_checksum =
+// 'NONE'); the Binlog Service's files are CRC32 and say so in their FORMAT_DESCRIPTION.
+const checksumAnswerable = "SHOW GLOBAL VARIABLES LIKE 'gtid_mode'"
+
+// binlogDialer is nil (go-mysql's own) unless binlog_address lacks binlog_checksum; then its
+// connections rewrite the registration's checksum question (checksumConn).
+func (s *Source) binlogDialer() client.Dialer {
+	if !s.noChecksumVar {
+		return nil
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &checksumConn{Conn: c}, nil
+	}
+}
+
+// checksumConn passes a replication connection through, except the first COM_QUERY packet
+// carrying checksumQuery, which it sends as checksumAnswerable. go-mysql writes each packet
+// with one Write (packet.Conn.WritePacket); the connection has no TLS and no compression (the
+// Binlog Service offers neither).
+type checksumConn struct {
+	net.Conn
+	done bool
+}
+
+func (c *checksumConn) Write(b []byte) (int, error) {
+	if !c.done && len(b) == 5+len(checksumQuery) && b[4] == mysql.COM_QUERY && string(b[5:]) == checksumQuery {
+		c.done = true
+		n := 1 + len(checksumAnswerable)
+		pkt := append([]byte{byte(n), byte(n >> 8), byte(n >> 16), b[3], mysql.COM_QUERY}, checksumAnswerable...)
+		if _, err := c.Conn.Write(pkt); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
 }
 
 // startBinlog connects the replication stream at p: by GTID when the server uses GTIDs and
