@@ -69,16 +69,16 @@ type Source struct {
 	errStreak, fatalStreak int
 	reconnects             atomic.Int64
 
-	snap       *snapState
+	snap *snapState
 	// Snapshot marks (change.MetaSnapshot): whether this snapshot's first row was handed over,
 	// and per table the snapshot epoch (+1) whose first row was.
 	snapBegun   bool
 	snapFirstOf map[string]uint64
-	snapper    *snapshotter
-	progressMu sync.Mutex
-	prog       map[string]*Progress // by "db.table"
-	progOrder  []string
-	wake       chan struct{}
+	snapper     *snapshotter
+	progressMu  sync.Mutex
+	prog        map[string]*Progress // by "db.table"
+	progOrder   []string
+	wake        chan struct{}
 
 	mem *memBudget // reader_memory
 
