@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"sort"
 	"strings"
@@ -486,12 +487,25 @@ func (d *upstreamDiff) diffPair(format string, f, u *upItem) {
 			kind, fr = "missing-in-ferry", "(absent)"
 		case !uok:
 			kind, ur = "extra-in-ferry", "(absent)"
-		case fr == ur:
+		case fr == ur || sameNumber(fv, uv):
 			continue
 		}
 		d.diffs = append(d.diffs, upDifference{Format: format, Kind: kind, Path: generalize(format, p),
 			Ferry: fr, Upstream: ur, Example: f.where()})
 	}
+}
+
+// sameNumber: two JSON numbers with the same value are the same to every JSON reader
+// (Jackson writes 1.0E-7 where Go writes 1e-07), so their text is not compared.
+func sameNumber(a, b any) bool {
+	x, ok1 := a.(json.Number)
+	y, ok2 := b.(json.Number)
+	if !ok1 || !ok2 {
+		return false
+	}
+	rx, ok1 := new(big.Rat).SetString(x.String())
+	ry, ok2 := new(big.Rat).SetString(y.String())
+	return ok1 && ok2 && rx.Cmp(ry) == 0
 }
 
 func num(v any) (float64, bool) {

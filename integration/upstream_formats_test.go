@@ -113,18 +113,20 @@ func TestUpstreamFormats(t *testing.T) {
 	db.SetConnMaxLifetime(0)
 	execAll(t, db, "SET SESSION sql_mode = 'STRICT_TRANS_TABLES'", "SET SESSION time_zone = '+00:00'")
 
-	var file string
-	var pos uint64
-	var ignore1, ignore2 sql.NullString
-	if err := db.QueryRow("SHOW MASTER STATUS").Scan(&file, &pos, &ignore1, &ignore2); err != nil {
-		t.Fatalf("SHOW MASTER STATUS: %v", err)
-	}
 	execAll(t, db,
 		"CREATE TABLE types (id INT NOT NULL PRIMARY KEY, "+strings.Join(upstreamTypesColumns, ", ")+")",
 		"CREATE TABLE zero (id INT NOT NULL PRIMARY KEY, d DATE NOT NULL, dt DATETIME NOT NULL, "+
 			"ts TIMESTAMP NOT NULL DEFAULT '2000-01-01 00:00:00', dn DATE NULL, dtn DATETIME(3) NULL)",
 		"SET SESSION sql_mode = ''",
 	)
+	// Canal reads the binlog from here: it sees the snapshot rows' INSERTs, which ferry and
+	// Debezium read in their snapshots.
+	var file string
+	var pos uint64
+	var ignore1, ignore2 sql.NullString
+	if err := db.QueryRow("SHOW MASTER STATUS").Scan(&file, &pos, &ignore1, &ignore2); err != nil {
+		t.Fatalf("SHOW MASTER STATUS: %v", err)
+	}
 	for id := 1; id <= 5; id++ {
 		execAll(t, db, fmt.Sprintf("INSERT INTO types VALUES (%d, %s)", id, upstreamTypesRows[id]))
 	}
