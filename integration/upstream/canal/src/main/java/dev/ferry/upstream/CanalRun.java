@@ -134,6 +134,20 @@ public final class CanalRun {
     stdin.start();
     parser.start();
     finished.await(Long.parseLong(a.getOrDefault("max-seconds", "900")), TimeUnit.SECONDS);
+    // A stop that hangs (an engine stuck retrying) must not outlive the caller.
+    Thread watchdog =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(30_000);
+              } catch (InterruptedException ignored) {
+              }
+              System.err.println("stop took over 30 s: halting");
+              Runtime.getRuntime().halt(2);
+            },
+            "stop-watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
     parser.stop();
     build.shutdown();
     out.flush();

@@ -137,6 +137,20 @@ public final class DebeziumRun {
     stdin.start();
     long max = Long.parseLong(a.getOrDefault("max-seconds", "900"));
     finished.await(max, TimeUnit.SECONDS);
+    // A stop that hangs (an engine stuck retrying) must not outlive the caller.
+    Thread watchdog =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(30_000);
+              } catch (InterruptedException ignored) {
+              }
+              System.err.println("stop took over 30 s: halting");
+              Runtime.getRuntime().halt(2);
+            },
+            "stop-watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
     engine.close();
     exec.shutdown();
     exec.awaitTermination(60, TimeUnit.SECONDS);
