@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the integration test bed needs: MariaDB from Debian's packages and
+# Installs what the integration test bed needs: MariaDB from Debian's packages,
 # the RocketMQ 4.9.x and 5.3.x server jars from Maven Central (one classpath per
-# version under $FERRY_TESTBED_DIR/lib/<version>/). Idempotent: finishes in a
-# second when everything is already there.
+# version under $FERRY_TESTBED_DIR/lib/<version>/), and the real Debezium and Canal
+# engines for the format comparison (install-upstream.sh, $FERRY_TESTBED_DIR/upstream/).
+# Idempotent: finishes in a second or two when everything is already there.
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -33,6 +34,7 @@ install_mariadb() {
 
 install_java_maven() {
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v javac >/dev/null || apt_install openjdk-17-jdk-headless # for integration/upstream
   command -v mvn >/dev/null || apt_install maven
 }
 
@@ -97,6 +99,8 @@ main() {
   install_java_maven
   resolve_rocketmq "$RMQ4_VERSION" rocketmq-namesrv rocketmq-broker rocketmq-tools
   resolve_rocketmq "$RMQ5_VERSION" rocketmq-proxy rocketmq-broker rocketmq-namesrv rocketmq-tools
+  # The real Debezium and Canal the format tests compare with (integration/upstream).
+  bash "$(dirname "${BASH_SOURCE[0]}")/install-upstream.sh" >/dev/null
   log "install done (state dir $STATE)"
 }
 

@@ -1,0 +1,156 @@
+//go:build integration
+
+package integration
+
+import "regexp"
+
+// The one place that says which differences between ferry and the real engines are accepted
+// (TestUpstreamFormats). Two kinds of entry:
+//   - deliberate (Pending false): ferry differs on purpose; each is documented in
+//     docs/formats.md with its reason and, where users differ, the setting that changes it;
+//   - pending (Pending true): a difference issue 14 fixes; allowed so that `make test` reports
+//     it without failing until the fix lands. Remove the entry with the fix (the report lists
+//     entries that matched nothing).
+// Anything else fails the test. Fields that legitimately vary are normalized in
+// upstreamNormalize, each one by name, never whole messages.
+
+type upAllow struct {
+	Format   string // regexp on the format (debezium, debezium_flatten, debezium_smt, canal)
+	Kind     string // regexp on the kind (value, missing-in-ferry, extra-in-ferry, only-upstream-message, only-ferry-message, rows-per-message)
+	Path     string // regexp on the generalized path
+	Ferry    string // regexp on ferry's rendered value ("" = any)
+	Upstream string // regexp on upstream's rendered value ("" = any)
+	Pending  bool
+	Reason   string
+}
+
+func (a upAllow) matches(d upDifference) bool {
+	m := func(re, s string) bool { return re == "" || regexp.MustCompile("^(?:"+re+")$").MatchString(s) }
+	return m(a.Format, d.Format) && m(a.Kind, d.Kind) && m(a.Path, d.Path) && m(a.Ferry, d.Ferry) && m(a.Upstream, d.Upstream)
+}
+
+const dbzAll = `debezium|debezium_flatten|debezium_smt`
+const dbzEnv = `debezium|debezium_flatten` // the formats with the whole envelope
+
+// Row-image paths of the three Debezium layouts (schema'd, flatten, smt) for a column.
+func dbzCol(col string) string {
+	return `payload\.\(before\|after\)\.` + col + `(\..*)?|\(before\|after\)\.` + col + `(\..*)?|` + col + `(\..*)?`
+}
+
+var upstreamAllowList = []upAllow{
+	// ---- Debezium: deliberate --------------------------------------------------------------
+	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.version`, Ferry: `"ferry-.*"`,
+		Reason: "source.version names ferry's version (ferry-<version>), not a Debezium release"},
+	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.connector`, Ferry: `"mysql"`, Upstream: `"mariadb"`,
+		Reason: "ferry imitates the MySQL connector (connector mysql) for every MySQL-compatible source, MariaDB included"},
+	{Format: "debezium", Kind: "value", Path: `schema\.fields\[source\]\.name`, Ferry: `"io\.debezium\.connector\.mysql\.Source"`,
+		Reason: "the MySQL connector's Source schema name, as source.connector"},
+	{Format: dbzAll, Kind: "only-upstream-message", Path: `op=tombstone`,
+		Reason: "no tombstone after a delete: RocketMQ has no keyed compaction and refuses an empty body"},
+	{Format: dbzAll, Kind: "only-upstream-message", Path: `op=schema_change`,
+		Reason: "Debezium's schema-change records (topic <prefix>, a layout of their own) are not imitated"},
+	{Format: dbzAll, Kind: "only-upstream-message", Path: `op=heartbeat`,
+		Reason: "Debezium's heartbeat records (topic __debezium-heartbeat.<prefix>) are not imitated"},
+	{Format: "debezium", Kind: "missing-in-ferry", Path: `schema\.fields\[before\|after\]\.fields\[[a-z_0-9]+\]\.default`,
+		Reason: "column schemas carry no default: the change model has no column defaults"},
+	{Format: dbzAll, Kind: "value", Path: dbzCol("c_year"), Ferry: `0`, Upstream: `1900`,
+		Reason: "YEAR 0000 from the binlog: Debezium 3.5.0 adds 1900 to the stored 0, ferry sends 0 as MariaDB returns it"},
+
+	// ---- Debezium: pending (issue 14) --------------------------------------------------------
+	{Format: "debezium", Kind: "missing-in-ferry", Path: `schema\.version|schema\.fields\[source\]\.version`, Pending: true,
+		Reason: `envelope schema "version": 2 and Source schema "version": 1`},
+	{Format: "debezium", Kind: "missing-in-ferry", Path: `schema\.fields\[(source\]\.fields\[)?ts_(us|ns)\]`, Pending: true,
+		Reason: "ts_us and ts_ns fields in the envelope and source schemas"},
+	{Format: dbzEnv, Kind: "missing-in-ferry", Path: `(payload\.)?(source\.)?ts_(us|ns)`, Pending: true,
+		Reason: "ts_us and ts_ns in the envelope and in source"},
+	{Format: "debezium", Kind: "value", Path: `schema\.fields#order`, Pending: true,
+		Reason: "envelope field order: Debezium before,after,source,transaction,op,ts_ms,ts_us,ts_ns"},
+	{Format: "debezium", Kind: "value", Path: `schema\.fields\[source\]\.fields#order`, Pending: true,
+		Reason: "source field order: ts_us,ts_ns after sequence"},
+	{Format: "debezium", Kind: "value", Path: `schema\.fields\[source\]\.fields\[snapshot\]\.parameters\.allowed`, Pending: true,
+		Reason: "source.snapshot Enum allows true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},
+	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.snapshot`, Ferry: `"true"`, Pending: true,
+		Reason: "source.snapshot first / first_in_data_collection / last_in_data_collection / last markers"},
+	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.file`, Ferry: `""`, Pending: true,
+		Reason: "snapshot rows: source.file is the binlog file of the snapshot's start position"},
+	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.gtid`, Ferry: `null`, Upstream: `"\d+-\d+-\d+"`, Pending: true,
+		Reason: "source.gtid: MariaDB's GTID (domain-server-sequence) of the transaction"},
+	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.row`, Ferry: `0`, Pending: true,
+		Reason: "source.row: the row's index in its rows event (multi-row statements)"},
+	{Format: "debezium", Kind: "extra-in-ferry", Path: `schema\.fields\[before\|after\]\.fields\[c_json\]\.(name|version)`, Pending: true,
+		Reason: "MariaDB JSON (a LONGTEXT alias): the MariaDB connector sends a plain string, not io.debezium.data.Json"},
+	{Format: dbzAll, Kind: "value", Path: dbzCol("c_timestamp6"), Pending: true,
+		Reason: "TIMESTAMP(6) text: snapshot rows without fraction digits when they are zero (1970-01-01T00:00:01Z), binlog rows with all six"},
+	{Format: dbzAll, Kind: "value", Path: dbzCol("c_geometry"), Pending: true,
+		Reason: "GEOMETRY wkb: Debezium sends standard WKB (the 4-byte SRID prefix of MySQL's internal format removed); ferry sends the prefix too"},
+	{Format: dbzAll, Kind: "value", Path: dbzCol("c_timestamp"), Ferry: `null`, Upstream: `"1970-01-01T00:00:00Z"`, Pending: true,
+		Reason: "decide: a zero TIMESTAMP in a nullable column from the binlog: Debezium sends the epoch (its snapshot sends null); ferry null"},
+	{Format: dbzAll, Kind: "value", Path: dbzCol("ts"), Ferry: `"1970-01-01T00:00:00Z"`, Upstream: `"2000-01-01T00:00:00Z"`, Pending: true,
+		Reason: "decide: a zero TIMESTAMP NOT NULL in a snapshot row: Debezium sends the column's default, ferry the epoch"},
+	{Format: dbzAll, Kind: "missing-in-ferry", Path: `headers(\.__debezium\.context)?`, Pending: true,
+		Reason: "decide: Debezium 3 adds __debezium.context.{connectorLogicalName,connectorName,taskId,runId} headers to every record"},
+
+	// ---- Canal: deliberate -------------------------------------------------------------------
+	{Format: "canal", Kind: "rows-per-message", Path: `data`,
+		Reason: "one row per message (Canal packs a statement's rows into one), so per-key hashing stays exact"},
+	{Format: "canal", Kind: "only-ferry-message", Path: `op=(DELETE|INSERT)`,
+		Reason: "a primary-key change is a DELETE of the old key then an INSERT of the new key (key_change = \"split\"); key_change = \"update\" sends Canal's single UPDATE"},
+	{Format: "canal", Kind: "only-upstream-message", Path: `op=UPDATE`,
+		Reason: "Canal's single UPDATE for a primary-key change (see key_change)"},
+	{Format: "canal", Kind: "only-upstream-message", Path: `op=QUERY`,
+		Reason: "no QUERY records for MariaDB's annotate events (the statement text; Canal's canal.instance.filter.query.dml = true drops them too)"},
+	{Format: "canal", Kind: "value", Path: `data\[0\]\.c_(binary|tinyblob|blob|mediumblob|longblob|varbinary)`,
+		Reason: "binary values keep their trailing 0x00 bytes (Canal drops them)"},
+	{Format: "canal", Kind: "value", Path: `(data|old)\[0\]\.c_decimal0?`,
+		Reason: "DECIMAL keeps its scale (1.000000; Canal sends 1.0)"},
+
+	// ---- Canal: pending (issue 14) -----------------------------------------------------------
+	{Format: "canal", Kind: "value", Path: `(data|old)\[0\]\.c_(enum|set)`, Pending: true,
+		Reason: "ENUM index and SET bitmask as text (\"3\", \"5\", \"0\" for the empty set), not labels"},
+	{Format: "canal", Kind: "value", Path: `(data|old)\[0\]\.c_(float|double)`, Pending: true,
+		Reason: "FLOAT/DOUBLE text in Java's Double.toString form (1.0E-7, 1.0, 3.40282E38)"},
+	{Format: "canal", Kind: "value", Path: `sqlType\.c_(tinyint|smallint|mediumint|int|bigint)_u`, Pending: true,
+		Reason: "sqlType of UNSIGNED integers promoted only when the value does not fit the signed type"},
+	{Format: "canal", Kind: "value", Path: `sqlType\.c_json`, Ferry: `12`, Upstream: `2005`, Pending: true,
+		Reason: "MariaDB JSON's sqlType is CLOB 2005"},
+	{Format: "canal", Kind: "value", Path: `sqlType\.c_set`, Ferry: `-7`, Upstream: `2004`, Pending: true,
+		Reason: "sqlType of a NULL SET value is BLOB 2004"},
+	{Format: "canal", Kind: "value", Path: `sqlType\.c_geometry`, Ferry: `-2`, Upstream: `2004`, Pending: true,
+		Reason: "GEOMETRY's sqlType is BLOB 2004"},
+	{Format: "canal", Kind: "missing-in-ferry", Path: `gtid`, Pending: true,
+		Reason: `Canal 1.1.7's FlatMessage has "gtid" ("" outside GTID mode)`},
+	{Format: "canal", Kind: "missing-in-ferry", Path: `old\[0\]\.[a-z_0-9]+`, Upstream: `null`, Pending: true,
+		Reason: "decide: Canal lists a column that stays NULL in old (its updated flag); ferry lists only changed columns"},
+}
+
+type normRule int
+
+const (
+	normAny        normRule = iota // both numbers: equal whatever they are
+	normCommitTime                 // snapshot rows: both numbers; stream: within 2 s of each other
+)
+
+type upNormalizer struct {
+	format, path *regexp.Regexp
+	rule         normRule
+	name         string // what the value is, shown in place of both
+}
+
+// upstreamNormalize: leaves that differ by nature between two runs of two programs. A leaf is
+// normalized only when both sides have it and both are numbers; else it is compared as is.
+var upstreamNormalize = []upNormalizer{
+	// the time the message was built
+	{regexp.MustCompile(`^debezium$`), regexp.MustCompile(`^payload\.ts_(ms|us|ns)$`), normAny, "build time"},
+	{regexp.MustCompile(`^debezium_flatten$`), regexp.MustCompile(`^ts_(ms|us|ns)$`), normAny, "build time"},
+	{regexp.MustCompile(`^canal$`), regexp.MustCompile(`^ts$`), normAny, "build time"},
+	// Canal's batch id (a counter of the producer)
+	{regexp.MustCompile(`^canal$`), regexp.MustCompile(`^id$`), normAny, "batch id"},
+	// the commit time: the same binlog event for stream changes, the read time for snapshot rows
+	{regexp.MustCompile(`^debezium(_flatten)?$`), regexp.MustCompile(`^(payload\.)?source\.ts_(ms|us|ns)$`), normCommitTime, ""},
+	{regexp.MustCompile(`^debezium_smt$`), regexp.MustCompile(`^__source_ts_ms$`), normCommitTime, ""},
+	{regexp.MustCompile(`^canal$`), regexp.MustCompile(`^es$`), normCommitTime, ""},
+	// the binlog offset: ferry names the row event, Debezium the transaction's first event
+	{regexp.MustCompile(`^debezium(_flatten)?$`), regexp.MustCompile(`^(payload\.)?source\.pos$`), normAny, "binlog offset"},
+	// the connection id of the writing session
+	{regexp.MustCompile(`^debezium(_flatten)?$`), regexp.MustCompile(`^(payload\.)?source\.thread$`), normAny, "thread id"},
+}
