@@ -45,6 +45,8 @@ var upstreamAllowList = []upAllow{
 		Reason: "ferry imitates the MySQL connector (connector mysql) for every MySQL-compatible source, MariaDB included"},
 	{Format: "debezium", Kind: "value", Path: `schema\.fields\[source\]\.name`, Ferry: `"io\.debezium\.connector\.mysql\.Source"`,
 		Reason: "the MySQL connector's Source schema name, as source.connector"},
+	{Format: dbzAll, Kind: "value", Path: `headers\.__debezium\.context\.connectorName(\.payload)?`, Ferry: `"mysql"`, Upstream: `"mariadb"`,
+		Reason: "the connector imitated, as source.connector (connector = \"mariadb\" names the MariaDB connector)"},
 	{Format: dbzAll, Kind: "only-upstream-message", Path: `op=tombstone`,
 		Reason: "no tombstone after a delete: RocketMQ has no keyed compaction and refuses an empty body"},
 	{Format: dbzAll, Kind: "only-upstream-message", Path: `op=schema_change`,
@@ -56,39 +58,11 @@ var upstreamAllowList = []upAllow{
 	{Format: dbzAll, Kind: "value", Path: dbzCol("c_year"), Ferry: `0`, Upstream: `1900`,
 		Reason: "YEAR 0000 from the binlog: Debezium 3.5.0 adds 1900 to the stored 0, ferry sends 0 as MariaDB returns it"},
 
-	// ---- Debezium: pending (issue 14) --------------------------------------------------------
-	{Format: "debezium", Kind: "missing-in-ferry", Path: `schema\.version|schema\.fields\[source\]\.version`, Pending: true,
-		Reason: `envelope schema "version": 2 and Source schema "version": 1`},
-	{Format: "debezium", Kind: "missing-in-ferry", Path: `schema\.fields\[(source\]\.fields\[)?ts_(us|ns)\]`, Pending: true,
-		Reason: "ts_us and ts_ns fields in the envelope and source schemas"},
-	{Format: dbzEnv, Kind: "missing-in-ferry", Path: `(payload\.)?(source\.)?ts_(us|ns)`, Pending: true,
-		Reason: "ts_us and ts_ns in the envelope and in source"},
-	{Format: "debezium", Kind: "value", Path: `schema\.fields#order`, Pending: true,
-		Reason: "envelope field order: Debezium before,after,source,transaction,op,ts_ms,ts_us,ts_ns"},
-	{Format: "debezium", Kind: "value", Path: `schema\.fields\[source\]\.fields#order`, Pending: true,
-		Reason: "source field order: ts_us,ts_ns after sequence"},
-	{Format: "debezium", Kind: "value", Path: `schema\.fields\[source\]\.fields\[snapshot\]\.parameters\.allowed`, Pending: true,
-		Reason: "source.snapshot Enum allows true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},
-	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.snapshot`, Ferry: `"true"`, Pending: true,
-		Reason: "source.snapshot first / first_in_data_collection / last_in_data_collection / last markers"},
-	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.file`, Ferry: `""`, Pending: true,
-		Reason: "snapshot rows: source.file is the binlog file of the snapshot's start position"},
-	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.gtid`, Ferry: `null`, Upstream: `"\d+-\d+-\d+"`, Pending: true,
-		Reason: "source.gtid: MariaDB's GTID (domain-server-sequence) of the transaction"},
-	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.row`, Ferry: `0`, Pending: true,
-		Reason: "source.row: the row's index in its rows event (multi-row statements)"},
-	{Format: "debezium", Kind: "extra-in-ferry", Path: `schema\.fields\[before\|after\]\.fields\[c_json\]\.(name|version)`, Pending: true,
-		Reason: "MariaDB JSON (a LONGTEXT alias): the MariaDB connector sends a plain string, not io.debezium.data.Json"},
-	{Format: dbzAll, Kind: "value", Path: dbzCol("c_timestamp6"), Pending: true,
-		Reason: "TIMESTAMP(6) text: snapshot rows without fraction digits when they are zero (1970-01-01T00:00:01Z), binlog rows with all six"},
-	{Format: dbzAll, Kind: "value", Path: dbzCol("c_geometry"), Pending: true,
-		Reason: "GEOMETRY wkb: Debezium sends standard WKB (the 4-byte SRID prefix of MySQL's internal format removed); ferry sends the prefix too"},
-	{Format: dbzAll, Kind: "value", Path: dbzCol("c_timestamp"), Ferry: `null`, Upstream: `"1970-01-01T00:00:00Z"`, Pending: true,
-		Reason: "decide: a zero TIMESTAMP in a nullable column from the binlog: Debezium sends the epoch (its snapshot sends null); ferry null"},
-	{Format: dbzAll, Kind: "value", Path: dbzCol("ts"), Ferry: `"1970-01-01T00:00:00Z"`, Upstream: `"2000-01-01T00:00:00Z"`, Pending: true,
-		Reason: "decide: a zero TIMESTAMP NOT NULL in a snapshot row: Debezium sends the column's default, ferry the epoch"},
-	{Format: dbzAll, Kind: "missing-in-ferry", Path: `headers(\.__debezium\.context)?`, Pending: true,
-		Reason: "decide: Debezium 3 adds __debezium.context.{connectorLogicalName,connectorName,taskId,runId} headers to every record"},
+	{Format: dbzEnv, Kind: "value", Path: `(payload\.)?source\.snapshot`,
+		Ferry: `"(first|last|first_in_data_collection|last_in_data_collection)"`, Upstream: `"(first|last|first_in_data_collection|last_in_data_collection)"`,
+		Reason: "which table carries first/last of the whole snapshot: ferry reads tables and chunks in parallel and marks the first and last rows it hands over; Debezium reads the tables one after another"},
+	{Format: dbzAll, Kind: "value", Path: dbzCol("ts"), Ferry: `"1970-01-01T00:00:00Z"`, Upstream: `"2000-01-01T00:00:00Z"`,
+		Reason: "a zero TIMESTAMP NOT NULL in a snapshot row: Debezium sends the column's default, ferry the epoch, as both do for the same value from the binlog (the change model has no column defaults)"},
 
 	// ---- Canal: deliberate -------------------------------------------------------------------
 	{Format: "canal", Kind: "rows-per-message", Path: `data`,
@@ -104,23 +78,8 @@ var upstreamAllowList = []upAllow{
 	{Format: "canal", Kind: "value", Path: `(data|old)\[0\]\.c_decimal0?`,
 		Reason: "DECIMAL keeps its scale (1.000000; Canal sends 1.0)"},
 
-	// ---- Canal: pending (issue 14) -----------------------------------------------------------
-	{Format: "canal", Kind: "value", Path: `(data|old)\[0\]\.c_(enum|set)`, Pending: true,
-		Reason: "ENUM index and SET bitmask as text (\"3\", \"5\", \"0\" for the empty set), not labels"},
-	{Format: "canal", Kind: "value", Path: `(data|old)\[0\]\.c_(float|double)`, Pending: true,
-		Reason: "FLOAT/DOUBLE text in Java's Double.toString form (1.0E-7, 1.0, 3.40282E38)"},
-	{Format: "canal", Kind: "value", Path: `sqlType\.c_(tinyint|smallint|mediumint|int|bigint)_u`, Pending: true,
-		Reason: "sqlType of UNSIGNED integers promoted only when the value does not fit the signed type"},
-	{Format: "canal", Kind: "value", Path: `sqlType\.c_json`, Ferry: `12`, Upstream: `2005`, Pending: true,
-		Reason: "MariaDB JSON's sqlType is CLOB 2005"},
-	{Format: "canal", Kind: "value", Path: `sqlType\.c_set`, Ferry: `-7`, Upstream: `2004`, Pending: true,
-		Reason: "sqlType of a NULL SET value is BLOB 2004"},
-	{Format: "canal", Kind: "value", Path: `sqlType\.c_geometry`, Ferry: `-2`, Upstream: `2004`, Pending: true,
-		Reason: "GEOMETRY's sqlType is BLOB 2004"},
-	{Format: "canal", Kind: "missing-in-ferry", Path: `gtid`, Pending: true,
-		Reason: `Canal 1.1.7's FlatMessage has "gtid" ("" outside GTID mode)`},
-	{Format: "canal", Kind: "missing-in-ferry", Path: `old\[0\]\.[a-z_0-9]+`, Upstream: `null`, Pending: true,
-		Reason: "decide: Canal lists a column that stays NULL in old (its updated flag); ferry lists only changed columns"},
+	{Format: "canal", Kind: `packed-.*`,
+		Reason: "Canal's sqlType/mysqlType maps are one per message and its old lists every column updated in any row of the message; with one row per message ferry's are the row's own, as Canal's are for a one-row statement"},
 }
 
 type normRule int
@@ -128,6 +87,7 @@ type normRule int
 const (
 	normAny        normRule = iota // both numbers: equal whatever they are
 	normCommitTime                 // snapshot rows: both numbers; stream: within 2 s of each other
+	normString                     // both non-empty strings: equal whatever they are
 )
 
 type upNormalizer struct {
@@ -151,6 +111,8 @@ var upstreamNormalize = []upNormalizer{
 	{regexp.MustCompile(`^canal$`), regexp.MustCompile(`^es$`), normCommitTime, ""},
 	// the binlog offset: ferry names the row event, Debezium the transaction's first event
 	{regexp.MustCompile(`^debezium(_flatten)?$`), regexp.MustCompile(`^(payload\.)?source\.pos$`), normAny, "binlog offset"},
+	// the run id of Debezium 3's context headers: one per start
+	{regexp.MustCompile(`^debezium.*$`), regexp.MustCompile(`^headers\.__debezium\.context\.runId(\.payload)?$`), normString, "run id"},
 	// the connection id of the writing session
 	{regexp.MustCompile(`^debezium(_flatten)?$`), regexp.MustCompile(`^(payload\.)?source\.thread$`), normAny, "thread id"},
 }

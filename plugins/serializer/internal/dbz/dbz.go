@@ -6,8 +6,11 @@ package dbz
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/fmtkit"
@@ -45,6 +48,8 @@ type Options struct {
 	// exactly the column's fsp digits, snapshot rows trimmed, as Debezium) or "fsp" (always
 	// the column's fsp digits).
 	TimestampFraction string `json:"timestamp_fraction"`
+	// ContextHeaders adds the __debezium.context.* headers Debezium 3 puts on every record.
+	ContextHeaders bool `json:"context_headers"`
 }
 
 // Values of Options.TimestampFraction.
@@ -55,7 +60,7 @@ const (
 
 func defaults() Options {
 	return Options{ServerName: "ferry", DecimalHandling: "string", BigintUnsignedHandling: "long", Connector: "mysql",
-		TimestampFraction: TimestampFractionDebezium}
+		TimestampFraction: TimestampFractionDebezium, ContextHeaders: true}
 }
 
 // Serializer is a Debezium-family serializer. After Configure it is safe for concurrent use.
@@ -65,6 +70,7 @@ type Serializer struct {
 	mode   Mode
 	opts   Options
 	tables *fmtkit.Cache[*table]
+	ctx    []sdk.Property // the __debezium.context.* headers of every record (nil: none)
 	// Hooks supply payload.ts_ms (the time the event was built); tests fix them.
 	Hooks fmtkit.Hooks
 }
@@ -79,6 +85,47 @@ func New(info sdk.Info, mode Mode) *Serializer {
 func (s *Serializer) setOptions(o Options) {
 	s.opts = o
 	s.tables = fmtkit.NewCache(func(t *change.Table) *table { return buildTable(t, o, s.mode) })
+	s.ctx = nil
+	if o.ContextHeaders {
+		s.ctx = contextHeaders(o, s.mode == Envelope)
+	}
+}
+
+// Headers Debezium 3 puts on every record: the connector's logical name (topic.prefix), the
+// connector, the task and the run (a new id per start).
+const (
+	HeaderContextLogicalName = "__debezium.context.connectorLogicalName"
+	HeaderContextConnector   = "__debezium.context.connectorName"
+	HeaderContextTaskID      = "__debezium.context.taskId"
+	HeaderContextRunID       = "__debezium.context.runId"
+)
+
+// runID is the process's random UUID, the run id of its records (Debezium's is one per task
+// start); every serializer of the process shares it, so their output is the same.
+var runID = sync.OnceValue(func() string {
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	id[6], id[8] = id[6]&0x0f|0x40, id[8]&0x3f|0x80
+	h := hex.EncodeToString(id[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+})
+
+// contextHeaders returns the __debezium.context.* properties as the JsonConverter writes
+// header values: JSON strings, in the Envelope mode with their schema. ferry has one task, "0".
+func contextHeaders(o Options, withSchema bool) []sdk.Property {
+	run := runID()
+	val := func(v string) string {
+		if !withSchema {
+			return string(jsonw.AppendString(nil, v))
+		}
+		return string(jsonw.AppendString([]byte(`{"schema":{"type":"string","optional":false},"payload":`), v)) + "}"
+	}
+	return []sdk.Property{
+		{Key: HeaderContextLogicalName, Value: val(o.ServerName)},
+		{Key: HeaderContextConnector, Value: val(o.Connector)},
+		{Key: HeaderContextTaskID, Value: val("0")},
+		{Key: HeaderContextRunID, Value: val(run)},
+	}
 }
 
 // Info identifies the plugin.
@@ -95,6 +142,8 @@ func (s *Serializer) Spec() sdk.Spec {
 			Doc: "BIGINT UNSIGNED values: long (int64; values above 2^63-1 wrap to negative, as Debezium's default) or precise (Decimal with scale 0)."},
 		{Name: "connector", Type: sdk.TypeString, Default: "mysql", Enum: []string{"mysql", "mariadb"},
 			Doc: "The Debezium connector imitated in source.connector and the source schema's name (io.debezium.connector.<connector>.Source): mysql (Debezium's MySQL connector) or mariadb (its MariaDB connector, for MariaDB sources). The rest of the event is the same for both."},
+		{Name: "context_headers", Type: sdk.TypeBool, Default: true,
+			Doc: "Add the headers Debezium 3 puts on every record (message properties here): __debezium.context.connectorLogicalName (server_name), connectorName (connector), taskId (\"0\") and runId (a new id per process start), each a JSON string as the JsonConverter writes header values (in the debezium format with its schema)."},
 		{Name: "timestamp_fraction", Type: sdk.TypeString, Default: TimestampFractionDebezium, Enum: []string{TimestampFractionDebezium, TimestampFractionFsp},
 			Doc: "Fraction digits of TIMESTAMP values (io.debezium.time.ZonedTimestamp): debezium (as Debezium writes them: exactly the column's fsp digits in change rows, 2038-01-19T03:14:07.000000Z; in snapshot rows trailing zeros trimmed and no fraction when it is zero, 2038-01-19T03:14:07Z) or fsp (always exactly the column's fsp digits, so a value has one text whatever its origin)."},
 	}}
@@ -167,7 +216,11 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 				buf = append(buf, '}')
 			}
 		}
-		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)], Properties: s.keyChangeProps(tb, c)})
+		props := s.ctx
+		if kc := s.keyChangeProps(tb, c); kc != nil {
+			props = append(append(make([]sdk.Property, 0, len(s.ctx)+len(kc)), s.ctx...), kc...)
+		}
+		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)], Properties: props})
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package dbz
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func TestKeyChangeHeaders(t *testing.T) {
 		}
 		want := [][]sdk.Property{{{Key: HeaderNewKey, Value: tc.newKey}}, {{Key: HeaderOldKey, Value: tc.oldKey}}, nil}
 		for i := range want {
-			got := recs[i].Properties
+			got := withoutContext(recs[i].Properties)
 			if len(got) != len(want[i]) || len(got) == 1 && got[0] != want[i][0] {
 				t.Errorf("mode %d record %d: properties %v, want %v", tc.mode, i, got, want[i])
 			}
@@ -88,7 +89,53 @@ func TestKeyChangeHeaderWithoutKeyColumns(t *testing.T) {
 	c := halves()[0]
 	c.Meta[change.MetaKeyChangeOtherKey] = "garbage"
 	recs, err := New(sdk.Info{Name: "dbz"}, Flatten).Serialize(context.Background(), []*change.Change{c}, nil)
-	if err != nil || len(recs) != 1 || recs[0].Properties != nil {
+	if err != nil || len(recs) != 1 || withoutContext(recs[0].Properties) != nil {
 		t.Fatalf("%v %v", recs, err)
+	}
+}
+
+// withoutContext drops the __debezium.context.* headers every record carries.
+func withoutContext(ps []sdk.Property) []sdk.Property {
+	var out []sdk.Property
+	for _, p := range ps {
+		if !strings.HasPrefix(p.Key, "__debezium.context.") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Every record carries Debezium 3's context headers (with their schema in the debezium
+// format, plain in the others); context_headers = false drops them.
+func TestContextHeaders(t *testing.T) {
+	for _, mode := range []Mode{Envelope, Flatten, SMT} {
+		s := New(sdk.Info{Name: "dbz"}, mode)
+		recs, err := s.Serialize(context.Background(), halves()[2:], nil)
+		if err != nil || len(recs) != 1 {
+			t.Fatal(recs, err)
+		}
+		got := map[string]string{}
+		for _, p := range recs[0].Properties {
+			got[p.Key] = p.Value
+		}
+		want := map[string]string{HeaderContextLogicalName: "ferry", HeaderContextConnector: "mysql", HeaderContextTaskID: "0"}
+		for k, v := range want {
+			v = `"` + v + `"`
+			if mode == Envelope {
+				v = `{"schema":{"type":"string","optional":false},"payload":` + v + `}`
+			}
+			if got[k] != v {
+				t.Errorf("mode %d: %s = %q, want %q", mode, k, got[k], v)
+			}
+		}
+		if len(got[HeaderContextRunID]) < 36 {
+			t.Errorf("mode %d: run id %q", mode, got[HeaderContextRunID])
+		}
+		if err := s.Configure(context.Background(), sdk.NewConfig([]byte(`{"context_headers": false}`))); err != nil {
+			t.Fatal(err)
+		}
+		if recs, _ := s.Serialize(context.Background(), halves()[2:], nil); len(recs[0].Properties) != 0 {
+			t.Errorf("mode %d: context_headers = false: %v", mode, recs[0].Properties)
+		}
 	}
 }
