@@ -254,8 +254,13 @@ func TestBoundedHeap(t *testing.T) {
 	src.payload = func(i uint64) string { return strings.Repeat(string(rune('a'+i%26)), payloadSize) }
 	rec := newRecorder()
 	sink := newFakeSink(rec)
+	var stalled sync.Once
 	sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
-		time.Sleep(2 * time.Millisecond) // far slower than the source
+		// The first write stalls long enough for any source to fill the budget (a slow,
+		// loaded machine under -race included); then the sink stays far slower than the
+		// source, which the budget must hold back.
+		stalled.Do(func() { time.Sleep(time.Second) })
+		time.Sleep(2 * time.Millisecond)
 		return len(recs), nil
 	}
 	store := newCheckingStore(t, rec)
