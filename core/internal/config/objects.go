@@ -154,7 +154,12 @@ func (f *File) decodeObject(blk *hcl.Block, isRule bool) (objects.Object, hcl.Di
 		obj.Topic = t
 	}
 	if s, ok := dec.values["where"].(string); ok {
-		if err := objects.CheckWhereSyntax(s); err != nil {
+		expr := content.Attributes["where"].Expr
+		if v, d := f.eval(expr); !d.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() != cty.String {
+			// A number or bool converts to a string, but as a condition it is a constant.
+			diags = append(diags, typeDiag("where", expr.Range(),
+				`a string holding a SQL condition is required, such as where = "amount > 5"`))
+		} else if err := objects.CheckWhereSyntax(s); err != nil {
 			diags = append(diags, f.whereDiag(err, s, content.Attributes["where"].Expr))
 		} else {
 			obj.Where = s
