@@ -265,16 +265,16 @@ template = "t.hcl" # last, to keep the offsets above aligned with the template's
 func TestMaskOnlyValues(t *testing.T) {
 	scrub := scrubber([]string{"ferry", "pw", "0123456789abcdefXYZ"})
 	for in, want := range map[string]string{
-		`table "ferry_probe_shop.orders"`:              `table "ferry_probe_shop.orders"`,
-		`plugin dir /home/u/ferry/bin/plugins`:         `plugin dir /home/u/ferry/bin/plugins`,
-		`topic ferry-orders, db ferry.orders`:          `topic ferry-orders, db ferry.orders`,
-		`connect ferry:ferry@tcp(127.0.0.1:13306)/x`:   `connect ***:***@tcp(127.0.0.1:13306)/x`,
-		`the password is ferry.`:                       `the password is ***.`,
-		`cannot convert "ferry" to number`:             `cannot convert "***" to number`,
-		`dsn u:pw@tcp(h) and a pwd, pw2, "pw"`:         `dsn u:***@tcp(h) and a pwd, pw2, "***"`,
-		`line 1: key=0123456789abcdefXYZ&x`:            `line 1: key=***&x`,
-		`glued x0123456789abcdefXYZy`:                  `glued x***y`,
-		`ferryferry ferry_ferry`:                       `ferryferry ferry_ferry`,
+		`table "ferry_probe_shop.orders"`:            `table "ferry_probe_shop.orders"`,
+		`plugin dir /home/u/ferry/bin/plugins`:       `plugin dir /home/u/ferry/bin/plugins`,
+		`topic ferry-orders, db ferry.orders`:        `topic ferry-orders, db ferry.orders`,
+		`connect ferry:ferry@tcp(127.0.0.1:13306)/x`: `connect ***:***@tcp(127.0.0.1:13306)/x`,
+		`the password is ferry.`:                     `the password is ***.`,
+		`cannot convert "ferry" to number`:           `cannot convert "***" to number`,
+		`dsn u:pw@tcp(h) and a pwd, pw2, "pw"`:       `dsn u:***@tcp(h) and a pwd, pw2, "***"`,
+		`line 1: key=0123456789abcdefXYZ&x`:          `line 1: key=***&x`,
+		`glued x0123456789abcdefXYZy`:                `glued x***y`,
+		`ferryferry ferry_ferry`:                     `ferryferry ferry_ferry`,
 	} {
 		if got := scrub(in); got != want {
 			t.Errorf("scrub(%q) = %q, want %q", in, got, want)
