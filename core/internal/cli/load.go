@@ -36,6 +36,11 @@ func (l *loaded) instances() []*plugin.Instance {
 // w and, if any is an error, load returns an ExitConfig error.
 func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars map[string]string, w io.Writer) (*loaded, error) {
 	f, diags := config.LoadFile(path, config.Options{Vars: vars})
+	if f != nil {
+		g.secrets.Set(f.Redactor())
+		// The plugins' secret settings are known once their blocks are decoded.
+		defer func() { g.secrets.Set(f.Redactor()) }()
+	}
 	if f == nil || f.Pipeline == nil {
 		return nil, renderFail(w, diags, f)
 	}

@@ -25,6 +25,8 @@ type checkRow struct {
 // runPrechecks runs the prechecks of every plugin that has them, in pipeline order.
 func runPrechecks(ctx context.Context, l *loaded, skip map[string]bool) []checkRow {
 	var rows []checkRow
+	// Details quote settings and server answers: mask the file's secrets in them.
+	redact := l.file.Redactor()
 	for _, inst := range l.instances() {
 		pc, ok := inst.Plugin.(sdk.Prechecker)
 		if !ok {
@@ -39,6 +41,7 @@ func runPrechecks(ctx context.Context, l *loaded, skip map[string]bool) []checkR
 				Detail: "the checks could not run: " + err.Error(), Consequence: "the plugin's readiness is unknown"})
 		}
 		for _, c := range checks {
+			c.Detail, c.Consequence = redact(c.Detail), redact(c.Consequence)
 			rows = append(rows, checkRow{Check: c, plugin: who, skipped: skip[c.Name] && c.Status != sdk.CheckPass})
 		}
 	}

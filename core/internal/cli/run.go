@@ -94,7 +94,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	if f, ok := g.stderr.(*os.File); ok && console.IsTerminal(f) {
 		con = console.New(f, nil)
 		if lg, err := logging.New(logging.Options{Level: g.logLevel, Format: g.logFormat, Output: con.Writer()}); err == nil {
-			g.logger = lg
+			g.logger = logging.Redacting(lg, &g.secrets)
 		}
 		g.stderr = con.Writer()
 		defer con.Stop() // runs last: the final line before an error is printed
@@ -139,7 +139,11 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		filters[i] = f.Plugin.(sdk.Filter)
 	}
 	var pl *pipeline.Pipeline
-	tracker := status.NewTracker(p.Name, func() pipeline.Stats { return pl.Stats() })
+	tracker := status.NewTracker(p.Name, func() pipeline.Stats {
+		st := pl.Stats()
+		st.LastError = g.secrets.Redact(st.LastError)
+		return st
+	})
 	tracker.SetLogger(log)
 	if pr, ok := l.source.Plugin.(sdk.ProgressReporter); ok {
 		tracker.SetProgressSource(pr.SnapshotProgress)

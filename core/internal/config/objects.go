@@ -152,6 +152,17 @@ func (f *File) decodeObject(blk *hcl.Block, isRule bool) (objects.Object, hcl.Di
 		t, d := f.evalTopic(attr.Expr)
 		diags = append(diags, d...)
 		obj.Topic = t
+		if f.usesSensitive(attr.Expr) {
+			// A topic computed from a sensitive variable is masked like it (for a table
+			// entry its name is known; a rule's topics mask the template's value only).
+			f.otherSecrets.ranges = append(f.otherSecrets.ranges, attr.Expr.Range())
+			if t != "" {
+				f.otherSecrets.values = append(f.otherSecrets.values, t)
+				if db, name, err := objects.SplitName(blk.Labels[0], isRule); err == nil && !isRule {
+					f.otherSecrets.values = append(f.otherSecrets.values, objects.ExpandTopic(t, db, name))
+				}
+			}
+		}
 	}
 	if s, ok := dec.values["where"].(string); ok {
 		expr := content.Attributes["where"].Expr
