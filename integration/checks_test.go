@@ -169,3 +169,112 @@ pipeline "sensitive" {
 	code, out = ferryCmd(t, vars(badUser), "run", "--no-precheck", "--status-addr", "", p)
 	check("run, unknown user", code, out, 1, badUser)
 }
+
+// B7: precheck checks the objects block against the live database and broker (run would
+// otherwise fail within a second): an object topic that does not exist, unknown columns in
+// where, columns and sharding_columns, a table entry or rule that selects nothing, and a
+// start_timestamp older than the oldest retained binlog (one in the future warns). Each
+// problem names the object and its file:line:column.
+func TestPrecheckObjectsBlock(t *testing.T) {
+	env := harness.RequireTestbed(t, harness.MariaDB)
+	broker := env.RMQ4()
+	harness.RequireTestbed(t, broker.Component())
+	const dbName = "ferry_precheck_objects"
+	harness.DropDatabase(t, dbName)
+	db := harness.OpenMariaDB(t, dbName)
+	execAll(t, db, "CREATE TABLE orders (id INT PRIMARY KEY, status VARCHAR(10), amount INT)",
+		"CREATE TABLE items (id INT PRIMARY KEY, sku VARCHAR(10))", "CREATE TABLE notes (id INT PRIMARY KEY)")
+	topic := harness.UniqueName("pcobj")
+	harness.CreateTopic(t, broker, topic, 4)
+	missingTopic := "no_such_" + topic
+	dir := t.TempDir()
+	write := func(name, source, objects string) string {
+		return writeFile(t, dir, name, fmt.Sprintf(`pipeline "pcobj" {
+  source "oceanbase" {
+    address  = %q
+    user     = %q
+    password = env("PW")
+%s
+  }
+  serializer "canal" {}
+  sink "rocketmq" {
+    name_servers = [%q]
+    topic        = %q
+  }
+  objects {
+%s
+  }
+  checkpoint {
+    dir = "cp"
+  }
+}
+`, env.MariaDBAddr, env.MariaDBUser, source, broker.NameServer, topic, objects))
+	}
+	pw := []string{"PW=" + env.MariaDBPassword}
+	row := func(out, check string) string {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, check+" ") {
+				return line
+			}
+		}
+		return ""
+	}
+
+	good := write("good.hcl", "", fmt.Sprintf(`    table "%[1]s.orders" {
+      topic            = %[2]q
+      where            = "amount > 0"
+      columns          = ["id", "status"]
+      sharding_columns = ["status"]
+    }
+    rule "%[1]s.i*" {}`, dbName, topic))
+	code, out := ferryCmd(t, pw, "precheck", good)
+	if code != 0 {
+		t.Fatalf("good objects block: exit %d:\n%s", code, out)
+	}
+	for _, c := range []string{"objects_tables", "objects_columns"} {
+		if r := row(out, c); !strings.Contains(r, "PASS") {
+			t.Errorf("%s row %q, want PASS:\n%s", c, r, out)
+		}
+	}
+
+	bad := write("bad.hcl", `    mode            = "incremental"
+    start_timestamp = "2001-01-01T00:00:00Z"`, fmt.Sprintf(`    table "%[1]s.orders" {
+      topic = %[2]q
+      where = "nosuch > 1"
+    }
+    table "%[1]s.items" {
+      columns = ["id", "nope"]
+    }
+    table "%[1]s.notes" {
+      sharding_columns = ["zzz"]
+    }
+    table "%[1]s.missing" {}
+    rule "ferry_no_such_db.*" {}`, dbName, missingTopic))
+	code, out = ferryCmd(t, pw, "precheck", bad)
+	if code != 4 {
+		t.Fatalf("bad objects block: exit %d, want 4:\n%s", code, out)
+	}
+	for check, wants := range map[string][]string{
+		"objects_tables":  {"FAIL", "bad.hcl:25:5", dbName + ".missing does not exist", "bad.hcl:26:5", "ferry_no_such_db does not exist"},
+		"objects_columns": {"FAIL", "bad.hcl:17:15", "nosuch", "bad.hcl:20:17", `"nope"`, "bad.hcl:23:26", `"zzz"`},
+		"objects_topics":  {"FAIL", missingTopic, "bad.hcl:16:15"},
+		"start_timestamp": {"FAIL", "older than the oldest retained binlog"},
+	} {
+		r := row(out, check)
+		for _, w := range wants {
+			if !strings.Contains(r, w) {
+				t.Errorf("%s row lacks %q: %q", check, w, r)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+
+	future := write("future.hcl", `    mode            = "incremental"
+    start_timestamp = "2999-01-01T00:00:00Z"`, fmt.Sprintf(`    table "%s.orders" {}`, dbName))
+	code, out = ferryCmd(t, pw, "precheck", future)
+	if r := row(out, "start_timestamp"); code != 0 || !strings.Contains(r, "WARN") || !strings.Contains(r, "in the future") {
+		t.Errorf("future start_timestamp: exit %d, row %q:\n%s", code, r, out)
+	}
+}
