@@ -224,6 +224,12 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		con.Start(tctx)
 	}
 	rl := newReloader(path, vars, log, l, objStage, pl)
+	rl.onResult = func(err error) {
+		if err != nil {
+			err = errors.New(g.secrets.Redact(err.Error()))
+		}
+		tracker.RecordReload(err, time.Now())
+	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go rl.Watch(wctx, o.watch)
