@@ -23,6 +23,7 @@ type loaded struct {
 	filters    []*plugin.Instance
 	serializer *plugin.Instance
 	sink       *plugin.Instance
+	host       *plugin.Host // loads more instances (precheck's topic checks)
 }
 
 func (l *loaded) instances() []*plugin.Instance {
@@ -36,6 +37,11 @@ func (l *loaded) instances() []*plugin.Instance {
 // w and, if any is an error, load returns an ExitConfig error.
 func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars map[string]string, w io.Writer) (*loaded, error) {
 	f, diags := config.LoadFile(path, config.Options{Vars: vars})
+	if f != nil {
+		g.secrets.Set(f.Redactor())
+		// The plugins' secret settings are known once their blocks are decoded.
+		defer func() { g.secrets.Set(f.Redactor()) }()
+	}
 	if f == nil || f.Pipeline == nil {
 		return nil, renderFail(w, diags, f)
 	}
@@ -63,7 +69,7 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		_ = config.WriteDiagnostics(w, all, f, false)
 	}
 	p := f.Pipeline
-	l := &loaded{file: f, source: insts[&p.Source], serializer: insts[&p.Serializer], sink: insts[&p.Sink]}
+	l := &loaded{file: f, source: insts[&p.Source], serializer: insts[&p.Serializer], sink: insts[&p.Sink], host: host}
 	for i := range p.Filters {
 		l.filters = append(l.filters, insts[&p.Filters[i]])
 	}

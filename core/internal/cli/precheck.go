@@ -22,9 +22,13 @@ type checkRow struct {
 	skipped bool
 }
 
-// runPrechecks runs the prechecks of every plugin that has them, in pipeline order.
-func runPrechecks(ctx context.Context, l *loaded, skip map[string]bool) []checkRow {
+// runPrechecks runs the prechecks of every plugin that has them, in pipeline order, then
+// the objects block's checks.
+func runPrechecks(ctx context.Context, g *globals, l *loaded, skip map[string]bool) []checkRow {
 	var rows []checkRow
+	// Details quote settings and server answers: mask the file's secrets in them.
+	redact := l.file.Redactor()
+
 	for _, inst := range l.instances() {
 		pc, ok := inst.Plugin.(sdk.Prechecker)
 		if !ok {
@@ -39,8 +43,13 @@ func runPrechecks(ctx context.Context, l *loaded, skip map[string]bool) []checkR
 				Detail: "the checks could not run: " + err.Error(), Consequence: "the plugin's readiness is unknown"})
 		}
 		for _, c := range checks {
+			c.Detail, c.Consequence = redact(c.Detail), redact(c.Consequence)
 			rows = append(rows, checkRow{Check: c, plugin: who, skipped: skip[c.Name] && c.Status != sdk.CheckPass})
 		}
+	}
+	for _, c := range objectChecks(ctx, g, l) {
+		c.Detail, c.Consequence = redact(c.Detail), redact(c.Consequence)
+		rows = append(rows, checkRow{Check: c, plugin: objectsPlugin, skipped: skip[c.Name] && c.Status != sdk.CheckPass})
 	}
 	return rows
 }
@@ -78,7 +87,7 @@ func precheck(ctx context.Context, g *globals, l *loaded, skips []string, w io.W
 	for _, s := range skips {
 		skip[s] = true
 	}
-	rows := runPrechecks(ctx, l, skip)
+	rows := runPrechecks(ctx, g, l, skip)
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "precheck: no plugin of this pipeline has checks")
 		return nil

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"go.uber.org/zap"
 
 	"github.com/ferry-cdc/ferry/core/internal/config"
@@ -34,6 +35,8 @@ type reloader struct {
 	stage    *objects.Stage
 	pl       *pipeline.Pipeline
 	selector sdk.TableSelector // nil: the source's tables are its own (not from the objects block)
+	// onResult, when set, learns each reload's outcome (nil: applied) for /status.
+	onResult func(err error)
 
 	mu       sync.Mutex
 	settings map[string]string // digest of each part outside the objects block, at start
@@ -131,6 +134,14 @@ func withoutKeys(cfg []byte, keys ...string) []byte {
 // applied; a partial application (objects changed, but the source could not add tables) is
 // logged and returns an error too.
 func (r *reloader) Reload(ctx context.Context) error {
+	err := r.reload(ctx)
+	if r.onResult != nil {
+		r.onResult(err)
+	}
+	return err
+}
+
+func (r *reloader) reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f, diags := config.LoadFile(r.path, config.Options{Vars: r.vars})
@@ -144,6 +155,15 @@ func (r *reloader) Reload(ctx context.Context) error {
 		_ = config.WriteDiagnostics(&buf, diags, f, false)
 		r.log.Error("reload refused: the pipeline file has errors; the pipeline keeps running as before",
 			zap.String("file", r.path), zap.String("diagnostics", buf.String()))
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				at := ""
+				if d.Subject != nil {
+					at = fmt.Sprintf(":%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
+				}
+				return fmt.Errorf("%s%s: %s", r.path, at, d.Summary)
+			}
+		}
 		return fmt.Errorf("%s has errors", r.path)
 	}
 	p := f.Pipeline

@@ -24,6 +24,9 @@ type globals struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	logger     *zap.Logger
+	// secrets masks the secret values of the pipeline file in logs, errors and precheck
+	// details (set by load).
+	secrets logging.Redactor
 }
 
 func (g *globals) dirs() []string {
@@ -50,7 +53,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "Error:", ee.err)
+			fmt.Fprintln(stderr, "Error:", g.secrets.Redact(ee.err.Error()))
 		}
 		return ee.code
 	}
@@ -78,7 +81,7 @@ Exit codes: 0 success, 1 the pipeline failed while running, 2 wrong usage,
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
-			g.logger = l
+			g.logger = logging.Redacting(l, &g.secrets)
 			return nil
 		},
 	}

@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -94,7 +97,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	if f, ok := g.stderr.(*os.File); ok && console.IsTerminal(f) {
 		con = console.New(f, nil)
 		if lg, err := logging.New(logging.Options{Level: g.logLevel, Format: g.logFormat, Output: con.Writer()}); err == nil {
-			g.logger = lg
+			g.logger = logging.Redacting(lg, &g.secrets)
 		}
 		g.stderr = con.Writer()
 		defer con.Stop() // runs last: the final line before an error is printed
@@ -139,7 +142,11 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		filters[i] = f.Plugin.(sdk.Filter)
 	}
 	var pl *pipeline.Pipeline
-	tracker := status.NewTracker(p.Name, func() pipeline.Stats { return pl.Stats() })
+	tracker := status.NewTracker(p.Name, func() pipeline.Stats {
+		st := pl.Stats()
+		st.LastError = g.secrets.Redact(st.LastError)
+		return st
+	})
 	tracker.SetLogger(log)
 	if pr, ok := l.source.Plugin.(sdk.ProgressReporter); ok {
 		tracker.SetProgressSource(pr.SnapshotProgress)
@@ -217,6 +224,12 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		con.Start(tctx)
 	}
 	rl := newReloader(path, vars, log, l, objStage, pl)
+	rl.onResult = func(err error) {
+		if err != nil {
+			err = errors.New(g.secrets.Redact(err.Error()))
+		}
+		tracker.RecordReload(err, time.Now())
+	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go rl.Watch(wctx, o.watch)
@@ -263,8 +276,29 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	if err != nil && !errors.Is(err, context.Canceled) {
 		tracker.SetPhase(status.PhaseFailed)
 		log.Error("pipeline failed", zap.Error(err))
+		var ce *objects.ColumnError
+		if errors.As(err, &ce) {
+			return objectError(g, l.file, ce, err)
+		}
 		return withCode(ExitFailure, err)
 	}
 	tracker.SetPhase(status.PhaseStopped)
 	return nil
+}
+
+// objectError reports an objects-block entry that the live schema refutes (a column of
+// where, columns or sharding_columns the table does not have), found while running, as
+// validate reports its errors: pinned to the entry's file:line:column, exit code 3.
+func objectError(g *globals, f *config.File, ce *objects.ColumnError, err error) error {
+	rng := f.Pipeline.Objects.DefRange
+	if db, name, ok := strings.Cut(ce.Table, "."); ok {
+		if at, found := f.Pipeline.Objects.Locate(db, name); found {
+			rng = at.Range(ce.Setting)
+		}
+	}
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Objects entry does not match the table",
+		Detail:  g.secrets.Redact(ce.Error()) + ". Fix the objects block and run again (or reload it while the pipeline runs).",
+		Subject: &rng}
+	_ = config.WriteDiagnostics(g.stderr, hcl.Diagnostics{d}, f, false)
+	return withCode(ExitConfig, fmt.Errorf("pipeline stopped at %s:%d:%d: %w", rng.Filename, rng.Start.Line, rng.Start.Column, err))
 }

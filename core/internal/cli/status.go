@@ -117,6 +117,13 @@ func printStatus(w io.Writer, s status.Snapshot) {
 	if s.LastError != "" {
 		row("last error", fmt.Sprintf("%s (%s ago)", strings.TrimSpace(s.LastError), s.Now.Sub(s.LastErrorAt).Round(time.Second)))
 	}
+	if r := s.Reload; r != nil {
+		text := fmt.Sprintf("%s %s ago (%d applied, %d refused)", r.Last, s.Now.Sub(r.LastAt).Round(time.Second), r.Applied, r.Refused)
+		if r.Error != "" {
+			text += ": " + oneLine(r.Error) + "; the previous objects block runs"
+		}
+		row("last reload", text)
+	}
 	if p := s.Snapshot; p != nil {
 		printSnapshotProgress(w, row, p)
 	}

@@ -29,6 +29,37 @@ type Objects struct {
 	Present bool
 	// DefRange is the block header (zero when there is none).
 	DefRange hcl.Range
+	// TableAt and RuleAt say where each entry of Tables and Rules is written (same order).
+	TableAt, RuleAt []ObjectAt
+}
+
+// ObjectAt is where a table entry or rule is written: its header and its attributes'
+// expressions (topic, where, columns, sharding_columns).
+type ObjectAt struct {
+	Def   hcl.Range
+	Attrs map[string]hcl.Range
+}
+
+// Range returns the range of the attribute name, else the header.
+func (a ObjectAt) Range(name string) hcl.Range {
+	if r, ok := a.Attrs[name]; ok {
+		return r
+	}
+	return a.Def
+}
+
+// Locate returns where the entry that selects table db.name is written: its table entry,
+// else the first matching rule (as Selection.Resolve decides); false when none selects it.
+func (o *Objects) Locate(db, name string) (ObjectAt, bool) {
+	for i, t := range o.Tables {
+		if strings.EqualFold(t.Database, db) && strings.EqualFold(t.Table, name) && i < len(o.TableAt) {
+			return o.TableAt[i], true
+		}
+	}
+	if _, how, rule := o.Resolve(db, name); how == objects.ByRule && rule >= 0 && rule < len(o.RuleAt) {
+		return o.RuleAt[rule], true
+	}
+	return ObjectAt{}, false
 }
 
 var objectsSchema = &hcl.BodySchema{
@@ -74,7 +105,7 @@ func (f *File) decodeObjects(b *hcl.Block) (Objects, hcl.Diagnostics) {
 				Detail:  err.Error() + ". Write db.table" + map[bool]string{true: ", with '*' for any run of characters.", false: "."}[isRule],
 				Subject: blk.LabelRanges[0].Ptr()})
 		}
-		obj, d := f.decodeObject(blk, isRule)
+		obj, at, d := f.decodeObject(blk, isRule)
 		diags = append(diags, d...)
 		if err != nil {
 			continue
@@ -90,6 +121,7 @@ func (f *File) decodeObjects(b *hcl.Block) (Objects, hcl.Diagnostics) {
 			}
 			rules[key] = blk.DefRange.Start.Line
 			o.Rules = append(o.Rules, obj)
+			o.RuleAt = append(o.RuleAt, at)
 			continue
 		}
 		if prev, dup := tables[key]; dup {
@@ -100,6 +132,7 @@ func (f *File) decodeObjects(b *hcl.Block) (Objects, hcl.Diagnostics) {
 		}
 		tables[key] = seenAt{label, blk.DefRange.Start.Line}
 		o.Tables = append(o.Tables, obj)
+		o.TableAt = append(o.TableAt, at)
 	}
 
 	if attr, ok := content.Attributes["exclude"]; ok {
@@ -141,20 +174,40 @@ func elemRange(expr hcl.Expression, i int) hcl.Range {
 }
 
 // decodeObject decodes the body of a table or rule block.
-func (f *File) decodeObject(blk *hcl.Block, isRule bool) (objects.Object, hcl.Diagnostics) {
+func (f *File) decodeObject(blk *hcl.Block, isRule bool) (objects.Object, ObjectAt, hcl.Diagnostics) {
 	var obj objects.Object
 	owner := fmt.Sprintf("the %s %q", blk.Type, blk.Labels[0])
 	content, diags := blk.Body.Content(schemaFor(objectSpec, "topic"))
 	dec, d := f.decodeAttrs(content.Attributes, objectSpec, owner, blk.DefRange)
 	diags = append(diags, d...)
+	at := ObjectAt{Def: blk.DefRange, Attrs: map[string]hcl.Range{}}
+	for name, a := range content.Attributes {
+		at.Attrs[name] = a.Expr.Range()
+	}
 
 	if attr, ok := content.Attributes["topic"]; ok {
 		t, d := f.evalTopic(attr.Expr)
 		diags = append(diags, d...)
 		obj.Topic = t
+		if f.usesSensitive(attr.Expr) {
+			// A topic computed from a sensitive variable is masked like it (for a table
+			// entry its name is known; a rule's topics mask the template's value only).
+			f.otherSecrets.ranges = append(f.otherSecrets.ranges, attr.Expr.Range())
+			if t != "" {
+				f.otherSecrets.values = append(f.otherSecrets.values, t)
+				if db, name, err := objects.SplitName(blk.Labels[0], isRule); err == nil && !isRule {
+					f.otherSecrets.values = append(f.otherSecrets.values, objects.ExpandTopic(t, db, name))
+				}
+			}
+		}
 	}
 	if s, ok := dec.values["where"].(string); ok {
-		if err := objects.CheckWhereSyntax(s); err != nil {
+		expr := content.Attributes["where"].Expr
+		if v, d := f.eval(expr); !d.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() != cty.String {
+			// A number or bool converts to a string, but as a condition it is a constant.
+			diags = append(diags, typeDiag("where", expr.Range(),
+				`a string holding a SQL condition is required, such as where = "amount > 5"`))
+		} else if err := objects.CheckWhereSyntax(s); err != nil {
 			diags = append(diags, f.whereDiag(err, s, content.Attributes["where"].Expr))
 		} else {
 			obj.Where = s
@@ -201,7 +254,7 @@ func (f *File) decodeObject(blk *hcl.Block, isRule bool) (objects.Object, hcl.Di
 			obj.ShardingColumns = list
 		}
 	}
-	return obj, diags
+	return obj, at, diags
 }
 
 // Sentinels stand for ${db} and ${table} while a topic template is evaluated; two pairs

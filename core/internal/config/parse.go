@@ -131,6 +131,9 @@ func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 	if sb, ok := hf.Body.(*hclsyntax.Body); ok {
 		f.guessed = guessSecrets(sb, nil)
 	}
+	if diags.HasErrors() {
+		f.guessed = append(f.guessed, guessLines(filename, src)...)
+	}
 	if diags.HasErrors() || hf.Body == nil {
 		f.buildContexts()
 		return f, f.finish(diags)

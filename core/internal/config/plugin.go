@@ -61,7 +61,7 @@ func (f *File) decodePluginBlock(kind sdk.Kind, b *hcl.Block) (PluginBlock, hcl.
 			bs.precise = true
 			secret = func(name string) bool {
 				a, ok := spec.Attribute(name)
-				return ok && a.Secret
+				return ok && a.Secret || !ok && !isReserved(name) && nearSecret(name, spec)
 			}
 		}
 	}
@@ -73,6 +73,8 @@ func (f *File) decodePluginBlock(kind sdk.Kind, b *hcl.Block) (PluginBlock, hcl.
 	f.blockSecrets[pb.DefRange.Start] = bs
 	return pb, diags
 }
+
+func isReserved(name string) bool { return contains(sdk.ReservedAttributes, name) }
 
 // bodyRanges returns the ranges of a native-syntax body, or of the native-syntax layers of
 // a body merged with templates (none for other syntaxes).
@@ -185,6 +187,17 @@ func (b *PluginBlock) Decode(spec sdk.Spec, f *File) ([]byte, hcl.Diagnostics) {
 		b.attrRanges[k] = r
 	}
 	bs := blockSecrets{secretSet: dec.secrets, bodies: bodyRanges(b.Body), precise: true}
+	// An attribute the plugin does not declare whose name is like a secret one (passwd for
+	// password) probably holds the secret: it stays masked, and its value too.
+	for _, attr := range allAttributes(body) {
+		if _, known := spec.Attribute(attr.Name); known || isReserved(attr.Name) || !nearSecret(attr.Name, spec) {
+			continue
+		}
+		bs.ranges = append(bs.ranges, attr.Expr.Range())
+		if v, d := f.eval(attr.Expr); !d.HasErrors() && v.IsWhollyKnown() {
+			bs.addValue(v)
+		}
+	}
 	if _, merged := body.(*mergedBody); merged {
 		// Secret attributes that a template sets and this block overrides stay masked.
 		for _, attr := range allAttributes(body) {

@@ -108,7 +108,7 @@ pipeline "p" {
 		`  23:     mode     = ***`,
 		`  27:     writers = ***`,
 		`The value is not one of the allowed values of "mode"`,
-		`  17:     passwrd  = "***"`, // not secret for the plugin: its value is scrubbed
+		`  17:     passwrd  = ***`, // unknown to the plugin and like a secret name: masked
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -248,12 +248,77 @@ template = "t.hcl" # last, to keep the offsets above aligned with the template's
 	}
 	// With Options.Specs in phase 1, a template's attribute that only looks secret shows.
 	files["t.hcl"] = "defaults {\n  sink \"k\" { token_ttl = \"5x\" }\n}\n"
-	specs := func(kind sdk.Kind, name string) (sdk.Spec, bool) { return sdk.Spec{}, true }
+	specs := func(kind sdk.Kind, name string) (sdk.Spec, bool) {
+		return sdk.Spec{Attributes: []sdk.Attribute{{Name: "token_ttl", Type: sdk.TypeDuration}}}, true
+	}
 	f, diags = parseWith(t, pipelineWith("")+"template = \"t.hcl\"\n", files, Options{Specs: specs})
 	noErrors(t, f, diags)
 	buf.Reset()
 	_ = WriteDiagnostics(&buf, hcl.Diagnostics{tmplLine(2)}, f, false)
 	if !strings.Contains(buf.String(), `token_ttl = "5x"`) {
 		t.Errorf("output:\n%s", buf.String())
+	}
+}
+
+// B4: a short or common secret is masked where it stands as a value, not inside other
+// names: the test bed's password "ferry" left "***_probe_shop.orders" and ".../***/bin".
+func TestMaskOnlyValues(t *testing.T) {
+	scrub := scrubber([]string{"ferry", "pw", "0123456789abcdefXYZ"})
+	for in, want := range map[string]string{
+		`table "ferry_probe_shop.orders"`:            `table "ferry_probe_shop.orders"`,
+		`plugin dir /home/u/ferry/bin/plugins`:       `plugin dir /home/u/ferry/bin/plugins`,
+		`topic ferry-orders, db ferry.orders`:        `topic ferry-orders, db ferry.orders`,
+		`connect ferry:ferry@tcp(127.0.0.1:13306)/x`: `connect ***:***@tcp(127.0.0.1:13306)/x`,
+		`the password is ferry.`:                     `the password is ***.`,
+		`cannot convert "ferry" to number`:           `cannot convert "***" to number`,
+		`dsn u:pw@tcp(h) and a pwd, pw2, "pw"`:       `dsn u:***@tcp(h) and a pwd, pw2, "***"`,
+		`line 1: key=0123456789abcdefXYZ&x`:          `line 1: key=***&x`,
+		`glued x0123456789abcdefXYZy`:                `glued x***y`,
+		`ferryferry ferry_ferry`:                     `ferryferry ferry_ferry`,
+	} {
+		if got := scrub(in); got != want {
+			t.Errorf("scrub(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// B6: a syntax error leaves the attributes unknown; a secret-looking assignment is masked
+// to the end of its line. A misspelled secret attribute stays masked after the schema is
+// known.
+func TestSecretsInBrokenFiles(t *testing.T) {
+	const secret = "Zq9-unique-value"
+	for _, line := range []string{
+		`password = "` + secret + `" x`,
+		`password: "` + secret + `"`,
+		`password == "` + secret + `"`,
+		`password = ` + secret,
+		`sink "test" { api_token = "` + secret + `" oops }`,
+	} {
+		src := "pipeline \"p\" {\n  source \"test\" {\n    name = \"s\"\n  }\n    " + line + "\n  serializer \"test\" {}\n}\n"
+		f, diags := Parse("s.hcl", []byte(src), Options{})
+		if !diags.HasErrors() {
+			t.Fatalf("%s: no error", line)
+		}
+		var buf bytes.Buffer
+		_ = WriteDiagnostics(&buf, diags, f, false)
+		if strings.Contains(buf.String(), secret) || !strings.Contains(buf.String(), masked) || strings.Contains(buf.String(), masked+masked) {
+			t.Errorf("%s: secret printed or nothing masked:\n%s", line, buf.String())
+		}
+	}
+
+	src := "pipeline \"p\" {\n  source \"test\" {\n    name   = \"s\"\n    passwd = \"" + secret + "\"\n    pasword = \"" + secret + "x\"\n  }\n  serializer \"y\" {}\n  sink \"z\" {}\n}\n"
+	f, diags := Parse("s.hcl", []byte(src), Options{})
+	noErrors(t, f, diags)
+	_, diags = f.Pipeline.Source.Decode(testSpec, f)
+	if len(diags) != 2 {
+		t.Fatalf("diags = %s", diagText(diags))
+	}
+	var buf bytes.Buffer
+	_ = WriteDiagnostics(&buf, diags, f, false)
+	if out := buf.String(); strings.Contains(out, secret) || !strings.Contains(out, "passwd = ***") || !strings.Contains(out, "pasword = ***") {
+		t.Errorf("output:\n%s", out)
+	}
+	if got := f.Redact("login as " + secret + " failed"); got != "login as *** failed" {
+		t.Errorf("Redact = %q", got)
 	}
 }

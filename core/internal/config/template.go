@@ -209,6 +209,9 @@ func (f *File) parseTemplate(t *Template, src []byte) ([]*hcl.Block, hcl.Diagnos
 	if sb, ok := hf.Body.(*hclsyntax.Body); ok {
 		f.guessed = guessSecrets(sb, f.guessed)
 	}
+	if diags.HasErrors() {
+		f.guessed = append(f.guessed, guessLines(t.Filename, src)...)
+	}
 	t.defaults = &templateDefaults{blocks: map[string]*hcl.Block{}, plugins: map[string]*hcl.Block{}}
 	if diags.HasErrors() || hf.Body == nil {
 		return nil, diags

@@ -97,12 +97,17 @@ func renderLine(src []byte, line, hl hcl.Range, secrets []hcl.Range, scrub func(
 	}
 	inHL := func(pos int) bool { return pos >= hl.Start.Byte && pos < hl.End.Byte }
 	secretAt := func(pos int) (int, bool) {
-		for _, r := range secrets {
-			if pos >= r.Start.Byte && pos < r.End.Byte {
-				return r.End.Byte, true
+		// Overlapping ranges (a parsed attribute and a guessed line) are masked once.
+		end, found := pos, false
+		for again := true; again; {
+			again = false
+			for _, r := range secrets {
+				if end >= r.Start.Byte && end < r.End.Byte {
+					end, found, again = r.End.Byte, true, true
+				}
 			}
 		}
-		return 0, false
+		return end, found
 	}
 	var b strings.Builder
 	on := false

@@ -20,11 +20,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/pingcap/tidb/pkg/parser"
-
 	"github.com/ferry-cdc/ferry/core/internal/objects/where"
 	"github.com/ferry-cdc/ferry/sdk"
-	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
 // Object is one entry of the selection: an explicit table or a rule.
@@ -203,26 +200,15 @@ func ExpandTopic(t, db, name string) string {
 	return strings.NewReplacer("${db}", db, "${table}", name).Replace(t)
 }
 
-// CheckWhereSyntax checks the syntax of a row filter without a schema (column names are
-// checked when the table's schema is known). The error is a *where.Error with the
-// position in the condition.
+// CheckWhereSyntax checks a row filter without a schema: everything the stage would refuse
+// for any table (syntax, unsupported operators, functions and subqueries, constants out of
+// range); column names are checked when the table's schema is known. The error is a
+// *where.Error with the position in the condition.
 func CheckWhereSyntax(cond string) error {
 	if strings.TrimSpace(cond) == "" {
 		return &where.Error{Line: 1, Column: 1, Msg: "empty condition (leave where out to keep every row)"}
 	}
-	// where.Compile parses before it looks at columns: a syntax error comes back as such.
-	// Any other error (an unknown column of the placeholder table) means the syntax is fine.
-	stmts, _, err := parser.New().ParseSQL("SELECT * FROM t WHERE\n" + cond)
-	placeholder := &change.Table{Database: "d", Name: "t", Columns: []change.Column{{Name: "c", Type: "INT"}}}
-	_, cerr := where.Compile(cond, placeholder)
-	if err == nil && len(stmts) == 1 {
-		var we *where.Error
-		if errors.As(cerr, &we) && strings.Contains(we.Msg, "not a single condition") {
-			return cerr
-		}
-		return nil
-	}
-	return cerr
+	return where.CheckSyntax(cond)
 }
 
 // CheckColumnNames checks that a list of column names has no empty or repeated names.

@@ -44,9 +44,19 @@ func TestCheckWhereSyntax(t *testing.T) {
 	if err := CheckWhereSyntax("`status` <> 'draft' AND amount > 0"); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"a = ", "a = 1; DROP TABLE x", "a = 1 ORDER BY a", ""} {
+	for _, bad := range []string{"a = ", "a = 1; DROP TABLE x", "a = 1 ORDER BY a", "",
+		// B8: conditions the stage refuses whatever the schema.
+		"name REGEXP '^a'", "id IN (SELECT id FROM x)", "id = (SELECT 1)", "EXISTS (SELECT 1)",
+		"UPPER(name) = 'A'", "id > 9223372036854775807 + 1", "orders.id = 1 AND UPPER(y) = 'a'",
+	} {
 		if err := CheckWhereSyntax(bad); err == nil {
 			t.Errorf("%q: no error", bad)
+		}
+	}
+	// Qualified names and any column names are left to the schema.
+	for _, good := range []string{"orders.id = 1", "shop.orders.id > 0 OR nocolumn IS NULL", "a BETWEEN 1 AND 2 AND CONCAT(b, c) LIKE 'x%'"} {
+		if err := CheckWhereSyntax(good); err != nil {
+			t.Errorf("%q: %v", good, err)
 		}
 	}
 }

@@ -67,6 +67,9 @@ type Snapshot struct {
 	// Snapshot is the per-table snapshot progress the source reports; nil when it reports
 	// none (no snapshot, a source that cannot report it, or every table done and forgotten).
 	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
+
+	// Reload is the outcome of the objects block's reloads; nil before the first.
+	Reload *Reload `json:"reload,omitempty"`
 }
 
 // Limits are a pipeline's rate ceilings as configured (0: unlimited).
@@ -103,6 +106,7 @@ const (
 
 // Tracker measures one pipeline.
 type Tracker struct {
+	reload  reloads
 	name    string
 	started time.Time
 	stats   func() pipeline.Stats
@@ -188,6 +192,7 @@ func NewTracker(name string, stats func() pipeline.Stats) *Tracker {
 			return 0
 		}),
 	)
+	reg.MustRegister(reloadCollectors(t, labels)...)
 	t.registry = reg
 	return t
 }
@@ -330,6 +335,7 @@ func (t *Tracker) Snapshot() Snapshot {
 		ChangesRead: s.ChangesRead, RecordsWritten: s.RecordsWritten, BytesWritten: s.BytesWritten,
 		RowsPerSecond: rps, BytesPerSecond: bps, Retries: s.Retries, RecordsSkipped: s.RecordsSkipped, InFlightBytes: s.InFlightBytes,
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt,
+		Reload: t.reloadStatus(),
 	}
 	if l := t.limits.Load(); l != nil {
 		out.Limits = *l

@@ -78,7 +78,7 @@ func defaultConfig() config {
 
 var spec = sdk.Spec{Attributes: []sdk.Attribute{
 	{Name: "name_servers", Type: sdk.TypeStringList,
-		Doc: "Name-server addresses (host:port) of the RocketMQ cluster, for the remoting transport. Required unless transport = \"grpc\"."},
+		Doc: "Name-server addresses (host:port; a host name is resolved to its addresses when the sink starts) of the RocketMQ cluster, for the remoting transport. Required unless transport = \"grpc\"."},
 	{Name: "transport", Type: sdk.TypeString, Default: transportRemoting, Enum: []string{transportRemoting, transportGRPC},
 		Doc: "Protocol: \"remoting\" (name servers; RocketMQ 4.x and 5.x) or \"grpc\" (a 5.x proxy endpoint; FIFO topics only, one message group per queue index)."},
 	{Name: "endpoint", Type: sdk.TypeString,

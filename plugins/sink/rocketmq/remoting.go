@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"sort"
@@ -69,12 +70,21 @@ func sortedCopy(s []string) []string {
 type remoting struct {
 	cfg      config
 	producer rmq.Producer
+	// addrs are the name servers with host names resolved (cfg.NameServers as written are
+	// used in messages).
+	addrs []string
 }
 
 func newRemoting(cfg config, instance string) (*remoting, error) {
 	quietClientLogs()
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	addrs, err := resolveHosts(ctx, net.DefaultResolver.LookupHost, cfg.NameServers)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
 	opts := []producer.Option{
-		producer.WithNameServer(cfg.NameServers),
+		producer.WithNameServer(addrs),
 		producer.WithGroupName(cfg.ProducerGroup),
 		producer.WithInstanceName(instance),
 		// The sink chooses every queue itself (Message.Queue) ...
@@ -95,7 +105,7 @@ func newRemoting(cfg config, instance string) (*remoting, error) {
 	if cfg.TLS {
 		opts = append(opts, producer.WithTls(true))
 	}
-	r := &remoting{cfg: cfg}
+	r := &remoting{cfg: cfg, addrs: addrs}
 	if cfg.Trace {
 		if err := acquireTrace(cfg.NameServers); err != nil {
 			return nil, sdk.Permanent(err)
@@ -104,7 +114,7 @@ func newRemoting(cfg config, instance string) (*remoting, error) {
 			TraceTopic:   cfg.TraceTopic,
 			GroupName:    cfg.ProducerGroup,
 			Access:       primitive.Local,
-			NamesrvAddrs: cfg.NameServers,
+			NamesrvAddrs: addrs,
 		}
 		if cfg.AccessKey != "" {
 			tc.Credentials = credentials(cfg)
@@ -132,7 +142,7 @@ func (r *remoting) newAdmin() (interface {
 	FetchPublishMessageQueues(ctx context.Context, topic string) ([]*primitive.MessageQueue, error)
 	Close() error
 }, error) {
-	opts := []admin.AdminOption{admin.WithResolver(primitive.NewPassthroughResolver(r.cfg.NameServers))}
+	opts := []admin.AdminOption{admin.WithResolver(primitive.NewPassthroughResolver(r.addrs))}
 	if r.cfg.AccessKey != "" {
 		opts = append(opts, admin.WithCredentials(credentials(r.cfg)))
 	}

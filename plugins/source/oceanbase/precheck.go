@@ -53,6 +53,7 @@ const (
 	CheckLOBBeforeImage = "lob_before_image"
 	CheckPrimaryKeys    = "tables_without_primary_key"
 	CheckPrivileges     = "privileges"
+	CheckStartTimestamp = "start_timestamp"
 )
 
 // Retention needed by the pipeline's mode.
@@ -134,11 +135,45 @@ func (p *Prechecker) Flavor() string { return p.s.flavor }
 
 // All runs every check.
 func (p *Prechecker) All(ctx context.Context) []Check {
-	return []Check{
+	checks := []Check{
 		p.Tables(), p.BinlogFormat(ctx), p.BinlogRowImage(ctx), p.LogRetention(ctx), p.Standby(ctx),
 		NamesVerdict(p.tables), VirtualColumnsVerdict(p.tables), LOBVerdict(p.tables), KeysVerdict(p.tables),
 		p.Privileges(ctx),
 	}
+	if p.s.cfg.StartTimestamp != "" {
+		checks = append(checks, p.StartTimestamp(ctx))
+	}
+	return checks
+}
+
+// StartTimestamp checks start_timestamp against the retained binlogs: older than the oldest
+// retained binlog fails (Open would refuse it); in the future warns (the pipeline reads
+// nothing until then).
+func (p *Prechecker) StartTimestamp(ctx context.Context) Check {
+	ts := p.s.cfg.startTime
+	c := Check{Name: CheckStartTimestamp, Status: StatusPass}
+	now := p.now()
+	p.readOldest(ctx)
+	switch {
+	case !p.oldest.IsZero() && ts.Before(p.oldest):
+		c.Status = StatusFail
+		c.Detail = fmt.Sprintf("start_timestamp %s is older than the oldest retained binlog %s (starts %s): the changes in between are purged",
+			ts.UTC().Format(time.RFC3339), p.oldestLog, p.oldest.UTC().Format(time.RFC3339))
+		c.Consequence = "the pipeline cannot start (Open refuses a start before the oldest binlog)"
+	case ts.After(now.Add(time.Minute)):
+		c.Status = StatusWarn
+		c.Detail = fmt.Sprintf("start_timestamp %s is in the future (now %s): nothing is read until transactions commit after it",
+			ts.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		c.Consequence = "the pipeline runs without sending anything until then"
+	case p.oldest.IsZero():
+		c.Status = StatusWarn
+		c.Detail = fmt.Sprintf("start_timestamp %s: the oldest retained binlog could not be read (%v)", ts.UTC().Format(time.RFC3339), p.dumpErr)
+		c.Consequence = "a start before the oldest retained binlog fails at Open"
+	default:
+		c.Detail = fmt.Sprintf("start_timestamp %s is within the retained binlogs (oldest %s starts %s)",
+			ts.UTC().Format(time.RFC3339), p.oldestLog, p.oldest.UTC().Format(time.RFC3339))
+	}
+	return c
 }
 
 // Tables checks that every selected table exists and is a base table.

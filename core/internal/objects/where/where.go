@@ -74,10 +74,25 @@ type compiler struct {
 	slots map[int]int // table column index -> slot
 	cols  []string
 	bins  []bool
+	// anyColumn makes every column name valid (CheckSyntax): an unknown name is added to
+	// table as a text column, and qualifiers are not compared with the table's names.
+	anyColumn bool
 }
 
 // Compile parses cond and compiles it against table t.
 func Compile(cond string, t *change.Table) (*Filter, error) {
+	return compile(cond, t, false)
+}
+
+// CheckSyntax reports every error of cond that Compile would report whatever the table's
+// schema: syntax, unsupported operators, functions and subqueries, constants out of range.
+// Column names (and their db.table qualifiers) are left to Compile.
+func CheckSyntax(cond string) error {
+	_, err := compile(cond, &change.Table{}, true)
+	return err
+}
+
+func compile(cond string, t *change.Table, anyColumn bool) (*Filter, error) {
 	if t == nil {
 		return nil, fmt.Errorf("row filter: no table schema")
 	}
@@ -93,7 +108,7 @@ func Compile(cond string, t *change.Table) (*Filter, error) {
 	if !ok || sel.Where == nil {
 		return nil, &Error{Line: 1, Column: 1, Msg: "not a single condition (only the expression after WHERE is allowed)"}
 	}
-	c := &compiler{cond: cond, table: t, slots: map[int]int{}, top: true}
+	c := &compiler{cond: cond, table: t, slots: map[int]int{}, top: true, anyColumn: anyColumn}
 	root, err := c.expr(sel.Where)
 	if err != nil {
 		return nil, err
@@ -170,8 +185,11 @@ func binaryColumn(col *change.Column) bool {
 
 func (c *compiler) column(n *ast.ColumnNameExpr) (node, error) {
 	cn := n.Name
-	if cn.Schema.O != "" && !strings.EqualFold(cn.Schema.O, c.table.Database) ||
-		cn.Table.O != "" && !strings.EqualFold(cn.Table.O, c.table.Name) {
+	if c.anyColumn && c.table.ColumnIndex(cn.Name.O) < 0 {
+		c.table.Columns = append(c.table.Columns, change.Column{Name: cn.Name.O, Type: "VARCHAR"})
+	}
+	if !c.anyColumn && cn.Schema.O != "" && !strings.EqualFold(cn.Schema.O, c.table.Database) ||
+		!c.anyColumn && cn.Table.O != "" && !strings.EqualFold(cn.Table.O, c.table.Name) {
 		return nil, c.errAt(n, "column %s: only the columns of %s can be used", cn.String(), c.table.QualifiedName())
 	}
 	i := c.table.ColumnIndex(cn.Name.O)
