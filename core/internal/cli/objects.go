@@ -221,19 +221,24 @@ func readCSV(r io.Reader) (*objects.Selection, []CSVError) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid after a successful Read.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				errs = append(errs, CSVError{pe.Line, pe.Err.Error()})
+				line := pe.StartLine
+				if line == 0 {
+					line = pe.Line
+				}
+				errs = append(errs, CSVError{line, pe.Err.Error()})
 				if pe.Err == csv.ErrFieldCount {
 					continue
 				}
 			} else {
-				errs = append(errs, CSVError{line, err.Error()})
+				errs = append(errs, CSVError{1, err.Error()})
 			}
 			break
 		}
+		line, _ := cr.FieldPos(0)
 		if header {
 			header = false
 			if !equalFoldAll(rec, CSVHeader) {
