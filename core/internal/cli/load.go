@@ -19,11 +19,13 @@ import (
 
 // loaded is a pipeline file with every plugin found, started and configured.
 type loaded struct {
-	file       *config.File
-	source     *plugin.Instance
-	filters    []*plugin.Instance
-	serializer *plugin.Instance
-	sink       *plugin.Instance
+	file   *config.File
+	source *plugin.Instance
+	// sourceConfig is the source's settings as it was configured with (JSON).
+	sourceConfig []byte
+	filters      []*plugin.Instance
+	serializer   *plugin.Instance
+	sink         *plugin.Instance
 }
 
 func (l *loaded) instances() []*plugin.Instance {
@@ -44,6 +46,7 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 	// errors, so one run of validate reports everything.
 	all := append(hcl.Diagnostics{}, diags...)
 	insts := map[*config.PluginBlock]*plugin.Instance{}
+	var sourceCfg []byte
 	for _, b := range f.Pipeline.Plugins() {
 		if b.Name == "" {
 			continue
@@ -51,7 +54,12 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		var patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)
 		var quiet func(string) bool
 		if b == &f.Pipeline.Source {
-			patch = sourcePatch(b, f.Pipeline)
+			inner := sourcePatch(b, f.Pipeline)
+			patch = func(spec sdk.Spec, cfg []byte) ([]byte, hcl.Diagnostics) {
+				out, d := inner(spec, cfg)
+				sourceCfg = out
+				return out, d
+			}
 			quiet = hostFilledFromBadBlock(b, f.Pipeline)
 		}
 		inst, d := loadPlugin(ctx, g.logger, host, b, patch, quiet)
@@ -66,7 +74,7 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		_ = config.WriteDiagnostics(w, all, f, false)
 	}
 	p := f.Pipeline
-	l := &loaded{file: f, source: insts[&p.Source], serializer: insts[&p.Serializer], sink: insts[&p.Sink]}
+	l := &loaded{file: f, source: insts[&p.Source], sourceConfig: sourceCfg, serializer: insts[&p.Serializer], sink: insts[&p.Sink]}
 	for i := range p.Filters {
 		l.filters = append(l.filters, insts[&p.Filters[i]])
 	}

@@ -138,7 +138,42 @@ func resolveObjects(ctx context.Context, l *loaded, sel *objects.Selection) ([]r
 	return out, nil
 }
 
-func printObjects(w io.Writer, rows []resolved) {
+// sourceSelection is the selection of a pipeline without an objects block: the source's
+// own tables (exact names as tables, patterns as rules) and exclude_tables.
+func sourceSelection(l *loaded) (*objects.Selection, error) {
+	var cfg struct {
+		Tables        *[]string `json:"tables"`
+		ExcludeTables []string  `json:"exclude_tables"`
+	}
+	if err := json.Unmarshal(l.sourceConfig, &cfg); err != nil || cfg.Tables == nil {
+		return nil, fmt.Errorf("the pipeline has no objects block and source %q has no tables setting to list", l.source.Ref.Name)
+	}
+	sel := &objects.Selection{Exclude: cfg.ExcludeTables}
+	for _, name := range *cfg.Tables {
+		db, table, _ := strings.Cut(strings.TrimSpace(name), ".")
+		o := objects.Object{Database: db, Table: table}
+		if strings.Contains(name, "*") {
+			sel.Rules = append(sel.Rules, o)
+		} else {
+			sel.Tables = append(sel.Tables, o)
+		}
+	}
+	return sel, nil
+}
+
+func selectedCount(rows []resolved) int {
+	n := 0
+	for _, r := range rows {
+		if r.reason == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// printObjects prints the table of selected objects, then the dropped ones. fromSource says
+// the selection is the source's tables setting (no objects block).
+func printObjects(w io.Writer, rows []resolved, fromSource bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OBJECT\tTOPIC\tFILTER\tCOLUMNS\tSHARDING COLUMNS\tFROM")
 	var dropped []resolved
@@ -172,6 +207,9 @@ func printObjects(w io.Writer, rows []resolved) {
 		from := "table"
 		if r.how == objects.ByRule {
 			from = "rule"
+		}
+		if fromSource {
+			from = "source tables"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Name(), topic, filter, cols, shard, from)
 	}
@@ -447,7 +485,8 @@ func newObjects(g *globals) *cobra.Command {
 		Long: `objects loads the pipeline file, asks the source for the tables its objects block
 selects and prints, for each selected object, its topic, row filter, columns and sharding
 columns, then every selected object that was dropped and why (not a base table, excluded, a
-column that does not exist, ...).
+column that does not exist, a name the precheck refuses, ...). A pipeline without an objects
+block is listed by what its source's tables (and exclude_tables) select.
 
 --export FILE.csv writes the resolved objects (one row per table) as CSV with the columns
 database,table,topic,row_filter,columns,sharding_columns (column lists comma-separated inside
@@ -456,8 +495,8 @@ are rules), checks every row and reports each bad one by line number; only when 
 file is valid does it write the objects block: to stdout, to --output FILE, or with --write
 into the pipeline file itself in place of its objects block. See docs/objects.md.
 
-Exit codes: 0 ok, 1 the source could not list tables, 2 wrong usage, 3 invalid pipeline file
-or CSV file.`,
+Exit codes: 0 ok (at least one object selected), 1 the source could not list tables, 2 wrong
+usage, 3 invalid pipeline file or CSV file, or every selected object was dropped.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if exportPath != "" && importPath != "" {
@@ -482,14 +521,19 @@ or CSV file.`,
 				return err
 			}
 			o := &l.file.Pipeline.Objects
+			sel, fromSource := &o.Selection, false
 			if !o.Present {
-				return withCode(ExitConfig, fmt.Errorf("%s: the pipeline has no objects block", args[0]))
+				if sel, err = sourceSelection(l); err != nil {
+					return withCode(ExitConfig, fmt.Errorf("%s: %w", args[0], err))
+				}
+				fromSource = true
+				fmt.Fprintf(g.stderr, "%s has no objects block: listing what the source's tables select (each table to the sink's topic, every column, sharded by its key)\n", args[0])
 			}
-			rows, err := resolveObjects(ctx, l, &o.Selection)
+			rows, err := resolveObjects(ctx, l, sel)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			printObjects(g.stdout, rows)
+			printObjects(g.stdout, rows, fromSource)
 			if exportPath != "" {
 				var objs []objects.Object
 				for _, r := range rows {
@@ -505,6 +549,9 @@ or CSV file.`,
 					return withCode(ExitFailure, err)
 				}
 				fmt.Fprintf(g.stdout, "\nexported %d object(s) to %s\n", len(objs), exportPath)
+			}
+			if selectedCount(rows) == 0 {
+				return withCode(ExitConfig, fmt.Errorf("%s: no table the pipeline selects can be synchronized (%d dropped)", args[0], len(rows)))
 			}
 			return nil
 		},
