@@ -82,6 +82,9 @@ Exit codes: 0 success, 1 the pipeline failed while running, 2 wrong usage,
 			return nil
 		},
 	}
+	// ferry --version prints what `ferry version` prints.
+	root.Version = Version
+	root.SetVersionTemplate(versionText())
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "console", "log format: console or json")
@@ -97,9 +100,13 @@ func newVersion(g *globals) *cobra.Command {
 		Short: "Print ferry's version and the plugin protocol versions it speaks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(g.stdout, "ferry %s\nplugin protocol: %d\ngo: %s %s/%s\n",
-				Version, protocol.ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprint(g.stdout, versionText())
 			return nil
 		},
 	}
+}
+
+func versionText() string {
+	return fmt.Sprintf("ferry %s\nplugin protocol: %d\ngo: %s %s/%s\n",
+		Version, protocol.ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
