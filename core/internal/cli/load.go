@@ -40,6 +40,7 @@ func (l *loaded) instances() []*plugin.Instance {
 func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars map[string]string, w io.Writer) (*loaded, error) {
 	f, diags := config.LoadFile(path, config.Options{Vars: vars})
 	if f == nil || f.Pipeline == nil {
+		g.collect.addTo(diags, f)
 		return nil, renderFail(w, diags, f)
 	}
 	// Check every plugin block that parsed even when the pipeline's own structure has
@@ -67,10 +68,13 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		insts[b] = inst
 	}
 	if all.HasErrors() {
+		config.SortDiagnostics(all)
+		g.collect.addTo(all, f)
 		return nil, renderFail(w, all, f)
 	}
 	if len(all) > 0 {
 		config.SortDiagnostics(all)
+		g.collect.addTo(all, f)
 		_ = config.WriteDiagnostics(w, all, f, false)
 	}
 	p := f.Pipeline

@@ -477,7 +477,7 @@ func replaceObjectsBlock(src []byte, filename string, sel *objects.Selection) ([
 
 func newObjects(g *globals) *cobra.Command {
 	var vars []string
-	var exportPath, importPath, output string
+	var exportPath, importPath, output, writeTo string
 	var write bool
 	cmd := &cobra.Command{
 		Use:   "objects FILE",
@@ -492,8 +492,9 @@ block is listed by what its source's tables (and exclude_tables) select.
 database,table,topic,row_filter,columns,sharding_columns (column lists comma-separated inside
 their field). --import FILE.csv reads such a file (rows whose database or table contain '*'
 are rules), checks every row and reports each bad one by line number; only when the whole
-file is valid does it write the objects block: to stdout, to --output FILE, or with --write
-into the pipeline file itself in place of its objects block. See docs/objects.md.
+file is valid does it write the objects block: to stdout, to --write-to FILE, or with
+--write into the pipeline file itself in place of its objects block. See docs/objects.md.
+-o json prints {file, pipeline, valid, diagnostics, plugins, from, selected, dropped}.
 
 Exit codes: 0 ok (at least one object selected), 1 the source could not list tables, 2 wrong
 usage, 3 invalid pipeline file or CSV file, or every selected object was dropped.`,
@@ -502,8 +503,14 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 			if exportPath != "" && importPath != "" {
 				return withCode(ExitUsage, errors.New("--export and --import exclude each other"))
 			}
+			if importPath != "" && output != outputTable && output != outputJSON && writeTo == "" {
+				writeTo, output = output, outputTable // the old --output FILE of --import
+			}
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			if importPath != "" {
-				return importObjects(g, args[0], importPath, output, write)
+				return importObjects(g, args[0], importPath, writeTo, write)
 			}
 			vs, err := parseVars(vars)
 			if err != nil {
@@ -516,8 +523,11 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 			defer host.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			l, err := load(ctx, g, host, args[0], vs, g.stderr)
+			l, head, err := loadForOutput(ctx, g, host, args[0], vs, output)
 			if err != nil {
+				if output == outputJSON {
+					_ = writeJSON(g.stdout, objectsJSON{fileJSON: head, Selected: []objectJSON{}, Dropped: []droppedJSON{}})
+				}
 				return err
 			}
 			o := &l.file.Pipeline.Objects
@@ -533,7 +543,13 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			printObjects(g.stdout, rows, fromSource)
+			if output == outputJSON {
+				if err := writeJSON(g.stdout, objectsResult(head, rows, fromSource)); err != nil {
+					return err
+				}
+			} else {
+				printObjects(g.stdout, rows, fromSource)
+			}
 			if exportPath != "" {
 				var objs []objects.Object
 				for _, r := range rows {
@@ -548,7 +564,7 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 				if err := os.WriteFile(exportPath, buf.Bytes(), 0o644); err != nil {
 					return withCode(ExitFailure, err)
 				}
-				fmt.Fprintf(g.stdout, "\nexported %d object(s) to %s\n", len(objs), exportPath)
+				fmt.Fprintf(g.stderr, "exported %d object(s) to %s\n", len(objs), exportPath)
 			}
 			if selectedCount(rows) == 0 {
 				return withCode(ExitConfig, fmt.Errorf("%s: no table the pipeline selects can be synchronized (%d dropped)", args[0], len(rows)))
@@ -559,7 +575,8 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
 	cmd.Flags().StringVar(&exportPath, "export", "", "write the resolved objects to this CSV file")
 	cmd.Flags().StringVar(&importPath, "import", "", "read objects from this CSV file and write them as an objects block")
-	cmd.Flags().StringVar(&output, "output", "", "with --import: write the objects block to this file instead of stdout")
+	addOutputFlag(cmd, &output)
+	cmd.Flags().StringVar(&writeTo, "write-to", "", "with --import: write the objects block to this file instead of stdout")
 	cmd.Flags().BoolVar(&write, "write", false, "with --import: replace the objects block of the pipeline FILE (atomically)")
 	return cmd
 }
@@ -617,4 +634,54 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// objectsJSON is the -o json output of `ferry objects`.
+type objectsJSON struct {
+	fileJSON
+	// From is "objects" (the objects block) or "source tables" (no objects block).
+	From     string        `json:"from"`
+	Selected []objectJSON  `json:"selected"`
+	Dropped  []droppedJSON `json:"dropped"`
+}
+
+type objectJSON struct {
+	Database        string   `json:"database"`
+	Table           string   `json:"table"`
+	Topic           string   `json:"topic,omitempty"`
+	Where           string   `json:"where,omitempty"`
+	Columns         []string `json:"columns,omitempty"`
+	ShardingColumns []string `json:"sharding_columns,omitempty"`
+	// By is "table" or "rule" (the entry of the objects block), or "source tables".
+	By   string `json:"by"`
+	Note string `json:"note,omitempty"`
+}
+
+type droppedJSON struct {
+	Object string `json:"object"`
+	Reason string `json:"reason"`
+}
+
+func objectsResult(head fileJSON, rows []resolved, fromSource bool) objectsJSON {
+	out := objectsJSON{fileJSON: head, From: "objects", Selected: []objectJSON{}, Dropped: []droppedJSON{}}
+	if fromSource {
+		out.From = "source tables"
+	}
+	for _, r := range rows {
+		if r.reason != "" {
+			out.Dropped = append(out.Dropped, droppedJSON{Object: r.obj.Name(), Reason: r.reason})
+			continue
+		}
+		by := "table"
+		switch {
+		case fromSource:
+			by = "source tables"
+		case r.how == objects.ByRule:
+			by = "rule"
+		}
+		o := r.obj
+		out.Selected = append(out.Selected, objectJSON{Database: o.Database, Table: o.Table, Topic: o.Topic, Where: o.Where,
+			Columns: o.Columns, ShardingColumns: o.ShardingColumns, By: by, Note: r.note})
+	}
+	return out
 }

@@ -24,6 +24,8 @@ type globals struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	logger     *zap.Logger
+	// collect, when set, receives load's diagnostics (for -o json) instead of w.
+	collect *diagCollector
 }
 
 func (g *globals) dirs() []string {

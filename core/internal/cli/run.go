@@ -123,7 +123,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	}
 	defer lease.Release()
 	if !o.noPrecheck {
-		if err := precheck(ctx, g, l, o.skips, g.stderr); err != nil {
+		if err := precheck(ctx, g, l, o.skips, g.stderr, precheckSummary, nil); err != nil {
 			return err
 		}
 	}
