@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -91,5 +92,78 @@ func TestObjectsNewUser(t *testing.T) {
 	code, out = runExit(t, bin, "objects", write("bad.hcl", `"`+dbName+`.odd*", "`+dbName+`.a|b"`))
 	if code != 3 || !strings.Contains(out, "0 object(s) selected, 2 dropped") {
 		t.Errorf("every object dropped: exit %d, want 3:\n%s", code, out)
+	}
+}
+
+// TestPrecheckOutputNewUser: precheck -o json is one JSON document with every check;
+// precheck's table fits 100 columns; run prints only the problems of the precheck and a
+// one-line summary, not the whole table; objects -o json lists the selection.
+func TestPrecheckOutputNewUser(t *testing.T) {
+	env := harness.RequireTestbed(t, harness.MariaDB)
+	broker := env.RMQ5()
+	harness.RequireTestbed(t, broker.Component())
+	bin := ferryBinary(t)
+	const dbName = "ferry_precheck_newuser"
+	harness.DropDatabase(t, dbName)
+	db := harness.OpenMariaDB(t, dbName)
+	execAll(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+	topic := harness.UniqueName("pcnu")
+	harness.CreateTopic(t, broker, topic, 2)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.hcl")
+	cfg := fmt.Sprintf(`pipeline "pcnu" {
+  source "oceanbase" {
+    address  = %q
+    user     = %q
+    password = %q
+    tables   = [%q]
+    mode     = "full"
+  }
+  serializer "canal" {}
+  sink "rocketmq" {
+    name_servers = [%q]
+    topic        = %q
+  }
+  checkpoint {
+    dir = "cp"
+  }
+}
+`, env.MariaDBAddr, env.MariaDBUser, env.MariaDBPassword, dbName+".t", broker.NameServer, topic)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "precheck", "-o", "json", path).Output()
+	var res struct {
+		Valid, Passed bool
+		Checks        []struct{ Name, Status string }
+	}
+	if err != nil || json.Unmarshal(out, &res) != nil || !res.Valid || !res.Passed || len(res.Checks) < 5 {
+		t.Fatalf("precheck -o json: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "precheck", path)
+	cmd.Env = append(os.Environ(), "COLUMNS=100")
+	table, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("precheck: %v\n%s", err, table)
+	}
+	for _, l := range strings.Split(strings.TrimRight(string(table), "\n"), "\n") {
+		if n := len([]rune(l)); n > 100 {
+			t.Errorf("a precheck line of %d columns: %q", n, l)
+		}
+	}
+	code, runOut := runExit(t, bin, "--log-level", "warn", "run", "--status-addr", "", path)
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, runOut)
+	}
+	if !strings.Contains(runOut, "precheck: passed: ") || strings.Contains(runOut, "PASS") {
+		t.Errorf("run printed more than the precheck's problems and summary:\n%s", runOut)
+	}
+	out, err = exec.Command(bin, "objects", "-o", "json", path).Output()
+	var objs struct {
+		From     string
+		Selected []struct{ Database, Table, By string }
+	}
+	if err != nil || json.Unmarshal(out, &objs) != nil || objs.From != "source tables" || len(objs.Selected) != 1 || objs.Selected[0].Table != "t" {
+		t.Errorf("objects -o json: %v\n%s", err, out)
 	}
 }
