@@ -47,7 +47,9 @@ trap 'kill $SCRIPT_PID 2>/dev/null || true' EXIT
 (
   # Wait for the incremental stage (the snapshot is done), then change rows for 8 s.
   for _ in $(seq 1 300); do
-    curl -fs http://127.0.0.1:9309/status 2>/dev/null | grep -q '"stage":"incremental"' && break
+    # /status is indented JSON ("stage": "incremental"); the pipeline's own status address is
+    # in its lease file, which `ferry status FILE` reads.
+    bin/ferry status -o json configs/mariadb-to-rocketmq.hcl 2>/dev/null | grep -Eq '"stage": *"incremental"' && break
     sleep 0.2
   done
   sleep 1
@@ -79,9 +81,9 @@ sql "UPDATE orders SET status = 'shipped', updated_at = NOW(3) WHERE id = 1"
 echo "the 6 change messages (Canal: type UPDATE/DELETE/INSERT, old = changed columns):"
 tail_topic 150046 6 0
 
-step "ferry status (the same data is at http://127.0.0.1:9309/status and /metrics)"
+step "ferry status (the same data is at /status and /metrics of the address it logged at start)"
 sleep 1.5
-bin/ferry status
+bin/ferry status configs/mariadb-to-rocketmq.hcl
 
 step "Graceful stop (SIGINT): in-flight messages delivered, final checkpoint saved"
 kill -INT $FERRY_PID

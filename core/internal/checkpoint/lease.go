@@ -163,3 +163,8 @@ func (s *FileStore) ReadOwner(pipeline string) *Owner {
 	defer f.Close()
 	return readOwner(f)
 }
+
+// ReadOwnerIn is ReadOwner for a store directory that is not opened (and not created).
+func ReadOwnerIn(dir, pipeline string) *Owner {
+	return (&FileStore{dir: dir}).ReadOwner(pipeline)
+}

@@ -25,9 +25,11 @@ func writeFile(t *testing.T, dir, name, content string) string {
 }
 
 func TestVersion(t *testing.T) {
-	code, out, _ := runCLI(t, "version")
-	if code != ExitOK || !strings.Contains(out, "ferry ") || !strings.Contains(out, "plugin protocol: 1") {
-		t.Errorf("code %d, out %q", code, out)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, _ := runCLI(t, args...)
+		if code != ExitOK || !strings.Contains(out, "ferry ") || !strings.Contains(out, "plugin protocol: 1") {
+			t.Errorf("%v: code %d, out %q", args, code, out)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ferry-cdc/ferry/core/internal/config"
 	"github.com/ferry-cdc/ferry/core/internal/plugin"
 	"github.com/ferry-cdc/ferry/sdk"
 )
@@ -48,7 +49,7 @@ func writeReference(w io.Writer, reg *plugin.Registry) error {
 				doc += " One of: `" + strings.Join(a.Enum, "`, `") + "`."
 			}
 			if a.Min != nil || a.Max != nil {
-				doc += " Range: " + bound(a.Min, "−∞") + " to " + bound(a.Max, "∞") + "."
+				doc += " Range: " + bound(a.Type, a.Min, "−∞") + " to " + bound(a.Type, a.Max, "∞") + "."
 			}
 			if a.Secret {
 				doc += " Secret: never printed."
@@ -60,9 +61,9 @@ func writeReference(w io.Writer, reg *plugin.Registry) error {
 	return err
 }
 
-func bound(v *float64, none string) string {
+func bound(t sdk.Type, v *float64, none string) string {
 	if v == nil {
 		return none
 	}
-	return fmt.Sprint(*v)
+	return "`" + config.FormatBound(t, *v) + "`"
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -26,6 +27,9 @@ func TestPluginReferenceUpToDate(t *testing.T) {
 	want, err := os.ReadFile(referencePath)
 	if err != nil || !bytes.Equal(got.Bytes(), want) {
 		t.Fatalf("docs/plugins/reference.md is stale: run `make docs` (%v)", err)
+	}
+	if regexp.MustCompile(`[0-9]e[+-][0-9]`).Match(want) {
+		t.Errorf("docs/plugins/reference.md has a number in scientific notation")
 	}
 }
 

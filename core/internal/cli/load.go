@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"go.uber.org/zap"
@@ -18,12 +19,14 @@ import (
 
 // loaded is a pipeline file with every plugin found, started and configured.
 type loaded struct {
-	file       *config.File
-	source     *plugin.Instance
-	filters    []*plugin.Instance
-	serializer *plugin.Instance
-	sink       *plugin.Instance
-	host       *plugin.Host // loads more instances (precheck's topic checks)
+	file   *config.File
+	source *plugin.Instance
+	// sourceConfig is the source's settings as it was configured with (JSON).
+	sourceConfig []byte
+	filters      []*plugin.Instance
+	serializer   *plugin.Instance
+	sink         *plugin.Instance
+	host         *plugin.Host // loads more instances (precheck's topic checks)
 }
 
 func (l *loaded) instances() []*plugin.Instance {
@@ -43,33 +46,45 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		defer func() { g.secrets.Set(f.Redactor()) }()
 	}
 	if f == nil || f.Pipeline == nil {
+		g.collect.addTo(diags, f)
 		return nil, renderFail(w, diags, f)
 	}
 	// Check every plugin block that parsed even when the pipeline's own structure has
 	// errors, so one run of validate reports everything.
 	all := append(hcl.Diagnostics{}, diags...)
 	insts := map[*config.PluginBlock]*plugin.Instance{}
+	var sourceCfg []byte
 	for _, b := range f.Pipeline.Plugins() {
 		if b.Name == "" {
 			continue
 		}
 		var patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)
+		var quiet func(string) bool
 		if b == &f.Pipeline.Source {
-			patch = sourcePatch(b, f.Pipeline)
+			inner := sourcePatch(b, f.Pipeline)
+			patch = func(spec sdk.Spec, cfg []byte) ([]byte, hcl.Diagnostics) {
+				out, d := inner(spec, cfg)
+				sourceCfg = out
+				return out, d
+			}
+			quiet = hostFilledFromBadBlock(b, f.Pipeline)
 		}
-		inst, d := loadPlugin(ctx, g.logger, host, b, patch)
+		inst, d := loadPlugin(ctx, g.logger, host, b, patch, quiet)
 		all = append(all, d...)
 		insts[b] = inst
 	}
 	if all.HasErrors() {
+		config.SortDiagnostics(all)
+		g.collect.addTo(all, f)
 		return nil, renderFail(w, all, f)
 	}
 	if len(all) > 0 {
 		config.SortDiagnostics(all)
+		g.collect.addTo(all, f)
 		_ = config.WriteDiagnostics(w, all, f, false)
 	}
 	p := f.Pipeline
-	l := &loaded{file: f, source: insts[&p.Source], serializer: insts[&p.Serializer], sink: insts[&p.Sink], host: host}
+	l := &loaded{file: f, source: insts[&p.Source], sourceConfig: sourceCfg, serializer: insts[&p.Serializer], sink: insts[&p.Sink], host: host}
 	for i := range p.Filters {
 		l.filters = append(l.filters, insts[&p.Filters[i]])
 	}
@@ -100,8 +115,24 @@ func renderFail(w io.Writer, diags hcl.Diagnostics, f *config.File) error {
 	return withCode(ExitConfig, fmt.Errorf("the pipeline file has %d error(s)", n))
 }
 
+// hostFilledFromBadBlock returns which of the source's attribute errors are about a value
+// the host filled from an objects block whose every entry was refused (already reported at
+// the entry): "needs at least one table" would only repeat that. Nil when there is none.
+func hostFilledFromBadBlock(b *config.PluginBlock, p *config.Pipeline) func(string) bool {
+	if !p.Objects.Present || blockSets(b, "tables") {
+		return nil
+	}
+	if include, _ := p.Objects.SourceTables(); len(include) > 0 {
+		return nil
+	}
+	return func(attr string) bool { return attr == "tables" || strings.HasPrefix(attr, "tables[") }
+}
+
+// loadPlugin loads and configures the plugin of block b. patch, when set, rewrites the
+// decoded settings before Configure; the plugin's attribute errors for which quiet returns
+// true are dropped (the fault was reported elsewhere).
 func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *config.PluginBlock,
-	patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)) (*plugin.Instance, hcl.Diagnostics) {
+	patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics), quiet func(string) bool) (*plugin.Instance, hcl.Diagnostics) {
 	ref := plugin.Ref{Kind: b.Kind, Name: b.Name, Path: b.Path, OutOfProcess: b.OutOfProcess}
 	inst, err := host.Load(ctx, ref)
 	if err != nil {
@@ -133,7 +164,21 @@ func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *conf
 		}
 	}
 	if err := inst.Plugin.Configure(ctx, sdk.NewConfig(cfg)); err != nil {
-		if attrs := sdk.AttributeErrors(err); len(attrs) > 0 {
+		attrs := sdk.AttributeErrors(err)
+		if quiet != nil && len(attrs) > 0 {
+			var keep []*sdk.AttributeError
+			for _, a := range attrs {
+				if !quiet(a.Attribute) {
+					keep = append(keep, a)
+				}
+			}
+			if len(keep) == 0 {
+				// Every complaint repeats an error reported elsewhere: the file fails there.
+				return nil, diags
+			}
+			attrs = keep
+		}
+		if len(attrs) > 0 {
 			diags = append(diags, b.AttributeDiagnostics(attrs)...)
 		}
 		if len(diags) == 0 || !diags.HasErrors() {

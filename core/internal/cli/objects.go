@@ -138,7 +138,42 @@ func resolveObjects(ctx context.Context, l *loaded, sel *objects.Selection) ([]r
 	return out, nil
 }
 
-func printObjects(w io.Writer, rows []resolved) {
+// sourceSelection is the selection of a pipeline without an objects block: the source's
+// own tables (exact names as tables, patterns as rules) and exclude_tables.
+func sourceSelection(l *loaded) (*objects.Selection, error) {
+	var cfg struct {
+		Tables        *[]string `json:"tables"`
+		ExcludeTables []string  `json:"exclude_tables"`
+	}
+	if err := json.Unmarshal(l.sourceConfig, &cfg); err != nil || cfg.Tables == nil {
+		return nil, fmt.Errorf("the pipeline has no objects block and source %q has no tables setting to list", l.source.Ref.Name)
+	}
+	sel := &objects.Selection{Exclude: cfg.ExcludeTables}
+	for _, name := range *cfg.Tables {
+		db, table, _ := strings.Cut(strings.TrimSpace(name), ".")
+		o := objects.Object{Database: db, Table: table}
+		if strings.Contains(name, "*") {
+			sel.Rules = append(sel.Rules, o)
+		} else {
+			sel.Tables = append(sel.Tables, o)
+		}
+	}
+	return sel, nil
+}
+
+func selectedCount(rows []resolved) int {
+	n := 0
+	for _, r := range rows {
+		if r.reason == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// printObjects prints the table of selected objects, then the dropped ones. fromSource says
+// the selection is the source's tables setting (no objects block).
+func printObjects(w io.Writer, rows []resolved, fromSource bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OBJECT\tTOPIC\tFILTER\tCOLUMNS\tSHARDING COLUMNS\tFROM")
 	var dropped []resolved
@@ -172,6 +207,9 @@ func printObjects(w io.Writer, rows []resolved) {
 		from := "table"
 		if r.how == objects.ByRule {
 			from = "rule"
+		}
+		if fromSource {
+			from = "source tables"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Name(), topic, filter, cols, shard, from)
 	}
@@ -221,19 +259,24 @@ func readCSV(r io.Reader) (*objects.Selection, []CSVError) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid after a successful Read.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				errs = append(errs, CSVError{pe.Line, pe.Err.Error()})
+				line := pe.StartLine
+				if line == 0 {
+					line = pe.Line
+				}
+				errs = append(errs, CSVError{line, pe.Err.Error()})
 				if pe.Err == csv.ErrFieldCount {
 					continue
 				}
 			} else {
-				errs = append(errs, CSVError{line, err.Error()})
+				errs = append(errs, CSVError{1, err.Error()})
 			}
 			break
 		}
+		line, _ := cr.FieldPos(0)
 		if header {
 			header = false
 			if !equalFoldAll(rec, CSVHeader) {
@@ -434,7 +477,7 @@ func replaceObjectsBlock(src []byte, filename string, sel *objects.Selection) ([
 
 func newObjects(g *globals) *cobra.Command {
 	var vars []string
-	var exportPath, importPath, output string
+	var exportPath, importPath, output, writeTo string
 	var write bool
 	cmd := &cobra.Command{
 		Use:   "objects FILE",
@@ -442,24 +485,32 @@ func newObjects(g *globals) *cobra.Command {
 		Long: `objects loads the pipeline file, asks the source for the tables its objects block
 selects and prints, for each selected object, its topic, row filter, columns and sharding
 columns, then every selected object that was dropped and why (not a base table, excluded, a
-column that does not exist, ...).
+column that does not exist, a name the precheck refuses, ...). A pipeline without an objects
+block is listed by what its source's tables (and exclude_tables) select.
 
 --export FILE.csv writes the resolved objects (one row per table) as CSV with the columns
 database,table,topic,row_filter,columns,sharding_columns (column lists comma-separated inside
 their field). --import FILE.csv reads such a file (rows whose database or table contain '*'
 are rules), checks every row and reports each bad one by line number; only when the whole
-file is valid does it write the objects block: to stdout, to --output FILE, or with --write
-into the pipeline file itself in place of its objects block. See docs/objects.md.
+file is valid does it write the objects block: to stdout, to --write-to FILE, or with
+--write into the pipeline file itself in place of its objects block. See docs/objects.md.
+-o json prints {file, pipeline, valid, diagnostics, plugins, from, selected, dropped}.
 
-Exit codes: 0 ok, 1 the source could not list tables, 2 wrong usage, 3 invalid pipeline file
-or CSV file.`,
+Exit codes: 0 ok (at least one object selected), 1 the source could not list tables, 2 wrong
+usage, 3 invalid pipeline file or CSV file, or every selected object was dropped.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if exportPath != "" && importPath != "" {
 				return withCode(ExitUsage, errors.New("--export and --import exclude each other"))
 			}
+			if importPath != "" && output != outputTable && output != outputJSON && writeTo == "" {
+				writeTo, output = output, outputTable // the old --output FILE of --import
+			}
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			if importPath != "" {
-				return importObjects(g, args[0], importPath, output, write)
+				return importObjects(g, args[0], importPath, writeTo, write)
 			}
 			vs, err := parseVars(vars)
 			if err != nil {
@@ -472,19 +523,33 @@ or CSV file.`,
 			defer host.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			l, err := load(ctx, g, host, args[0], vs, g.stderr)
+			l, head, err := loadForOutput(ctx, g, host, args[0], vs, output)
 			if err != nil {
+				if output == outputJSON {
+					_ = writeJSON(g.stdout, objectsJSON{fileJSON: head, Selected: []objectJSON{}, Dropped: []droppedJSON{}})
+				}
 				return err
 			}
 			o := &l.file.Pipeline.Objects
+			sel, fromSource := &o.Selection, false
 			if !o.Present {
-				return withCode(ExitConfig, fmt.Errorf("%s: the pipeline has no objects block", args[0]))
+				if sel, err = sourceSelection(l); err != nil {
+					return withCode(ExitConfig, fmt.Errorf("%s: %w", args[0], err))
+				}
+				fromSource = true
+				fmt.Fprintf(g.stderr, "%s has no objects block: listing what the source's tables select (each table to the sink's topic, every column, sharded by its key)\n", args[0])
 			}
-			rows, err := resolveObjects(ctx, l, &o.Selection)
+			rows, err := resolveObjects(ctx, l, sel)
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
-			printObjects(g.stdout, rows)
+			if output == outputJSON {
+				if err := writeJSON(g.stdout, objectsResult(head, rows, fromSource)); err != nil {
+					return err
+				}
+			} else {
+				printObjects(g.stdout, rows, fromSource)
+			}
 			if exportPath != "" {
 				var objs []objects.Object
 				for _, r := range rows {
@@ -499,7 +564,10 @@ or CSV file.`,
 				if err := os.WriteFile(exportPath, buf.Bytes(), 0o644); err != nil {
 					return withCode(ExitFailure, err)
 				}
-				fmt.Fprintf(g.stdout, "\nexported %d object(s) to %s\n", len(objs), exportPath)
+				fmt.Fprintf(g.stderr, "exported %d object(s) to %s\n", len(objs), exportPath)
+			}
+			if selectedCount(rows) == 0 {
+				return withCode(ExitConfig, fmt.Errorf("%s: no table the pipeline selects can be synchronized (%d dropped)", args[0], len(rows)))
 			}
 			return nil
 		},
@@ -507,7 +575,8 @@ or CSV file.`,
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
 	cmd.Flags().StringVar(&exportPath, "export", "", "write the resolved objects to this CSV file")
 	cmd.Flags().StringVar(&importPath, "import", "", "read objects from this CSV file and write them as an objects block")
-	cmd.Flags().StringVar(&output, "output", "", "with --import: write the objects block to this file instead of stdout")
+	addOutputFlag(cmd, &output)
+	cmd.Flags().StringVar(&writeTo, "write-to", "", "with --import: write the objects block to this file instead of stdout")
 	cmd.Flags().BoolVar(&write, "write", false, "with --import: replace the objects block of the pipeline FILE (atomically)")
 	return cmd
 }
@@ -565,4 +634,54 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// objectsJSON is the -o json output of `ferry objects`.
+type objectsJSON struct {
+	fileJSON
+	// From is "objects" (the objects block) or "source tables" (no objects block).
+	From     string        `json:"from"`
+	Selected []objectJSON  `json:"selected"`
+	Dropped  []droppedJSON `json:"dropped"`
+}
+
+type objectJSON struct {
+	Database        string   `json:"database"`
+	Table           string   `json:"table"`
+	Topic           string   `json:"topic,omitempty"`
+	Where           string   `json:"where,omitempty"`
+	Columns         []string `json:"columns,omitempty"`
+	ShardingColumns []string `json:"sharding_columns,omitempty"`
+	// By is "table" or "rule" (the entry of the objects block), or "source tables".
+	By   string `json:"by"`
+	Note string `json:"note,omitempty"`
+}
+
+type droppedJSON struct {
+	Object string `json:"object"`
+	Reason string `json:"reason"`
+}
+
+func objectsResult(head fileJSON, rows []resolved, fromSource bool) objectsJSON {
+	out := objectsJSON{fileJSON: head, From: "objects", Selected: []objectJSON{}, Dropped: []droppedJSON{}}
+	if fromSource {
+		out.From = "source tables"
+	}
+	for _, r := range rows {
+		if r.reason != "" {
+			out.Dropped = append(out.Dropped, droppedJSON{Object: r.obj.Name(), Reason: r.reason})
+			continue
+		}
+		by := "table"
+		switch {
+		case fromSource:
+			by = "source tables"
+		case r.how == objects.ByRule:
+			by = "rule"
+		}
+		o := r.obj
+		out.Selected = append(out.Selected, objectJSON{Database: o.Database, Table: o.Table, Topic: o.Topic, Where: o.Where,
+			Columns: o.Columns, ShardingColumns: o.ShardingColumns, By: by, Note: r.note})
+	}
+	return out
 }

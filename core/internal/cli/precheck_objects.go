@@ -181,7 +181,7 @@ func topicCheck(ctx context.Context, g *globals, l *loaded, topics map[string][]
 			}
 			return out, nil
 		}
-		inst, d := loadPlugin(ctx, g.logger, l.host, sinkBlock, patch)
+		inst, d := loadPlugin(ctx, g.logger, l.host, sinkBlock, patch, nil)
 		if d.HasErrors() || inst == nil {
 			problems = append(problems, fmt.Sprintf("topic %s of %s: the sink refuses it as its topic", topic, strings.Join(topics[topic], ", ")))
 			worst = sdk.CheckFail

@@ -27,6 +27,8 @@ type globals struct {
 	// secrets masks the secret values of the pipeline file in logs, errors and precheck
 	// details (set by load).
 	secrets logging.Redactor
+	// collect, when set, receives load's diagnostics (for -o json) instead of w.
+	collect *diagCollector
 }
 
 func (g *globals) dirs() []string {
@@ -85,6 +87,9 @@ Exit codes: 0 success, 1 the pipeline failed while running, 2 wrong usage,
 			return nil
 		},
 	}
+	// ferry --version prints what `ferry version` prints.
+	root.Version = Version
+	root.SetVersionTemplate(versionText())
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "console", "log format: console or json")
@@ -100,9 +105,13 @@ func newVersion(g *globals) *cobra.Command {
 		Short: "Print ferry's version and the plugin protocol versions it speaks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(g.stdout, "ferry %s\nplugin protocol: %d\ngo: %s %s/%s\n",
-				Version, protocol.ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprint(g.stdout, versionText())
 			return nil
 		},
 	}
+}
+
+func versionText() string {
+	return fmt.Sprintf("ferry %s\nplugin protocol: %d\ngo: %s %s/%s\n",
+		Version, protocol.ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -67,17 +68,14 @@ reported and need a restart.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
-	cmd.Flags().StringVar(&statusAddr, "status-addr", DefaultStatusAddr,
-		`serve /status (JSON), /metrics (Prometheus) and /healthz here; "" turns it off`)
+	cmd.Flags().StringVar(&statusAddr, "status-addr", AutoStatusAddr,
+		`serve /status (JSON), /metrics (Prometheus) and /healthz here; "auto": 127.0.0.1 and the port of the pipeline's last run if free, else a free port (recorded in its lease file, found by 'ferry status FILE|NAME'); "" turns it off`)
 	cmd.Flags().StringArrayVar(&skips, "skip", nil, "skip a failed precheck by name (repeatable)")
 	cmd.Flags().BoolVar(&noPrecheck, "no-precheck", false, "do not run the prechecks before starting")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "continue a pipeline whose checkpoint was made from another file path (the file was moved)")
 	cmd.Flags().DurationVar(&watch, "watch", 2*time.Second, "check the pipeline file for changes this often and reload its objects block (0: only on SIGHUP)")
 	return cmd
 }
-
-// DefaultStatusAddr is where `ferry run` serves its status and `ferry status` reads it.
-const DefaultStatusAddr = "127.0.0.1:9309"
 
 type runOptions struct {
 	statusAddr string
@@ -121,13 +119,14 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	defer store.Close()
 	host2, _ := os.Hostname()
 	abs, _ := filepath.Abs(path)
+	prevOwner := store.ReadOwner(p.Name) // its status address, before Acquire replaces it
 	lease, err := store.Acquire(checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, o.adopt)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}
 	defer lease.Release()
 	if !o.noPrecheck {
-		if err := precheck(ctx, g, l, o.skips, g.stderr); err != nil {
+		if err := precheck(ctx, g, l, o.skips, g.stderr, precheckSummary, nil); err != nil {
 			return err
 		}
 	}
@@ -233,16 +232,26 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go rl.Watch(wctx, o.watch)
-	if statusAddr != "" {
+	if listen := statusListenAddr(statusAddr, prevOwner); listen != "" {
 		sctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		if addr, err := tracker.Run(sctx, statusAddr, log); err != nil {
-			log.Warn("status server not started; the pipeline runs without it", zap.String("addr", statusAddr), zap.Error(err))
+		addr, err := tracker.Run(sctx, listen, log)
+		if err != nil && statusAddr == AutoStatusAddr && listen != net.JoinHostPort(autoStatusHost, "0") {
+			addr, err = tracker.Run(sctx, net.JoinHostPort(autoStatusHost, "0"), log) // the old port was taken meanwhile
+		}
+		if err != nil {
+			log.Warn("status server not started; the pipeline runs without it", zap.String("addr", listen), zap.Error(err))
 		} else {
 			log.Info("status served", zap.String("url", "http://"+addr+"/status"), zap.String("metrics", "http://"+addr+"/metrics"))
 			if err := lease.SetStatusAddr(addr); err != nil {
-				log.Warn("could not record the status address in the lease file; `ferry snapshot` needs --addr", zap.Error(err))
+				log.Warn("could not record the status address in the lease file; `ferry status FILE` and `ferry snapshot` need --addr", zap.Error(err))
 			}
+			unregister, err := registerRun(runEntry{Pipeline: p.Name, File: abs, Checkpoint: store.Dir(), StatusAddr: addr,
+				PID: os.Getpid(), Host: host2, Since: time.Now().UTC()})
+			if err != nil {
+				log.Warn("could not record the run in the run directory; `ferry status NAME` does not find it", zap.String("dir", RunDir()), zap.Error(err))
+			}
+			defer unregister()
 		}
 	}
 

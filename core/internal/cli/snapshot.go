@@ -59,16 +59,13 @@ the pipeline could not be reached, 2 wrong usage, 3 invalid pipeline file.`,
 			if err != nil {
 				return err
 			}
-			if !cmd.Flags().Changed("addr") {
-				addr = "" // the address the running pipeline recorded, else the default
-			}
 			return requestSnapshot(g, args[0], vs, tables, addr)
 		},
 	}
 	cmd.Flags().StringArrayVar(&tables, "table", nil, "a table to snapshot again, db.table (repeatable, at least one)")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
-	cmd.Flags().StringVar(&addr, "addr", DefaultStatusAddr,
-		"status address of the pipeline when it runs (default: the address its run recorded in the lease file, else "+DefaultStatusAddr+")")
+	cmd.Flags().StringVar(&addr, "addr", "",
+		"status address of the pipeline when it runs (default: the address its run recorded in the lease file)")
 	return cmd
 }
 
@@ -109,10 +106,11 @@ func requestSnapshot(g *globals, path string, vars map[string]string, tables []s
 	lease, err := store.Acquire(checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host, PID: os.Getpid()}, false)
 	if errors.Is(err, checkpoint.ErrLeaseHeld) {
 		if addr == "" {
-			addr = DefaultStatusAddr
-			if o := store.ReadOwner(p.Name); o != nil && o.StatusAddr != "" {
-				addr = o.StatusAddr
+			o := store.ReadOwner(p.Name)
+			if o == nil || o.StatusAddr == "" {
+				return withCode(ExitFailure, fmt.Errorf("pipeline %q is running without a status server (--status-addr \"\"): stop it and run this again, or restart it with a status address", p.Name))
 			}
+			addr = o.StatusAddr
 		}
 		return postSnapshot(ctx, g, addr, p.Name, tables)
 	}

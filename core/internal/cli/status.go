@@ -17,44 +17,79 @@ import (
 )
 
 func newStatus(g *globals) *cobra.Command {
-	var addr string
+	var addr, output string
+	var vars []string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status",
+		Use:   "status [FILE|NAME]",
 		Short: "Show a running pipeline's phase, position, throughput, latency and last error",
-		Long: `status reads the status endpoint of a running 'ferry run' (see its --status-addr)
-and prints it. --json prints the endpoint's JSON as is.
+		Long: `status reads the status endpoint of a running 'ferry run' and prints it. Each running
+pipeline serves its own (see run's --status-addr): status finds it from the pipeline FILE
+(the address its run recorded in its lease file), from the pipeline NAME (the pipelines
+running on this machine, listed in ~/.ferry/run or $FERRY_RUN_DIR), or, without an
+argument, the only pipeline running here. --addr reads a given address instead.
+-o json prints the endpoint's JSON.
 
-Exit codes: 0 the pipeline answered, 1 it did not (not running, or another address).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+Exit codes: 0 the pipeline answered, 1 it did not (not running, or another address),
+2 wrong usage (also: several pipelines run and none was named), 3 invalid pipeline FILE.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON {
+				output = outputJSON
+			}
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			target := statusTarget{addr: addr}
+			if addr == "" {
+				vs, err := parseVars(vars)
+				if err != nil {
+					return err
+				}
+				arg := ""
+				if len(args) == 1 {
+					arg = args[0]
+				}
+				if target, err = findStatus(arg, vs); err != nil {
+					return err
+				}
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			url := "http://" + addr + "/status"
+			url := "http://" + target.addr + "/status"
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
-				return withCode(ExitFailure, fmt.Errorf("no pipeline answers at %s: %v", addr, err))
+				if target.pipeline != "" {
+					return withCode(ExitFailure, fmt.Errorf("pipeline %q is not running: nothing answers at %s, the status address its run recorded (%v)", target.pipeline, target.addr, err))
+				}
+				return withCode(ExitFailure, fmt.Errorf("no pipeline answers at %s: %v", target.addr, err))
 			}
 			defer resp.Body.Close()
 			body, err := io.ReadAll(resp.Body)
 			if err != nil || resp.StatusCode != http.StatusOK {
 				return withCode(ExitFailure, fmt.Errorf("%s: %s %v", url, resp.Status, err))
 			}
-			if asJSON {
-				_, err := g.stdout.Write(body)
-				return err
-			}
 			var s status.Snapshot
 			if err := json.Unmarshal(body, &s); err != nil {
 				return withCode(ExitFailure, fmt.Errorf("%s: %v", url, err))
+			}
+			if target.pipeline != "" && s.Pipeline != target.pipeline {
+				return withCode(ExitFailure, fmt.Errorf("pipeline %q is not running: %s, the status address its last run recorded, now serves pipeline %q", target.pipeline, target.addr, s.Pipeline))
+			}
+			if output == outputJSON {
+				_, err := g.stdout.Write(body)
+				return err
 			}
 			printStatus(g.stdout, s)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", DefaultStatusAddr, "status address of the running pipeline")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON")
+	cmd.Flags().StringVar(&addr, "addr", "", "status address of the running pipeline (default: found from FILE or NAME)")
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable of the pipeline FILE: NAME=VALUE (repeatable)")
+	addOutputFlag(cmd, &output)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "the same as -o json")
+	_ = cmd.Flags().MarkHidden("json")
 	return cmd
 }
 

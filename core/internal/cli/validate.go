@@ -32,16 +32,21 @@ func (g *globals) host() (*plugin.Host, error) {
 
 func newValidate(g *globals) *cobra.Command {
 	var vars []string
+	var output string
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a pipeline file: syntax, plugin settings and every plugin's own checks",
 		Long: `validate decodes the pipeline file, finds every plugin it names, decodes each plugin's
 settings against the schema the plugin declares, and lets each plugin check them. Every
 problem is reported with file:line:column. Nothing is connected to or written.
+-o json prints {file, pipeline, valid, diagnostics, plugins} on stdout instead.
 
 Exit codes: 0 valid, 3 invalid (or a plugin could not be found or started), 2 wrong usage.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			vs, err := parseVars(vars)
 			if err != nil {
 				return err
@@ -51,7 +56,13 @@ Exit codes: 0 valid, 3 invalid (or a plugin could not be found or started), 2 wr
 				return withCode(ExitFailure, err)
 			}
 			defer host.Close()
-			l, err := load(context.Background(), g, host, args[0], vs, g.stderr)
+			l, head, err := loadForOutput(context.Background(), g, host, args[0], vs, output)
+			if output == outputJSON {
+				if werr := writeJSON(g.stdout, head); werr != nil {
+					return werr
+				}
+				return err
+			}
 			if err != nil {
 				return err
 			}
@@ -64,5 +75,6 @@ Exit codes: 0 valid, 3 invalid (or a plugin could not be found or started), 2 wr
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable; overrides FERRY_VAR_NAME and defaults)")
+	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -316,11 +316,11 @@ func checkBounds(a sdk.Attribute, x float64, rng hcl.Range, secret bool, shown s
 	var want string
 	switch {
 	case a.Min != nil && a.Max != nil:
-		want = fmt.Sprintf("between %s and %s", formatBound(a.Type, *a.Min), formatBound(a.Type, *a.Max))
+		want = fmt.Sprintf("between %s and %s", FormatBound(a.Type, *a.Min), FormatBound(a.Type, *a.Max))
 	case a.Min != nil:
-		want = "at least " + formatBound(a.Type, *a.Min)
+		want = "at least " + FormatBound(a.Type, *a.Min)
 	default:
-		want = "at most " + formatBound(a.Type, *a.Max)
+		want = "at most " + FormatBound(a.Type, *a.Max)
 	}
 	got := ""
 	if !secret {
@@ -334,14 +334,16 @@ func checkBounds(a sdk.Attribute, x float64, rng hcl.Range, secret bool, shown s
 	}
 }
 
-func formatBound(t sdk.Type, b float64) string {
+// FormatBound prints a Min or Max of an attribute of type t as users write it: a duration
+// ("1s"), a size ("64MiB") or a plain number, never in scientific notation.
+func FormatBound(t sdk.Type, b float64) string {
 	switch t {
 	case sdk.TypeDuration:
 		return time.Duration(b * float64(time.Second)).String()
 	case sdk.TypeSize:
 		return formatSize(b)
 	}
-	return strconv.FormatFloat(b, 'g', -1, 64)
+	return strconv.FormatFloat(b, 'f', -1, 64)
 }
 
 // formatSize prints bytes with the largest binary unit that divides them exactly.

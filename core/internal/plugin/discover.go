@@ -14,6 +14,9 @@ type External struct {
 	Kind sdk.Kind
 	Name string
 	Path string
+	// ShadowedBy is the path of the copy in an earlier directory that is used instead
+	// (DiscoverAll only).
+	ShadowedBy string
 }
 
 // ExecutableName is the file name ferry looks for: ferry-<kind>-<name>.
@@ -22,7 +25,19 @@ func ExecutableName(kind sdk.Kind, name string) string { return "ferry-" + strin
 // Discover lists the plugin executables in dirs (missing directories are skipped). When two
 // directories hold the same plugin, the earlier directory wins.
 func Discover(dirs []string) []External {
-	seen := map[string]bool{}
+	var out []External
+	for _, e := range DiscoverAll(dirs) {
+		if e.ShadowedBy == "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// DiscoverAll lists every plugin executable in dirs, also those an earlier directory's copy
+// hides (their ShadowedBy is that copy's path), by kind, name and directory order.
+func DiscoverAll(dirs []string) []External {
+	seen := map[string]string{}
 	var out []External
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
@@ -39,14 +54,17 @@ func Discover(dirs []string) []External {
 				continue
 			}
 			k := key(kind, name)
-			if seen[k] {
+			if first, ok := seen[k]; ok {
+				if first != p {
+					out = append(out, External{Kind: kind, Name: name, Path: p, ShadowedBy: first})
+				}
 				continue
 			}
-			seen[k] = true
+			seen[k] = p
 			out = append(out, External{Kind: kind, Name: name, Path: p})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return key(out[i].Kind, out[i].Name) < key(out[j].Kind, out[j].Name) })
+	sort.SliceStable(out, func(i, j int) bool { return key(out[i].Kind, out[i].Name) < key(out[j].Kind, out[j].Name) })
 	return out
 }
 

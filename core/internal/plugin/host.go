@@ -10,8 +10,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"go.uber.org/zap"
 
@@ -63,10 +66,55 @@ type Host struct {
 	Env []string
 	// Logger receives plugin logs (each with the plugin's name).
 	Logger *zap.Logger
+	// HandshakeTimeout bounds the wait for a started process to answer the plugin handshake
+	// (default DefaultHandshakeTimeout).
+	HandshakeTimeout time.Duration
+
+	// waitReport is how often a pending handshake is logged (default handshakeReport).
+	waitReport time.Duration
 
 	mu      sync.Mutex
-	clients []*goplugin.Client
+	clients []*process
 }
+
+// process is a plugin process the host started.
+type process struct {
+	client *goplugin.Client
+	cmd    *exec.Cmd
+}
+
+// killGroup kills the process group of the plugin (its own, see launch), so that children
+// of a wrapper script that keep its stdout open go too, and go-plugin's Kill, which waits
+// for stdout to close, returns.
+func (p *process) killGroup() {
+	if p.cmd.Process != nil && p.cmd.Process.Pid > 0 {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// kill stops the plugin: gracefully when it runs (go-plugin's Kill), and its whole process
+// group when that does not end within killGrace.
+func (p *process) kill() {
+	done := make(chan struct{})
+	go func() { p.client.Kill(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(killGrace):
+	}
+	p.killGroup()
+	<-done
+}
+
+// DefaultHandshakeTimeout is how long a plugin process has to answer the handshake.
+const DefaultHandshakeTimeout = 30 * time.Second
+
+const (
+	// handshakeReport is how often a pending handshake is logged.
+	handshakeReport = 5 * time.Second
+	// killGrace covers go-plugin's graceful stop (2s) before the process group is killed.
+	killGrace = 4 * time.Second
+)
 
 // TailLines is how many of a plugin's last stderr lines a crash report shows.
 const TailLines = 20
@@ -132,18 +180,27 @@ func (h *Host) pluginEnv() []string {
 
 func (h *Host) launch(ctx context.Context, ref Ref, cmd *exec.Cmd, location string) (*Instance, error) {
 	cmd.Env = h.pluginEnv()
+	// Its own process group: the host can kill a wrapper script's children too, and the
+	// terminal's Ctrl-C reaches only ferry, which drives the plugins' shutdown.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logger := h.Logger
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	logger = logger.With(zap.String(logging.FieldPlugin, ref.Name), zap.String(logging.FieldKind, string(ref.Kind)))
 	tail := logging.NewTail(TailLines)
+	timeout := h.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	var started atomic.Bool
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  protocol.Handshake,
 		VersionedPlugins: protocol.VersionedPlugins(),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           logging.NewHCLog(logger, nil),
+		StartTimeout:     timeout,
+		Logger:           &startLogger{Logger: logging.NewHCLog(logger, nil), started: &started},
 		// Raw lines of the process's stderr (panics, output before Serve): remembered for
 		// crash reports; go-plugin also logs them through Logger.
 		Stderr: tailWriter{tail},
@@ -154,42 +211,80 @@ func (h *Host) launch(ctx context.Context, ref Ref, cmd *exec.Cmd, location stri
 		SkipHostEnv: true,
 		Managed:     false,
 	})
+	proc := &process{client: client, cmd: cmd}
 	h.mu.Lock()
-	h.clients = append(h.clients, client)
+	h.clients = append(h.clients, proc)
 	h.mu.Unlock()
 
-	fail := func(err error) (*Instance, error) {
-		client.Kill()
+	// fail stops the process and reports err; crashed says the process ended on its own.
+	fail := func(err error, crashed bool) (*Instance, error) {
+		if !started.Load() {
+			proc.killGroup() // nothing to stop gracefully
+		}
+		proc.kill()
 		if isVersionMismatch(err) {
 			return nil, &VersionError{Kind: ref.Kind, Name: ref.Name, Path: location, Detail: err.Error(), Ferry: supportedVersions()}
 		}
-		if client.Exited() {
+		if crashed {
 			return nil, &CrashError{Kind: ref.Kind, Name: ref.Name, Path: location, LastLogs: tail.Lines(), Err: fmt.Errorf("%w: %v", ErrLaunch, err)}
 		}
 		return nil, fmt.Errorf("%s (%s): %w: %v", ref, location, ErrLaunch, err)
 	}
-	rpc, err := client.Client()
+	rpc, err := h.handshake(client, logger, location, timeout)
 	if err != nil {
-		return fail(err)
+		if strings.Contains(err.Error(), "timeout while waiting for plugin to start") {
+			return fail(fmt.Errorf("the process did not answer the plugin handshake within %s "+
+				"(a plugin prints its handshake line on stdout once it calls Serve; a wrapper script must exec the plugin)", timeout), false)
+		}
+		return fail(err, client.Exited())
 	}
+	started.Store(true)
 	raw, err := rpc.Dispense(string(ref.Kind))
 	if err != nil {
-		return fail(err)
+		return fail(err, client.Exited())
 	}
 	p, ok := raw.(sdk.Plugin)
 	if !ok {
-		return fail(fmt.Errorf("dispensed %T, not a plugin", raw))
+		return fail(fmt.Errorf("dispensed %T, not a plugin", raw), false)
 	}
 	inst := &Instance{Ref: ref, Location: location, client: client, tail: tail}
 	inst.Plugin = wrap(ref.Kind, p, inst.checkCrash)
 	inst.Info = p.Info()
 	if inst.Info.Kind != ref.Kind || inst.Info.Name != ref.Name && ref.Path == "" {
-		return fail(fmt.Errorf("the executable serves %s %q", inst.Info.Kind, inst.Info.Name))
+		if client.Exited() {
+			return fail(errors.New("the process exited during the first call (Info)"), true)
+		}
+		return fail(fmt.Errorf("the executable serves %s %q, not the %s plugin %q", inst.Info.Kind, inst.Info.Name, ref.Kind, ref.Name), false)
 	}
 	logger.Debug("plugin started", zap.String(logging.FieldPath, location), zap.String("version", inst.Info.Version))
 	return inst, nil
 }
 
+// handshake starts the process and connects to it, saying every waitReport what it waits for.
+func (h *Host) handshake(client *goplugin.Client, log *zap.Logger, location string, timeout time.Duration) (goplugin.ClientProtocol, error) {
+	every := h.waitReport
+	if every <= 0 {
+		every = handshakeReport
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		start := time.Now()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				log.Warn("waiting for the plugin to answer the handshake (its handshake line on stdout)",
+					zap.String(logging.FieldPath, location),
+					zap.Duration("waited", time.Since(start).Round(100*time.Millisecond)), zap.Duration("timeout", timeout))
+			}
+		}
+	}()
+	return client.Client()
+}
 func isVersionMismatch(err error) bool {
 	s := strings.ToLower(err.Error())
 	return strings.Contains(s, "incompatible api version") || strings.Contains(s, "protocol version")
@@ -234,9 +329,40 @@ func (h *Host) Close() {
 	clients := h.clients
 	h.clients = nil
 	h.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range clients {
-		c.Kill()
+		wg.Add(1)
+		go func() { defer wg.Done(); c.kill() }()
 	}
+	wg.Wait()
+}
+
+// startLogger passes go-plugin's log on, except what it says about stopping a process that
+// never completed the handshake ("failed to exit gracefully", "plugin process exited" with
+// the kill signal): that process was killed on purpose, and Load's error says why.
+type startLogger struct {
+	hclog.Logger
+	started *atomic.Bool
+}
+
+func (l *startLogger) quiet(msg string) bool {
+	return !l.started.Load() && (strings.Contains(msg, "failed to exit gracefully") || strings.Contains(msg, "plugin process exited"))
+}
+
+func (l *startLogger) Warn(msg string, args ...interface{}) {
+	if l.quiet(msg) {
+		l.Logger.Debug(msg, args...)
+		return
+	}
+	l.Logger.Warn(msg, args...)
+}
+
+func (l *startLogger) Error(msg string, args ...interface{}) {
+	if l.quiet(msg) {
+		l.Logger.Debug(msg, args...)
+		return
+	}
+	l.Logger.Error(msg, args...)
 }
 
 // exitGrace is how long a lost connection waits for the plugin process to be seen exiting.

@@ -47,11 +47,21 @@ func (s *Sink) Precheck(ctx context.Context) ([]sdk.Check, error) {
 			Consequence: "the topic gets the broker's default queue count"})
 	case err == nil || errors.Is(err, errTopicNotFound):
 		checks = append(checks, sdk.Check{Name: CheckTopic, Status: sdk.CheckFail,
-			Detail:      fmt.Sprintf("topic %s does not exist on %s (create it, or set auto_create_topic = true)", s.cfg.Topic, where),
+			Detail:      fmt.Sprintf("topic %s does not exist on %s (%s)", s.cfg.Topic, where, missingTopicHint(&s.cfg, s.cfg.Topic)),
 			Consequence: "every write fails and the pipeline stops"})
 	default:
 		checks[0] = sdk.Check{Name: CheckConnectivity, Status: sdk.CheckFail,
 			Detail: fmt.Sprintf("%s: %v", where, err), Consequence: "the pipeline cannot deliver"}
 	}
 	return checks, nil
+}
+
+// missingTopicHint says how to get a topic that does not exist: create it, or (remoting
+// only: the gRPC proxy never creates topics, and validate refuses auto_create_topic with
+// it) let the broker create it on the first send.
+func missingTopicHint(c *config, topic string) string {
+	if c.Transport == transportGRPC {
+		return fmt.Sprintf("create it as a FIFO topic, for example `mqadmin updateTopic -t %s -c <cluster> -r 8 -w 8 -a +message.type=FIFO`", topic)
+	}
+	return fmt.Sprintf("create it, for example `mqadmin updateTopic -t %s -c <cluster> -r 8 -w 8`, or set auto_create_topic = true", topic)
 }

@@ -193,7 +193,7 @@ func (s *Sink) route(ctx context.Context, tr transport, topic string) (*route, e
 	}
 	if err != nil {
 		if errors.Is(err, errTopicNotFound) {
-			return nil, sdk.Permanent(fmt.Errorf("rocketmq sink: topic %q does not exist (create it, for example `mqadmin updateTopic -t %s -c <cluster> -r 8 -w 8`, or set auto_create_topic = true): %w", topic, topic, err))
+			return nil, sdk.Permanent(fmt.Errorf("rocketmq sink: topic %q does not exist (%s): %w", topic, missingTopicHint(&s.cfg, topic), err))
 		}
 		return nil, fmt.Errorf("rocketmq sink: %w", err)
 	}

@@ -94,3 +94,22 @@ func TestStandbyAndTableVerdicts(t *testing.T) {
 		t.Errorf("keys: %s", v)
 	}
 }
+
+// B10: ListTables gives a table with a name the precheck refuses a Problem, so `ferry
+// objects` lists it as dropped, not selected.
+func TestTableNamesProblem(t *testing.T) {
+	ok := &change.Table{Database: "shop", Name: "orders", Columns: []change.Column{{Name: "id"}}}
+	if p := tableNamesProblem(ok); p != "" {
+		t.Errorf("ok table: %q", p)
+	}
+	for _, tb := range []*change.Table{
+		{Database: "shop", Name: "order items", Columns: []change.Column{{Name: "id"}}},
+		{Database: "shop", Name: "pri€s", Columns: []change.Column{{Name: "id"}}},
+		{Database: "shop", Name: "a|b", Columns: []change.Column{{Name: "id"}}},
+		{Database: "shop", Name: "orders", Columns: []change.Column{{Name: "net amount"}}},
+	} {
+		if p := tableNamesProblem(tb); !strings.Contains(p, "unsupported name") {
+			t.Errorf("%s: %q", tb.QualifiedName(), p)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
 // systemSchemas are never matched by patterns.
@@ -145,6 +146,7 @@ func (s *Source) ListTables(ctx context.Context, include []string) ([]sdk.Listed
 				lt.Problem = err.Error()
 			} else {
 				lt.Schema = tb.t
+				lt.Problem = tableNamesProblem(tb.t)
 			}
 		}
 		out = append(out, lt)
@@ -263,4 +265,25 @@ func createsTable(q string) bool {
 		}
 	}
 	return false
+}
+
+// tableNamesProblem says which name of t (database, table or a column) the precheck's
+// unsupported_names check refuses, "" when every one is supported.
+func tableNamesProblem(t *change.Table) string {
+	var bad []string
+	if pr := NameProblem(t.Database); pr != "" {
+		bad = append(bad, fmt.Sprintf("database name %q has %s", t.Database, pr))
+	}
+	if pr := NameProblem(t.Name); pr != "" {
+		bad = append(bad, fmt.Sprintf("table name %q has %s", t.Name, pr))
+	}
+	for _, c := range t.Columns {
+		if pr := NameProblem(c.Name); pr != "" {
+			bad = append(bad, fmt.Sprintf("column name %q has %s", c.Name, pr))
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	return "unsupported name (ASCII only, no spaces, line breaks or . | \" ' ` ( ) = ; / & \\): " + strings.Join(bad, "; ")
 }
