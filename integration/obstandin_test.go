@@ -671,9 +671,15 @@ func TestObStandinOldVariables(t *testing.T) {
 		!strings.Contains(err.Error(), "Unknown system variable binlog_checksum") {
 		t.Errorf("binlog_checksum in the old variable table: %v", err)
 	}
-	// a global variable asked at session level (SHOW VARIABLES without GLOBAL) is an error there
-	if _, err := c.Execute("SHOW VARIABLES LIKE 'gtid_mode'"); err == nil || !strings.Contains(err.Error(), "is a GLOBAL variable") {
-		t.Errorf("session SHOW VARIABLES LIKE 'gtid_mode': %v", err)
+	// a global variable asked at session level (SHOW SESSION VARIABLES) is an error there;
+	// without a modifier it is a global read (ShowStatement's var_type defaults to Global)
+	if _, err := c.Execute("SHOW SESSION VARIABLES LIKE 'gtid_mode'"); err == nil || !strings.Contains(err.Error(), "is a GLOBAL variable") {
+		t.Errorf("SHOW SESSION VARIABLES LIKE 'gtid_mode': %v", err)
+	}
+	if r, err := c.Execute("SHOW VARIABLES LIKE 'server_id'"); err != nil {
+		t.Errorf("SHOW VARIABLES LIKE 'server_id' (Canal's queryServerId): %v", err)
+	} else if v, _ := r.GetString(0, 1); v == "" {
+		t.Errorf("SHOW VARIABLES LIKE 'server_id' = %q", v)
 	}
 	if r, err := c.Execute("SELECT @@global.gtid_mode AS m"); err != nil || r.Fields[0].Name == nil || string(r.Fields[0].Name) != "@@gtid_mode" {
 		t.Errorf("SELECT @@global.gtid_mode AS m: %v (column named @@gtid_mode, alias ignored)", err)

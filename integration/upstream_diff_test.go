@@ -570,8 +570,10 @@ type upReport struct {
 }
 
 // report groups the differences by format, kind and path, matches each against the
-// allow-list and renders the report. A difference no entry allows is a failure.
-func (d *upstreamDiff) report(allow []upAllow) upReport {
+// allow-list (the test's own entries, then shared ones: another test's list, whose unused
+// entries are not reported) and renders the report. A difference no entry allows is a failure.
+func (d *upstreamDiff) report(own []upAllow, shared ...upAllow) upReport {
+	allow := append(append([]upAllow(nil), own...), shared...)
 	type group struct {
 		upDifference
 		count    int
@@ -639,7 +641,7 @@ func (d *upstreamDiff) report(allow []upAllow) upReport {
 		}
 	}
 	var unused []string
-	for i, a := range allow {
+	for i, a := range own {
 		if used[i] == 0 {
 			unused = append(unused, fmt.Sprintf("- [%s] %s %s: %s", a.Format, a.Kind, a.Path, a.Reason))
 		}

@@ -252,10 +252,17 @@ func TestUpstreamFormats(t *testing.T) {
 	d.addUpstream(t, append(dbzMsgs, cnlMsgs...))
 	d.compare()
 
-	report := d.report(upstreamAllowList)
-	path := os.Getenv("FERRY_UPSTREAM_REPORT")
+	d.check(t, "FERRY_UPSTREAM_REPORT", "upstream-report.txt", upstreamAllowList)
+}
+
+// check writes the report (to $envVar, default name in the test's temp dir), logs it and
+// fails the test for each difference the allow-lists do not allow (see report).
+func (d *upstreamDiff) check(t *testing.T, envVar, name string, own []upAllow, shared ...upAllow) {
+	t.Helper()
+	report := d.report(own, shared...)
+	path := os.Getenv(envVar)
 	if path == "" {
-		path = filepath.Join(t.TempDir(), "upstream-report.txt")
+		path = filepath.Join(t.TempDir(), name)
 	}
 	if err := os.WriteFile(path, []byte(report.text), 0o644); err != nil {
 		t.Error(err)
@@ -270,6 +277,14 @@ func TestUpstreamFormats(t *testing.T) {
 var upstreamFerryFormats = []string{"debezium", "debezium_flatten", "debezium_smt", "canal"}
 
 func upstreamFerryConfig(env harness.Environment, broker harness.Broker, format, topic string, tables []string, serverID int) string {
+	return upstreamFerryConfigAt(upstreamSource{addr: env.MariaDBAddr, user: env.MariaDBUser}, broker, format, topic, tables, serverID)
+}
+
+// upstreamSource is where ferry's source reads: address (SQL) and binlog_address (the
+// binlog; "" = address), with the user.
+type upstreamSource struct{ addr, binlogAddr, user string }
+
+func upstreamFerryConfigAt(src upstreamSource, broker harness.Broker, format, topic string, tables []string, serverID int) string {
 	quoted := make([]string, len(tables))
 	for i, tb := range tables {
 		quoted[i] = fmt.Sprintf("%q", tb)
@@ -280,9 +295,14 @@ func upstreamFerryConfig(env harness.Environment, broker harness.Broker, format,
 		// (an allow-listed, documented choice), so compare the values in the same mode.
 		ser = `decimal_handling = "precise"`
 	}
+	binlog := ""
+	if src.binlogAddr != "" {
+		binlog = fmt.Sprintf("binlog_address = %q", src.binlogAddr)
+	}
 	return fmt.Sprintf(`pipeline "up-%s" {
   source "oceanbase" {
     address   = %q
+    %s
     user      = %q
     password  = env("UP_DB_PASSWORD")
     tables    = [%s]
@@ -302,7 +322,7 @@ func upstreamFerryConfig(env harness.Environment, broker harness.Broker, format,
     interval = "200ms"
   }
 }
-`, format, env.MariaDBAddr, env.MariaDBUser, strings.Join(quoted, ", "), serverID, format, ser, broker.NameServer, topic, format)
+`, format, src.addr, binlog, src.user, strings.Join(quoted, ", "), serverID, format, ser, broker.NameServer, topic, format)
 }
 
 // waitUpstreamRows waits until Debezium sent dbzN data records (snapshot rows included, not

@@ -73,7 +73,7 @@ func (b *binlogSession) globals() map[string]string {
 var (
 	reSelectVar  = regexp.MustCompile(`(?is)^select\s+(@@(?:global\.|session\.)?|@)([a-z_0-9]+)(\s+as\s+\S+)?$`)
 	reSelectFunc = regexp.MustCompile(`(?is)^select\s+([a-z_]+)\(\s*\)$`)
-	reShowVars   = regexp.MustCompile(`(?is)^show\s+(?:(global|session)\s+)?variables(?:\s+like\s+'([^']*)')?$`)
+	reShowVars   = regexp.MustCompile(`(?is)^show\s+(?:(global|session|local)\s+)?variables(?:\s+like\s+'([^']*)')?$`)
 	reShowEvents = regexp.MustCompile(`(?is)^show\s+binlog\s+events(?:\s+in\s+'([^']+)')?(?:\s+from\s+(\d+))?(?:\s+limit\s+(?:(\d+)\s*,\s*)?(\d+))?$`)
 	reKill       = regexp.MustCompile(`(?is)^kill\s+(?:connection\s+|query\s+)?(\d+)$`)
 	rePurgeTo    = regexp.MustCompile(`(?is)^purge\s+(?:binary|master)\s+logs\s+to\s+'([^']+)'$`)
@@ -173,9 +173,11 @@ func (b *binlogSession) query(q string) (*mysql.Result, error) {
 		return b.showEvents(m[1], m[2], m[3], m[4])
 	}
 	if m := reShowVars.FindStringSubmatch(n); m != nil {
-		// ShowVarProcessor: LIKE names one variable (no wildcards); GLOBAL reads the
-		// instance's table, SESSION (the default) the session's variables
-		global := strings.EqualFold(m[1], "global")
+		// ShowVarProcessor: LIKE names one variable (no wildcards); GLOBAL and no modifier
+		// read the instance's table (ShowStatement's var_type defaults to Global, the
+		// grammar sets Session/Local only for SHOW SESSION/LOCAL VARIABLES), SESSION and
+		// LOCAL the session's variables
+		global := m[1] == "" || strings.EqualFold(m[1], "global")
 		name := strings.ToLower(m[2])
 		g := b.globals()
 		cols := []string{"Variable_name", "Value"}

@@ -101,9 +101,17 @@ func gtidEvent(ts uint32, sid [16]byte, gno int64, lastCommitted, seq int64) raw
 	return rawEvent{typ: replication.GTID_EVENT, ts: ts, body: b}
 }
 
+// queryEvent is a QUERY (BEGIN or DDL) with the status vars binlog_convert.cpp writes
+// (2d1e503, 350-620): Q_FLAGS2_CODE 0, and Q_CHARSET_CODE with character_set_client and
+// collation_connection 45 (utf8mb4_general_ci) and collation_server 83 (utf8mb3_bin). A reader
+// decodes the statement by that charset (Canal does: without it, it reads the text as
+// ISO-8859-1).
 func queryEvent(ts uint32, schema, q string) rawEvent {
-	b := make([]byte, 13) // thread id, exec time, db len, error code, status vars len (0)
+	status := []byte{0, 0, 0, 0, 0, 4, 45, 0, 45, 0, 83, 0} // Q_FLAGS2_CODE, Q_CHARSET_CODE
+	b := make([]byte, 13)                                   // thread id, exec time, db len, error code, status vars len
 	b[8] = byte(len(schema))
+	binary.LittleEndian.PutUint16(b[11:], uint16(len(status)))
+	b = append(b, status...)
 	b = append(b, schema...)
 	b = append(b, 0)
 	b = append(b, q...)

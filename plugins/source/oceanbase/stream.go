@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -679,13 +680,31 @@ func binaryJSONText(tb *table, tm *replication.TableMapEvent, row []change.Value
 }
 
 // mysqlJSONSpacing inserts MySQL's ", " and ": " separators into compact JSON text (outside
-// strings; text that already has them is unchanged).
+// strings; text that already has them is unchanged), and writes each double (a number with a
+// fraction or an exponent) as MySQL prints it (mysqlJSONDouble): go-mysql writes a whole
+// double in fixed notation whatever its size (1e300 as 301 digits and ".0") and small ones
+// with Go's exponent (1.5e-05).
 func mysqlJSONSpacing(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/8)
 	in, esc := false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if !in && (c == '-' || c >= '0' && c <= '9') {
+			j := i + 1
+			for j < len(s) && strings.IndexByte("0123456789+-.eE", s[j]) >= 0 {
+				j++
+			}
+			tok := s[i:j]
+			if strings.ContainsAny(tok, ".eE") {
+				if f, err := strconv.ParseFloat(tok, 64); err == nil {
+					tok = mysqlJSONDouble(f)
+				}
+			}
+			b.WriteString(tok)
+			i = j - 1
+			continue
+		}
 		b.WriteByte(c)
 		switch {
 		case in && esc:
@@ -698,6 +717,70 @@ func mysqlJSONSpacing(s string) string {
 			b.WriteByte(' ')
 		}
 	}
+	return b.String()
+}
+
+// mysqlJSONDouble is a JSON double as MySQL's JSON text writes it: my_gcvt(d,
+// MY_GCVT_ARG_DOUBLE, MY_GCVT_MAX_FIELD_WIDTH) (strings/dtoa.cc: the shortest digits; fixed
+// notation when it fits the width, the value is at least 1e-15 and, above 1e15, not an
+// integer; else d.ddde[-]x), then ".0" when that has neither a point nor an exponent
+// (json_dom.cc), so 1.0 stays a double: 1e300, 1.5e-16, 0.000015, 100000000000000.0, 1e15.
+func mysqlJSONDouble(f float64) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "null" // not storable in a JSON column
+	}
+	if f == 0 {
+		if math.Signbit(f) {
+			return "-0.0" // dtoa reports the sign of a negative zero
+		}
+		return "0.0"
+	}
+	const maxDecptFixed, fieldWidth = 15, 15 + 4 + 15 // MAX_DECPT_FOR_F_FORMAT, MY_GCVT_MAX_FIELD_WIDTH
+	neg := f < 0
+	width := fieldWidth
+	if neg {
+		f, width = -f, width-1
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±xx
+	mant, exp, _ := strings.Cut(e, "e")
+	digits := strings.Replace(mant, ".", "", 1)
+	x, _ := strconv.Atoi(exp)
+	decpt, n := x+1, len(digits) // value = 0.digits × 10^decpt
+	flen := n + 1                // the 'f' form's length
+	switch {
+	case decpt <= 0:
+		flen = 2 - decpt + n
+	case decpt >= n:
+		flen = decpt
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	if flen <= width && decpt >= -maxDecptFixed+1 && (decpt <= maxDecptFixed || n > decpt) {
+		switch {
+		case decpt <= 0:
+			b.WriteString("0.")
+			b.WriteString(strings.Repeat("0", -decpt))
+			b.WriteString(digits)
+		case decpt >= n:
+			b.WriteString(digits)
+			b.WriteString(strings.Repeat("0", decpt-n))
+			b.WriteString(".0")
+		default:
+			b.WriteString(digits[:decpt])
+			b.WriteByte('.')
+			b.WriteString(digits[decpt:])
+		}
+		return b.String()
+	}
+	b.WriteByte(digits[0])
+	if n > 1 {
+		b.WriteByte('.')
+		b.WriteString(digits[1:])
+	}
+	b.WriteByte('e')
+	b.WriteString(strconv.Itoa(x))
 	return b.String()
 }
 
