@@ -3,13 +3,13 @@ package protocol
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/signal"
 
 	"github.com/ferry-cdc/ferry/sdk"
 	pb "github.com/ferry-cdc/ferry/sdk/protocol/pluginv1"
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 )
@@ -57,7 +57,8 @@ func Serve(p sdk.Plugin) {
 // the kind its Info declares.
 func ServeConfig(p sdk.Plugin) (*plugin.ServeConfig, error) {
 	info := p.Info()
-	gp := &grpcPlugin{kind: info.Kind, impl: p}
+	hl := pluginLogger(string(info.Kind) + "." + info.Name)
+	gp := &grpcPlugin{kind: info.Kind, impl: p, log: newSlog(hl)}
 	var ok bool
 	switch info.Kind {
 	case sdk.KindSource:
@@ -81,12 +82,7 @@ func ServeConfig(p sdk.Plugin) (*plugin.ServeConfig, error) {
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {string(info.Kind): gp}},
 		GRPCServer:       newGRPCServer,
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       string(info.Kind) + "." + info.Name,
-			Output:     os.Stderr,
-			JSONFormat: true,
-			Level:      hclog.Info,
-		}),
+		Logger:           hl,
 	}, nil
 }
 
@@ -104,13 +100,15 @@ type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	kind sdk.Kind
 	impl sdk.Plugin
+	// log is the plugin's logger (plugin side only), handed over in Configure's sdk.Config.
+	log *slog.Logger
 }
 
 func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	if g.impl == nil {
 		return fmt.Errorf("no %s plugin to serve", g.kind)
 	}
-	ctl := controlServer{p: g.impl}
+	ctl := controlServer{p: g.impl, log: g.log}
 	if _, ok := g.impl.(sdk.Prechecker); ok {
 		ctl.caps = append(ctl.caps, capPrecheck)
 	}

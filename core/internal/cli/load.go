@@ -39,6 +39,9 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 	if f == nil || f.Pipeline == nil {
 		return nil, renderFail(w, diags, f)
 	}
+	if host.Pipeline == "" {
+		host.Pipeline = f.Pipeline.Name // plugins' log lines name their pipeline
+	}
 	// Check every plugin block that parsed even when the pipeline's own structure has
 	// errors, so one run of validate reports everything.
 	all := append(hcl.Diagnostics{}, diags...)
@@ -126,7 +129,7 @@ func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *conf
 			return nil, diags
 		}
 	}
-	if err := inst.Plugin.Configure(ctx, sdk.NewConfig(cfg)); err != nil {
+	if err := inst.Plugin.Configure(ctx, sdk.NewConfig(cfg).WithLogger(inst.Logger)); err != nil {
 		if attrs := sdk.AttributeErrors(err); len(attrs) > 0 {
 			diags = append(diags, b.AttributeDiagnostics(attrs)...)
 		}

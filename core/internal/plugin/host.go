@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"slices"
@@ -41,6 +42,10 @@ type Instance struct {
 	Info sdk.Info
 	// Location is "built-in", "built-in, out of process" or the executable's path.
 	Location string
+	// Logger is the plugin's logger, to hand over in Configure (sdk.Config.WithLogger): ferry's
+	// logger with the pipeline's and the plugin's name for a plugin in process, nil for one
+	// out of process (its own process has its logger, see protocol.Serve).
+	Logger *slog.Logger
 
 	client *goplugin.Client
 	tail   *logging.Tail
@@ -61,8 +66,10 @@ type Host struct {
 	// Env lists extra NAME=value variables for plugin processes. Plugins otherwise get an
 	// empty environment but for PATH, HOME, TMPDIR, TZ and LANG.
 	Env []string
-	// Logger receives plugin logs (each with the plugin's name).
+	// Logger receives plugin logs (each with the plugin's name and kind).
 	Logger *zap.Logger
+	// Pipeline, when set, names the pipeline in every plugin log line.
+	Pipeline string
 
 	mu      sync.Mutex
 	clients []*goplugin.Client
@@ -79,7 +86,7 @@ func (h *Host) Load(ctx context.Context, ref Ref) (*Instance, error) {
 	if b, ok := h.Registry.Lookup(ref.Kind, ref.Name); ok {
 		if !ref.OutOfProcess {
 			p := b.New()
-			return &Instance{Ref: ref, Plugin: p, Info: p.Info(), Location: "built-in"}, nil
+			return &Instance{Ref: ref, Plugin: p, Info: p.Info(), Location: "built-in", Logger: logging.Slog(h.pluginLogger(ref))}, nil
 		}
 		exe := h.Executable
 		if exe == "" {
@@ -120,23 +127,33 @@ func (h *Host) suggest(ref Ref) string {
 	return best
 }
 
-func (h *Host) pluginEnv() []string {
+// pluginLogger is the host's logger with the pipeline's and the plugin's fields.
+func (h *Host) pluginLogger(ref Ref) *zap.Logger {
+	logger := h.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if h.Pipeline != "" {
+		logger = logger.With(zap.String(logging.FieldPipeline, h.Pipeline))
+	}
+	return logger.With(zap.String(logging.FieldPlugin, ref.Name), zap.String(logging.FieldKind, string(ref.Kind)))
+}
+
+func (h *Host) pluginEnv(logger *zap.Logger) []string {
 	env := []string{}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
+	// The plugin logs only what ferry's level lets through.
+	env = append(env, protocol.LogLevelEnv+"="+logging.HCLogLevel(logger).String())
 	return append(env, h.Env...)
 }
 
 func (h *Host) launch(ctx context.Context, ref Ref, cmd *exec.Cmd, location string) (*Instance, error) {
-	cmd.Env = h.pluginEnv()
-	logger := h.Logger
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	logger = logger.With(zap.String(logging.FieldPlugin, ref.Name), zap.String(logging.FieldKind, string(ref.Kind)))
+	logger := h.pluginLogger(ref)
+	cmd.Env = h.pluginEnv(logger)
 	tail := logging.NewTail(TailLines)
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  protocol.Handshake,
