@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/grpclog"
 )
 
 // LogLevelEnv names the environment variable through which the host passes its log level
@@ -126,3 +128,32 @@ func appendArg(args []any, prefix string, a slog.Attr) []any {
 	}
 	return append(args, key, fmt.Sprint(v.Any()))
 }
+
+// routeLibraries points package log, slog's default logger and grpclog at l (see Serve).
+func routeLibraries(l hclog.Logger) {
+	lib := l.With("component", "library")
+	slog.SetDefault(newSlog(lib)) // also routes package log
+	grpclog.SetLoggerV2(grpcLogger{lib})
+}
+
+// grpcLogger is grpc-go's logger over hclog; grpc-go's info lines are chatter (debug).
+type grpcLogger struct{ l hclog.Logger }
+
+func sprint(args []any) string { return strings.TrimSpace(fmt.Sprintln(args...)) }
+
+func (g grpcLogger) Info(args ...any)                    { g.l.Debug(sprint(args)) }
+func (g grpcLogger) Infoln(args ...any)                  { g.l.Debug(sprint(args)) }
+func (g grpcLogger) Infof(format string, args ...any)    { g.l.Debug(fmt.Sprintf(format, args...)) }
+func (g grpcLogger) Warning(args ...any)                 { g.l.Warn(sprint(args)) }
+func (g grpcLogger) Warningln(args ...any)               { g.l.Warn(sprint(args)) }
+func (g grpcLogger) Warningf(format string, args ...any) { g.l.Warn(fmt.Sprintf(format, args...)) }
+func (g grpcLogger) Error(args ...any)                   { g.l.Error(sprint(args)) }
+func (g grpcLogger) Errorln(args ...any)                 { g.l.Error(sprint(args)) }
+func (g grpcLogger) Errorf(format string, args ...any)   { g.l.Error(fmt.Sprintf(format, args...)) }
+func (g grpcLogger) Fatal(args ...any)                   { g.l.Error(sprint(args)); os.Exit(1) }
+func (g grpcLogger) Fatalln(args ...any)                 { g.l.Error(sprint(args)); os.Exit(1) }
+func (g grpcLogger) Fatalf(format string, args ...any) {
+	g.l.Error(fmt.Sprintf(format, args...))
+	os.Exit(1)
+}
+func (g grpcLogger) V(l int) bool { return l <= 0 }

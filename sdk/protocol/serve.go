@@ -42,6 +42,10 @@ func VersionedPlugins() map[int]plugin.PluginSet {
 // Serve serves p to the ferry process that launched this binary, and returns when ferry ends
 // the plugin. It is a plugin binary's whole main. It exits the process when p is not a valid
 // plugin. Interrupts are ignored: the host drives shutdown.
+//
+// Serve also points the process-wide loggers that libraries use (package log, slog's default
+// logger, grpc-go's grpclog) at the plugin's logger, so their lines reach ferry's log as the
+// plugin's, with a level, instead of as plain text.
 func Serve(p sdk.Plugin) {
 	cfg, err := ServeConfig(p)
 	if err != nil {
@@ -49,6 +53,7 @@ func Serve(p sdk.Plugin) {
 		os.Exit(1)
 	}
 	signal.Ignore(os.Interrupt)
+	routeLibraries(cfg.Logger)
 	plugin.Serve(cfg)
 }
 

@@ -50,7 +50,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "Error:", ee.err)
+			if g.logger != nil && g.logFormat == "json" {
+				// stderr stays one JSON object a line (log collectors parse it)
+				g.logger.Error(ee.err.Error(), zap.Int("exit_code", ee.code))
+				_ = g.logger.Sync()
+			} else {
+				fmt.Fprintln(stderr, "Error:", ee.err)
+			}
 		}
 		return ee.code
 	}
@@ -79,6 +85,7 @@ Exit codes: 0 success, 1 the pipeline failed while running, 2 wrong usage,
 				return withCode(ExitUsage, err)
 			}
 			g.logger = l
+			logging.RouteLibraries(l)
 			return nil
 		},
 	}
