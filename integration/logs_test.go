@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -21,7 +23,8 @@ import (
 // runJSONLogs runs `ferry --log-format json run --no-precheck cfg` (stopped with SIGINT after
 // stopAfter when it has not ended by then) and returns stderr's lines, each decoded; a line
 // that is not a JSON object fails the test (B15: the client libraries' lines bypassed zap).
-func runJSONLogs(t *testing.T, cfg string, stopAfter time.Duration, extra ...string) []map[string]any {
+// With statusAddr, it also returns the last /status read before the stop.
+func runJSONLogs(t *testing.T, cfg string, stopAfter time.Duration, statusAddr string, extra ...string) ([]map[string]any, map[string]any) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.hcl")
@@ -29,7 +32,7 @@ func runJSONLogs(t *testing.T, cfg string, stopAfter time.Duration, extra ...str
 		t.Fatal(err)
 	}
 	args := append([]string{"--log-format", "json"}, extra...)
-	args = append(args, "run", "--no-precheck", "--status-addr", "", path)
+	args = append(args, "run", "--no-precheck", "--status-addr", statusAddr, path)
 	ctx, cancel := context.WithTimeout(context.Background(), stopAfter+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ferryBinary(t), args...)
@@ -41,11 +44,31 @@ func runJSONLogs(t *testing.T, cfg string, stopAfter time.Duration, extra ...str
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(stopAfter):
-		_ = cmd.Process.Signal(os.Interrupt)
-		<-done
+	var st map[string]any
+	poll := time.NewTicker(500 * time.Millisecond)
+	defer poll.Stop()
+	stop := time.After(stopAfter)
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-poll.C:
+			if statusAddr == "" {
+				continue
+			}
+			if resp, err := http.Get("http://" + statusAddr + "/status"); err == nil {
+				var m map[string]any
+				if json.NewDecoder(resp.Body).Decode(&m) == nil {
+					st = m
+				}
+				resp.Body.Close()
+			}
+		case <-stop:
+			_ = cmd.Process.Signal(os.Interrupt)
+			<-done
+			break wait
+		}
 	}
 	var out []map[string]any
 	sc := bufio.NewScanner(&stderr)
@@ -59,7 +82,7 @@ func runJSONLogs(t *testing.T, cfg string, stopAfter time.Duration, extra ...str
 		}
 		out = append(out, m)
 	}
-	return out
+	return out, st
 }
 
 // componentLines returns the lines of library component c, checking that each carries
@@ -87,7 +110,7 @@ func componentLines(t *testing.T, lines []map[string]any, c, plugin string) []ma
 func TestJSONLogsFromLibraries(t *testing.T) {
 	for _, oop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("rocketmq-client-go/out_of_process=%v", oop), func(t *testing.T) {
-			lines := runJSONLogs(t, fmt.Sprintf(`pipeline "logs" {
+			lines, _ := runJSONLogs(t, fmt.Sprintf(`pipeline "logs" {
   source "generator" {
     rows  = 5
     count = 10
@@ -103,7 +126,7 @@ func TestJSONLogsFromLibraries(t *testing.T) {
     dir = "cp"
   }
 }
-`, oop), 20*time.Second)
+`, oop), 20*time.Second, "")
 			if got := componentLines(t, lines, "rocketmq-client-go", "rocketmq"); len(got) == 0 {
 				t.Errorf("no rocketmq-client-go line among %v", lines)
 			}
@@ -130,7 +153,7 @@ func TestJSONLogsFromLibraries(t *testing.T) {
 				c.Close()
 			}
 		}()
-		lines := runJSONLogs(t, `pipeline "logs" {
+		lines, _ := runJSONLogs(t, `pipeline "logs" {
   source "oceanbase" {
     address  = "127.0.0.1:13992"
     user     = "u"
@@ -145,7 +168,7 @@ func TestJSONLogsFromLibraries(t *testing.T) {
     dir = "cp"
   }
 }
-`, 40*time.Second)
+`, 40*time.Second, "")
 		if got := componentLines(t, lines, "go-sql-driver", "oceanbase"); len(got) == 0 {
 			t.Errorf("no go-sql-driver line among %v", lines)
 		}
@@ -164,7 +187,7 @@ func TestJSONLogsFromLibraries(t *testing.T) {
 		harness.DropDatabase(t, dbName)
 		db := harness.OpenMariaDB(t, dbName)
 		execAll(t, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
-		lines := runJSONLogs(t, fmt.Sprintf(`pipeline "logs" {
+		lines, st := runJSONLogs(t, fmt.Sprintf(`pipeline "logs" {
   source "oceanbase" {
     out_of_process = true
     address        = %q
@@ -180,9 +203,25 @@ func TestJSONLogsFromLibraries(t *testing.T) {
     dir = "cp"
   }
 }
-`, env.MariaDBAddr, env.MariaDBUser, env.MariaDBPassword, dbName), 6*time.Second, "--log-level", "debug")
+`, env.MariaDBAddr, env.MariaDBUser, env.MariaDBPassword, dbName), 6*time.Second, "127.0.0.1:13995", "--log-level", "debug")
 		if got := componentLines(t, lines, "go-mysql", "oceanbase"); len(got) == 0 {
 			t.Errorf("no go-mysql line among %v", lines)
+		}
+		// The checkpoint position as text (sdk.PositionDescriber, through the protocol): in
+		// the start and stop lines and in /status.
+		binlogPos := regexp.MustCompile(`^\S+\.\d+:\d+( gtid \S+)?`)
+		var stopped map[string]any
+		for _, m := range lines {
+			if m["msg"] == "pipeline stopped" {
+				stopped = m
+			}
+		}
+		if p, _ := stopped["position"].(string); !binlogPos.MatchString(p) {
+			t.Errorf("stop line's position is not file:offset: %v", stopped)
+		}
+		t.Logf("stop line position %v; /status position_text %v", stopped["position"], st["position_text"])
+		if p, _ := st["position_text"].(string); !binlogPos.MatchString(p) {
+			t.Errorf("/status position_text is not file:offset: %v", st)
 		}
 	})
 }

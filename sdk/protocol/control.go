@@ -28,6 +28,8 @@ const (
 	capSourceSnapshotProgress = "source.snapshot_progress"
 	// capSourceResnapshot: the source implements sdk.Resnapshotter.
 	capSourceResnapshot = "source.resnapshot"
+	// capSourceDescribePosition: the source implements sdk.PositionDescriber.
+	capSourceDescribePosition = "source.describe_position"
 )
 
 // controlServer serves the calls every kind has. Each kind's server embeds it.

@@ -135,6 +135,9 @@ func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 		if _, ok := src.(sdk.Resnapshotter); ok {
 			ctl.caps = append(ctl.caps, capSourceResnapshot)
 		}
+		if _, ok := src.(sdk.PositionDescriber); ok {
+			ctl.caps = append(ctl.caps, capSourceDescribePosition)
+		}
 		pb.RegisterSourceServer(s, &sourceServer{controlServer: ctl, impl: src})
 	case sdk.KindFilter:
 		pb.RegisterFilterServer(s, &filterServer{controlServer: ctl, impl: g.impl.(sdk.Filter)})

@@ -144,6 +144,9 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	if pr, ok := l.source.Plugin.(sdk.ProgressReporter); ok {
 		tracker.SetProgressSource(pr.SnapshotProgress)
 	}
+	if pd, ok := l.source.Plugin.(sdk.PositionDescriber); ok {
+		tracker.SetPositionDescriber(pd.DescribePosition)
+	}
 	tracker.SetLimits(status.Limits{
 		FullRowsPerSecond: p.Limits.Full.RowsPerSecond, FullBytesPerSecond: p.Limits.Full.BytesPerSecond,
 		IncrementalRowsPerSecond: p.Limits.Incremental.RowsPerSecond, IncrementalBytesPerSecond: p.Limits.Incremental.BytesPerSecond,

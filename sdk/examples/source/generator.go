@@ -124,6 +124,15 @@ func (g *Generator) Open(ctx context.Context, req sdk.OpenRequest) error {
 	return nil
 }
 
+// DescribePosition implements sdk.PositionDescriber: "change N" (N changes delivered).
+func (g *Generator) DescribePosition(_ context.Context, pos change.Position) (string, error) {
+	seq, err := ParsePosition(pos)
+	if err != nil {
+		return "", err
+	}
+	return "change " + strconv.FormatUint(seq, 10), nil
+}
+
 // Read returns the next batch; io.EOF after count changes.
 func (g *Generator) Read(ctx context.Context) (*change.Batch, error) {
 	if g.st == nil {
