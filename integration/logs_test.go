@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,4 +225,62 @@ func TestJSONLogsFromLibraries(t *testing.T) {
 			t.Errorf("/status position_text is not file:offset: %v", st)
 		}
 	})
+}
+
+// TestSnapshotProgressLogged: without a terminal, a snapshot logs its progress every few
+// seconds (rows, percent, rate, ETA, the tables being read) and a "snapshot done" line.
+func TestSnapshotProgressLogged(t *testing.T) {
+	env := harness.RequireTestbed(t, harness.MariaDB)
+	const dbName = "ferry_progress_log"
+	harness.DropDatabase(t, dbName)
+	db := harness.OpenMariaDB(t, dbName)
+	execAll(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))",
+		"INSERT INTO t SELECT seq, 'x' FROM seq_1_to_20000")
+	lines, _ := runJSONLogs(t, fmt.Sprintf(`pipeline "logs" {
+  source "oceanbase" {
+    address    = %q
+    user       = %q
+    password   = %q
+    tables     = ["%s.t"]
+    chunk_size = 500
+  }
+  serializer "jsonl" {}
+  sink "file" {
+    path = "out.jsonl"
+  }
+  limits {
+    full {
+      rows_per_second = 1000
+    }
+  }
+  checkpoint {
+    dir = "cp"
+  }
+}
+`, env.MariaDBAddr, env.MariaDBUser, env.MariaDBPassword, dbName), 25*time.Second, "")
+	var progress, done map[string]any
+	for _, m := range lines {
+		switch m["msg"] {
+		case "snapshot progress":
+			if progress == nil || progress["reading"] == nil {
+				progress = m
+			}
+		case "snapshot done":
+			done = m
+		}
+	}
+	t.Logf("progress %v; done %v", progress, done)
+	if progress == nil {
+		for _, m := range lines {
+			t.Log(m)
+		}
+	}
+	if progress == nil || progress["pipeline"] != "logs" || progress["tables_done"] != "0/1" ||
+		!strings.HasSuffix(fmt.Sprint(progress["percent"]), "%") || progress["rows_per_second"] == nil ||
+		!strings.HasPrefix(fmt.Sprint(progress["reading"]), dbName+".t ") {
+		t.Errorf("no progress line: %v", progress)
+	}
+	if done == nil || done["rows"] != float64(20000) {
+		t.Errorf("no snapshot done line for 20000 rows: %v", done)
+	}
 }

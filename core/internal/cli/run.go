@@ -215,6 +215,10 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	tctx, tcancel := context.WithCancel(context.Background())
 	defer tcancel()
 	tracker.Start(tctx)
+	if con == nil {
+		// no progress bar: the snapshot's progress goes to the log
+		tracker.LogProgress(tctx, status.ProgressLogInterval)
+	}
 	if con != nil {
 		con.SetTracker(tracker)
 		con.Start(tctx)

@@ -45,7 +45,7 @@ type Snapshot struct {
 	// PositionText is Position as the source describes it (sdk.PositionDescriber), for
 	// people: "mysql-bin.000003:4711 gtid 0-1-42"; empty when the source cannot.
 	PositionText string    `json:"position_text,omitempty"`
-	SavedAt  time.Time `json:"saved_at,omitzero"`
+	SavedAt      time.Time `json:"saved_at,omitzero"`
 	// LastCommitTime is the commit time of the newest change the sink acknowledged.
 	LastCommitTime time.Time `json:"last_commit_time,omitzero"`
 
