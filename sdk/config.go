@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -12,12 +13,41 @@ import (
 // Config is a plugin's decoded configuration: a JSON object with one member per attribute
 // that is set or has a default. Durations are Go duration strings, sizes are numbers of
 // bytes, secrets are plain strings (decode them into Secret).
+//
+// A Config also carries the plugin's logger (see Logger).
 type Config struct {
 	raw json.RawMessage
+	log *slog.Logger
 }
 
 // NewConfig wraps a JSON object.
 func NewConfig(raw []byte) Config { return Config{raw: raw} }
+
+// Logger returns the plugin's logger: keep it in Configure and log through it from then on
+// (Open, Read, Write, background goroutines). Its records reach ferry's log with the
+// pipeline's and the plugin's name and kind, at their level, in the format the user chose
+// (--log-format json gives one JSON object a line), and only when --log-level lets them
+// through (Enabled is cheap to ask). In process the records go straight into ferry's logger;
+// out of process they cross go-plugin's log channel (the plugin's stderr, as hclog JSON).
+//
+// Log what an operator wants to see: reconnects, retries, a DDL statement applied, progress of
+// long work; Debug for detail. Name fields with the keys ferry uses ("table", "position",
+// "attempt", "error") and never log a secret's value (Secret prints "***").
+//
+// Without a host (a plugin's own unit tests) the logger discards everything.
+func (c Config) Logger() *slog.Logger {
+	if c.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.log
+}
+
+// WithLogger returns the configuration carrying l as the plugin's logger (the host and test
+// harnesses call it; a plugin has no need to).
+func (c Config) WithLogger(l *slog.Logger) Config {
+	c.log = l
+	return c
+}
 
 // JSON returns the configuration's JSON text. It may contain secrets: never log it.
 func (c Config) JSON() []byte { return c.raw }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -27,12 +28,15 @@ const (
 	capSourceSnapshotProgress = "source.snapshot_progress"
 	// capSourceResnapshot: the source implements sdk.Resnapshotter.
 	capSourceResnapshot = "source.resnapshot"
+	// capSourceDescribePosition: the source implements sdk.PositionDescriber.
+	capSourceDescribePosition = "source.describe_position"
 )
 
 // controlServer serves the calls every kind has. Each kind's server embeds it.
 type controlServer struct {
 	p    sdk.Plugin
 	caps []string
+	log  *slog.Logger
 }
 
 func (s *controlServer) Info(context.Context, *pb.InfoRequest) (*pb.InfoResponse, error) {
@@ -48,7 +52,7 @@ func (s *controlServer) Spec(context.Context, *pb.SpecRequest) (*pb.SpecResponse
 }
 
 func (s *controlServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	err := s.p.Configure(ctx, sdk.NewConfig(req.Config))
+	err := s.p.Configure(ctx, sdk.NewConfig(req.Config).WithLogger(s.log))
 	resp := &pb.ConfigureResponse{Diagnostics: diagnosticsToPB(err, nil)}
 	if os, ok := s.p.(sdk.OrderScoper); ok && err == nil {
 		resp.OrderScope = string(os.OrderScope())

@@ -22,11 +22,12 @@
 // served value implements the interface: "precheck" (sdk.Prechecker), and for a source
 // "source.ack" (sdk.SourceAcker), "source.list_tables" (sdk.TableLister),
 // "source.set_tables" (sdk.TableSelector), "source.snapshot_progress"
-// (sdk.ProgressReporter) and "source.resnapshot" (sdk.Resnapshotter). The host calls an
+// (sdk.ProgressReporter), "source.resnapshot" (sdk.Resnapshotter) and
+// "source.describe_position" (sdk.PositionDescriber). The host calls an
 // optional method only when the plugin lists its capability. The host's adapter implements every optional interface of its kind whatever
 // the plugin has, and answers for a plugin without the capability itself: Precheck, Ack and
-// SnapshotProgress do nothing and return nil; ListTables, SetTables and Resnapshot return an
-// error wrapping sdk.ErrNotSupported. SetTables, Resnapshot and SnapshotProgress may be
+// SnapshotProgress do nothing and return nil; ListTables, SetTables, Resnapshot and
+// DescribePosition return an error wrapping sdk.ErrNotSupported. SetTables, Resnapshot and SnapshotProgress may be
 // called concurrently with the Read stream; gRPC serves each call on its own goroutine.
 //
 // Errors cross the boundary as their text; io.EOF, context.Canceled,

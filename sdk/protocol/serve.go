@@ -3,13 +3,13 @@ package protocol
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/signal"
 
 	"github.com/ferry-cdc/ferry/sdk"
 	pb "github.com/ferry-cdc/ferry/sdk/protocol/pluginv1"
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 )
@@ -42,6 +42,10 @@ func VersionedPlugins() map[int]plugin.PluginSet {
 // Serve serves p to the ferry process that launched this binary, and returns when ferry ends
 // the plugin. It is a plugin binary's whole main. It exits the process when p is not a valid
 // plugin. Interrupts are ignored: the host drives shutdown.
+//
+// Serve also points the process-wide loggers that libraries use (package log, slog's default
+// logger, grpc-go's grpclog) at the plugin's logger, so their lines reach ferry's log as the
+// plugin's, with a level, instead of as plain text.
 func Serve(p sdk.Plugin) {
 	cfg, err := ServeConfig(p)
 	if err != nil {
@@ -49,6 +53,7 @@ func Serve(p sdk.Plugin) {
 		os.Exit(1)
 	}
 	signal.Ignore(os.Interrupt)
+	routeLibraries(cfg.Logger)
 	plugin.Serve(cfg)
 }
 
@@ -57,7 +62,8 @@ func Serve(p sdk.Plugin) {
 // the kind its Info declares.
 func ServeConfig(p sdk.Plugin) (*plugin.ServeConfig, error) {
 	info := p.Info()
-	gp := &grpcPlugin{kind: info.Kind, impl: p}
+	hl := pluginLogger(string(info.Kind) + "." + info.Name)
+	gp := &grpcPlugin{kind: info.Kind, impl: p, log: newSlog(hl)}
 	var ok bool
 	switch info.Kind {
 	case sdk.KindSource:
@@ -81,12 +87,7 @@ func ServeConfig(p sdk.Plugin) (*plugin.ServeConfig, error) {
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {string(info.Kind): gp}},
 		GRPCServer:       newGRPCServer,
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       string(info.Kind) + "." + info.Name,
-			Output:     os.Stderr,
-			JSONFormat: true,
-			Level:      hclog.Info,
-		}),
+		Logger:           hl,
 	}, nil
 }
 
@@ -104,13 +105,15 @@ type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	kind sdk.Kind
 	impl sdk.Plugin
+	// log is the plugin's logger (plugin side only), handed over in Configure's sdk.Config.
+	log *slog.Logger
 }
 
 func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	if g.impl == nil {
 		return fmt.Errorf("no %s plugin to serve", g.kind)
 	}
-	ctl := controlServer{p: g.impl}
+	ctl := controlServer{p: g.impl, log: g.log}
 	if _, ok := g.impl.(sdk.Prechecker); ok {
 		ctl.caps = append(ctl.caps, capPrecheck)
 	}
@@ -131,6 +134,9 @@ func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 		}
 		if _, ok := src.(sdk.Resnapshotter); ok {
 			ctl.caps = append(ctl.caps, capSourceResnapshot)
+		}
+		if _, ok := src.(sdk.PositionDescriber); ok {
+			ctl.caps = append(ctl.caps, capSourceDescribePosition)
 		}
 		pb.RegisterSourceServer(s, &sourceServer{controlServer: ctl, impl: src})
 	case sdk.KindFilter:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferry-cdc/ferry/sdk"
+	"github.com/ferry-cdc/ferry/sdk/change"
 	pb "github.com/ferry-cdc/ferry/sdk/protocol/pluginv1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -226,4 +227,34 @@ func (c *sourceClient) Resnapshot(ctx context.Context, tables []string) error {
 		}
 	}
 	return nil
+}
+
+// ---- sdk.PositionDescriber ----
+
+var _ sdk.PositionDescriber = (*sourceClient)(nil)
+
+// DescribePosition calls the source's sdk.PositionDescriber.
+func (s *sourceServer) DescribePosition(ctx context.Context, req *pb.DescribePositionRequest) (*pb.DescribePositionResponse, error) {
+	pd, ok := s.impl.(sdk.PositionDescriber)
+	if !ok {
+		return &pb.DescribePositionResponse{Error: errorToPB(s.notSupported("sdk.PositionDescriber"))}, nil
+	}
+	text, err := pd.DescribePosition(ctx, req.Position)
+	return &pb.DescribePositionResponse{Text: text, Error: errorToPB(err)}, nil
+}
+
+// DescribePosition asks the plugin source to describe a position (sdk.PositionDescriber). For
+// a plugin without the ability it returns an error wrapping sdk.ErrNotSupported.
+func (c *sourceClient) DescribePosition(ctx context.Context, pos change.Position) (string, error) {
+	if !c.has(capSourceDescribePosition) {
+		return "", c.notSupported("sdk.PositionDescriber")
+	}
+	resp, err := c.rpc.DescribePosition(ctx, &pb.DescribePositionRequest{Position: pos})
+	if err != nil {
+		return "", c.optionalCallError(ctx, "DescribePosition", "sdk.PositionDescriber", err)
+	}
+	if err := errorFromPB(resp.Error); err != nil {
+		return "", err
+	}
+	return resp.Text, nil
 }

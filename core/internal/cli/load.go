@@ -49,6 +49,9 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		g.collect.addTo(diags, f)
 		return nil, renderFail(w, diags, f)
 	}
+	if host.Pipeline == "" {
+		host.Pipeline = f.Pipeline.Name // plugins' log lines name their pipeline
+	}
 	// Check every plugin block that parsed even when the pipeline's own structure has
 	// errors, so one run of validate reports everything.
 	all := append(hcl.Diagnostics{}, diags...)
@@ -163,7 +166,7 @@ func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *conf
 			return nil, diags
 		}
 	}
-	if err := inst.Plugin.Configure(ctx, sdk.NewConfig(cfg)); err != nil {
+	if err := inst.Plugin.Configure(ctx, sdk.NewConfig(cfg).WithLogger(inst.Logger)); err != nil {
 		attrs := sdk.AttributeErrors(err)
 		if quiet != nil && len(attrs) > 0 {
 			var keep []*sdk.AttributeError

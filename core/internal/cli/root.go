@@ -55,7 +55,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "Error:", g.secrets.Redact(ee.err.Error()))
+			if g.logger != nil && g.logFormat == "json" {
+				// stderr stays one JSON object a line (log collectors parse it); the
+				// logger masks secrets (logging.Redacting)
+				g.logger.Error(ee.err.Error(), zap.Int("exit_code", ee.code))
+				_ = g.logger.Sync()
+			} else {
+				fmt.Fprintln(stderr, "Error:", g.secrets.Redact(ee.err.Error()))
+			}
 		}
 		return ee.code
 	}
@@ -84,6 +91,8 @@ Exit codes: 0 success, 1 the pipeline failed while running, 2 wrong usage,
 				return withCode(ExitUsage, err)
 			}
 			g.logger = logging.Redacting(l, &g.secrets)
+			// the client libraries' lines go through the same logger, masked too
+			logging.RouteLibraries(g.logger)
 			return nil
 		},
 	}

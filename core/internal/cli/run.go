@@ -150,6 +150,9 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	if pr, ok := l.source.Plugin.(sdk.ProgressReporter); ok {
 		tracker.SetProgressSource(pr.SnapshotProgress)
 	}
+	if pd, ok := l.source.Plugin.(sdk.PositionDescriber); ok {
+		tracker.SetPositionDescriber(pd.DescribePosition)
+	}
 	tracker.SetLimits(status.Limits{
 		FullRowsPerSecond: p.Limits.Full.RowsPerSecond, FullBytesPerSecond: p.Limits.Full.BytesPerSecond,
 		IncrementalRowsPerSecond: p.Limits.Incremental.RowsPerSecond, IncrementalBytesPerSecond: p.Limits.Incremental.BytesPerSecond,
@@ -218,6 +221,10 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	tctx, tcancel := context.WithCancel(context.Background())
 	defer tcancel()
 	tracker.Start(tctx)
+	if con == nil {
+		// no progress bar: the snapshot's progress goes to the log
+		tracker.LogProgress(tctx, status.ProgressLogInterval)
+	}
 	if con != nil {
 		con.SetTracker(tracker)
 		con.Start(tctx)

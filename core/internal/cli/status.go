@@ -101,9 +101,12 @@ func printStatus(w io.Writer, s status.Snapshot) {
 		phase += ", " + s.Stage
 	}
 	row("phase", fmt.Sprintf("%s (up %s)", phase, s.Now.Sub(s.StartedAt).Round(time.Second)))
-	pos := s.Position
-	if len(pos) > 48 {
-		pos = pos[:48] + "…"
+	pos := s.PositionText
+	if pos == "" {
+		pos = s.Position
+		if len(pos) > 48 {
+			pos = pos[:48] + "…"
+		}
 	}
 	if s.SavedAt.IsZero() {
 		row("checkpoint", "none saved yet")

@@ -106,3 +106,14 @@ func TestStatusNoPipeline(t *testing.T) {
 		t.Errorf("code %d: %s", code, errOut)
 	}
 }
+
+func TestStatusPrintsPositionText(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := status.Snapshot{Pipeline: "orders", Phase: status.PhaseRunning, StartedAt: now, Now: now, SavedAt: now,
+		Position: "4f03001a6d7973716c2d62696e2e30303030303300000000126700", PositionText: "mysql-bin.000003:4711 gtid 0-1-42"}
+	var b strings.Builder
+	printStatus(&b, s)
+	if !strings.Contains(b.String(), "checkpoint       mysql-bin.000003:4711 gtid 0-1-42 (saved 0s ago)") {
+		t.Errorf("position not shown as text:\n%s", b.String())
+	}
+}

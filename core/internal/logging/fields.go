@@ -12,4 +12,6 @@ const (
 	FieldAttempt  = "attempt"
 	FieldFile     = "file"
 	FieldPath     = "path"
+	// FieldComponent names a library inside ferry or a plugin whose line it is.
+	FieldComponent = "component"
 )

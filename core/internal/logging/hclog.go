@@ -26,10 +26,11 @@ type HCLog struct {
 
 // NewHCLog returns an hclog.Logger writing to z. tail, if non-nil, records the last lines.
 func NewHCLog(z *zap.Logger, tail *Tail) *HCLog {
-	return &HCLog{z: z, level: levelFromZap(z), tail: tail}
+	return &HCLog{z: z, level: HCLogLevel(z), tail: tail}
 }
 
-func levelFromZap(z *zap.Logger) hclog.Level {
+// HCLogLevel is the hclog level that lets through what z logs.
+func HCLogLevel(z *zap.Logger) hclog.Level {
 	switch {
 	case z.Core().Enabled(zapcore.DebugLevel):
 		return hclog.Debug
@@ -48,6 +49,12 @@ func (h *HCLog) fields(args []any) []zap.Field {
 	for i := 0; i+1 < len(all); i += 2 {
 		k, ok := all[i].(string)
 		if !ok {
+			continue
+		}
+		switch k {
+		case "@module", "@caller", "timestamp":
+			// hclog's own keys in a plugin's JSON lines (go-plugin adds the line's timestamp):
+			// ferry's fields already say which plugin, and zap stamps the time.
 			continue
 		}
 		if k == FieldPlugin || k == FieldKind {

@@ -178,7 +178,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		return p.startErr(ctx, errors.Join(openErr, closeSource(), closeSink()))
 	}
 	close(p.opened)
-	p.log.Info("pipeline started", zap.String(logging.FieldPosition, formatPosition(resume)),
+	p.log.Info("pipeline started", zap.String(logging.FieldPosition, p.describePosition(resume)),
 		zap.String("source", p.names.source), zap.String("sink", p.names.sink),
 		zap.String("order_scope", string(p.scope)),
 		zap.Int("writers_full", p.phases.full.Writers), zap.Int("writers_incremental", p.phases.incr.Writers),
@@ -194,7 +194,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 
 	st := p.Stats()
 	fields := []zap.Field{
-		zap.String(logging.FieldPosition, formatPosition(st.Committed)),
+		zap.String(logging.FieldPosition, p.describePosition(st.Committed)),
 		zap.Uint64("batches_read", st.BatchesRead), zap.Uint64("changes_read", st.ChangesRead),
 		zap.Uint64("records_written", st.RecordsWritten), zap.Uint64("retries", st.Retries),
 	}
@@ -214,6 +214,31 @@ func (p *Pipeline) startErr(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// describePosition renders a position for logs as the source describes it
+// (sdk.PositionDescriber), else as formatPosition does.
+func (p *Pipeline) describePosition(pos change.Position) string {
+	if pos == nil {
+		return ""
+	}
+	if d, ok := p.cfg.Source.(sdk.PositionDescriber); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), describeTimeout)
+		defer cancel()
+		var text string
+		err := protect(func() error {
+			var err error
+			text, err = d.DescribePosition(ctx, pos)
+			return err
+		})
+		if err == nil && text != "" {
+			return text
+		}
+	}
+	return formatPosition(pos)
+}
+
+// describeTimeout bounds a source's DescribePosition (a call to a plugin process).
+const describeTimeout = 2 * time.Second
 
 // formatPosition renders an opaque position for logs: as text when it is printable, else
 // in hex.

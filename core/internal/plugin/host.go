@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"slices"
@@ -44,6 +45,10 @@ type Instance struct {
 	Info sdk.Info
 	// Location is "built-in", "built-in, out of process" or the executable's path.
 	Location string
+	// Logger is the plugin's logger, to hand over in Configure (sdk.Config.WithLogger): ferry's
+	// logger with the pipeline's and the plugin's name for a plugin in process, nil for one
+	// out of process (its own process has its logger, see protocol.Serve).
+	Logger *slog.Logger
 
 	client *goplugin.Client
 	tail   *logging.Tail
@@ -64,7 +69,7 @@ type Host struct {
 	// Env lists extra NAME=value variables for plugin processes. Plugins otherwise get an
 	// empty environment but for PATH, HOME, TMPDIR, TZ and LANG.
 	Env []string
-	// Logger receives plugin logs (each with the plugin's name).
+	// Logger receives plugin logs (each with the plugin's name and kind).
 	Logger *zap.Logger
 	// HandshakeTimeout bounds the wait for a started process to answer the plugin handshake
 	// (default DefaultHandshakeTimeout).
@@ -72,6 +77,9 @@ type Host struct {
 
 	// waitReport is how often a pending handshake is logged (default handshakeReport).
 	waitReport time.Duration
+
+	// Pipeline, when set, names the pipeline in every plugin log line.
+	Pipeline string
 
 	mu      sync.Mutex
 	clients []*process
@@ -127,7 +135,7 @@ func (h *Host) Load(ctx context.Context, ref Ref) (*Instance, error) {
 	if b, ok := h.Registry.Lookup(ref.Kind, ref.Name); ok {
 		if !ref.OutOfProcess {
 			p := b.New()
-			return &Instance{Ref: ref, Plugin: p, Info: p.Info(), Location: "built-in"}, nil
+			return &Instance{Ref: ref, Plugin: p, Info: p.Info(), Location: "built-in", Logger: logging.Slog(h.pluginLogger(ref))}, nil
 		}
 		exe := h.Executable
 		if exe == "" {
@@ -168,26 +176,36 @@ func (h *Host) suggest(ref Ref) string {
 	return best
 }
 
-func (h *Host) pluginEnv() []string {
+// pluginLogger is the host's logger with the pipeline's and the plugin's fields.
+func (h *Host) pluginLogger(ref Ref) *zap.Logger {
+	logger := h.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if h.Pipeline != "" {
+		logger = logger.With(zap.String(logging.FieldPipeline, h.Pipeline))
+	}
+	return logger.With(zap.String(logging.FieldPlugin, ref.Name), zap.String(logging.FieldKind, string(ref.Kind)))
+}
+
+func (h *Host) pluginEnv(logger *zap.Logger) []string {
 	env := []string{}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
+	// The plugin logs only what ferry's level lets through.
+	env = append(env, protocol.LogLevelEnv+"="+logging.HCLogLevel(logger).String())
 	return append(env, h.Env...)
 }
 
 func (h *Host) launch(ctx context.Context, ref Ref, cmd *exec.Cmd, location string) (*Instance, error) {
-	cmd.Env = h.pluginEnv()
+	logger := h.pluginLogger(ref)
+	cmd.Env = h.pluginEnv(logger)
 	// Its own process group: the host can kill a wrapper script's children too, and the
 	// terminal's Ctrl-C reaches only ferry, which drives the plugins' shutdown.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logger := h.Logger
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	logger = logger.With(zap.String(logging.FieldPlugin, ref.Name), zap.String(logging.FieldKind, string(ref.Kind)))
 	tail := logging.NewTail(TailLines)
 	timeout := h.HandshakeTimeout
 	if timeout <= 0 {

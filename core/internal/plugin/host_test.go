@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ferry-cdc/ferry/sdk"
@@ -279,4 +281,83 @@ func TestCheckCrashLeavesLiveErrorsAlone(t *testing.T) {
 		t.Errorf("in-process error rewritten: %v", got)
 	}
 	var _ = change.Position(nil)
+}
+
+// A plugin's sdk.Config.Logger reaches the host's zap logger with the pipeline's and the
+// plugin's fields and its level, whether the plugin runs in process, served out of process by
+// ferry itself, or as an external executable; debug lines pass only when the host logs debug.
+func TestPluginLoggerBothWays(t *testing.T) {
+	for _, level := range []zapcore.Level{zap.DebugLevel, zap.InfoLevel} {
+		for _, ref := range []Ref{
+			{Kind: sdk.KindSource, Name: "generator"},
+			{Kind: sdk.KindSource, Name: "generator", OutOfProcess: true},
+			{Kind: sdk.KindSource, Name: "generator", Path: filepath.Join(bins(t), "ferry-source-generator")},
+		} {
+			t.Run(level.String()+"/"+location(ref), func(t *testing.T) {
+				core, logs := observer.New(level)
+				h := testHost(t, zap.New(core))
+				h.Pipeline = "p1"
+				ctx := context.Background()
+				inst, err := h.Load(ctx, ref)
+				if err != nil {
+					t.Fatal(err)
+				}
+				src := inst.Plugin.(sdk.Source)
+				cfg := sdk.NewConfig([]byte(`{"rows":1,"count":2,"rate":5}`)).WithLogger(inst.Logger)
+				if err := src.Configure(ctx, cfg); err != nil {
+					t.Fatal(err)
+				}
+				if err := src.Open(ctx, sdk.OpenRequest{Pipeline: "p1"}); err != nil {
+					t.Fatal(err)
+				}
+				defer src.Close(ctx)
+				find := func(msg string) *observer.LoggedEntry {
+					for _, e := range logs.All() {
+						if e.Message == msg {
+							return &e
+						}
+					}
+					return nil
+				}
+				var info *observer.LoggedEntry
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+					if info = find("generating changes"); info != nil {
+						break
+					}
+				}
+				if info == nil {
+					t.Fatalf("plugin log line not received; got %d entries", logs.Len())
+				}
+				m := info.ContextMap()
+				if info.Level != zap.InfoLevel || m["pipeline"] != "p1" || m["plugin"] != "generator" || m["kind"] != "source" {
+					t.Errorf("entry %v %v", info.Level, m)
+				}
+				if r, ok := m["rate"].(float64); !ok || r != 5 || fmt.Sprint(m["count"]) != "2" {
+					t.Errorf("fields %v", m)
+				}
+				for _, k := range []string{"@module", "timestamp"} {
+					if _, ok := m[k]; ok {
+						t.Errorf("hclog key %s kept: %v", k, m)
+					}
+				}
+				debug := find("generator state ready") // logged before the info line
+				if level == zap.DebugLevel && (debug == nil || debug.Level != zap.DebugLevel) {
+					t.Errorf("debug line %v with the host at debug", debug)
+				}
+				if level == zap.InfoLevel && debug != nil {
+					t.Errorf("debug line logged with the host at info")
+				}
+			})
+		}
+	}
+}
+
+func location(r Ref) string {
+	switch {
+	case r.Path != "":
+		return "external"
+	case r.OutOfProcess:
+		return "out-of-process"
+	}
+	return "in-process"
 }

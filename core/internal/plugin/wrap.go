@@ -129,6 +129,15 @@ func (w *wrappedSource) Resnapshot(ctx context.Context, tables []string) error {
 	return sdk.ErrNotSupported
 }
 
+// DescribePosition forwards to the plugin when its source describes positions.
+func (w *wrappedSource) DescribePosition(ctx context.Context, pos change.Position) (string, error) {
+	if d, ok := w.s.(sdk.PositionDescriber); ok {
+		text, err := d.DescribePosition(ctx, pos)
+		return text, w.check(err)
+	}
+	return "", sdk.ErrNotSupported
+}
+
 // SnapshotProgress forwards to the plugin when it reports progress.
 func (w *wrappedSource) SnapshotProgress(ctx context.Context) ([]sdk.SnapshotProgress, error) {
 	if p, ok := w.s.(sdk.ProgressReporter); ok {

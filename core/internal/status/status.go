@@ -41,8 +41,11 @@ type Snapshot struct {
 	Now       time.Time `json:"now"`
 
 	// Position is the last saved checkpoint (hex), SavedAt when it was saved.
-	Position string    `json:"position"`
-	SavedAt  time.Time `json:"saved_at,omitzero"`
+	Position string `json:"position"`
+	// PositionText is Position as the source describes it (sdk.PositionDescriber), for
+	// people: "mysql-bin.000003:4711 gtid 0-1-42"; empty when the source cannot.
+	PositionText string    `json:"position_text,omitempty"`
+	SavedAt      time.Time `json:"saved_at,omitzero"`
 	// LastCommitTime is the commit time of the newest change the sink acknowledged.
 	LastCommitTime time.Time `json:"last_commit_time,omitzero"`
 
@@ -131,6 +134,11 @@ type Tracker struct {
 	progRates  []progSample      // snapshot rows read, sampled at each poll, for the rate
 	progFailed bool              // the last poll failed (its error was logged)
 
+	describe atomic.Pointer[DescribeFunc]
+	descMu   sync.Mutex
+	descPos  string // hex of the position last described
+	descText string
+
 	pipePhase atomic.Pointer[func() string]
 	resnap    atomic.Pointer[ResnapshotFunc] // POST /snapshot (resnapshot.go)
 
@@ -206,6 +214,39 @@ func unix(t time.Time) float64 {
 
 // SetLimits records the configured rate ceilings for /status.
 func (t *Tracker) SetLimits(l Limits) { t.limits.Store(&l) }
+
+// DescribeFunc renders a position as text (sdk.PositionDescriber.DescribePosition).
+type DescribeFunc func(ctx context.Context, pos change.Position) (string, error)
+
+// SetPositionDescriber makes Snapshot fill PositionText with f.
+func (t *Tracker) SetPositionDescriber(f DescribeFunc) {
+	if f != nil {
+		t.describe.Store(&f)
+	}
+}
+
+// describePosition returns pos as the source describes it ("" when it cannot), asking once
+// per position.
+func (t *Tracker) describePosition(pos change.Position) string {
+	f := t.describe.Load()
+	if f == nil || len(pos) == 0 {
+		return ""
+	}
+	h := hex.EncodeToString(pos)
+	t.descMu.Lock()
+	defer t.descMu.Unlock()
+	if h == t.descPos {
+		return t.descText
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	text, err := (*f)(ctx, pos)
+	if err != nil {
+		text = ""
+	}
+	t.descPos, t.descText = h, text
+	return text
+}
 
 // SetLogger sets the logger for what the tracker itself reports (a failing progress source).
 func (t *Tracker) SetLogger(log *zap.Logger) {
@@ -331,7 +372,7 @@ func (t *Tracker) Snapshot() Snapshot {
 	rps, bps := t.rates()
 	out := Snapshot{
 		Pipeline: t.name, Phase: t.Phase(), StartedAt: t.started, Now: time.Now(),
-		Position: hex.EncodeToString(s.Committed), SavedAt: s.CommittedAt,
+		Position: hex.EncodeToString(s.Committed), PositionText: t.describePosition(s.Committed), SavedAt: s.CommittedAt,
 		ChangesRead: s.ChangesRead, RecordsWritten: s.RecordsWritten, BytesWritten: s.BytesWritten,
 		RowsPerSecond: rps, BytesPerSecond: bps, Retries: s.Retries, RecordsSkipped: s.RecordsSkipped, InFlightBytes: s.InFlightBytes,
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt,

@@ -2,6 +2,8 @@ package status
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -102,5 +104,39 @@ func TestWholeSecondCommitTimes(t *testing.T) {
 	tr.OnDelivered([]sdk.Record{{Op: change.OpInsert, CommitTime: at.Add(-30 * time.Millisecond)}}, at)
 	if s := tr.Snapshot(); s.Latency.WholeSeconds || s.Latency.ResolutionNote != "" {
 		t.Errorf("sub-second commit seen: %+v", s.Latency)
+	}
+}
+
+// The checkpoint position is shown as the source describes it, asked once per position.
+func TestPositionText(t *testing.T) {
+	var st pipeline.Stats
+	tr := NewTracker("orders", func() pipeline.Stats { return st })
+	if s := tr.Snapshot(); s.PositionText != "" {
+		t.Errorf("text without a describer: %q", s.PositionText)
+	}
+	calls := 0
+	tr.SetPositionDescriber(func(_ context.Context, pos change.Position) (string, error) {
+		calls++
+		if string(pos) == "bad" {
+			return "", errors.New("not mine")
+		}
+		return "file:" + string(pos), nil
+	})
+	st.Committed = change.Position("42")
+	for range 3 {
+		if s := tr.Snapshot(); s.PositionText != "file:42" || s.Position != "3432" {
+			t.Errorf("snapshot %q %q", s.Position, s.PositionText)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("described %d times", calls)
+	}
+	st.Committed = change.Position("bad")
+	if s := tr.Snapshot(); s.PositionText != "" {
+		t.Errorf("undescribable position: %q", s.PositionText)
+	}
+	b, _ := json.Marshal(tr.Snapshot())
+	if strings.Contains(string(b), "position_text") {
+		t.Errorf("empty position_text not omitted: %s", b)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rmq "github.com/apache/rocketmq-client-go/v2"
@@ -28,17 +30,69 @@ const defaultTopicKey = "TBW102"
 
 var rlogOnce sync.Once
 
-// quietClientLogs turns rocketmq-client-go's process-wide logger down: at its default level
-// it prints every heartbeat and rebalance. FERRY_RMQ_LOG_LEVEL overrides "error".
-func quietClientLogs() {
+// clientLog is the logger of the sink that opened last: rocketmq-client-go's logger is
+// process-wide (rlog.SetLogger), so its lines go to the sink that opened last.
+var clientLog atomic.Pointer[slog.Logger]
+
+// routeClientLogs sends rocketmq-client-go's lines to the sink's logger (as its own with
+// component "rocketmq-client-go") instead of logrus text on stderr. Lines below
+// FERRY_RMQ_LOG_LEVEL ("warn" by default: at info the client logs every heartbeat and
+// rebalance) are dropped; the client's info and debug lines are debug lines in ferry's log.
+func routeClientLogs(l *slog.Logger) {
+	clientLog.Store(l.With("component", "rocketmq-client-go"))
 	rlogOnce.Do(func() {
 		level := os.Getenv("FERRY_RMQ_LOG_LEVEL")
 		if level == "" {
-			level = "error"
+			level = "warn"
 		}
-		rlog.SetLogLevel(level)
+		r := &rlogAdapter{}
+		r.Level(level)
+		rlog.SetLogger(r)
 	})
 }
+
+// rlogAdapter is rlog.Logger over clientLog.
+type rlogAdapter struct{ min atomic.Int32 } // the lowest rlog level passed on: 0 debug .. 4 fatal
+
+func (r *rlogAdapter) log(rank int32, level slog.Level, msg string, fields map[string]interface{}) {
+	l := clientLog.Load()
+	if l == nil || rank < r.min.Load() {
+		return
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		v := fields[k]
+		if err, ok := v.(error); ok {
+			v = err.Error()
+		}
+		args = append(args, k, v)
+	}
+	l.Log(context.Background(), level, msg, args...)
+}
+
+func (r *rlogAdapter) Debug(msg string, f map[string]interface{}) { r.log(0, slog.LevelDebug, msg, f) }
+func (r *rlogAdapter) Info(msg string, f map[string]interface{})  { r.log(1, slog.LevelDebug, msg, f) }
+func (r *rlogAdapter) Warning(msg string, f map[string]interface{}) {
+	r.log(2, slog.LevelWarn, msg, f)
+}
+func (r *rlogAdapter) Error(msg string, f map[string]interface{}) { r.log(3, slog.LevelError, msg, f) }
+func (r *rlogAdapter) Fatal(msg string, f map[string]interface{}) { r.log(4, slog.LevelError, msg, f) }
+
+// Level sets the lowest client level passed on (rlog.SetLogLevel calls it).
+func (r *rlogAdapter) Level(level string) {
+	rank := map[string]int32{"debug": 0, "info": 1, "warn": 2, "warning": 2, "error": 3, "fatal": 4}
+	if v, ok := rank[strings.ToLower(level)]; ok {
+		r.min.Store(v)
+	}
+}
+
+// OutputPath is ignored: the lines go to ferry's log.
+func (r *rlogAdapter) OutputPath(string) error { return nil }
 
 // traceClient guards a limit of rocketmq-client-go: every trace dispatcher of a process
 // shares one client instance ("INNER_TRACE_CLIENT_DEFAULT") that is never shut down and
@@ -76,7 +130,6 @@ type remoting struct {
 }
 
 func newRemoting(cfg config, instance string) (*remoting, error) {
-	quietClientLogs()
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	addrs, err := resolveHosts(ctx, net.DefaultResolver.LookupHost, cfg.NameServers)
 	cancel()

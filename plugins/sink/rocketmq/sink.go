@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -33,6 +34,7 @@ const memoLimit = 1 << 16
 
 // Sink is the "rocketmq" sink. Write is safe for concurrent use by several lanes.
 type Sink struct {
+	log          *slog.Logger // the plugin's logger (sdk.Config.Logger)
 	cfg          config
 	newTransport func(cfg config, instance string) (transport, error)
 	backoff      time.Duration // first pause between the sink's own retries
@@ -48,7 +50,8 @@ type Sink struct {
 	mapMu    sync.RWMutex
 	routesMu sync.Mutex // guards routes (the map; route values are immutable)
 	routes   map[string]*route
-	switches atomic.Int64 // route switches applied (for tests and diagnostics)
+	switches atomic.Int64    // route switches applied (for tests and diagnostics)
+	lost     map[string]bool // topics whose route lacks a broker of their mapping (refresh's)
 
 	memoMu sync.Mutex
 	memo   map[memoKey]struct{}
@@ -69,20 +72,24 @@ type memoKey struct {
 
 // New returns an unconfigured RocketMQ sink.
 func New() *Sink {
-	return &Sink{
-		cfg:          defaultConfig(),
-		newTransport: openTransport,
-		backoff:      100 * time.Millisecond,
-		routes:       map[string]*route{},
-		memo:         map[memoKey]struct{}{},
+	s := &Sink{
+		log:     slog.New(slog.DiscardHandler),
+		cfg:     defaultConfig(),
+		backoff: 100 * time.Millisecond,
+		routes:  map[string]*route{},
+		memo:    map[memoKey]struct{}{},
+		lost:    map[string]bool{},
 	}
+	s.newTransport = s.openTransport
+	return s
 }
 
 // openTransport starts the configured transport.
-func openTransport(cfg config, instance string) (transport, error) {
+func (s *Sink) openTransport(cfg config, instance string) (transport, error) {
 	if cfg.Transport == transportGRPC {
 		return newGRPC(cfg, instance)
 	}
+	routeClientLogs(s.log)
 	return newRemoting(cfg, instance)
 }
 
@@ -115,6 +122,7 @@ func (s *Sink) Configure(_ context.Context, c sdk.Config) error {
 		return err
 	}
 	s.cfg = cfg
+	s.log = c.Logger()
 	return nil
 }
 
@@ -150,6 +158,7 @@ func (s *Sink) Open(ctx context.Context) error {
 	}
 	s.loopWG.Add(1)
 	go s.refreshLoop(tr, stop)
+	s.log.Info("producer started", "transport", s.cfg.Transport, "name_servers", strings.Join(s.cfg.NameServers, ","), "endpoint", s.cfg.Endpoint)
 	return nil
 }
 
@@ -252,7 +261,19 @@ func (s *Sink) refresh(tr transport, stop chan struct{}) {
 		s.routesMu.Lock()
 		old := s.routes[topic]
 		s.routesMu.Unlock()
-		if old == nil || (!old.auto && slices.Equal(old.queues, qs)) || lostBroker(old.queues, qs) {
+		if old == nil {
+			continue
+		}
+		if lost := lostBroker(old.queues, qs); lost != s.lost[topic] {
+			s.lost[topic] = lost
+			if lost {
+				s.log.Warn("a broker of the topic's route is gone: its queues keep their keys and sends to them are retried until it is back",
+					"topic", topic, "queues_before", queueList(old.queues), "queues_now", queueList(qs))
+			} else {
+				s.log.Info("the topic's brokers are back", "topic", topic, "queues", queueList(qs))
+			}
+		}
+		if (!old.auto && slices.Equal(old.queues, qs)) || s.lost[topic] {
 			continue
 		}
 		// Wait for every in-flight Write (planned with the old mapping) to finish.
@@ -263,8 +284,19 @@ func (s *Sink) refresh(tr transport, stop chan struct{}) {
 		s.mapMu.Unlock()
 		if !slices.Equal(old.queues, qs) {
 			s.switches.Add(1)
+			s.log.Info("topic route switched: keys map to the new queues from now on",
+				"topic", topic, "queues_before", queueList(old.queues), "queues_now", queueList(qs))
 		}
 	}
+}
+
+// queueList renders queues as "broker/id,...".
+func queueList(qs []queueRef) string {
+	parts := make([]string, len(qs))
+	for i, q := range qs {
+		parts[i] = q.Broker + "/" + strconv.Itoa(q.ID)
+	}
+	return strings.Join(parts, ",")
 }
 
 // lostBroker reports whether a broker of old is missing from now.
@@ -578,6 +610,8 @@ func (s *Sink) sendBatch(ctx context.Context, tr transport, records []sdk.Record
 		if sdk.IsPermanent(err) || ctx.Err() != nil || attempt >= int(s.cfg.Retries) {
 			break
 		}
+		s.log.Warn("send failed, retrying on the same queue", "topic", k.topic, "queue", k.q.Broker+"/"+strconv.Itoa(k.q.ID),
+			"attempt", attempt+1, "of", s.cfg.Retries, "delay", pause, "error", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(pause):

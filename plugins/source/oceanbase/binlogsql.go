@@ -45,7 +45,7 @@ func (r *binlogResult) col(i int, name string) (string, bool) {
 // STATUS, obproxy#53; a lost connection) are retried with backoff.
 func (s *Source) binlogQuery(ctx context.Context, q string) (*binlogResult, error) {
 	var out *binlogResult
-	err := retry(ctx, func() error {
+	err := retry(ctx, s.log, "binlog query", func() error {
 		var err error
 		out, err = s.binlogQueryOnce(ctx, q)
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -117,7 +116,7 @@ func (s *Source) completeGTID(ctx context.Context, p *position) bool {
 	}
 	g, err := s.gtidSetAt(ctx, p.File, p.Pos)
 	if err != nil {
-		slog.Default().Warn("oceanbase: the GTID set at the start is unknown; positions resume by file and offset until the next binlog file's PREVIOUS_GTIDS",
+		s.log.Warn("the GTID set at the start is unknown; positions resume by file and offset until the next binlog file's PREVIOUS_GTIDS",
 			"at", p.String(), "err", err)
 		return false
 	}

@@ -2,6 +2,7 @@ package oceanbase
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -438,4 +439,14 @@ func PositionProgress(pos change.Position) ([]sdk.SnapshotProgress, bool, error)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
 	return out, p.Snap.Finished, nil
+}
+
+// DescribePosition implements sdk.PositionDescriber: the binlog file:offset, the GTID set
+// and how far into the transaction there, and whether a snapshot was under way.
+func (s *Source) DescribePosition(_ context.Context, pos change.Position) (string, error) {
+	p, err := decodePosition(pos)
+	if err != nil {
+		return "", err
+	}
+	return p.String(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -140,6 +141,7 @@ func (s *Source) snapshotTable(tb *table) {
 	default:
 	}
 	s.setProgress(Progress{Table: name, RowsDone: s.snap.rows(name), Estimated: tb.rows})
+	s.log.Info("snapshot of table queued", "table", name, "rows_estimated", tb.rows, "rows_done", s.snap.rows(name))
 }
 
 // cancelSnapshot forgets table name's snapshot (the table left the selection or was
@@ -303,7 +305,7 @@ func (sn *snapshotter) boundary(tb *table, lo [][]byte) ([][]byte, error) {
 	}
 	q += " ORDER BY " + cols + " LIMIT 1 OFFSET " + strconv.FormatInt(sn.s.cfg.ChunkSize-1, 10)
 	var out [][]byte
-	err := retry(sn.ctx, func() error {
+	err := retry(sn.ctx, sn.s.log, "chunk boundary of "+tb.name(), func() error {
 		out = nil
 		rows, err := sn.s.db.QueryContext(sn.ctx, q)
 		if isNoSuchTable(err) {
@@ -453,7 +455,7 @@ func (sn *snapshotter) reader(slot int) {
 func (sn *snapshotter) mark(slot, value string) error {
 	q := "INSERT INTO " + qualified(sn.s.cfg.WatermarkDatabase, WatermarkTable) +
 		" (slot, mark) VALUES (?, ?) ON DUPLICATE KEY UPDATE mark = VALUES(mark)"
-	return retry(sn.ctx, func() error {
+	return retry(sn.ctx, sn.s.log, "watermark write", func() error {
 		_, err := sn.s.db.ExecContext(sn.ctx, q, slot, value)
 		return err
 	})
@@ -501,7 +503,7 @@ func (sn *snapshotter) readChunkWith(w *chunkWork) error {
 	if tb.chunkKey != nil && chunkable(tb) {
 		q += " ORDER BY " + keyList(tb)
 	}
-	err := retry(sn.ctx, func() error {
+	err := retry(sn.ctx, sn.s.log, "snapshot chunk of "+tb.name(), func() error {
 		w.rows = w.rows[:0]
 		w.read = time.Now().UTC()
 		rows, err := sn.s.db.QueryContext(sn.ctx, q)
@@ -546,8 +548,9 @@ func (sn *snapshotter) readChunkWith(w *chunkWork) error {
 }
 
 // retry runs f up to 8 times with backoff (100 ms doubling to 5 s, about 11 s in all: an
-// OceanBase leader switch takes seconds) while the error looks transient.
-func retry(ctx context.Context, f func() error) error {
+// OceanBase leader switch takes seconds) while the error looks transient. Each retry is
+// logged with what is retried.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
 	delay := 100 * time.Millisecond
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
@@ -557,6 +560,7 @@ func retry(ctx context.Context, f func() error) error {
 		if !transient(err) || attempt == 7 {
 			return err
 		}
+		log.Warn("transient error, retrying", "op", what, "attempt", attempt+1, "delay", delay, "error", err)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -922,7 +926,11 @@ func (s *Source) noteProgress(name string) {
 		return
 	}
 	p.RowsDone = s.snap.rows(name)
-	p.Done = s.snap.isDone(name)
+	done := s.snap.isDone(name)
+	if done && !p.Done {
+		s.log.Info("snapshot of table done", "table", name, "rows", p.RowsDone)
+	}
+	p.Done = done
 }
 
 // Progress returns the snapshot progress of each selected table that has a snapshot (rows

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ const Version = "0.1.0"
 // Source is the "oceanbase" source.
 type Source struct {
 	sdk.UnimplementedSource
+	log        *slog.Logger // the plugin's logger (sdk.Config.Logger)
 	cfg        config
 	raw        sdk.Config      // as configured, for Precheck
 	initial    change.Position // a fresh start's position, returned as the first batch
@@ -103,7 +105,40 @@ type selRequest struct {
 }
 
 // New returns an unconfigured source.
-func New() *Source { return &Source{maxReconnects: 10} }
+func New() *Source { return &Source{maxReconnects: 10, log: slog.New(slog.DiscardHandler)} }
+
+// driverLogger carries go-sql-driver's own lines (a connection closed mid-packet, a bad
+// packet) into the plugin's logger instead of the driver's default, plain text on stderr.
+type driverLogger struct{ l *slog.Logger }
+
+func (d driverLogger) Print(v ...any) {
+	d.l.Warn(strings.Join(strings.Fields(fmt.Sprint(v...)), " "), "component", "go-sql-driver")
+}
+
+// infoAsDebug logs a library's info lines at debug.
+type infoAsDebug struct{ slog.Handler }
+
+func (h infoAsDebug) Enabled(ctx context.Context, l slog.Level) bool {
+	if l < slog.LevelWarn {
+		l = slog.LevelDebug
+	}
+	return h.Handler.Enabled(ctx, l)
+}
+
+func (h infoAsDebug) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn {
+		r.Level = slog.LevelDebug
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h infoAsDebug) WithAttrs(as []slog.Attr) slog.Handler {
+	return infoAsDebug{h.Handler.WithAttrs(as)}
+}
+
+func (h infoAsDebug) WithGroup(name string) slog.Handler {
+	return infoAsDebug{h.Handler.WithGroup(name)}
+}
 
 // Info identifies the plugin.
 func (s *Source) Info() sdk.Info {
@@ -125,6 +160,7 @@ func (s *Source) Configure(_ context.Context, c sdk.Config) error {
 	}
 	s.cfg = cfg
 	s.raw = c
+	s.log = c.Logger()
 	s.configured = true
 	return nil
 }
@@ -139,7 +175,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	if !s.configured {
 		return errors.New("oceanbase: Open before Configure")
 	}
-	return retry(ctx, func() error {
+	return retry(ctx, s.log, "open", func() error {
 		err := s.open(ctx, req)
 		if err != nil {
 			s.abandonOpen()
@@ -513,6 +549,7 @@ func (s *Source) connect(ctx context.Context) error {
 }
 
 func (s *Source) openPool(ctx context.Context, mc *gosql.Config, n int) (*sql.DB, error) {
+	mc.Logger = driverLogger{s.log}
 	conn, err := gosql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("sql connection to %s: %w", s.cfg.Address, err)

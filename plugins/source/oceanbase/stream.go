@@ -114,8 +114,10 @@ func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		// the client's own event buffer holds one parsed event: events are buffered (and
 		// counted against reader_memory) in binlog.evCh
 		EventCacheCount: 1,
-		Logger:          slog.New(slog.DiscardHandler),
-		Dialer:          s.binlogDialer(),
+		// go-mysql's own lines in ferry's log: warnings and errors as they are, its
+		// progress chatter (each syncer created, connected, rotated, closed) at debug
+		Logger: slog.New(infoAsDebug{s.log.With("component", "go-mysql").Handler()}),
+		Dialer: s.binlogDialer(),
 	}, nil
 }
 
@@ -312,6 +314,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 	}
 	gset := s.bl.gset
 	s.stopBinlog()
+	s.log.Warn("binlog stream lost, reconnecting", "position", p.String(), "error", cause)
 	delay := 200 * time.Millisecond
 	var err error
 	for attempt := 1; attempt <= s.maxReconnects; attempt++ {
@@ -327,8 +330,10 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 				s.bl.gset = gset
 			}
 			s.reconnects.Add(1)
+			s.log.Info("binlog stream reconnected", "position", p.String(), "attempt", attempt)
 			return nil
 		}
+		s.log.Warn("binlog reconnect failed", "position", p.String(), "attempt", attempt, "of", s.maxReconnects, "error", err)
 		delay = min(delay*2, 5*time.Second)
 	}
 	return fmt.Errorf("binlog stream lost (%v) and %d reconnects at %s failed: %w", cause, s.maxReconnects, p.String(), err)
@@ -975,6 +980,7 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 		if !selected && !s.joins(n, q, renamedTo[k]) {
 			continue
 		}
+		s.log.Info("DDL seen", "table", n.String(), "statement", q, "position", at)
 		if nm, ok := s.names[k]; ok {
 			n = nm
 		}

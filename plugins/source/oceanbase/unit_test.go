@@ -1,6 +1,7 @@
 package oceanbase
 
 import (
+	"context"
 	"testing"
 
 	"github.com/ferry-cdc/ferry/sdk/change"
@@ -53,5 +54,16 @@ func TestFromLogUnsigned(t *testing.T) {
 	v, _ := fromLog(col, kindOf(col), "ab")
 	if v.Str() != "ab\x00\x00" {
 		t.Errorf("binary pad: %q", v.Str())
+	}
+}
+
+func TestDescribePosition(t *testing.T) {
+	p := position{File: "mysql-bin.000003", Pos: 4711, GTID: "0-1-42", Skip: 2, All: 3, Epoch: 1, HasEpoch: true}
+	got, err := New().DescribePosition(context.Background(), p.encode())
+	if want := "mysql-bin.000003:4711 gtid 0-1-42 +2 rows (3 of any table)"; err != nil || got != want {
+		t.Errorf("DescribePosition = %q, %v; want %q", got, err, want)
+	}
+	if _, err := New().DescribePosition(context.Background(), []byte("other")); err == nil {
+		t.Error("a foreign position was described")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -26,6 +27,7 @@ type Generator struct {
 	sdk.UnimplementedSource
 	cfg   config
 	table *change.Table
+	log   *slog.Logger
 
 	st       *state
 	started  time.Time
@@ -41,7 +43,9 @@ type config struct {
 }
 
 // New returns an unconfigured generator.
-func New() *Generator { return &Generator{table: OrdersTable()} }
+func New() *Generator {
+	return &Generator{table: OrdersTable(), log: slog.New(slog.DiscardHandler)}
+}
 
 // Info identifies the plugin.
 func (g *Generator) Info() sdk.Info {
@@ -90,6 +94,7 @@ func (g *Generator) Configure(_ context.Context, c sdk.Config) error {
 		return err
 	}
 	g.cfg = cfg
+	g.log = c.Logger()
 	return nil
 }
 
@@ -114,7 +119,18 @@ func (g *Generator) Open(ctx context.Context, req sdk.OpenRequest) error {
 		g.st.step()
 	}
 	g.started, g.produced = time.Now(), 0
+	g.log.Debug("generator state ready", "seed", g.cfg.Seed, "rows", g.cfg.Rows)
+	g.log.Info("generating changes", "after", after, "count", g.cfg.Count, "rate", g.cfg.Rate)
 	return nil
+}
+
+// DescribePosition implements sdk.PositionDescriber: "change N" (N changes delivered).
+func (g *Generator) DescribePosition(_ context.Context, pos change.Position) (string, error) {
+	seq, err := ParsePosition(pos)
+	if err != nil {
+		return "", err
+	}
+	return "change " + strconv.FormatUint(seq, 10), nil
 }
 
 // Read returns the next batch; io.EOF after count changes.

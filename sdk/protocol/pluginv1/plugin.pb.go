@@ -1074,7 +1074,8 @@ type Info struct {
 	// Optional abilities: "precheck" when the plugin implements sdk.Prechecker; for a source,
 	// "source.ack" (sdk.SourceAcker), "source.list_tables" (sdk.TableLister),
 	// "source.set_tables" (sdk.TableSelector), "source.snapshot_progress"
-	// (sdk.ProgressReporter) and "source.resnapshot" (sdk.Resnapshotter). The host calls an
+	// (sdk.ProgressReporter), "source.resnapshot" (sdk.Resnapshotter) and
+	// "source.describe_position" (sdk.PositionDescriber). The host calls an
 	// optional method only when its capability is listed, so adding one keeps the protocol
 	// version: an older plugin just does not list it, and an older host never calls it.
 	// Unknown capabilities are ignored.
@@ -2453,6 +2454,104 @@ func (x *ResnapshotResponse) GetBatchesSent() uint64 {
 	return 0
 }
 
+// DescribePositionRequest carries a position of the source (sdk.PositionDescriber).
+type DescribePositionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Position      []byte                 `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribePositionRequest) Reset() {
+	*x = DescribePositionRequest{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribePositionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribePositionRequest) ProtoMessage() {}
+
+func (x *DescribePositionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribePositionRequest.ProtoReflect.Descriptor instead.
+func (*DescribePositionRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DescribePositionRequest) GetPosition() []byte {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+type DescribePositionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position as text for people.
+	Text          string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Error         *Error `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribePositionResponse) Reset() {
+	*x = DescribePositionResponse{}
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribePositionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribePositionResponse) ProtoMessage() {}
+
+func (x *DescribePositionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribePositionResponse.ProtoReflect.Descriptor instead.
+func (*DescribePositionResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *DescribePositionResponse) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *DescribePositionResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // TableProgress mirrors sdk.SnapshotProgress: one table's snapshot progress.
 type TableProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2468,7 +2567,7 @@ type TableProgress struct {
 
 func (x *TableProgress) Reset() {
 	*x = TableProgress{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2579,7 @@ func (x *TableProgress) String() string {
 func (*TableProgress) ProtoMessage() {}
 
 func (x *TableProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2592,7 @@ func (x *TableProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableProgress.ProtoReflect.Descriptor instead.
 func (*TableProgress) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TableProgress) GetTable() string {
@@ -2532,7 +2631,7 @@ type SnapshotProgressRequest struct {
 
 func (x *SnapshotProgressRequest) Reset() {
 	*x = SnapshotProgressRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +2643,7 @@ func (x *SnapshotProgressRequest) String() string {
 func (*SnapshotProgressRequest) ProtoMessage() {}
 
 func (x *SnapshotProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +2656,7 @@ func (x *SnapshotProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotProgressRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotProgressRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 type SnapshotProgressResponse struct {
@@ -2570,7 +2669,7 @@ type SnapshotProgressResponse struct {
 
 func (x *SnapshotProgressResponse) Reset() {
 	*x = SnapshotProgressResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2681,7 @@ func (x *SnapshotProgressResponse) String() string {
 func (*SnapshotProgressResponse) ProtoMessage() {}
 
 func (x *SnapshotProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2694,7 @@ func (x *SnapshotProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotProgressResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotProgressResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SnapshotProgressResponse) GetTables() []*TableProgress {
@@ -2630,7 +2729,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2741,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2754,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ReadResponse) GetEvent() isReadResponse_Event {
@@ -2743,7 +2842,7 @@ type FilterRequest struct {
 
 func (x *FilterRequest) Reset() {
 	*x = FilterRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2755,7 +2854,7 @@ func (x *FilterRequest) String() string {
 func (*FilterRequest) ProtoMessage() {}
 
 func (x *FilterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2768,7 +2867,7 @@ func (x *FilterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterRequest.ProtoReflect.Descriptor instead.
 func (*FilterRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FilterRequest) GetId() uint64 {
@@ -2825,7 +2924,7 @@ type Kept struct {
 
 func (x *Kept) Reset() {
 	*x = Kept{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2837,7 +2936,7 @@ func (x *Kept) String() string {
 func (*Kept) ProtoMessage() {}
 
 func (x *Kept) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2850,7 +2949,7 @@ func (x *Kept) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kept.ProtoReflect.Descriptor instead.
 func (*Kept) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Kept) GetIndex() uint32 {
@@ -2882,7 +2981,7 @@ type FilterResponse struct {
 
 func (x *FilterResponse) Reset() {
 	*x = FilterResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2894,7 +2993,7 @@ func (x *FilterResponse) String() string {
 func (*FilterResponse) ProtoMessage() {}
 
 func (x *FilterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[44]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2907,7 +3006,7 @@ func (x *FilterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterResponse.ProtoReflect.Descriptor instead.
 func (*FilterResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FilterResponse) GetId() uint64 {
@@ -2968,7 +3067,7 @@ type SerializeRequest struct {
 
 func (x *SerializeRequest) Reset() {
 	*x = SerializeRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3079,7 @@ func (x *SerializeRequest) String() string {
 func (*SerializeRequest) ProtoMessage() {}
 
 func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[45]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3092,7 @@ func (x *SerializeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeRequest.ProtoReflect.Descriptor instead.
 func (*SerializeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SerializeRequest) GetId() uint64 {
@@ -3049,7 +3148,7 @@ type SerializeResponse struct {
 
 func (x *SerializeResponse) Reset() {
 	*x = SerializeResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3160,7 @@ func (x *SerializeResponse) String() string {
 func (*SerializeResponse) ProtoMessage() {}
 
 func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[46]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3173,7 @@ func (x *SerializeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerializeResponse.ProtoReflect.Descriptor instead.
 func (*SerializeResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SerializeResponse) GetId() uint64 {
@@ -3106,7 +3205,7 @@ type SinkOpenRequest struct {
 
 func (x *SinkOpenRequest) Reset() {
 	*x = SinkOpenRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3118,7 +3217,7 @@ func (x *SinkOpenRequest) String() string {
 func (*SinkOpenRequest) ProtoMessage() {}
 
 func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[47]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3131,7 +3230,7 @@ func (x *SinkOpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenRequest.ProtoReflect.Descriptor instead.
 func (*SinkOpenRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{47}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{49}
 }
 
 type SinkOpenResponse struct {
@@ -3143,7 +3242,7 @@ type SinkOpenResponse struct {
 
 func (x *SinkOpenResponse) Reset() {
 	*x = SinkOpenResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[48]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3155,7 +3254,7 @@ func (x *SinkOpenResponse) String() string {
 func (*SinkOpenResponse) ProtoMessage() {}
 
 func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[48]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3168,7 +3267,7 @@ func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenResponse.ProtoReflect.Descriptor instead.
 func (*SinkOpenResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{48}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SinkOpenResponse) GetError() *Error {
@@ -3191,7 +3290,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[49]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3203,7 +3302,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[49]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3216,7 +3315,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{49}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *WriteRequest) GetId() uint64 {
@@ -3252,7 +3351,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[50]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3264,7 +3363,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[50]
+	mi := &file_ferry_plugin_v1_plugin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3277,7 +3376,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{50}
+	return file_ferry_plugin_v1_plugin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *WriteResponse) GetId() uint64 {
@@ -3486,7 +3585,12 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x06tables\x18\x01 \x03(\tR\x06tables\"e\n" +
 	"\x12ResnapshotResponse\x12,\n" +
 	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\x12!\n" +
-	"\fbatches_sent\x18\x02 \x01(\x04R\vbatchesSent\"}\n" +
+	"\fbatches_sent\x18\x02 \x01(\x04R\vbatchesSent\"5\n" +
+	"\x17DescribePositionRequest\x12\x1a\n" +
+	"\bposition\x18\x01 \x01(\fR\bposition\"\\\n" +
+	"\x18DescribePositionResponse\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12,\n" +
+	"\x05error\x18\x02 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"}\n" +
 	"\rTableProgress\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1b\n" +
 	"\trows_read\x18\x02 \x01(\x03R\browsRead\x12%\n" +
@@ -3541,7 +3645,7 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rWriteResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tdelivered\x18\x02 \x01(\rR\tdelivered\x12,\n" +
-	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error2\xd2\a\n" +
+	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error2\xbb\b\n" +
 	"\x06Source\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
@@ -3556,7 +3660,8 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tSetTables\x12!.ferry.plugin.v1.SetTablesRequest\x1a\".ferry.plugin.v1.SetTablesResponse\x12g\n" +
 	"\x10SnapshotProgress\x12(.ferry.plugin.v1.SnapshotProgressRequest\x1a).ferry.plugin.v1.SnapshotProgressResponse\x12U\n" +
 	"\n" +
-	"Resnapshot\x12\".ferry.plugin.v1.ResnapshotRequest\x1a#.ferry.plugin.v1.ResnapshotResponse2\x86\x03\n" +
+	"Resnapshot\x12\".ferry.plugin.v1.ResnapshotRequest\x1a#.ferry.plugin.v1.ResnapshotResponse\x12g\n" +
+	"\x10DescribePosition\x12(.ferry.plugin.v1.DescribePositionRequest\x1a).ferry.plugin.v1.DescribePositionResponse2\x86\x03\n" +
 	"\x06Filter\x12C\n" +
 	"\x04Info\x12\x1c.ferry.plugin.v1.InfoRequest\x1a\x1d.ferry.plugin.v1.InfoResponse\x12C\n" +
 	"\x04Spec\x12\x1c.ferry.plugin.v1.SpecRequest\x1a\x1d.ferry.plugin.v1.SpecResponse\x12R\n" +
@@ -3592,7 +3697,7 @@ func file_ferry_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_ferry_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(Error_Code)(0),                  // 0: ferry.plugin.v1.Error.Code
 	(*Values)(nil),                   // 1: ferry.plugin.v1.Values
@@ -3633,19 +3738,21 @@ var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	(*SetTablesResponse)(nil),        // 36: ferry.plugin.v1.SetTablesResponse
 	(*ResnapshotRequest)(nil),        // 37: ferry.plugin.v1.ResnapshotRequest
 	(*ResnapshotResponse)(nil),       // 38: ferry.plugin.v1.ResnapshotResponse
-	(*TableProgress)(nil),            // 39: ferry.plugin.v1.TableProgress
-	(*SnapshotProgressRequest)(nil),  // 40: ferry.plugin.v1.SnapshotProgressRequest
-	(*SnapshotProgressResponse)(nil), // 41: ferry.plugin.v1.SnapshotProgressResponse
-	(*ReadResponse)(nil),             // 42: ferry.plugin.v1.ReadResponse
-	(*FilterRequest)(nil),            // 43: ferry.plugin.v1.FilterRequest
-	(*Kept)(nil),                     // 44: ferry.plugin.v1.Kept
-	(*FilterResponse)(nil),           // 45: ferry.plugin.v1.FilterResponse
-	(*SerializeRequest)(nil),         // 46: ferry.plugin.v1.SerializeRequest
-	(*SerializeResponse)(nil),        // 47: ferry.plugin.v1.SerializeResponse
-	(*SinkOpenRequest)(nil),          // 48: ferry.plugin.v1.SinkOpenRequest
-	(*SinkOpenResponse)(nil),         // 49: ferry.plugin.v1.SinkOpenResponse
-	(*WriteRequest)(nil),             // 50: ferry.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),            // 51: ferry.plugin.v1.WriteResponse
+	(*DescribePositionRequest)(nil),  // 39: ferry.plugin.v1.DescribePositionRequest
+	(*DescribePositionResponse)(nil), // 40: ferry.plugin.v1.DescribePositionResponse
+	(*TableProgress)(nil),            // 41: ferry.plugin.v1.TableProgress
+	(*SnapshotProgressRequest)(nil),  // 42: ferry.plugin.v1.SnapshotProgressRequest
+	(*SnapshotProgressResponse)(nil), // 43: ferry.plugin.v1.SnapshotProgressResponse
+	(*ReadResponse)(nil),             // 44: ferry.plugin.v1.ReadResponse
+	(*FilterRequest)(nil),            // 45: ferry.plugin.v1.FilterRequest
+	(*Kept)(nil),                     // 46: ferry.plugin.v1.Kept
+	(*FilterResponse)(nil),           // 47: ferry.plugin.v1.FilterResponse
+	(*SerializeRequest)(nil),         // 48: ferry.plugin.v1.SerializeRequest
+	(*SerializeResponse)(nil),        // 49: ferry.plugin.v1.SerializeResponse
+	(*SinkOpenRequest)(nil),          // 50: ferry.plugin.v1.SinkOpenRequest
+	(*SinkOpenResponse)(nil),         // 51: ferry.plugin.v1.SinkOpenResponse
+	(*WriteRequest)(nil),             // 52: ferry.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),            // 53: ferry.plugin.v1.WriteResponse
 }
 var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	2,  // 0: ferry.plugin.v1.Table.columns:type_name -> ferry.plugin.v1.Column
@@ -3669,91 +3776,94 @@ var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	9,  // 18: ferry.plugin.v1.ListTablesResponse.error:type_name -> ferry.plugin.v1.Error
 	9,  // 19: ferry.plugin.v1.SetTablesResponse.error:type_name -> ferry.plugin.v1.Error
 	9,  // 20: ferry.plugin.v1.ResnapshotResponse.error:type_name -> ferry.plugin.v1.Error
-	39, // 21: ferry.plugin.v1.SnapshotProgressResponse.tables:type_name -> ferry.plugin.v1.TableProgress
-	9,  // 22: ferry.plugin.v1.SnapshotProgressResponse.error:type_name -> ferry.plugin.v1.Error
-	6,  // 23: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
-	9,  // 24: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
-	31, // 25: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
-	4,  // 26: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
-	5,  // 27: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 28: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 29: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
-	5,  // 30: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
-	44, // 31: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
-	9,  // 32: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
-	4,  // 33: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 34: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
-	5,  // 35: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
-	4,  // 36: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
-	1,  // 37: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
-	8,  // 38: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
-	9,  // 39: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
-	9,  // 40: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
-	8,  // 41: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
-	9,  // 42: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
-	15, // 43: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
-	20, // 44: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	22, // 45: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	18, // 46: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	26, // 47: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
-	30, // 48: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
-	28, // 49: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
-	24, // 50: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
-	33, // 51: ferry.plugin.v1.Source.ListTables:input_type -> ferry.plugin.v1.ListTablesRequest
-	35, // 52: ferry.plugin.v1.Source.SetTables:input_type -> ferry.plugin.v1.SetTablesRequest
-	40, // 53: ferry.plugin.v1.Source.SnapshotProgress:input_type -> ferry.plugin.v1.SnapshotProgressRequest
-	37, // 54: ferry.plugin.v1.Source.Resnapshot:input_type -> ferry.plugin.v1.ResnapshotRequest
-	15, // 55: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
-	20, // 56: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	22, // 57: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	18, // 58: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	43, // 59: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
-	15, // 60: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
-	20, // 61: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	22, // 62: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	18, // 63: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	46, // 64: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
-	15, // 65: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
-	20, // 66: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	22, // 67: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
-	18, // 68: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
-	48, // 69: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
-	50, // 70: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
-	24, // 71: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
-	16, // 72: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
-	21, // 73: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	23, // 74: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	19, // 75: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	27, // 76: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
-	42, // 77: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
-	29, // 78: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
-	25, // 79: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
-	34, // 80: ferry.plugin.v1.Source.ListTables:output_type -> ferry.plugin.v1.ListTablesResponse
-	36, // 81: ferry.plugin.v1.Source.SetTables:output_type -> ferry.plugin.v1.SetTablesResponse
-	41, // 82: ferry.plugin.v1.Source.SnapshotProgress:output_type -> ferry.plugin.v1.SnapshotProgressResponse
-	38, // 83: ferry.plugin.v1.Source.Resnapshot:output_type -> ferry.plugin.v1.ResnapshotResponse
-	16, // 84: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
-	21, // 85: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	23, // 86: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	19, // 87: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	45, // 88: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
-	16, // 89: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
-	21, // 90: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	23, // 91: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	19, // 92: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	47, // 93: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
-	16, // 94: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
-	21, // 95: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	23, // 96: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
-	19, // 97: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
-	49, // 98: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
-	51, // 99: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
-	25, // 100: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
-	72, // [72:101] is the sub-list for method output_type
-	43, // [43:72] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	9,  // 21: ferry.plugin.v1.DescribePositionResponse.error:type_name -> ferry.plugin.v1.Error
+	41, // 22: ferry.plugin.v1.SnapshotProgressResponse.tables:type_name -> ferry.plugin.v1.TableProgress
+	9,  // 23: ferry.plugin.v1.SnapshotProgressResponse.error:type_name -> ferry.plugin.v1.Error
+	6,  // 24: ferry.plugin.v1.ReadResponse.batch:type_name -> ferry.plugin.v1.Batch
+	9,  // 25: ferry.plugin.v1.ReadResponse.error:type_name -> ferry.plugin.v1.Error
+	31, // 26: ferry.plugin.v1.ReadResponse.end:type_name -> ferry.plugin.v1.EndOfStream
+	4,  // 27: ferry.plugin.v1.ReadResponse.tables:type_name -> ferry.plugin.v1.Table
+	5,  // 28: ferry.plugin.v1.FilterRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 29: ferry.plugin.v1.FilterRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 30: ferry.plugin.v1.FilterRequest.values:type_name -> ferry.plugin.v1.Values
+	5,  // 31: ferry.plugin.v1.Kept.change:type_name -> ferry.plugin.v1.Change
+	46, // 32: ferry.plugin.v1.FilterResponse.kept:type_name -> ferry.plugin.v1.Kept
+	9,  // 33: ferry.plugin.v1.FilterResponse.error:type_name -> ferry.plugin.v1.Error
+	4,  // 34: ferry.plugin.v1.FilterResponse.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 35: ferry.plugin.v1.FilterResponse.values:type_name -> ferry.plugin.v1.Values
+	5,  // 36: ferry.plugin.v1.SerializeRequest.changes:type_name -> ferry.plugin.v1.Change
+	4,  // 37: ferry.plugin.v1.SerializeRequest.tables:type_name -> ferry.plugin.v1.Table
+	1,  // 38: ferry.plugin.v1.SerializeRequest.values:type_name -> ferry.plugin.v1.Values
+	8,  // 39: ferry.plugin.v1.SerializeResponse.records:type_name -> ferry.plugin.v1.Record
+	9,  // 40: ferry.plugin.v1.SerializeResponse.error:type_name -> ferry.plugin.v1.Error
+	9,  // 41: ferry.plugin.v1.SinkOpenResponse.error:type_name -> ferry.plugin.v1.Error
+	8,  // 42: ferry.plugin.v1.WriteRequest.records:type_name -> ferry.plugin.v1.Record
+	9,  // 43: ferry.plugin.v1.WriteResponse.error:type_name -> ferry.plugin.v1.Error
+	15, // 44: ferry.plugin.v1.Source.Info:input_type -> ferry.plugin.v1.InfoRequest
+	20, // 45: ferry.plugin.v1.Source.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	22, // 46: ferry.plugin.v1.Source.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	18, // 47: ferry.plugin.v1.Source.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	26, // 48: ferry.plugin.v1.Source.Open:input_type -> ferry.plugin.v1.SourceOpenRequest
+	30, // 49: ferry.plugin.v1.Source.Read:input_type -> ferry.plugin.v1.ReadRequest
+	28, // 50: ferry.plugin.v1.Source.Ack:input_type -> ferry.plugin.v1.SourceAckRequest
+	24, // 51: ferry.plugin.v1.Source.Close:input_type -> ferry.plugin.v1.CloseRequest
+	33, // 52: ferry.plugin.v1.Source.ListTables:input_type -> ferry.plugin.v1.ListTablesRequest
+	35, // 53: ferry.plugin.v1.Source.SetTables:input_type -> ferry.plugin.v1.SetTablesRequest
+	42, // 54: ferry.plugin.v1.Source.SnapshotProgress:input_type -> ferry.plugin.v1.SnapshotProgressRequest
+	37, // 55: ferry.plugin.v1.Source.Resnapshot:input_type -> ferry.plugin.v1.ResnapshotRequest
+	39, // 56: ferry.plugin.v1.Source.DescribePosition:input_type -> ferry.plugin.v1.DescribePositionRequest
+	15, // 57: ferry.plugin.v1.Filter.Info:input_type -> ferry.plugin.v1.InfoRequest
+	20, // 58: ferry.plugin.v1.Filter.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	22, // 59: ferry.plugin.v1.Filter.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	18, // 60: ferry.plugin.v1.Filter.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	45, // 61: ferry.plugin.v1.Filter.Filter:input_type -> ferry.plugin.v1.FilterRequest
+	15, // 62: ferry.plugin.v1.Serializer.Info:input_type -> ferry.plugin.v1.InfoRequest
+	20, // 63: ferry.plugin.v1.Serializer.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	22, // 64: ferry.plugin.v1.Serializer.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	18, // 65: ferry.plugin.v1.Serializer.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	48, // 66: ferry.plugin.v1.Serializer.Serialize:input_type -> ferry.plugin.v1.SerializeRequest
+	15, // 67: ferry.plugin.v1.Sink.Info:input_type -> ferry.plugin.v1.InfoRequest
+	20, // 68: ferry.plugin.v1.Sink.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	22, // 69: ferry.plugin.v1.Sink.Configure:input_type -> ferry.plugin.v1.ConfigureRequest
+	18, // 70: ferry.plugin.v1.Sink.Precheck:input_type -> ferry.plugin.v1.PrecheckRequest
+	50, // 71: ferry.plugin.v1.Sink.Open:input_type -> ferry.plugin.v1.SinkOpenRequest
+	52, // 72: ferry.plugin.v1.Sink.Write:input_type -> ferry.plugin.v1.WriteRequest
+	24, // 73: ferry.plugin.v1.Sink.Close:input_type -> ferry.plugin.v1.CloseRequest
+	16, // 74: ferry.plugin.v1.Source.Info:output_type -> ferry.plugin.v1.InfoResponse
+	21, // 75: ferry.plugin.v1.Source.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	23, // 76: ferry.plugin.v1.Source.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	19, // 77: ferry.plugin.v1.Source.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	27, // 78: ferry.plugin.v1.Source.Open:output_type -> ferry.plugin.v1.SourceOpenResponse
+	44, // 79: ferry.plugin.v1.Source.Read:output_type -> ferry.plugin.v1.ReadResponse
+	29, // 80: ferry.plugin.v1.Source.Ack:output_type -> ferry.plugin.v1.SourceAckResponse
+	25, // 81: ferry.plugin.v1.Source.Close:output_type -> ferry.plugin.v1.CloseResponse
+	34, // 82: ferry.plugin.v1.Source.ListTables:output_type -> ferry.plugin.v1.ListTablesResponse
+	36, // 83: ferry.plugin.v1.Source.SetTables:output_type -> ferry.plugin.v1.SetTablesResponse
+	43, // 84: ferry.plugin.v1.Source.SnapshotProgress:output_type -> ferry.plugin.v1.SnapshotProgressResponse
+	38, // 85: ferry.plugin.v1.Source.Resnapshot:output_type -> ferry.plugin.v1.ResnapshotResponse
+	40, // 86: ferry.plugin.v1.Source.DescribePosition:output_type -> ferry.plugin.v1.DescribePositionResponse
+	16, // 87: ferry.plugin.v1.Filter.Info:output_type -> ferry.plugin.v1.InfoResponse
+	21, // 88: ferry.plugin.v1.Filter.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	23, // 89: ferry.plugin.v1.Filter.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	19, // 90: ferry.plugin.v1.Filter.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	47, // 91: ferry.plugin.v1.Filter.Filter:output_type -> ferry.plugin.v1.FilterResponse
+	16, // 92: ferry.plugin.v1.Serializer.Info:output_type -> ferry.plugin.v1.InfoResponse
+	21, // 93: ferry.plugin.v1.Serializer.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	23, // 94: ferry.plugin.v1.Serializer.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	19, // 95: ferry.plugin.v1.Serializer.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	49, // 96: ferry.plugin.v1.Serializer.Serialize:output_type -> ferry.plugin.v1.SerializeResponse
+	16, // 97: ferry.plugin.v1.Sink.Info:output_type -> ferry.plugin.v1.InfoResponse
+	21, // 98: ferry.plugin.v1.Sink.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	23, // 99: ferry.plugin.v1.Sink.Configure:output_type -> ferry.plugin.v1.ConfigureResponse
+	19, // 100: ferry.plugin.v1.Sink.Precheck:output_type -> ferry.plugin.v1.PrecheckResponse
+	51, // 101: ferry.plugin.v1.Sink.Open:output_type -> ferry.plugin.v1.SinkOpenResponse
+	53, // 102: ferry.plugin.v1.Sink.Write:output_type -> ferry.plugin.v1.WriteResponse
+	25, // 103: ferry.plugin.v1.Sink.Close:output_type -> ferry.plugin.v1.CloseResponse
+	74, // [74:104] is the sub-list for method output_type
+	44, // [44:74] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_ferry_plugin_v1_plugin_proto_init() }
@@ -3762,7 +3872,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 		return
 	}
 	file_ferry_plugin_v1_plugin_proto_msgTypes[12].OneofWrappers = []any{}
-	file_ferry_plugin_v1_plugin_proto_msgTypes[41].OneofWrappers = []any{
+	file_ferry_plugin_v1_plugin_proto_msgTypes[43].OneofWrappers = []any{
 		(*ReadResponse_Batch)(nil),
 		(*ReadResponse_Error)(nil),
 		(*ReadResponse_End)(nil),
@@ -3773,7 +3883,7 @@ func file_ferry_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_plugin_v1_plugin_proto_rawDesc), len(file_ferry_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   51,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -31,6 +31,7 @@ const (
 	Source_SetTables_FullMethodName        = "/ferry.plugin.v1.Source/SetTables"
 	Source_SnapshotProgress_FullMethodName = "/ferry.plugin.v1.Source/SnapshotProgress"
 	Source_Resnapshot_FullMethodName       = "/ferry.plugin.v1.Source/Resnapshot"
+	Source_DescribePosition_FullMethodName = "/ferry.plugin.v1.Source/DescribePosition"
 )
 
 // SourceClient is the client API for Source service.
@@ -59,6 +60,9 @@ type SourceClient interface {
 	// Only called when Info lists the "source.resnapshot" capability; after Open, concurrently
 	// with Read.
 	Resnapshot(ctx context.Context, in *ResnapshotRequest, opts ...grpc.CallOption) (*ResnapshotResponse, error)
+	// Only called when Info lists the "source.describe_position" capability; after Configure,
+	// concurrently with Read.
+	DescribePosition(ctx context.Context, in *DescribePositionRequest, opts ...grpc.CallOption) (*DescribePositionResponse, error)
 }
 
 type sourceClient struct {
@@ -192,6 +196,16 @@ func (c *sourceClient) Resnapshot(ctx context.Context, in *ResnapshotRequest, op
 	return out, nil
 }
 
+func (c *sourceClient) DescribePosition(ctx context.Context, in *DescribePositionRequest, opts ...grpc.CallOption) (*DescribePositionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DescribePositionResponse)
+	err := c.cc.Invoke(ctx, Source_DescribePosition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -218,6 +232,9 @@ type SourceServer interface {
 	// Only called when Info lists the "source.resnapshot" capability; after Open, concurrently
 	// with Read.
 	Resnapshot(context.Context, *ResnapshotRequest) (*ResnapshotResponse, error)
+	// Only called when Info lists the "source.describe_position" capability; after Configure,
+	// concurrently with Read.
+	DescribePosition(context.Context, *DescribePositionRequest) (*DescribePositionResponse, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -263,6 +280,9 @@ func (UnimplementedSourceServer) SnapshotProgress(context.Context, *SnapshotProg
 }
 func (UnimplementedSourceServer) Resnapshot(context.Context, *ResnapshotRequest) (*ResnapshotResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Resnapshot not implemented")
+}
+func (UnimplementedSourceServer) DescribePosition(context.Context, *DescribePositionRequest) (*DescribePositionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DescribePosition not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -490,6 +510,24 @@ func _Source_Resnapshot_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_DescribePosition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DescribePositionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).DescribePosition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_DescribePosition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).DescribePosition(ctx, req.(*DescribePositionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -540,6 +578,10 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Resnapshot",
 			Handler:    _Source_Resnapshot_Handler,
+		},
+		{
+			MethodName: "DescribePosition",
+			Handler:    _Source_DescribePosition_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
