@@ -290,9 +290,12 @@ func compare(a, b val, t ct, round bool) int {
 		return a.toDec().cmp(b.toDec())
 	case cDec:
 		x, y := a.toDec(), b.toDec()
-		// A string literal against a decimal compares with the decimal's full precision
-		// (MariaDB: '0.00005' = 1/20000 is true, 0.00005 = 1/20000 false).
-		if round && a.k != vStr && b.k != vStr {
+		// Numbers compare at the decimal's declared scale. A string against a decimal
+		// compares with its full precision, except a constant string against an
+		// expression over columns, which compares at the declared scale (MariaDB 10.11:
+		// '0.00005' = 1/20000 and s = 1/c are true, '0.00005' = 1/c false, '0.0001' = 1/c
+		// true, with s = '0.00005' and c = 20000 in the row).
+		if round && (a.k != vStr && b.k != vStr || a.k == vStr && a.lit && !b.lit || b.k == vStr && b.lit && !a.lit) {
 			x, y = x.rounded(), y.rounded()
 		}
 		return x.cmp(y)

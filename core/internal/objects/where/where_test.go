@@ -285,6 +285,41 @@ func TestBetweenWithDecimalConstant(t *testing.T) {
 	}
 }
 
+// A constant string against a division over columns compares at the declared scale; a
+// string column at full precision (checked against MariaDB 10.11 with the same row; found by
+// the row-filter property test: (f IS NULL) XOR ((CONCAT('A', 'b') < (120 / i)) XOR (id))).
+func TestConstantStringAgainstColumnDivision(t *testing.T) {
+	tb := &change.Table{Database: "d", Name: "t", PrimaryKey: []int{0}, Columns: []change.Column{
+		{Name: "c", Type: "INT"}, {Name: "i", Type: "INT"}, {Name: "s", Type: "VARCHAR", Nullable: true},
+		{Name: "d", Type: "DECIMAL", Precision: 10, Scale: 2}, {Name: "f", Type: "DOUBLE", Nullable: true}, {Name: "id", Type: "INT"}}}
+	one, _ := change.NewDecimal("1.00")
+	row := &change.Change{Op: change.OpInsert, Table: tb, After: []change.Value{change.NewInt(20000), change.NewInt(2147483647),
+		change.NewString("0.00005"), one, change.NewFloat64(-160), change.NewInt(26)}}
+	for cond, want := range map[string]bool{
+		"'0.00005' = 1/c":             false,
+		"'0.0001' = 1/c":              true,
+		"s = 1/c":                     true,
+		"0.00005 = 1/c":               false,
+		"0.0001 = 1/c":                true,
+		"s = 1/20000":                 true,
+		"CONCAT('0.0000','5') = 1/c":  false,
+		"'0.00005' < d/c":             false,
+		"'0.00005' = d/c":             true,
+		"'0.0001' = d/c":              false,
+		"CONCAT('A','b') < (120 / i)": false,
+		"'Ab' < (120/i)":              false,
+		"(f IS NULL) XOR ((CONCAT('A', 'b') < (120 / i)) XOR (id))": true,
+	} {
+		f, err := Compile(cond, tb)
+		if err != nil {
+			t.Fatal(cond, err)
+		}
+		if _, got := f.Apply(row); got != want {
+			t.Errorf("%s: %v, want %v", cond, got, want)
+		}
+	}
+}
+
 // A string literal compares with a division's full precision, a number with its declared
 // scale (checked against MariaDB 10.11: found by the row-filter property test, seed
 // 1796198151258371462).
