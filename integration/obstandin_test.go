@@ -101,23 +101,28 @@ func obErrCode(err error) uint16 {
 	return 0
 }
 
+// obMaxSeq is the highest sequence number in a stand-in's executed set.
+func obMaxSeq(set *gmysql.MysqlGTIDSet) int64 {
+	var max int64
+	for _, tags := range *set {
+		for _, ivs := range tags {
+			for _, iv := range ivs {
+				if iv.Stop-1 > max {
+					max = iv.Stop - 1
+				}
+			}
+		}
+	}
+	return max
+}
+
 // waitExecuted waits until the stand-in has converted at least n transactions.
 func (o *obEnv) waitExecuted(t *testing.T, n int64) *gmysql.MysqlGTIDSet {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		set := o.srv.Executed()
-		var max int64
-		for _, tags := range *set {
-			for _, ivs := range tags {
-				for _, iv := range ivs {
-					if iv.Stop-1 > max {
-						max = iv.Stop - 1
-					}
-				}
-			}
-		}
-		if max >= n {
+		if obMaxSeq(set) >= n {
 			return set
 		}
 		if time.Now().After(deadline) {

@@ -95,12 +95,16 @@ func TestOceanBaseODPPurgedPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	// while ferry is stopped: more changes, a new file, and the older files purged
+	// (each converted before the next step: a rotation before them would leave the
+	// saved position in the kept file, and nothing would be lost)
+	seq := obMaxSeq(o.srv.Executed())
 	execAll(t, h, "UPDATE t SET v = 100", "UPDATE t SET v = 101")
+	o.waitExecuted(t, seq+2)
 	if err := o.srv.Rotate(); err != nil {
 		t.Fatal(err)
 	}
 	execAll(t, h, "UPDATE t SET v = 102")
-	time.Sleep(time.Second) // converted
+	o.waitExecuted(t, seq+3)
 	var newest string
 	if err := o.odp(t).QueryRow("SHOW MASTER STATUS").Scan(&newest, new(string), new(string), new(string), new(string)); err != nil {
 		t.Fatal(err)
