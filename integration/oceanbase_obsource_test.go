@@ -272,6 +272,13 @@ func TestOceanBaseChunkOnOtherUniqueKey(t *testing.T) {
 	snapBatches := 0
 	seen := map[int64]int{}
 	final := map[int64]string{}
+	// Until the snapshot is done: a key updated while its chunk was open arrives by that
+	// change instead of a snapshot row (on a loaded machine a chunk's window can always hold
+	// one), so the snapshot rows need not cover every key.
+	snapshotDone := func() bool {
+		ps := src.Progress()
+		return len(ps) == 1 && ps[0].Done
+	}
 	readUntil(t, src, 30*time.Second, func(bs []*change.Batch) bool {
 		if len(bs) > 0 {
 			b := bs[len(bs)-1]
@@ -291,8 +298,11 @@ func TestOceanBaseChunkOnOtherUniqueKey(t *testing.T) {
 				snapBatches++
 			}
 		}
-		return len(seen) == rows
+		return len(seen) == rows || snapshotDone() && len(final) == rows
 	})
+	if len(seen) < rows/2 {
+		t.Errorf("only %d of %d keys arrived as snapshot rows", len(seen), rows)
+	}
 	close(stop)
 	<-done
 	for n, k := range seen {

@@ -136,7 +136,10 @@ func routeLibraries(l hclog.Logger) {
 	grpclog.SetLoggerV2(grpcLogger{lib})
 }
 
-// grpcLogger is grpc-go's logger over hclog; grpc-go's info lines are chatter (debug).
+// grpcLogger is grpc-go's logger over hclog; grpc-go's info lines are chatter (debug). In a
+// plugin process grpc-go serves only the host's connection, and its warnings are about that
+// connection closing ("transport is closing" when the host stops the plugin), which the host
+// sees and reports itself: debug too. Errors stay errors.
 type grpcLogger struct{ l hclog.Logger }
 
 func sprint(args []any) string { return strings.TrimSpace(fmt.Sprintln(args...)) }
@@ -144,9 +147,9 @@ func sprint(args []any) string { return strings.TrimSpace(fmt.Sprintln(args...))
 func (g grpcLogger) Info(args ...any)                    { g.l.Debug(sprint(args)) }
 func (g grpcLogger) Infoln(args ...any)                  { g.l.Debug(sprint(args)) }
 func (g grpcLogger) Infof(format string, args ...any)    { g.l.Debug(fmt.Sprintf(format, args...)) }
-func (g grpcLogger) Warning(args ...any)                 { g.l.Warn(sprint(args)) }
-func (g grpcLogger) Warningln(args ...any)               { g.l.Warn(sprint(args)) }
-func (g grpcLogger) Warningf(format string, args ...any) { g.l.Warn(fmt.Sprintf(format, args...)) }
+func (g grpcLogger) Warning(args ...any)                 { g.l.Debug(sprint(args)) }
+func (g grpcLogger) Warningln(args ...any)               { g.l.Debug(sprint(args)) }
+func (g grpcLogger) Warningf(format string, args ...any) { g.l.Debug(fmt.Sprintf(format, args...)) }
 func (g grpcLogger) Error(args ...any)                   { g.l.Error(sprint(args)) }
 func (g grpcLogger) Errorln(args ...any)                 { g.l.Error(sprint(args)) }
 func (g grpcLogger) Errorf(format string, args ...any)   { g.l.Error(fmt.Sprintf(format, args...)) }
