@@ -26,6 +26,11 @@ sql "INSERT INTO orders SELECT seq, CONCAT('customer-', seq % 37), 'new', seq * 
        FROM seq_1_to_150000"
 "$FERRY_RMQ_MQADMIN_5" deleteTopic -n "$FERRY_RMQ5_NAMESRV" -c DefaultCluster -t demo_orders >/dev/null 2>&1 || true
 "$FERRY_RMQ_MQADMIN_5" updateTopic -n "$FERRY_RMQ5_NAMESRV" -c DefaultCluster -t demo_orders -r 8 -w 8 >/dev/null
+# the broker registers the new topic's route with the name server shortly after: wait for it
+for _ in $(seq 1 60); do
+  "$FERRY_RMQ_MQADMIN_5" topicRoute -n "$FERRY_RMQ5_NAMESRV" -t demo_orders 2>/dev/null | grep -q brokerAddrs && break
+  sleep 0.5
+done
 rm -rf .ferry/checkpoints/demo_orders.json .ferry/checkpoints/demo_orders.lock
 echo "ok"
 
