@@ -64,7 +64,8 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Retry governs the retries of failed sink writes.
 	Retry RetryPolicy
-	// StartupWait is how long, counted from the start of Run, Run goes on opening the sink
+	// StartupWait is how long, counted from New (so that the caller's own start-up checks
+	// between New and Run count too), Run goes on opening the sink
 	// and then the source while their Open fails with an error that may pass (Waitable: not
 	// permanent, not a panic, not a cancellation): the database or broker is not up yet.
 	// Each failed attempt is logged at warn level and reported to OnWaiting. After it, or at

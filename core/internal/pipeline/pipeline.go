@@ -30,8 +30,8 @@ type Pipeline struct {
 	phases  *phases
 	stats   counters
 	started atomic.Bool
-	// startedAt is when Run began: the start-up wait counts from it.
-	startedAt time.Time
+	// created is when New built the Pipeline: the start-up wait counts from it.
+	created time.Time
 
 	quiesce chan quiesceReq // served by the processor of a running Run
 	done    chan struct{}   // closed when Run returns
@@ -51,7 +51,7 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Pipeline{cfg: cfg, budget: newBudget(cfg.MaxInFlightBytes), quiesce: make(chan quiesceReq), done: make(chan struct{}),
+	p := &Pipeline{cfg: cfg, created: time.Now(), budget: newBudget(cfg.MaxInFlightBytes), quiesce: make(chan quiesceReq), done: make(chan struct{}),
 		opened: make(chan struct{})}
 	p.phases = newPhases(cfg, p.budget)
 	var err error
@@ -137,7 +137,6 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		return ErrAlreadyRun
 	}
 	defer close(p.done)
-	p.startedAt = time.Now()
 	cfg := p.cfg
 	cp, err := cfg.Store.Load(ctx, cfg.Name)
 	if err != nil {
@@ -171,8 +170,8 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	// Within the start-up wait, an Open that fails with an error that may pass (the target
 	// is not up yet) is tried again with backoff; the sink stays open while the source is
 	// waited for.
-	until := p.startedAt.Add(cfg.StartupWait)
-	if err := p.openWaiting(ctx, until, "sink", p.names.sink, func() error { return cfg.Sink.Open(ctx) }, closeSink); err != nil {
+	until := p.created.Add(cfg.StartupWait)
+	if err := p.openWaiting(ctx, until, "sink", p.names.sink, func() error { return cfg.Sink.Open(ctx) }); err != nil {
 		return p.startErr(ctx, errors.Join(&StageError{Stage: "sink", Plugin: p.names.sink, Op: "open", Err: err}, closeSink()))
 	}
 	var resume change.Position
@@ -181,7 +180,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	}
 	if err := p.openWaiting(ctx, until, "source", p.names.source, func() error {
 		return cfg.Source.Open(ctx, sdk.OpenRequest{Pipeline: cfg.Name, Position: resume, State: cfg.State})
-	}, closeSource); err != nil {
+	}); err != nil {
 		openErr := &StageError{Stage: "source", Plugin: p.names.source, Op: "open", Err: err}
 		return p.startErr(ctx, errors.Join(openErr, closeSource(), closeSink()))
 	}

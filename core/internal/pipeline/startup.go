@@ -73,11 +73,12 @@ func ErrorAddress(err error) string {
 }
 
 // openWaiting calls open until it succeeds, fails with an error that Waitable refuses, the
-// start-up wait (Config.StartupWait, counted from the start of Run) is over, or ctx is
-// cancelled (then it returns ctx's error, which Run turns into a clean stop). After each
-// waitable failure it calls undo (to release what the attempt held), logs a warning with
-// what it waits for and sleeps the startup backoff. It returns the last attempt's error.
-func (p *Pipeline) openWaiting(ctx context.Context, until time.Time, stage, plugin string, open, undo func() error) error {
+// start-up wait (until) is over, or ctx is cancelled (then it returns ctx's error, which Run
+// turns into a clean stop). After each waitable failure it logs a warning with what it waits
+// for and sleeps the startup backoff. It returns the last attempt's error. Close is not
+// called between attempts: the SDK lets the host call Open again after a failed Open (a
+// failed Open releases what it acquired), and Close stays the last call, once.
+func (p *Pipeline) openWaiting(ctx context.Context, until time.Time, stage, plugin string, open func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := protect(open)
 		if err == nil {
@@ -94,11 +95,6 @@ func (p *Pipeline) openWaiting(ctx context.Context, until time.Time, stage, plug
 				p.setWaiting(nil)
 			}
 			return err
-		}
-		if undo != nil {
-			if uerr := undo(); uerr != nil {
-				p.log.Warn("closing after a failed open", zap.String(logging.FieldKind, stage), zap.String(logging.FieldPlugin, plugin), zap.Error(uerr))
-			}
 		}
 		delay := min(p.cfg.StartupRetry.Delay(attempt), left)
 		w := &Waiting{Stage: stage, Plugin: plugin, Address: ErrorAddress(err), Attempt: attempt, Err: err,
