@@ -359,3 +359,31 @@ func waitExit(cmd *exec.Cmd, d time.Duration) error {
 		return errors.New("did not exit within " + d.String())
 	}
 }
+
+// A reload does not involve the start-up wait: a changed startup_wait is not reported as a
+// change that needs a restart (it only matters at the next start), unlike drain_timeout.
+func TestReloadIgnoresStartupWait(t *testing.T) {
+	dir := t.TempDir()
+	digest := func(runtime string) map[string]string {
+		path := writeFile(t, dir, "p.hcl", `pipeline "p" {
+  source "fake" {}
+  serializer "fake" {}
+  sink "fake" {}
+  runtime { `+runtime+` }
+}
+`)
+		f, diags := config.LoadFile(path, config.Options{})
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		r := &reloader{l: fakeLoaded(&checkingPlugin{checks: func(int) []sdk.Check { return nil }})}
+		return r.digest(f)
+	}
+	base := digest(`startup_wait = "0s"`)
+	if got := digest(`startup_wait = "10m"`); got["runtime block"] != base["runtime block"] {
+		t.Errorf("startup_wait changes the runtime digest: %q vs %q", got["runtime block"], base["runtime block"])
+	}
+	if got := digest(`drain_timeout = "1s"`); got["runtime block"] == base["runtime block"] {
+		t.Error("the digest misses drain_timeout: the test checks nothing")
+	}
+}
