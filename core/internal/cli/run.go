@@ -265,6 +265,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		}
 		tracker.RecordReload(err, time.Now())
 	}
+	rl.ready = pl.Opened()
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go rl.Watch(wctx, o.watch)

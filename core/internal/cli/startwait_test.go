@@ -199,6 +199,7 @@ func waitPipeline(t *testing.T, bins, dir, wait string) string {
     plugin_path = ` + p("ferry-source-generator") + `
     rows  = 10
     count = 200
+    rate  = 1000
   }
   serializer "jsonl" { plugin_path = ` + p("ferry-serializer-jsonl") + ` }
   sink "file" {
@@ -257,6 +258,15 @@ func TestE2EStartupWaitForSink(t *testing.T) {
 	if err != nil || !strings.Contains(string(text), `waiting for      sink "file" (open, attempt`) {
 		t.Errorf("ferry status (%v):\n%s", err, text)
 	}
+	// A SIGHUP while waiting neither kills ferry nor reloads yet: the reload is applied once
+	// the plugins are open.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(logs.String(), "SIGHUP: reloading") {
+		t.Errorf("reloaded during the start-up wait:\n%s", logs.String())
+	}
 	if err := os.Remove(filepath.Join(dir, "out.jsonl")); err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +280,9 @@ func TestE2EStartupWaitForSink(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %q:\n%s", want, logs.String())
 		}
+	}
+	if o, h := strings.Index(logs.String(), "opened after waiting"), strings.Index(logs.String(), "SIGHUP: reloading"); h < o {
+		t.Errorf("the SIGHUP of the wait was not applied after the open (at %d, open at %d):\n%s", h, o, logs.String())
 	}
 }
 
