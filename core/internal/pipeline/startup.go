@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ferry-cdc/ferry/core/internal/logging"
+	"github.com/ferry-cdc/ferry/sdk"
 )
 
 // Defaults of the startup backoff (Config.StartupRetry): the first retry after a second,
@@ -39,13 +40,14 @@ type Waiting struct {
 // makes sense (a refused connection, a timeout: the target is not up yet): not a
 // cancellation, not an error marked permanent (wrong credentials, a
 // missing topic, a bad position, a crashed plugin: sdk.Permanent, plugin.CrashError), not a
-// panic and not an invalid configuration.
+// panic and not an invalid configuration (ErrInvalidConfig, an *sdk.AttributeError).
 func Waitable(err error) bool {
 	var pe *PanicError
+	var ae *sdk.AttributeError
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return false
-	case isPermanent(err), errors.As(err, &pe), errors.Is(err, ErrInvalidConfig):
+	case isPermanent(err), errors.As(err, &pe), errors.Is(err, ErrInvalidConfig), errors.As(err, &ae):
 		return false
 	}
 	return true

@@ -187,6 +187,7 @@ func TestStartupWaitNotForPermanentErrors(t *testing.T) {
 		"panic":     func() error { panic("boom") },
 		"cancelled": func() error { return context.Canceled },
 		"invalid":   func() error { return fmt.Errorf("%w: bad", ErrInvalidConfig) },
+		"attribute": func() error { return fmt.Errorf("open: %w", sdk.AttrError("address", "no port")) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			src := &flakySource{fakeSource: newFakeSource(20, 10, 5), fails: -1, err: mk}
