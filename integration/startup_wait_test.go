@@ -88,9 +88,11 @@ func TestStartupWait(t *testing.T) {
 	for _, tc := range []struct {
 		name, proxyAddr, statusAddr, plugin string
 		proxyDB                             bool
+		noPrecheck                          bool // then the plugins' Open is what waits
 	}{
 		{name: "database", proxyAddr: "127.0.0.1:14151", statusAddr: "127.0.0.1:14161", plugin: `source "oceanbase"`, proxyDB: true},
 		{name: "broker", proxyAddr: "127.0.0.1:14150", statusAddr: "127.0.0.1:14160", plugin: `sink "rocketmq"`},
+		{name: "broker_open", proxyAddr: "127.0.0.1:14152", statusAddr: "127.0.0.1:14162", plugin: `sink "rocketmq"`, noPrecheck: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbName := "ferry_wait_" + tc.name
@@ -133,7 +135,12 @@ func TestStartupWait(t *testing.T) {
 			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(bin, "--log-format", "json", "run", "--status-addr", tc.statusAddr, path)
+			args := []string{"--log-format", "json", "run", "--status-addr", tc.statusAddr, path}
+			what := "precheck"
+			if tc.noPrecheck {
+				args, what = append(args, "--no-precheck"), "open"
+			}
+			cmd := exec.Command(bin, args...)
 			cmd.Env = append(os.Environ(), "E2E_DB_PASSWORD="+env.MariaDBPassword)
 			var logs syncBuffer
 			cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -185,11 +192,12 @@ func TestStartupWait(t *testing.T) {
 			s := waitFor("the second attempt of the wait", 60*time.Second, func(s status) bool {
 				return s.Phase == "waiting" && s.Waiting != nil && s.Waiting.Attempt >= 2
 			})
-			if w := s.Waiting; w.For != tc.plugin || w.Address != tc.proxyAddr || w.What != "precheck" || w.Error == "" ||
+			if w := s.Waiting; w.For != tc.plugin || w.Address != tc.proxyAddr || w.What != what || w.Error == "" ||
 				time.Until(w.GiveUpAt) < time.Minute {
-				t.Errorf("waiting %+v, want %s at %s (precheck)", *w, tc.plugin, tc.proxyAddr)
+				t.Errorf("waiting %+v, want %s at %s (%s)", *w, tc.plugin, tc.proxyAddr, what)
 			}
 			out, err := exec.Command(bin, "status", "--addr", tc.statusAddr).CombinedOutput()
+			t.Logf("ferry status while waiting:\n%s", out)
 			if err != nil || !strings.Contains(string(out), "waiting for      "+tc.plugin+" at "+tc.proxyAddr) {
 				t.Errorf("ferry status while waiting: %v\n%s", err, out)
 			}
@@ -205,6 +213,8 @@ func TestStartupWait(t *testing.T) {
 				line["address"] != tc.proxyAddr || line["attempt"] != float64(1) || line["next_retry_in"] == nil {
 				t.Errorf("the first wait's log line: %v\n%s", err, warn)
 			}
+
+			t.Logf("the first wait's log line: %s", warn)
 
 			// It comes up: ferry runs and delivers the snapshot.
 			proxy.start(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,15 +65,18 @@ func precheckWaiting(ctx context.Context, g *globals, l *loaded, skips []string,
 		}
 		delay := min(startupRetry.Delay(attempt), left)
 		addr := pipeline.ErrorAddress(errors.New(bad.Detail))
-		fields := []zap.Field{zap.String(logging.FieldPlugin, bad.plugin), zap.String("check", bad.Name)}
+		kind, name, ok := strings.Cut(bad.plugin, " ") // "sink rocketmq"
+		if !ok {
+			kind, name = "", bad.plugin
+		}
+		fields := []zap.Field{zap.String(logging.FieldKind, kind), zap.String(logging.FieldPlugin, name), zap.String("check", bad.Name)}
 		if addr != "" {
 			fields = append(fields, zap.String("address", addr))
 		}
 		fields = append(fields, zap.Int(logging.FieldAttempt, attempt), zap.Duration("next_retry_in", delay.Round(time.Millisecond)),
 			zap.Duration("gives_up_in", left.Round(time.Second)), zap.String("detail", bad.Detail))
 		log.Warn("waiting for "+bad.plugin+" to be reachable (precheck "+bad.Name+" failed; runtime startup_wait)", fields...)
-		kind, name, _ := strings.Cut(bad.plugin, " ")
-		tracker.SetWaiting(&status.Waiting{For: kind + " " + `"` + name + `"`, Address: addr, What: "precheck", Attempt: attempt,
+		tracker.SetWaiting(&status.Waiting{For: strings.TrimSpace(kind + " " + strconv.Quote(name)), Address: addr, What: "precheck", Attempt: attempt,
 			Error: bad.Detail, NextAttemptAt: time.Now().Add(delay), GiveUpAt: until})
 		t := time.NewTimer(delay)
 		select {

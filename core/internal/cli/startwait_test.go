@@ -94,7 +94,7 @@ func TestPrecheckWaitsForConnectivity(t *testing.T) {
 		t.Fatalf("%d warnings, want 3: %v", len(warns), logs.All())
 	}
 	f := warns[0].ContextMap()
-	if !strings.Contains(warns[0].Message, "sink fake") || f["address"] != "127.0.0.1:14191" || f["attempt"] != int64(1) ||
+	if !strings.Contains(warns[0].Message, "sink fake") || f["kind"] != "sink" || f["plugin"] != "fake" || f["address"] != "127.0.0.1:14191" || f["attempt"] != int64(1) ||
 		f["check"] != "rocketmq_connectivity" || f["next_retry_in"] == nil {
 		t.Errorf("warning %q %v", warns[0].Message, f)
 	}
