@@ -46,8 +46,10 @@ type Plugin interface {
 
 // Source reads changes.
 //
-// The host calls Configure, then Open once, then Read repeatedly from one goroutine, and
-// finally Close. Read blocks until it has a batch; it returns the context's error when the
+// The host calls Configure, then Open, then Read repeatedly from one goroutine, and
+// finally Close. Open may be called again after it failed with an error not marked
+// Permanent (the host waits at start for a database that is not up yet): a failed Open must
+// release what it acquired. Read blocks until it has a batch; it returns the context's error when the
 // context is cancelled and io.EOF when a finite source has nothing more.
 type Source interface {
 	Plugin
@@ -61,7 +63,7 @@ type Source interface {
 	Open(ctx context.Context, req OpenRequest) error
 	// Read returns the next batch of changes, in source order.
 	Read(ctx context.Context) (*change.Batch, error)
-	// Close releases resources. It is called once, also after a failed Open.
+	// Close releases resources. It is called once, at the end, also after a failed Open.
 	Close(ctx context.Context) error
 }
 
@@ -105,7 +107,9 @@ type Serializer interface {
 //
 // The host calls Configure, Open, then Write from several goroutines at once (one per write
 // lane); records that must stay in order (same key) are always in one lane, and a lane never
-// has two Writes in flight. Close is called once at the end.
+// has two Writes in flight. Close is called once at the end. Open may be called again after
+// it failed with an error not marked Permanent (the host waits at start for a broker that is
+// not up yet): a failed Open must release what it acquired.
 type Sink interface {
 	Plugin
 	// Open connects to the target.

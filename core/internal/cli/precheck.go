@@ -192,11 +192,20 @@ const (
 // precheck runs and prints the checks; it returns an ExitPrecheck error when an unskipped
 // check failed. With precheckJSONOut, out receives the result instead of w.
 func precheck(ctx context.Context, g *globals, l *loaded, skips []string, w io.Writer, mode precheckMode, out *precheckJSON) error {
+	skip := skipSet(skips)
+	return reportPrechecks(runPrechecks(ctx, g, l, skip), skip, w, mode, out)
+}
+
+func skipSet(skips []string) map[string]bool {
 	skip := map[string]bool{}
 	for _, s := range skips {
 		skip[s] = true
 	}
-	rows := runPrechecks(ctx, g, l, skip)
+	return skip
+}
+
+// reportPrechecks prints the checks' rows as precheck does and returns its error.
+func reportPrechecks(rows []checkRow, skip map[string]bool, w io.Writer, mode precheckMode, out *precheckJSON) error {
 	if len(rows) == 0 && mode != precheckJSONOut {
 		fmt.Fprintln(w, "precheck: no plugin of this pipeline has checks")
 		return nil

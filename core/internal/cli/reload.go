@@ -37,6 +37,9 @@ type reloader struct {
 	selector sdk.TableSelector // nil: the source's tables are its own (not from the objects block)
 	// onResult, when set, learns each reload's outcome (nil: applied) for /status.
 	onResult func(err error)
+	// ready, when set, holds reloads back until it is closed (the pipeline opened its
+	// plugins): a SIGHUP or a file change during the start-up wait applies once it is over.
+	ready <-chan struct{}
 
 	mu       sync.Mutex
 	settings map[string]string // digest of each part outside the objects block, at start
@@ -288,6 +291,13 @@ func (r *reloader) Watch(ctx context.Context, poll time.Duration) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if r.ready != nil {
+		select {
+		case <-r.ready:
+		case <-ctx.Done():
+			return
+		}
+	}
 	var tick <-chan time.Time
 	if poll > 0 {
 		t := time.NewTicker(poll)

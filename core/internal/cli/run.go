@@ -32,7 +32,7 @@ func newRun(g *globals) *cobra.Command {
 	var statusAddr string
 	var skips []string
 	var noPrecheck, adopt bool
-	var watch time.Duration
+	var watch, wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run (or resume) a pipeline until it is stopped",
@@ -56,15 +56,29 @@ The objects block (tables, rules, row filters, columns, sharding columns, topics
 changed while the pipeline runs: run reloads it on SIGHUP and when the file changes
 (checked every --watch interval). Tables the change adds are snapshotted (when the source
 snapshots) and then stream; nothing else restarts. Changes elsewhere in the file are
-reported and need a restart.`,
+reported and need a restart.
+
+A source or sink that cannot be reached at start (the database or broker is not up yet)
+fails the run at once, unless a start-up wait is set (runtime.startup_wait in the file, or
+--wait, which overrides it): then run retries the failed connectivity prechecks and the
+plugins' Open with backoff for that long, logging at warn level what it waits for, and
+/status shows the phase "waiting". Errors that cannot pass (wrong credentials, a missing
+topic, a configuration error, a crashed plugin) never wait. SIGINT or SIGTERM ends the
+wait at once.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			vs, err := parseVars(vars)
 			if err != nil {
 				return err
 			}
-			return runPipeline(g, args[0], vs, runOptions{statusAddr: statusAddr, skips: skips, noPrecheck: noPrecheck,
-				adopt: adopt, watch: watch})
+			o := runOptions{statusAddr: statusAddr, skips: skips, noPrecheck: noPrecheck, adopt: adopt, watch: watch}
+			if cmd.Flags().Changed("wait") {
+				if wait < 0 {
+					return withCode(ExitUsage, fmt.Errorf("--wait %s is negative", wait))
+				}
+				o.wait = &wait
+			}
+			return runPipeline(g, args[0], vs, o)
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
@@ -73,6 +87,8 @@ reported and need a restart.`,
 	cmd.Flags().StringArrayVar(&skips, "skip", nil, "skip a failed precheck by name (repeatable)")
 	cmd.Flags().BoolVar(&noPrecheck, "no-precheck", false, "do not run the prechecks before starting")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "continue a pipeline whose checkpoint was made from another file path (the file was moved)")
+	cmd.Flags().DurationVar(&wait, "wait", 0,
+		"at start, retry a source or sink that cannot be reached for this long (overrides runtime.startup_wait; 0: fail at once)")
 	cmd.Flags().DurationVar(&watch, "watch", 2*time.Second, "check the pipeline file for changes this often and reload its objects block (0: only on SIGHUP)")
 	return cmd
 }
@@ -83,6 +99,7 @@ type runOptions struct {
 	noPrecheck bool
 	adopt      bool
 	watch      time.Duration
+	wait       *time.Duration // --wait, when given: overrides runtime.startup_wait
 }
 
 func runPipeline(g *globals, path string, vars map[string]string, o runOptions) error {
@@ -125,12 +142,6 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		return withCode(ExitFailure, err)
 	}
 	defer lease.Release()
-	if !o.noPrecheck {
-		if err := precheck(ctx, g, l, o.skips, g.stderr, precheckSummary, nil); err != nil {
-			return err
-		}
-	}
-
 	state, err := sdk.NewDirState(store.StateDir(p.Name))
 	if err != nil {
 		return withCode(ExitFailure, err)
@@ -204,6 +215,24 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 			zap.String("file", dl.Name()))
 	}
 	applyResources(&pcfg, p)
+	startWait := p.Runtime.StartupWait
+	if o.wait != nil {
+		startWait = *o.wait
+	}
+	// The start-up wait counts from here, for the prechecks and the plugins' Open alike.
+	startUntil := time.Now().Add(startWait)
+	pcfg.StartupWait = startWait
+	pcfg.OnWaiting = func(w *pipeline.Waiting) {
+		if w == nil {
+			tracker.SetWaiting(nil)
+			return
+		}
+		tracker.SetWaiting(&status.Waiting{For: fmt.Sprintf("%s %q", w.Stage, w.Plugin), Address: w.Address, What: "open",
+			Attempt: w.Attempt, Error: g.secrets.Redact(w.Err.Error()), NextAttemptAt: w.Next, GiveUpAt: w.Until})
+	}
+	if startWait > 0 {
+		log.Info("a source or sink that cannot be reached at start is waited for", zap.Duration("startup_wait", startWait))
+	}
 	pl, err = pipeline.New(pcfg)
 	if err != nil {
 		return withCode(ExitFailure, err)
@@ -236,6 +265,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		}
 		tracker.RecordReload(err, time.Now())
 	}
+	rl.ready = pl.Opened()
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go rl.Watch(wctx, o.watch)
@@ -274,6 +304,20 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		host.Close()
 		os.Exit(ExitFailure)
 	}()
+
+	// The prechecks run once status is served, so that a start-up wait for an unreachable
+	// source or sink shows there.
+	if !o.noPrecheck {
+		err := precheckWaiting(ctx, g, l, o.skips, g.stderr, startUntil, tracker, log)
+		if ctx.Err() != nil {
+			tracker.SetPhase(status.PhaseStopped)
+			return nil // stopped while waiting: nothing started
+		}
+		if err != nil {
+			tracker.SetPhase(status.PhaseFailed)
+			return err
+		}
+	}
 
 	log.Info("pipeline starting", zap.String("source", l.source.Ref.Name), zap.String("sink", l.sink.Ref.Name),
 		zap.String("serializer", l.serializer.Ref.Name), zap.Int("filters", len(l.filters)))

@@ -101,6 +101,10 @@ func printStatus(w io.Writer, s status.Snapshot) {
 		phase += ", " + s.Stage
 	}
 	row("phase", fmt.Sprintf("%s (up %s)", phase, s.Now.Sub(s.StartedAt).Round(time.Second)))
+	if wt := s.Waiting; wt != nil {
+		row("waiting for", waitingText(wt, s.Now))
+		row("", "last error: "+wt.Error)
+	}
 	pos := s.PositionText
 	if pos == "" {
 		pos = s.Position
@@ -218,3 +222,14 @@ func printSnapshotProgress(w io.Writer, row func(k, v string), p *status.Snapsho
 }
 
 func bytesText(b float64) string { return console.Bytes(b) }
+
+// waitingText says what a start-up wait waits for: `sink "rocketmq" at 127.0.0.1:9876 (open,
+// attempt 3; next in 4s, gives up in 4m51s)`.
+func waitingText(w *status.Waiting, now time.Time) string {
+	at := ""
+	if w.Address != "" {
+		at = " at " + w.Address
+	}
+	return fmt.Sprintf("%s%s (%s, attempt %d; next in %s, gives up in %s)", w.For, at, w.What, w.Attempt,
+		max(w.NextAttemptAt.Sub(now), 0).Round(time.Second), max(w.GiveUpAt.Sub(now), 0).Round(time.Second))
+}

@@ -153,7 +153,7 @@ func TestDefaults(t *testing.T) {
 	p := f.Pipeline
 	r := p.Runtime
 	if r.BatchSize != 512 || r.BatchTimeout != 50*time.Millisecond || r.Writers != 4 ||
-		r.MaxInFlightBytes != 64<<20 || r.DrainTimeout != 30*time.Second {
+		r.MaxInFlightBytes != 64<<20 || r.DrainTimeout != 30*time.Second || r.StartupWait != 0 {
 		t.Errorf("runtime defaults = %+v", r)
 	}
 	if want := filepath.Join(mustAbs(t, "testdata/happy"), ".ferry", "checkpoints"); p.Checkpoint.Dir != want {
@@ -176,7 +176,7 @@ func TestJSONSyntax(t *testing.T) {
 	if p.Name != "from-json" || !reflect.DeepEqual(p.Tags, []string{"json"}) {
 		t.Errorf("pipeline = %+v", p)
 	}
-	if p.Runtime.Writers != 8 || p.Runtime.DrainTimeout != 0 || p.Sink.Path != "/opt/ferry/sink" {
+	if p.Runtime.Writers != 8 || p.Runtime.DrainTimeout != 0 || p.Runtime.StartupWait != 2*time.Minute || p.Sink.Path != "/opt/ferry/sink" {
 		t.Errorf("runtime %+v, sink path %q", p.Runtime, p.Sink.Path)
 	}
 	cfg, diags := p.Source.Decode(testSpec, f)

@@ -198,8 +198,12 @@ const (
 	DefaultWriters          = 4
 	DefaultMaxInFlightBytes = 64 << 20
 	DefaultDrainTimeout     = 30 * time.Second
-	DefaultCheckpointDir    = ".ferry/checkpoints"
-	DefaultCheckpointEvery  = time.Second
+	// DefaultStartupWait is 0: a source or sink that cannot be reached at start fails the
+	// run at once, so a typo in an address is reported in seconds; a service started with
+	// its database sets runtime.startup_wait (or ferry run --wait).
+	DefaultStartupWait     = time.Duration(0)
+	DefaultCheckpointDir   = ".ferry/checkpoints"
+	DefaultCheckpointEvery = time.Second
 	// MaxWriters bounds Runtime.Writers.
 	MaxWriters = 256
 	// MinInFlightBytes bounds Runtime.MaxInFlightBytes from below.
@@ -224,6 +228,10 @@ type Runtime struct {
 	MaxInFlightBytes int64
 	// DrainTimeout is how long a graceful stop waits for in-flight writes (>= 0).
 	DrainTimeout time.Duration
+	// StartupWait is how long ferry run retries, with backoff, the prechecks' connectivity
+	// checks and the plugins' Open while the source or the sink cannot be reached (>= 0; 0:
+	// fail at once).
+	StartupWait time.Duration
 	// Oversize is what happens to a record the sink reports too large: OversizeFail (stop
 	// the pipeline, the default) or OversizeSkip (log it, count it, append it to the
 	// dead-letter file beside the checkpoint, and go on).

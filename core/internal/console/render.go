@@ -173,8 +173,15 @@ func LiveLine(s status.Snapshot, width int) string {
 	if s.Stage != "" && (s.Phase == status.PhaseRunning || s.Phase == status.PhaseStopping) {
 		head += ", " + s.Stage
 	}
+	if w := s.Waiting; w != nil {
+		head += " for " + w.For
+		if w.Address != "" {
+			head += " at " + w.Address
+		}
+		head += fmt.Sprintf(" (attempt %d, next in %s)", w.Attempt, max(w.NextAttemptAt.Sub(s.Now), 0).Round(time.Second))
+	}
 	parts := []part{{text: head, prio: 0}}
-	if s.Phase != status.PhaseStarting {
+	if s.Phase != status.PhaseStarting && s.Phase != status.PhaseWaiting {
 		rows := Compact(s.RowsPerSecond) + " rows/s"
 		parts = append(parts, part{rows + " " + Bytes(s.BytesPerSecond) + "/s", 1, rows})
 	}

@@ -143,3 +143,14 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveLineWaiting(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	s := status.Snapshot{Phase: status.PhaseWaiting, Now: now, StartedAt: now.Add(-10 * time.Second),
+		Waiting: &status.Waiting{For: `source "oceanbase"`, Address: "10.0.0.5:2881", What: "precheck", Attempt: 3,
+			NextAttemptAt: now.Add(4 * time.Second), GiveUpAt: now.Add(time.Minute)}}
+	want := `waiting for source "oceanbase" at 10.0.0.5:2881 (attempt 3, next in 4s)`
+	if got := Frame(s, 160); !strings.HasPrefix(got, want) || strings.Contains(got, "rows/s") {
+		t.Errorf("got %q, want it to start with %q (and no rates)", got, want)
+	}
+}

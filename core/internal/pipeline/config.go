@@ -64,6 +64,20 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Retry governs the retries of failed sink writes.
 	Retry RetryPolicy
+	// StartupWait is how long, counted from New (so that the caller's own start-up checks
+	// between New and Run count too), Run goes on opening the sink
+	// and then the source while their Open fails with an error that may pass (Waitable: not
+	// permanent, not a panic, not a cancellation): the database or broker is not up yet.
+	// Each failed attempt is logged at warn level and reported to OnWaiting. After it, or at
+	// once when it is 0 (the default), Open's error stops Run. Cancelling ctx ends the wait
+	// at once, as a clean stop.
+	StartupWait time.Duration
+	// StartupRetry is the backoff between those attempts (default: 1s doubling to 30s,
+	// jitter 0.2; MaxAttempts is not used: StartupWait bounds the attempts).
+	StartupRetry RetryPolicy
+	// OnWaiting, when set, is called with each start-up wait as it begins, and with nil when
+	// the waiting is over (the plugin opened, Run gave up or ctx was cancelled).
+	OnWaiting func(*Waiting)
 	// Logger receives the pipeline's logs (default: none).
 	Logger *zap.Logger
 	// Shard hashes a change to choose its lane and sdk.Record.Hash. Changes that must stay
@@ -172,6 +186,13 @@ func (c Config) withDefaults() Config {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
 	c.Retry = c.Retry.withDefaults()
+	if c.StartupRetry.Initial <= 0 {
+		c.StartupRetry.Initial = DefaultStartupRetryInitial
+	}
+	if c.StartupRetry.Max <= 0 {
+		c.StartupRetry.Max = DefaultStartupRetryMax
+	}
+	c.StartupRetry = c.StartupRetry.withDefaults()
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -212,6 +233,8 @@ func (c Config) validate() error {
 		return bad("checkpoint interval %s is negative", c.CheckpointInterval)
 	case c.DrainTimeout < 0:
 		return bad("drain timeout %s is negative", c.DrainTimeout)
+	case c.StartupWait < 0:
+		return bad("startup wait %s is negative", c.StartupWait)
 	case c.Full.Writers < 0 || c.Incremental.Writers < 0:
 		return bad("phase writers are negative")
 	case c.Full.MaxInFlightBytes < 0 || c.Incremental.MaxInFlightBytes < 0:

@@ -30,6 +30,8 @@ type Pipeline struct {
 	phases  *phases
 	stats   counters
 	started atomic.Bool
+	// created is when New built the Pipeline: the start-up wait counts from it.
+	created time.Time
 
 	quiesce chan quiesceReq // served by the processor of a running Run
 	done    chan struct{}   // closed when Run returns
@@ -49,7 +51,7 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Pipeline{cfg: cfg, budget: newBudget(cfg.MaxInFlightBytes), quiesce: make(chan quiesceReq), done: make(chan struct{}),
+	p := &Pipeline{cfg: cfg, created: time.Now(), budget: newBudget(cfg.MaxInFlightBytes), quiesce: make(chan quiesceReq), done: make(chan struct{}),
 		opened: make(chan struct{})}
 	p.phases = newPhases(cfg, p.budget)
 	var err error
@@ -124,7 +126,8 @@ func (p *Pipeline) OrderScope() sdk.OrderScope { return p.scope }
 func (p *Pipeline) Name() string { return p.cfg.Name }
 
 // Run loads the checkpoint, opens the sink and the source (at the checkpoint), and moves
-// changes until the source ends (io.EOF), ctx is cancelled, or a stage fails. It saves the
+// changes until the source ends (io.EOF), ctx is cancelled, or a stage fails. Within
+// Config.StartupWait a failed Open is tried again (see Waitable). It saves the
 // final checkpoint and closes the sink and the source before returning.
 //
 // The end of the source and the cancellation of ctx are clean stops: Run returns nil. A
@@ -164,14 +167,18 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		return nil
 	}
 
-	if err := protect(func() error { return cfg.Sink.Open(ctx) }); err != nil {
+	// Within the start-up wait, an Open that fails with an error that may pass (the target
+	// is not up yet) is tried again with backoff; the sink stays open while the source is
+	// waited for.
+	until := p.created.Add(cfg.StartupWait)
+	if err := p.openWaiting(ctx, until, "sink", p.names.sink, func() error { return cfg.Sink.Open(ctx) }); err != nil {
 		return p.startErr(ctx, errors.Join(&StageError{Stage: "sink", Plugin: p.names.sink, Op: "open", Err: err}, closeSink()))
 	}
 	var resume change.Position
 	if cp != nil {
 		resume = cp.Position
 	}
-	if err := protect(func() error {
+	if err := p.openWaiting(ctx, until, "source", p.names.source, func() error {
 		return cfg.Source.Open(ctx, sdk.OpenRequest{Pipeline: cfg.Name, Position: resume, State: cfg.State})
 	}); err != nil {
 		openErr := &StageError{Stage: "source", Plugin: p.names.source, Op: "open", Err: err}

@@ -19,6 +19,9 @@ import (
 // Phases of a pipeline as status reports them.
 const (
 	PhaseStarting = "starting"
+	// PhaseWaiting: at start, the source or the sink cannot be reached yet and ferry retries
+	// (runtime startup_wait); Snapshot.Waiting says for what.
+	PhaseWaiting  = "waiting"
 	PhaseRunning  = "running"
 	PhaseStopping = "stopping"
 	PhaseStopped  = "stopped"
@@ -73,6 +76,24 @@ type Snapshot struct {
 
 	// Reload is the outcome of the objects block's reloads; nil before the first.
 	Reload *Reload `json:"reload,omitempty"`
+
+	// Waiting says what the pipeline waits for while Phase is PhaseWaiting; nil otherwise.
+	Waiting *Waiting `json:"waiting,omitempty"`
+}
+
+// Waiting is a start-up wait: a source or sink that cannot be reached yet.
+type Waiting struct {
+	// For names the plugin: `sink "rocketmq"`.
+	For string `json:"for"`
+	// Address is the host:port the error names ("" when it names none).
+	Address string `json:"address,omitempty"`
+	// What is the step that failed: "precheck" or "open".
+	What    string `json:"what"`
+	Attempt int    `json:"attempt"`
+	Error   string `json:"error"`
+	// NextAttemptAt is when ferry tries again; GiveUpAt when it stops waiting and fails.
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	GiveUpAt      time.Time `json:"give_up_at"`
 }
 
 // Limits are a pipeline's rate ceilings as configured (0: unlimited).
@@ -139,8 +160,11 @@ type Tracker struct {
 	descPos  string // hex of the position last described
 	descText string
 
-	pipePhase atomic.Pointer[func() string]
-	resnap    atomic.Pointer[ResnapshotFunc] // POST /snapshot (resnapshot.go)
+	pipePhase  atomic.Pointer[func() string]
+	waiting    atomic.Pointer[Waiting]
+	waitMu     sync.Mutex
+	beforeWait string                         // the phase a wait replaced
+	resnap     atomic.Pointer[ResnapshotFunc] // POST /snapshot (resnapshot.go)
 
 	log       atomic.Pointer[zap.Logger]
 	startOnce sync.Once
@@ -296,6 +320,24 @@ func (t *Tracker) SetPipelinePhase(f func() string) {
 // SetPhase sets the reported phase.
 func (t *Tracker) SetPhase(p string) { t.phase.Store(p) }
 
+// SetWaiting reports a start-up wait (phase PhaseWaiting) or, with nil, its end (the phase
+// before the wait again, unless the phase was set meanwhile).
+func (t *Tracker) SetWaiting(w *Waiting) {
+	t.waitMu.Lock()
+	defer t.waitMu.Unlock()
+	if w == nil {
+		if t.waiting.Swap(nil) != nil && t.Phase() == PhaseWaiting {
+			t.SetPhase(t.beforeWait)
+		}
+		return
+	}
+	c := *w
+	if t.waiting.Swap(&c) == nil {
+		t.beforeWait = t.Phase()
+	}
+	t.SetPhase(PhaseWaiting)
+}
+
 // Phase returns the reported phase.
 func (t *Tracker) Phase() string { return t.phase.Load().(string) }
 
@@ -377,6 +419,10 @@ func (t *Tracker) Snapshot() Snapshot {
 		RowsPerSecond: rps, BytesPerSecond: bps, Retries: s.Retries, RecordsSkipped: s.RecordsSkipped, InFlightBytes: s.InFlightBytes,
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt,
 		Reload: t.reloadStatus(),
+	}
+	if w := t.waiting.Load(); w != nil && out.Phase == PhaseWaiting {
+		c := *w
+		out.Waiting = &c
 	}
 	if l := t.limits.Load(); l != nil {
 		out.Limits = *l

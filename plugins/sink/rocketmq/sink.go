@@ -153,6 +153,11 @@ func (s *Sink) Open(ctx context.Context) error {
 	s.mu.Unlock()
 	if s.cfg.Topic != "" {
 		if _, err := s.route(ctx, tr, s.cfg.Topic); err != nil {
+			// A failed Open releases the producer: the host may call Open again.
+			s.mu.Lock()
+			s.tr, s.stop = nil, nil
+			s.mu.Unlock()
+			_ = tr.Close()
 			return err
 		}
 	}

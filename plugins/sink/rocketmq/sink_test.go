@@ -508,3 +508,51 @@ func TestPartialBatchPrefix(t *testing.T) {
 		t.Errorf("stored %s", got)
 	}
 }
+
+// downTransport answers no route while down (the name server is not up yet).
+type downTransport struct {
+	*fakeTransport
+	down bool
+}
+
+func (d *downTransport) Queues(ctx context.Context, topic string) ([]queueRef, error) {
+	if d.down {
+		return nil, errors.New("dial tcp 127.0.0.1:14150: connect: connection refused")
+	}
+	return d.fakeTransport.Queues(ctx, topic)
+}
+
+// A failed Open releases its producer, and Open may be called again (the host's start-up
+// wait): the second Open works and nothing of the first stays open.
+func TestOpenAgainAfterFailedOpen(t *testing.T) {
+	var made []*downTransport
+	s := New()
+	s.newTransport = func(config, string) (transport, error) {
+		d := &downTransport{fakeTransport: newFake(), down: len(made) == 0}
+		made = append(made, d)
+		return d, nil
+	}
+	s.backoff = time.Millisecond
+	if err := s.Configure(context.Background(), cfgJSON(`{`+base+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Open(context.Background())
+	if err == nil || sdk.IsPermanent(err) {
+		t.Fatalf("Open while the name server is down = %v, want a transient error", err)
+	}
+	if !made[0].closed {
+		t.Error("the failed Open left its producer open")
+	}
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatalf("second Open: %v", err)
+	}
+	if _, err := s.Write(context.Background(), []sdk.Record{rec("a", 1, 0, 10)}); err != nil {
+		t.Fatalf("Write after the second Open: %v", err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(made) != 2 || !made[1].closed {
+		t.Errorf("%d producers made; the second closed: %v", len(made), len(made) == 2 && made[1].closed)
+	}
+}

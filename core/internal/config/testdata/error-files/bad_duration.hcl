@@ -11,6 +11,7 @@ pipeline "p" {
   runtime {
     batch_timeout = "fast" # ERROR: Invalid duration
     drain_timeout = "-1s" # ERROR: "drain_timeout" must be at least 0s
+    startup_wait  = "-5m" # ERROR: "startup_wait" must be at least 0s
   }
   checkpoint {
     interval = 0 # ERROR: "interval" must be at least 1ms; got 0s
