@@ -14,6 +14,7 @@ import (
 type docBlock struct {
 	file, lang, text string
 	line             int
+	fragment         bool // an HCL fragment embedded in a minimal pipeline
 }
 
 // docBlocks returns the fenced code blocks of README.md and docs/**/*.md.
@@ -49,16 +50,61 @@ func docBlocks(t *testing.T) []docBlock {
 
 var fileHeader = regexp.MustCompile(`^#\s*(\S+\.hcl)\s*\n`)
 
-// notValidated lists the pipeline-shaped HCL blocks of the docs that are not meant to
-// validate, with the reason: "file:line of the opening fence".
+// notValidated lists the HCL blocks of the docs (pipelines and fragments) that are not meant
+// to validate, with the reason: "file:line of the opening fence".
 var notValidated = map[string]string{
 	"configuration.md:7": "a schematic of the file's structure: `{ ... }` stands for a block's settings",
+}
+
+// topLevelBlock matches a block or attribute that starts at the first column of a fragment.
+var topLevelBlock = regexp.MustCompile(`(?m)^([a-z_]+)\b`)
+
+// embedFragment puts an HCL fragment of the docs (blocks of a pipeline shown on their own) into
+// the smallest pipeline a user would write around it: a source "oceanbase", a serializer
+// "canal" and a sink "rocketmq", each replaced by the fragment's own block of that kind; a
+// bare `table` block goes into an objects block; other blocks (objects, filter, runtime,
+// limits, ...) are added as they are. It returns false for a fragment whose top-level
+// names it does not know.
+func embedFragment(text string) (string, bool) {
+	kinds := map[string]bool{}
+	for _, m := range topLevelBlock.FindAllStringSubmatch(text, -1) {
+		kinds[m[1]] = true
+	}
+	known := map[string]bool{"source": true, "serializer": true, "sink": true, "filter": true, "table": true,
+		"objects": true, "runtime": true, "checkpoint": true, "limits": true, "resources": true, "description": true, "tags": true}
+	for k := range kinds {
+		if !known[k] {
+			return "", false
+		}
+	}
+	body := text
+	if kinds["table"] {
+		if kinds["objects"] {
+			return "", false
+		}
+		body = "objects {\n" + text + "}\n"
+	}
+	var b strings.Builder
+	b.WriteString("pipeline \"fragment\" {\n")
+	if !kinds["source"] {
+		b.WriteString("source \"oceanbase\" {\n  address  = \"127.0.0.1:3306\"\n  user     = \"u\"\n  password = \"p\"\n  tables   = [\"shop.orders\"]\n}\n")
+	}
+	if !kinds["serializer"] {
+		b.WriteString("serializer \"canal\" {}\n")
+	}
+	if !kinds["sink"] {
+		b.WriteString("sink \"rocketmq\" {\n  name_servers = [\"127.0.0.1:9876\"]\n  topic        = \"t\"\n}\n")
+	}
+	b.WriteString(body)
+	b.WriteString("}\n")
+	return b.String(), true
 }
 
 // Every HCL example in README.md and docs/ that is a pipeline passes `ferry validate` as
 // written. A block whose first line is a comment naming a file ("# shared/base.hcl") is that
 // file, written beside the pipelines of its document (templates). Other blocks are fragments
-// of a pipeline file, shown on their own; they must not hold a pipeline block.
+// of a pipeline file, shown on their own: each is embedded in a minimal pipeline
+// (embedFragment) and must validate there too.
 func TestDocsHCLExamplesValidate(t *testing.T) {
 	bins := e2eBins(t)
 	byDoc := map[string][]docBlock{}
@@ -72,10 +118,10 @@ func TestDocsHCLExamplesValidate(t *testing.T) {
 		}
 		byDoc[b.file] = append(byDoc[b.file], b)
 	}
-	validated := 0
+	validated, fragmentsValidated := 0, 0
 	for _, doc := range docs {
 		dir := t.TempDir()
-		var pipelines []docBlock
+		var pipelines, fragments []docBlock
 		for _, b := range byDoc[doc] {
 			if m := fileHeader.FindStringSubmatch(b.text); m != nil {
 				p := filepath.Join(dir, m[1])
@@ -87,10 +133,24 @@ func TestDocsHCLExamplesValidate(t *testing.T) {
 			}
 			if regexp.MustCompile(`(?m)^pipeline "`).MatchString(b.text) {
 				pipelines = append(pipelines, b)
+			} else {
+				fragments = append(fragments, b)
 			}
 		}
 		// Examples are written to run from the repository root: ./bin/plugins is there.
 		_ = os.Symlink(bins, filepath.Join(dir, "bin"))
+		for _, b := range fragments {
+			if _, skip := notValidated[filepath.Base(doc)+":"+strconv.Itoa(b.line)]; skip {
+				continue
+			}
+			text, ok := embedFragment(b.text)
+			if !ok {
+				t.Errorf("%s:%d: an HCL fragment that is neither a pipeline, a template file nor blocks of a pipeline (add it to notValidated with a reason if it is schematic):\n%s", filepath.Base(doc), b.line, b.text)
+				continue
+			}
+			b.text, b.fragment = text, true
+			pipelines = append(pipelines, b)
+		}
 		for _, b := range pipelines {
 			if _, skip := notValidated[filepath.Base(doc)+":"+strconv.Itoa(b.line)]; skip {
 				continue
@@ -102,16 +162,27 @@ func TestDocsHCLExamplesValidate(t *testing.T) {
 			cmd := exec.Command(filepath.Join(bins, "ferry"), "--plugin-dir", filepath.Join(bins, "plugins"), "validate", p)
 			cmd.Dir = dir
 			// the values the examples ask the user to provide
-			cmd.Env = append(os.Environ(), "FERRY_VAR_OB_PASSWORD=x", "OB_SYNC_PASSWORD=x")
+			cmd.Env = append(os.Environ(), "FERRY_VAR_OB_PASSWORD=x", "OB_SYNC_PASSWORD=x", "OB_PASSWORD=x", "RMQ_AK=ak", "RMQ_SK=sk")
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "is valid") {
-				t.Errorf("%s:%d: the example does not validate: %v\n%s", filepath.Base(doc), b.line, err, out)
+				what := "the example"
+				if b.fragment {
+					what = "the fragment, in a minimal pipeline,"
+				}
+				t.Errorf("%s:%d: %s does not validate: %v\n%s\n%s", filepath.Base(doc), b.line, what, err, out, b.text)
 			}
-			validated++
+			if b.fragment {
+				fragmentsValidated++
+			} else {
+				validated++
+			}
 		}
 	}
 	if validated == 0 {
 		t.Fatal("no HCL example found")
 	}
-	t.Logf("%d pipeline examples validated", validated)
+	if fragmentsValidated == 0 {
+		t.Fatal("no HCL fragment found")
+	}
+	t.Logf("%d pipeline examples and %d fragments validated", validated, fragmentsValidated)
 }
