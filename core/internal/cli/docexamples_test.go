@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,4 +187,78 @@ func TestDocsHCLExamplesValidate(t *testing.T) {
 		t.Fatal("no HCL fragment found")
 	}
 	t.Logf("%d pipeline examples and %d fragments validated", validated, fragmentsValidated)
+}
+
+// subDocument reports where doc (a JSON example of the docs) is not part of got: every key of
+// an object is there with a matching value, every element of an array matches one of got's
+// (an empty array only an empty one), and "…" stands for any value.
+func subDocument(path string, doc, got any) []string {
+	if s, ok := doc.(string); ok && s == "…" {
+		return nil
+	}
+	switch d := doc.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return []string{path + ": not an object"}
+		}
+		var out []string
+		for k, v := range d {
+			gv, ok := g[k]
+			if !ok {
+				out = append(out, path+"."+k+": missing")
+				continue
+			}
+			out = append(out, subDocument(path+"."+k, v, gv)...)
+		}
+		return out
+	case []any:
+		g, ok := got.([]any)
+		if !ok || (len(d) == 0) != (len(g) == 0) {
+			return []string{path + ": not a matching array"}
+		}
+	elems:
+		for i, e := range d {
+			for _, ge := range g {
+				if len(subDocument("", e, ge)) == 0 {
+					continue elems
+				}
+			}
+			return []string{fmt.Sprintf("%s[%d]: no element like it", path, i)}
+		}
+		return nil
+	}
+	if fmt.Sprint(doc) != fmt.Sprint(got) {
+		return []string{fmt.Sprintf("%s: %v, the docs say %v", path, got, doc)}
+	}
+	return nil
+}
+
+// The JSON document docs/cli.md shows for `-o json` is what `ferry validate -o json` prints
+// for the file it names (run from the repository root, as the docs' commands are).
+func TestDocsCLIJSONExample(t *testing.T) {
+	bins := e2eBins(t)
+	var example string
+	for _, b := range docBlocks(t) {
+		if filepath.Base(b.file) == "cli.md" && b.lang == "json" {
+			example = b.text
+		}
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(example), &doc); err != nil {
+		t.Fatalf("docs/cli.md's JSON example: %v\n%s", err, example)
+	}
+	cmd := exec.Command(filepath.Join(bins, "ferry"), "validate", "-o", "json", doc["file"].(string))
+	cmd.Dir = "../../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("validate -o json: %v\n%s", err, out)
+	}
+	var got any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range subDocument("", doc, got) {
+		t.Errorf("docs/cli.md's JSON example: %s\n%s", p, out)
+	}
 }
