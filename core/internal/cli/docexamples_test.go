@@ -262,3 +262,129 @@ func TestDocsCLIJSONExample(t *testing.T) {
 		t.Errorf("docs/cli.md's JSON example: %s\n%s", p, out)
 	}
 }
+
+// inlineCommand is a command written in running text (a `code span`) of README.md or docs/.
+var inlineCommand = regexp.MustCompile("`((?:bin/)?ferry [a-z-][^`]*|go (?:test|run) [^`]+|make [a-z-]+)`")
+
+// The commands the docs name in running text exist as written, without running them (the
+// runnable ones in code blocks are run by the integration test TestDocsCommands): a `make X`
+// is a target of the Makefile; a `go test` names a package with tests and benchmarks that
+// match its -run and -bench; a `go run` a main package; a `ferry ...` a command whose --help
+// lists every --flag it uses (placeholders such as FILE, NAME, `<kind>/<name>` are words).
+func TestDocsInlineCommandsExist(t *testing.T) {
+	bins := e2eBins(t)
+	makefile, err := os.ReadFile("../../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"../../../README.md"}
+	for _, pat := range []string{"../../../docs/*.md", "../../../docs/*/*.md"} {
+		m, _ := filepath.Glob(pat)
+		files = append(files, m...)
+	}
+	helps := map[string]string{}
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range inlineCommand.FindAllStringSubmatch(string(b), -1) {
+			cmd := strings.TrimSpace(m[1])
+			words := strings.Fields(cmd)
+			where := filepath.Base(f) + ": `" + cmd + "`"
+			checked++
+			switch {
+			case words[0] == "make":
+				if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(words[1]) + `:`).Match(makefile) {
+					t.Errorf("%s: no target %s in the Makefile", where, words[1])
+				}
+			case words[0] == "go":
+				checkGoCommand(t, where, words)
+			default:
+				var sub []string
+				for _, w := range words[1:] {
+					if !regexp.MustCompile(`^[a-z]+$`).MatchString(w) {
+						break
+					}
+					sub = append(sub, w)
+				}
+				key := strings.Join(sub, " ")
+				help, ok := helps[key]
+				if !ok {
+					out, err := exec.Command(filepath.Join(bins, "ferry"), append(sub, "--help")...).CombinedOutput()
+					if err != nil || !strings.Contains(string(out), "Usage:\n  ferry "+key) {
+						t.Errorf("%s: ferry %s --help: %v\n%s", where, key, err, out)
+						continue
+					}
+					help = string(out)
+					helps[key] = help
+				}
+				for _, w := range words[1:] {
+					if fl, _, _ := strings.Cut(w, "="); strings.HasPrefix(fl, "--") && fl != "--" && !strings.Contains(help, fl+" ") {
+						t.Errorf("%s: ferry %s has no flag %s", where, key, fl)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no inline command found")
+	}
+	t.Logf("%d inline commands checked", checked)
+}
+
+// checkGoCommand checks a `go test` or `go run` command of the docs against the source tree.
+func checkGoCommand(t *testing.T, where string, words []string) {
+	t.Helper()
+	var pkgs []string
+	flags := map[string]string{}
+	for i := 2; i < len(words); i++ {
+		w := strings.Trim(words[i], "'")
+		switch {
+		case strings.HasPrefix(w, "./"):
+			pkgs = append(pkgs, strings.TrimSuffix(strings.TrimSuffix(w, "/..."), "/"))
+		case (w == "-run" || w == "-bench") && i+1 < len(words):
+			flags[w] = strings.Trim(words[i+1], "'")
+			i++
+		}
+	}
+	if len(pkgs) == 0 {
+		t.Errorf("%s: no package", where)
+		return
+	}
+	for _, p := range pkgs {
+		dir := filepath.Join("../../..", p)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			t.Errorf("%s: no package %s", where, p)
+			continue
+		}
+		if words[1] == "run" {
+			if b, _ := os.ReadFile(filepath.Join(dir, "main.go")); !strings.Contains(string(b), "func main()") {
+				t.Errorf("%s: %s is not a main package", where, p)
+			}
+			continue
+		}
+		var src strings.Builder
+		tests, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		for _, f := range tests {
+			b, _ := os.ReadFile(f)
+			src.Write(b)
+		}
+		if src.Len() == 0 && !strings.HasSuffix(words[len(words)-1], "...") {
+			t.Errorf("%s: %s has no tests", where, p)
+		}
+		for flag, prefix := range map[string]string{"-run": "Test", "-bench": "Benchmark"} {
+			pat, ok := flags[flag]
+			if !ok || pat == "." || pat == "^$" || pat == "x" {
+				continue
+			}
+			for _, alt := range strings.Split(strings.Trim(pat, "^$"), "|") {
+				name := strings.TrimPrefix(alt, prefix)
+				if !regexp.MustCompile(`(?m)^func (\([^)]*\) )?` + prefix + `\w*` + regexp.QuoteMeta(name) + `\w*\(`).MatchString(src.String()) {
+					t.Errorf("%s: %s %s: no %s matching %q in %s", where, flag, pat, prefix, alt, p)
+				}
+			}
+		}
+	}
+}
