@@ -50,7 +50,9 @@ import (
 // (docSubstitutions), and the plan says so (substitute). Nothing else is changed.
 //
 // Commands that cannot run here are on docSkips, each with its reason; a command that is
-// on neither list runs with the default plan (exit 0).
+// on neither list runs with the default plan (exit 0). After its commands, a document may go
+// on with what they made (docAfter: docs/plugins.md's pipeline of the four example plugins,
+// each in its own process, runs with the binaries its go build commands built).
 func TestDocsCommands(t *testing.T) {
 	env := harness.RequireTestbed(t, harness.MariaDB)
 	broker := env.RMQ5()
@@ -77,7 +79,7 @@ func TestDocsCommands(t *testing.T) {
 	}
 	used := map[string]bool{}
 	ran, skipped := 0, 0
-	demoMade := false
+	demoMade, groupsRun := false, 0
 	for _, doc := range order {
 		group := byDoc[doc]
 		t.Run(strings.ReplaceAll(doc, "/", "_"), func(t *testing.T) {
@@ -87,6 +89,7 @@ func TestDocsCommands(t *testing.T) {
 					demoMade = true
 				}
 			}
+			groupsRun++
 			g := newDocGroup(t, root, bin, env, broker)
 			defer g.stopRun()
 			seen := map[string]int{}
@@ -114,7 +117,13 @@ func TestDocsCommands(t *testing.T) {
 				g.run(c, p)
 				ran++
 			}
+			if after, ok := docAfter[doc]; ok {
+				after(g)
+			}
 		})
+	}
+	if groupsRun < len(order) {
+		return // -run picked some documents
 	}
 	for k := range docPlans {
 		if !used[k] {
@@ -233,6 +242,34 @@ func init() {
 			return nil
 		}}
 	}
+}
+
+// docAfter: what a document goes on to do with what its commands made, run after them.
+var docAfter = map[string]func(g *docGroup){
+	// "A pipeline made of the four examples, each in its own process": the pipeline block of
+	// docs/plugins.md (its plugin_path settings are relative to the file: the repository
+	// root), with the binaries the document's go build commands made.
+	"docs/plugins.md": func(g *docGroup) {
+		b, err := os.ReadFile(filepath.Join(g.dir, "docs/plugins.md"))
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		m := regexp.MustCompile("(?s)```hcl\n(pipeline \"demo\" \\{.*?\n\\}\n)```").FindSubmatch(b)
+		if m == nil {
+			g.t.Fatal("docs/plugins.md: no pipeline \"demo\" block")
+		}
+		if err := os.WriteFile(filepath.Join(g.dir, "demo.hcl"), m[1], 0o644); err != nil {
+			g.t.Fatal(err)
+		}
+		_ = os.Remove("/tmp/demo.jsonl")
+		start := time.Now()
+		out, code := g.sh("bin/ferry run demo.hcl", nil)
+		g.t.Logf("docs/plugins.md: the four examples' pipeline: exit %d (%.1fs)", code, time.Since(start).Seconds())
+		data, _ := os.ReadFile("/tmp/demo.jsonl")
+		if code != 0 || !strings.Contains(out, "pipeline stopped") || strings.Count(string(data), "\n") < 1000 || strings.Contains(out, "WARN") {
+			g.t.Errorf("docs/plugins.md: the four examples' pipeline: exit %d, %d lines in /tmp/demo.jsonl:\n%s", code, strings.Count(string(data), "\n"), out)
+		}
+	},
 }
 
 func contains(parts ...string) func(*docGroup, string) error {
