@@ -136,10 +136,8 @@ func routeLibraries(l hclog.Logger) {
 	grpclog.SetLoggerV2(grpcLogger{lib})
 }
 
-// grpcLogger is grpc-go's logger over hclog; grpc-go's info lines are chatter (debug). In a
-// plugin process grpc-go serves only the host's connection, and its warnings are about that
-// connection closing ("transport is closing" when the host stops the plugin), which the host
-// sees and reports itself: debug too. Errors stay errors.
+// grpcLogger is grpc-go's logger over hclog; grpc-go's info lines are chatter (debug), and so
+// are its warnings about the host's connection closing (see warn).
 type grpcLogger struct{ l hclog.Logger }
 
 func sprint(args []any) string { return strings.TrimSpace(fmt.Sprintln(args...)) }
@@ -147,14 +145,27 @@ func sprint(args []any) string { return strings.TrimSpace(fmt.Sprintln(args...))
 func (g grpcLogger) Info(args ...any)                    { g.l.Debug(sprint(args)) }
 func (g grpcLogger) Infoln(args ...any)                  { g.l.Debug(sprint(args)) }
 func (g grpcLogger) Infof(format string, args ...any)    { g.l.Debug(fmt.Sprintf(format, args...)) }
-func (g grpcLogger) Warning(args ...any)                 { g.l.Debug(sprint(args)) }
-func (g grpcLogger) Warningln(args ...any)               { g.l.Debug(sprint(args)) }
-func (g grpcLogger) Warningf(format string, args ...any) { g.l.Debug(fmt.Sprintf(format, args...)) }
-func (g grpcLogger) Error(args ...any)                   { g.l.Error(sprint(args)) }
-func (g grpcLogger) Errorln(args ...any)                 { g.l.Error(sprint(args)) }
-func (g grpcLogger) Errorf(format string, args ...any)   { g.l.Error(fmt.Sprintf(format, args...)) }
-func (g grpcLogger) Fatal(args ...any)                   { g.l.Error(sprint(args)); os.Exit(1) }
-func (g grpcLogger) Fatalln(args ...any)                 { g.l.Error(sprint(args)); os.Exit(1) }
+func (g grpcLogger) Warning(args ...any)                 { g.warn(sprint(args)) }
+func (g grpcLogger) Warningln(args ...any)               { g.warn(sprint(args)) }
+func (g grpcLogger) Warningf(format string, args ...any) { g.warn(fmt.Sprintf(format, args...)) }
+
+// warn logs a warning of grpc-go, except those about a connection closed while a call was
+// finishing ("transport is closing"): ferry closes a plugin's connection when it is done with
+// the plugin (at the end of a run, after `ferry plugins` asked for its Info), so the plugin's
+// server sees that at every normal end. Those go to debug; a connection lost while ferry
+// still needs the plugin is reported by ferry itself (protocol.ErrConnectionLost).
+func (g grpcLogger) warn(msg string) {
+	if strings.Contains(msg, "transport is closing") {
+		g.l.Debug(msg)
+		return
+	}
+	g.l.Warn(msg)
+}
+func (g grpcLogger) Error(args ...any)                 { g.l.Error(sprint(args)) }
+func (g grpcLogger) Errorln(args ...any)               { g.l.Error(sprint(args)) }
+func (g grpcLogger) Errorf(format string, args ...any) { g.l.Error(fmt.Sprintf(format, args...)) }
+func (g grpcLogger) Fatal(args ...any)                 { g.l.Error(sprint(args)); os.Exit(1) }
+func (g grpcLogger) Fatalln(args ...any)               { g.l.Error(sprint(args)); os.Exit(1) }
 func (g grpcLogger) Fatalf(format string, args ...any) {
 	g.l.Error(fmt.Sprintf(format, args...))
 	os.Exit(1)

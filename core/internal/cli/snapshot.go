@@ -139,9 +139,10 @@ func requestSnapshot(g *globals, path string, vars map[string]string, tables []s
 	return nil
 }
 
-// checkSelected refuses tables the pipeline's objects block does not select (or selects and
-// drops: a view, excluded, a bad column). A pipeline without an objects block (the source's
-// own table settings) is checked by the source when the request is applied.
+// checkSelected refuses tables the pipeline does not select (or selects and drops: a view,
+// excluded, a bad column): those of its objects block, else those the source's tables setting
+// selects (as `ferry objects` lists them). A source without a tables setting, or one that
+// cannot list tables, checks them itself when the request is applied.
 func checkSelected(ctx context.Context, g *globals, path string, vars map[string]string, tables []string) error {
 	host, err := g.host()
 	if err != nil {
@@ -156,10 +157,14 @@ func checkSelected(ctx context.Context, g *globals, path string, vars map[string
 	if _, ok := l.source.Plugin.(sdk.Resnapshotter); !ok {
 		return withCode(ExitFailure, fmt.Errorf("source %q cannot re-snapshot tables (it does not implement sdk.Resnapshotter)", l.source.Ref.Name))
 	}
+	sel, where := &p.Objects.Selection, "the objects block of "+path
 	if !p.Objects.Present {
-		return nil
+		if sel, err = sourceSelection(l); err != nil {
+			return nil // checked when applied
+		}
+		where = fmt.Sprintf("the tables of source %q in %s", l.source.Ref.Name, path)
 	}
-	rows, err := resolveObjects(ctx, l, &p.Objects.Selection)
+	rows, err := resolveObjects(ctx, l, sel)
 	if errors.Is(err, sdk.ErrNotSupported) || (err != nil && strings.Contains(err.Error(), "cannot list tables")) {
 		return nil // checked when applied
 	}
@@ -175,11 +180,11 @@ func checkSelected(ctx context.Context, g *globals, path string, vars map[string
 		r, ok := byName[strings.ToLower(t)]
 		switch {
 		case !ok:
-			problems = append(problems, fmt.Sprintf("%s is not selected by the objects block of %s", t, path))
+			problems = append(problems, fmt.Sprintf("%s is not selected by %s", t, where))
 		case r.reason != "":
 			problems = append(problems, fmt.Sprintf("%s is not synchronized: %s", t, r.reason))
 		case r.how == objects.NotSelected || r.how == objects.Excluded:
-			problems = append(problems, fmt.Sprintf("%s is not selected by the objects block of %s", t, path))
+			problems = append(problems, fmt.Sprintf("%s is not selected by %s", t, where))
 		}
 	}
 	if len(problems) > 0 {
