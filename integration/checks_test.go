@@ -206,10 +206,20 @@ func TestPrecheckObjectsBlock(t *testing.T) {
 `, env.MariaDBAddr, env.MariaDBUser, source, broker.NameServer, topic, objects))
 	}
 	pw := []string{"PW=" + env.MariaDBPassword}
+	// row is a check's row with its detail's continuation lines (the table wraps details to
+	// the width at spaces; words are never broken), joined by single spaces.
 	row := func(out, check string) string {
-		for _, line := range strings.Split(out, "\n") {
+		lines := strings.Split(out, "\n")
+		for i, line := range lines {
 			if strings.HasPrefix(line, check+" ") {
-				return line
+				r := strings.Join(strings.Fields(line), " ")
+				for _, next := range lines[i+1:] {
+					if next == "" || next[0] != ' ' {
+						break
+					}
+					r += " " + strings.Join(strings.Fields(next), " ")
+				}
+				return r
 			}
 		}
 		return ""
