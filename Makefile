@@ -33,7 +33,7 @@ unit:
 # Integration tests start (or reuse) the real MariaDB and RocketMQ 4.9.x / 5.x on loopback.
 integration: build plugins up
 	FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$(BIN)/ferry FERRY_PLUGIN_DIR=$(PLUGINS) \
-	  $(GO) test -tags integration -count=1 -timeout 20m ./integration/...
+	  $(GO) test -tags integration -count=1 -timeout 30m ./integration/...
 
 test: lint unit integration
 

@@ -206,7 +206,9 @@ func (v val) text() string {
 }
 
 // floatText prints a double as MariaDB does: the shortest digits that round-trip, in plain
-// notation unless the exponent is below -15 or above 14 (then 1.5e-16, 1e20).
+// notation unless the exponent is below -15 or above 15 (1.5e-16, 1.5e16); at exponent 15
+// plain only when digits go past the decimal point (1363636363636363.8, but 1e15 and
+// 1.234567890123456e15; checked against MariaDB 10.11's CONCAT of doubles).
 func floatText(f float64) string {
 	if f == 0 {
 		return "0"
@@ -214,7 +216,8 @@ func floatText(f float64) string {
 	s := strconv.FormatFloat(f, 'e', -1, 64)
 	mant, expS, _ := strings.Cut(s, "e")
 	exp, _ := strconv.Atoi(expS)
-	if exp < -15 || exp > 14 {
+	digits := len(strings.TrimLeft(strings.Replace(mant, ".", "", 1), "-"))
+	if exp < -15 || exp > 15 || exp == 15 && digits <= 16 {
 		return mant + "e" + strconv.Itoa(exp)
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
