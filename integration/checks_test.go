@@ -206,24 +206,7 @@ func TestPrecheckObjectsBlock(t *testing.T) {
 `, env.MariaDBAddr, env.MariaDBUser, source, broker.NameServer, topic, objects))
 	}
 	pw := []string{"PW=" + env.MariaDBPassword}
-	// row is a check's row with its detail's continuation lines (the table wraps details to
-	// the width at spaces; words are never broken), joined by single spaces.
-	row := func(out, check string) string {
-		lines := strings.Split(out, "\n")
-		for i, line := range lines {
-			if strings.HasPrefix(line, check+" ") {
-				r := strings.Join(strings.Fields(line), " ")
-				for _, next := range lines[i+1:] {
-					if next == "" || next[0] != ' ' {
-						break
-					}
-					r += " " + strings.Join(strings.Fields(next), " ")
-				}
-				return r
-			}
-		}
-		return ""
-	}
+	row := precheckRow
 
 	good := write("good.hcl", "", fmt.Sprintf(`    table "%[1]s.orders" {
       topic            = %[2]q
@@ -282,4 +265,24 @@ func TestPrecheckObjectsBlock(t *testing.T) {
 	if r := row(out, "start_timestamp"); code != 0 || !strings.Contains(r, "WARN") || !strings.Contains(r, "in the future") {
 		t.Errorf("future start_timestamp: exit %d, row %q:\n%s", code, r, out)
 	}
+}
+
+// precheckRow is check's row of a precheck table with its detail's continuation lines (the
+// table wraps details to the width at spaces; words are never broken), joined by single
+// spaces; "" when the table has no such row.
+func precheckRow(out, check string) string {
+	lines := strings.Split(out, "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(line, check+" ") {
+			r := strings.Join(strings.Fields(line), " ")
+			for _, next := range lines[i+1:] {
+				if next == "" || next[0] != ' ' {
+					break
+				}
+				r += " " + strings.Join(strings.Fields(next), " ")
+			}
+			return r
+		}
+	}
+	return ""
 }

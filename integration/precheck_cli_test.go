@@ -153,24 +153,14 @@ func TestPrecheckCLIFailures(t *testing.T) {
 		if code != 4 {
 			t.Errorf("%s: exit %d, want 4:\n%s", what, code, out)
 		}
-		lines := strings.Split(out, "\n")
-		for i, line := range lines {
-			if strings.HasPrefix(line, check+" ") {
-				// the detail wraps to the terminal's width on the lines below the row
-				row := strings.Join(strings.Fields(line), " ")
-				for _, next := range lines[i+1:] {
-					if next == "" || next[0] != ' ' {
-						break
-					}
-					row += " " + strings.Join(strings.Fields(next), " ")
-				}
-				if !strings.Contains(row, "FAIL") || !strings.Contains(row, detail) {
-					t.Errorf("%s: %s row %q lacks FAIL or %q", what, check, row, detail)
-				}
-				return
-			}
+		row := precheckRow(out, check)
+		if row == "" {
+			t.Errorf("%s: no %s row:\n%s", what, check, out)
+			return
 		}
-		t.Errorf("%s: no %s row:\n%s", what, check, out)
+		if !strings.Contains(row, "FAIL") || !strings.Contains(row, detail) {
+			t.Errorf("%s: %s row %q lacks FAIL or %q", what, check, row, detail)
+		}
 	}
 
 	const dbName = "ferry_precheck_fail"
