@@ -22,10 +22,17 @@ plugins:
 	@for p in $(EXAMPLES); do kind=$${p%/*}; name=$${p#*/}; \
 	  $(GO) build -o $(PLUGINS)/ferry-$$kind-$$name ./sdk/examples/$$kind/cmd || exit 1; done
 
+# Pinned linters: staticcheck 2026.2.2 (supports Go 1.26), run from the module proxy at that
+# version so that it stays out of go.mod; `go mod tidy -diff` fails when go.mod/go.sum drift.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./integration/...
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags integration ./integration/...
+	$(GO) mod tidy -diff
 
 unit:
 	$(GO) test -race -count=1 ./...

@@ -29,7 +29,7 @@ func TestEncodeKeyRoundTrip(t *testing.T) {
 			t.Errorf("DecodeKey(%q) accepted", bad)
 		}
 	}
-	if KeyChangeDeleteID("a") == KeyChangeInsertID("a") || KeyChangeDeleteID("a") != KeyChangeDeleteID("a") {
+	if del, again := KeyChangeDeleteID("a"), KeyChangeDeleteID("a"); del == KeyChangeInsertID("a") || del != again {
 		t.Fatal("ids not distinct or not stable")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,14 +49,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// goTool is the go command running the tests: go test puts its own GOROOT/bin first in the
+// test binary's PATH.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
 	return "go"
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // pluginBin builds the plugin binaries (once) and returns the path of one.
 func pluginBin(t testing.TB, name string) string {

@@ -91,9 +91,8 @@ type Source struct {
 	selPending []*selRequest
 	selWanted  atomic.Bool
 
-	out    []item
-	hbSeq  uint64
-	lastHB time.Time
+	out   []item
+	hbSeq uint64
 }
 
 // selRequest is a SetTables call waiting to be applied at a transaction boundary.

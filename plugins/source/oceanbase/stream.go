@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -1045,8 +1044,6 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 	}
 	return s.hist.record(s.ctx, "ddl", q, at, changed)
 }
-
-func isEOF(err error) bool { return err == io.EOF }
 
 // replay applies DDL statement q to the in-memory schema of table n, so that rows logged
 // between several DDL statements decode with the schema of their time even when the stream

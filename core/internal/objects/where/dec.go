@@ -137,9 +137,7 @@ func strToDec(s string) dec {
 		}
 		exp = e
 	}
-	if strings.HasSuffix(mant, ".") {
-		mant = mant[:len(mant)-1]
-	}
+	mant = strings.TrimSuffix(mant, ".")
 	if strings.HasPrefix(mant, ".") || strings.HasPrefix(mant, "-.") || strings.HasPrefix(mant, "+.") {
 		mant = strings.Replace(mant, ".", "0.", 1)
 	}

@@ -58,9 +58,8 @@ type Filter struct {
 
 type env struct {
 	row []change.Value
-	idx []int         // column slot -> index in row (-1: missing)
-	bin []bool        // column slot -> binary collation
-	tbl *change.Table // for collations of remapped columns
+	idx []int  // column slot -> index in row (-1: missing)
+	bin []bool // column slot -> binary collation
 }
 
 type node func(e *env) (val, error)
@@ -73,7 +72,6 @@ type compiler struct {
 	table *change.Table
 	slots map[int]int // table column index -> slot
 	cols  []string
-	bins  []bool
 	// anyColumn makes every column name valid (CheckSyntax): an unknown name is added to
 	// table as a text column, and qualifiers are not compared with the table's names.
 	anyColumn bool
