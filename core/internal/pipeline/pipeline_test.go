@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
@@ -167,81 +168,86 @@ func TestCheckpointNeverAheadOfAcks(t *testing.T) {
 	}
 }
 
+// TestThrottledBySlowSink runs in a synctest bubble: its waits pass in fake time, and a
+// wait returns only once every goroutine of the pipeline is blocked, so "reads stopped"
+// and "nothing more was read" are exact rather than guesses from real sleeps.
 func TestThrottledBySlowSink(t *testing.T) {
-	src := newFakeSource(0, 50, 1000)
-	src.payload = func(i uint64) string { return strings.Repeat("x", 1000) }
-	rec := newRecorder()
-	sink := newFakeSink(rec)
-	gate := make(chan struct{})
-	sink.behave = func(ctx context.Context, _ int64, recs []sdk.Record) (int, error) {
-		select {
-		case <-gate:
-			return len(recs), nil
-		case <-ctx.Done():
-			return 0, ctx.Err()
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeSource(0, 50, 1000)
+		src.payload = func(i uint64) string { return strings.Repeat("x", 1000) }
+		rec := newRecorder()
+		sink := newFakeSink(rec)
+		gate := make(chan struct{})
+		sink.behave = func(ctx context.Context, _ int64, recs []sdk.Record) (int, error) {
+			select {
+			case <-gate:
+				return len(recs), nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
 		}
-	}
-	store := newCheckingStore(t, rec)
-	cfg := baseConfig(t, src, sink, store)
-	cfg.MaxInFlightBytes = 256 << 10
-	cfg.DrainTimeout = 50 * time.Millisecond
-	p, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	batchBytes := int64(0)
-	for _, c := range func() []*change.Change {
-		b, _ := newFakeSource(50, 50, 1000).Read(context.Background())
-		return b.Changes
-	}() {
-		batchBytes += int64(c.ApproxSize())
-	}
-	batchBytes += 50 * 1000 // payloads of the probe source are empty; the real ones are not
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-
-	// Wait until the reader is stuck: reads stop moving while the sink is stalled.
-	var last int64 = -1
-	for stable := 0; stable < 5; {
-		time.Sleep(20 * time.Millisecond)
-		n := src.reads.Load()
-		if n == last {
-			stable++
-		} else {
-			stable = 0
+		store := newCheckingStore(t, rec)
+		cfg := baseConfig(t, src, sink, store)
+		cfg.MaxInFlightBytes = 256 << 10
+		cfg.DrainTimeout = 50 * time.Millisecond
+		p, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		last = n
-	}
-	st := p.Stats()
-	readBytes := int64(st.BatchesRead) * batchBytes
-	// Nothing is acknowledged, so all that was read is in flight, except at most the one
-	// batch the reader holds while it waits for the budget.
-	if limit := cfg.MaxInFlightBytes + 2*batchBytes; readBytes > limit {
-		t.Errorf("read %d bytes while the sink was stalled, more than budget + 2 batches (%d)", readBytes, limit)
-	}
-	if st.PeakInFlightBytes > cfg.MaxInFlightBytes+batchBytes {
-		t.Errorf("peak in flight %d > budget %d + one batch %d", st.PeakInFlightBytes, cfg.MaxInFlightBytes, batchBytes)
-	}
-	if st.InFlightBytes < cfg.MaxInFlightBytes/2 {
-		t.Errorf("only %d bytes in flight: the budget should be nearly full", st.InFlightBytes)
-	}
-	time.Sleep(50 * time.Millisecond)
-	if n := src.reads.Load(); n != last {
-		t.Errorf("source read %d more batches while the sink was stalled", n-last)
-	}
-	// Unblock the sink: reading resumes.
-	close(gate)
-	rec.waitTotal(t, int(last*50)+2000)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if st := p.Stats(); st.PeakInFlightBytes > cfg.MaxInFlightBytes+batchBytes {
-		t.Errorf("peak in flight %d > budget %d + one batch %d", st.PeakInFlightBytes, cfg.MaxInFlightBytes, batchBytes)
-	}
-	rec.checkOrder(t)
+		batchBytes := int64(0)
+		for _, c := range func() []*change.Change {
+			b, _ := newFakeSource(50, 50, 1000).Read(context.Background())
+			return b.Changes
+		}() {
+			batchBytes += int64(c.ApproxSize())
+		}
+		batchBytes += 50 * 1000 // payloads of the probe source are empty; the real ones are not
+
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+
+		// Wait until the reader is stuck: reads stop moving while the sink is stalled.
+		var last int64 = -1
+		for stable := 0; stable < 5; {
+			time.Sleep(20 * time.Millisecond)
+			n := src.reads.Load()
+			if n == last {
+				stable++
+			} else {
+				stable = 0
+			}
+			last = n
+		}
+		st := p.Stats()
+		readBytes := int64(st.BatchesRead) * batchBytes
+		// Nothing is acknowledged, so all that was read is in flight, except at most the one
+		// batch the reader holds while it waits for the budget.
+		if limit := cfg.MaxInFlightBytes + 2*batchBytes; readBytes > limit {
+			t.Errorf("read %d bytes while the sink was stalled, more than budget + 2 batches (%d)", readBytes, limit)
+		}
+		if st.PeakInFlightBytes > cfg.MaxInFlightBytes+batchBytes {
+			t.Errorf("peak in flight %d > budget %d + one batch %d", st.PeakInFlightBytes, cfg.MaxInFlightBytes, batchBytes)
+		}
+		if st.InFlightBytes < cfg.MaxInFlightBytes/2 {
+			t.Errorf("only %d bytes in flight: the budget should be nearly full", st.InFlightBytes)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if n := src.reads.Load(); n != last {
+			t.Errorf("source read %d more batches while the sink was stalled", n-last)
+		}
+		// Unblock the sink: reading resumes.
+		close(gate)
+		rec.waitTotal(t, int(last*50)+2000)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if st := p.Stats(); st.PeakInFlightBytes > cfg.MaxInFlightBytes+batchBytes {
+			t.Errorf("peak in flight %d > budget %d + one batch %d", st.PeakInFlightBytes, cfg.MaxInFlightBytes, batchBytes)
+		}
+		rec.checkOrder(t)
+	})
 }
 
 func TestBoundedHeap(t *testing.T) {
