@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ferry-cdc/ferry/sdk"
@@ -136,55 +137,59 @@ func TestGateResize(t *testing.T) {
 }
 
 // TestQuiesce: fn runs with every record read so far acknowledged and nothing in flight.
+// It runs in a synctest bubble: the wait inside fn passes in fake time and returns only
+// once every other goroutine is blocked, so "nothing is delivered while fn runs" is exact.
 func TestQuiesce(t *testing.T) {
-	src := newFakeSource(0, 16, 100)
-	rec := newRecorder()
-	sink := newFakeSink(rec)
-	sink.behave = func(ctx context.Context, _ int64, recs []sdk.Record) (int, error) {
-		time.Sleep(3 * time.Millisecond)
-		return len(recs), nil
-	}
-	cfg := baseConfig(t, src, sink, newCheckingStore(t, rec))
-	p, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ran := false
-	if err := p.Quiesce(context.Background(), func() error { ran = true; return nil }); err != nil || !ran {
-		t.Fatalf("before Run: %v %v", err, ran)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	rec.waitTotal(t, 500)
-	for i := 0; i < 5; i++ {
-		err := p.Quiesce(context.Background(), func() error {
-			st := p.Stats()
-			if inw := sink.inWrite.Load(); inw != 0 {
-				t.Errorf("quiesced with %d writes in flight", inw)
-			}
-			// Only batches the reader holds or queued for the processor (at most 3 of 16)
-			// are not delivered, and nothing is delivered while fn runs.
-			d1 := uint64(rec.deliveredTotal())
-			if d1+3*16 < st.ChangesRead {
-				t.Errorf("quiesced with %d read and only %d delivered", st.ChangesRead, d1)
-			}
-			time.Sleep(20 * time.Millisecond)
-			if d2 := uint64(rec.deliveredTotal()); d2 != d1 {
-				t.Errorf("%d records delivered while quiesced", d2-d1)
-			}
-			return nil
-		})
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeSource(0, 16, 100)
+		rec := newRecorder()
+		sink := newFakeSink(rec)
+		sink.behave = func(ctx context.Context, _ int64, recs []sdk.Record) (int, error) {
+			time.Sleep(3 * time.Millisecond)
+			return len(recs), nil
+		}
+		cfg := baseConfig(t, src, sink, newCheckingStore(t, rec))
+		p, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Quiesce(context.Background(), func() error { return nil }); err != ErrNotRunning {
-		t.Fatalf("after Run: %v", err)
-	}
-	rec.checkOrder(t)
+		ran := false
+		if err := p.Quiesce(context.Background(), func() error { ran = true; return nil }); err != nil || !ran {
+			t.Fatalf("before Run: %v %v", err, ran)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		rec.waitTotal(t, 500)
+		for i := 0; i < 5; i++ {
+			err := p.Quiesce(context.Background(), func() error {
+				st := p.Stats()
+				if inw := sink.inWrite.Load(); inw != 0 {
+					t.Errorf("quiesced with %d writes in flight", inw)
+				}
+				// Only batches the reader holds or queued for the processor (at most 3 of 16)
+				// are not delivered, and nothing is delivered while fn runs.
+				d1 := uint64(rec.deliveredTotal())
+				if d1+3*16 < st.ChangesRead {
+					t.Errorf("quiesced with %d read and only %d delivered", st.ChangesRead, d1)
+				}
+				time.Sleep(20 * time.Millisecond)
+				if d2 := uint64(rec.deliveredTotal()); d2 != d1 {
+					t.Errorf("%d records delivered while quiesced", d2-d1)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Quiesce(context.Background(), func() error { return nil }); err != ErrNotRunning {
+			t.Fatalf("after Run: %v", err)
+		}
+		rec.checkOrder(t)
+	})
 }
