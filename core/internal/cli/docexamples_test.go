@@ -73,7 +73,7 @@ func embedFragment(text string) (string, bool) {
 		kinds[m[1]] = true
 	}
 	known := map[string]bool{"source": true, "serializer": true, "sink": true, "filter": true, "table": true,
-		"objects": true, "runtime": true, "checkpoint": true, "limits": true, "resources": true, "description": true, "tags": true}
+		"objects": true, "runtime": true, "checkpoint": true, "limits": true, "resources": true, "retention": true, "description": true, "tags": true}
 	for k := range kinds {
 		if !known[k] {
 			return "", false

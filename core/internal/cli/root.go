@@ -104,7 +104,7 @@ Exit codes: 0 success, 1 the pipeline failed while running, 2 wrong usage,
 	pf.StringVar(&g.logFormat, "log-format", "console", "log format: console or json")
 	pf.StringArrayVar(&g.pluginDirs, "plugin-dir", nil,
 		"directory with external plugins (ferry-<kind>-<name>); repeatable (default $FERRY_PLUGIN_DIR, <ferry dir>/plugins, ~/.ferry/plugins)")
-	root.AddCommand(newValidate(g), newRun(g), newStatus(g), newPrecheck(g), newObjects(g), newSnapshot(g), newPlugins(g), newVersion(g), newPluginServe(g))
+	root.AddCommand(newValidate(g), newRun(g), newStatus(g), newPrecheck(g), newObjects(g), newSnapshot(g), newRewind(g), newPlugins(g), newVersion(g), newPluginServe(g))
 	return root
 }
 

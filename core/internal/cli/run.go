@@ -215,6 +215,12 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 			zap.String("file", dl.Name()))
 	}
 	applyResources(&pcfg, p)
+	// retention (issue 17): the local change store between the source and the writer (rewind.go).
+	ret, err := openRetention(p, &pcfg, tracker, log)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	defer ret.Close()
 	startWait := p.Runtime.StartupWait
 	if o.wait != nil {
 		startWait = *o.wait
@@ -240,6 +246,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	if n := setMemoryLimit(p); n > 0 {
 		log.Info("memory limit from the resources block", zap.Int64("bytes", n))
 	}
+	ret.lowerMemoryLimit(log) // retention (issue 17)
 	rs := newResnapshots(store.Dir(), p.Name, pcfg.Source, pl, log)
 	startReq, err := rs.recorded()
 	if err != nil {

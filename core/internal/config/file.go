@@ -167,6 +167,8 @@ type Pipeline struct {
 	// Resources is the resources block: presets and per-phase concurrency and memory
 	// (zero values: not configured).
 	Resources Resources
+	// Retention is the retention block (Enabled false: absent, off).
+	Retention Retention
 	// DefRange is the block header; NameRange the label.
 	DefRange, NameRange hcl.Range
 	// Ranges maps the pipeline's own attributes (description, tags) to their expressions.

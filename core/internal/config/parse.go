@@ -55,7 +55,8 @@ var pipelineSchema = func() *hcl.BodySchema {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: string(k), LabelNames: []string{"name"}})
 	}
 	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "runtime"}, hcl.BlockHeaderSchema{Type: "checkpoint"},
-		hcl.BlockHeaderSchema{Type: "limits"}, hcl.BlockHeaderSchema{Type: "objects"}, hcl.BlockHeaderSchema{Type: "resources"})
+		hcl.BlockHeaderSchema{Type: "limits"}, hcl.BlockHeaderSchema{Type: "objects"}, hcl.BlockHeaderSchema{Type: "resources"},
+		hcl.BlockHeaderSchema{Type: "retention"})
 	return s
 }()
 
@@ -348,7 +349,7 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	p.Description, _ = dec.values["description"].(string)
 	p.Tags, _ = dec.values["tags"].([]string)
 
-	var runtimeBlock, checkpointBlock, limitsBlock, objectsBlock, resourcesBlock *hcl.Block
+	var runtimeBlock, checkpointBlock, limitsBlock, objectsBlock, resourcesBlock, retentionBlock *hcl.Block
 	seen := map[string]*hcl.Block{}
 	for _, blk := range content.Blocks {
 		var pb PluginBlock
@@ -390,6 +391,8 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 			objectsBlock = blk
 		case "resources":
 			resourcesBlock = blk
+		case "retention":
+			retentionBlock = blk
 		}
 	}
 	for _, k := range []sdk.Kind{sdk.KindSource, sdk.KindSerializer, sdk.KindSink} {
@@ -416,6 +419,8 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	p.Resources, rd = f.decodeResources(f.withTemplates("resources", resourcesBlock))
 	diags = append(diags, rd...)
 	diags = append(diags, f.resolveResourceConflicts(&p.Runtime, &p.Resources)...)
+	p.Retention, rd = f.decodeRetention(f.withTemplates("retention", retentionBlock))
+	diags = append(diags, rd...)
 	return p, diags
 }
 

@@ -53,7 +53,7 @@ var templateRootSchema = &hcl.BodySchema{
 }
 
 // templateSettingBlocks are the blocks of a defaults block that are not plugins.
-var templateSettingBlocks = []string{"runtime", "checkpoint", "limits", "resources"}
+var templateSettingBlocks = []string{"runtime", "checkpoint", "limits", "resources", "retention"}
 
 var defaultsSchema = func() *hcl.BodySchema {
 	s := &hcl.BodySchema{}
@@ -275,7 +275,7 @@ func (td *templateDefaults) read(b *hcl.Block) hcl.Diagnostics {
 				Subject: blk.DefRange.Ptr(),
 			})
 			continue
-		case "runtime", "checkpoint", "limits", "resources":
+		case "runtime", "checkpoint", "limits", "resources", "retention":
 			if first, dup := td.blocks[blk.Type]; dup {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,

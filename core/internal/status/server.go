@@ -23,6 +23,7 @@ func (t *Tracker) Handler() http.Handler {
 		_ = enc.Encode(t.Snapshot())
 	})
 	mux.HandleFunc("POST /snapshot", t.serveResnapshot)
+	mux.HandleFunc("POST /rewind", t.serveRewind)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if p := t.Phase(); p == PhaseFailed {

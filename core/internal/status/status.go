@@ -79,6 +79,9 @@ type Snapshot struct {
 
 	// Waiting says what the pipeline waits for while Phase is PhaseWaiting; nil otherwise.
 	Waiting *Waiting `json:"waiting,omitempty"`
+
+	// Retention is the local change store (retention block); nil when it is off.
+	Retention *Retention `json:"retention,omitempty"`
 }
 
 // Waiting is a start-up wait: a source or sink that cannot be reached yet.
@@ -165,6 +168,8 @@ type Tracker struct {
 	waitMu     sync.Mutex
 	beforeWait string                         // the phase a wait replaced
 	resnap     atomic.Pointer[ResnapshotFunc] // POST /snapshot (resnapshot.go)
+	retention  atomic.Pointer[RetentionFunc]  // retention.go
+	rewind     atomic.Pointer[RewindFunc]     // POST /rewind (retention.go)
 
 	log       atomic.Pointer[zap.Logger]
 	startOnce sync.Once
@@ -418,7 +423,7 @@ func (t *Tracker) Snapshot() Snapshot {
 		ChangesRead: s.ChangesRead, RecordsWritten: s.RecordsWritten, BytesWritten: s.BytesWritten,
 		RowsPerSecond: rps, BytesPerSecond: bps, Retries: s.Retries, RecordsSkipped: s.RecordsSkipped, InFlightBytes: s.InFlightBytes,
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt,
-		Reload: t.reloadStatus(),
+		Reload: t.reloadStatus(), Retention: t.retentionStatus(),
 	}
 	if w := t.waiting.Load(); w != nil && out.Phase == PhaseWaiting {
 		c := *w
