@@ -173,7 +173,7 @@ func (s *Serializer) appendChange(b []byte, c *change.Change) []byte {
 		b = append(b, `,"record_primary_value":`...)
 		b = append(b, '"')
 		start := len(b)
-		b = fmtkit.AppendKeyValues(b, c.Table, tb.keys, c.Row(), 0x01)
+		b = change.AppendValuesText(b, c.Table, tb.keys, c.Row(), change.KeySep)
 		b = fmtkit.CloseString(b, start)
 	} else {
 		b = append(b, `null,"record_primary_value":null`...)
