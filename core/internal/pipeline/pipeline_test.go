@@ -868,7 +868,6 @@ func TestSerializerKeyAndTopicKept(t *testing.T) {
 
 type keySerializer struct {
 	fakePlugin
-	sdk.UnimplementedSerializer
 }
 
 func (keySerializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
@@ -892,7 +891,6 @@ func TestBadRecordIndex(t *testing.T) {
 
 type badIndexSerializer struct {
 	fakePlugin
-	sdk.UnimplementedSerializer
 }
 
 func (badIndexSerializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {

@@ -21,7 +21,6 @@ const Name = "shareplex"
 
 // Serializer is the "shareplex" serializer. It is safe for concurrent use.
 type Serializer struct {
-	sdk.UnimplementedSerializer
 	tables *fmtkit.Cache[*table]
 	hooks  fmtkit.Hooks // posttime
 }

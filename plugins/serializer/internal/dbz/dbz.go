@@ -65,7 +65,6 @@ func defaults() Options {
 
 // Serializer is a Debezium-family serializer. After Configure it is safe for concurrent use.
 type Serializer struct {
-	sdk.UnimplementedSerializer
 	info   sdk.Info
 	mode   Mode
 	opts   Options

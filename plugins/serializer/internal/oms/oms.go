@@ -18,7 +18,6 @@ const Version = "0.1.0"
 
 // Serializer writes the Default format. After Configure it is safe for concurrent use.
 type Serializer struct {
-	sdk.UnimplementedSerializer
 	info      sdk.Info
 	lightType bool
 	cfg       config
