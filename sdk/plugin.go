@@ -122,13 +122,16 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
-// UnimplementedSource can be embedded to stay source-compatible when Source grows.
+// UnimplementedSource supplies a source's default methods (a Close that does nothing); embed it
+// to leave them out. The kind interfaces do not grow (ADR 0005: a new ability is an optional
+// interface), so there are no such structs for Filter and Serializer, which have no defaults.
 type UnimplementedSource struct{}
 
 // Close does nothing.
 func (UnimplementedSource) Close(context.Context) error { return nil }
 
-// UnimplementedSink can be embedded to stay source-compatible when Sink grows.
+// UnimplementedSink supplies a sink's default methods (Open and Close that do nothing); embed it
+// to leave them out.
 type UnimplementedSink struct{}
 
 // Open does nothing.
@@ -136,9 +139,3 @@ func (UnimplementedSink) Open(context.Context) error { return nil }
 
 // Close does nothing.
 func (UnimplementedSink) Close(context.Context) error { return nil }
-
-// UnimplementedFilter can be embedded to stay source-compatible when Filter grows.
-type UnimplementedFilter struct{}
-
-// UnimplementedSerializer can be embedded to stay source-compatible when Serializer grows.
-type UnimplementedSerializer struct{}

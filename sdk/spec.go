@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 )
@@ -137,4 +138,25 @@ func (s Spec) Attribute(name string) (Attribute, bool) {
 		}
 	}
 	return Attribute{}, false
+}
+
+// DecodeDefaults decodes the Default of every attribute that has one into v (a pointer to
+// the plugin's configuration struct, as Config.Decode), so a plugin writes each default once,
+// in its Spec, and starts its configuration from them. An attribute with a default that v has
+// no field for, or a default that does not decode, is an error.
+func (s Spec) DecodeDefaults(v any) error {
+	m := map[string]any{}
+	for _, a := range s.Attributes {
+		if a.Default != nil {
+			m[a.Name] = a.Default
+		}
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode defaults: %w", err)
+	}
+	if err := NewConfig(raw).Decode(v); err != nil {
+		return fmt.Errorf("defaults: %w", err)
+	}
+	return nil
 }

@@ -33,7 +33,6 @@ func (b base) Configure(_ context.Context, c sdk.Config) error {
 // funcFilter filters with f.
 type funcFilter struct {
 	base
-	sdk.UnimplementedFilter
 	f func([]*change.Change) []*change.Change
 }
 
@@ -48,7 +47,6 @@ func (p *funcFilter) Filter(_ context.Context, cs []*change.Change) ([]*change.C
 // funcSerializer serializes with f.
 type funcSerializer struct {
 	base
-	sdk.UnimplementedSerializer
 	f func(context.Context, []*change.Change, []sdk.Record) ([]sdk.Record, error)
 }
 

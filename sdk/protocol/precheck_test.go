@@ -11,7 +11,6 @@ import (
 )
 
 type checkedFilter struct {
-	sdk.UnimplementedFilter
 	checks []sdk.Check
 	err    error
 }

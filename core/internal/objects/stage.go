@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/ferry-cdc/ferry/core/internal/objects/where"
-	"github.com/ferry-cdc/ferry/core/internal/pipeline"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -289,7 +288,7 @@ func (s *Stage) Apply(c *change.Change) (*change.Change, bool, error) {
 			p.Meta[k] = v
 		}
 		p.Meta[MetaHash] = strconv.FormatUint(full.KeyHash(e.shard), 10)
-		p.Meta[MetaKey] = string(AppendKey(nil, full))
+		p.Meta[MetaKey] = string(change.AppendKey(nil, full))
 		c = &p
 	}
 	if e.obj.Topic != "" {
@@ -348,9 +347,5 @@ func (s *Stage) Key(c *change.Change, dst []byte) []byte {
 	if k, ok := c.Meta[MetaKey]; ok {
 		return append(dst, k...)
 	}
-	return AppendKey(dst, c)
+	return change.AppendKey(dst, c)
 }
-
-// AppendKey appends the canonical text of the change's key-column values joined with "\x01":
-// the pipeline's default key (pipeline.AppendKey), so a table without a selection keys alike.
-func AppendKey(dst []byte, c *change.Change) []byte { return pipeline.AppendKey(c, dst) }

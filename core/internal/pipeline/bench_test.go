@@ -68,7 +68,6 @@ func (s *benchSource) Read(ctx context.Context) (*change.Batch, error) {
 // textSerializer writes the after image as tab-separated text: cheap but real work.
 type textSerializer struct {
 	fakePlugin
-	sdk.UnimplementedSerializer
 }
 
 func (textSerializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {

@@ -197,7 +197,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = zap.NewNop()
 	}
 	if c.Key == nil {
-		c.Key = AppendKey
+		c.Key = func(ch *change.Change, dst []byte) []byte { return change.AppendKey(dst, ch) }
 	}
 	if c.Shard == nil {
 		c.Shard = func(ch *change.Change) uint64 { return ch.KeyHash(nil) }

@@ -155,7 +155,6 @@ func (s *fakeSource) Close(context.Context) error {
 // there is none) and none for heartbeats.
 type fakeSerializer struct {
 	fakePlugin
-	sdk.UnimplementedSerializer
 	hook func(changes []*change.Change) error
 }
 
@@ -181,7 +180,6 @@ func (f *fakeSerializer) Serialize(_ context.Context, changes []*change.Change, 
 // dropFilter drops the changes for which drop is true.
 type dropFilter struct {
 	fakePlugin
-	sdk.UnimplementedFilter
 	drop func(c *change.Change) bool
 }
 

@@ -48,7 +48,6 @@ func (s *scriptSource) Read(ctx context.Context) (*change.Batch, error) {
 // idSerializer makes one record per row change, its value the change's id.
 type idSerializer struct {
 	fakePlugin
-	sdk.UnimplementedSerializer
 }
 
 func (idSerializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {

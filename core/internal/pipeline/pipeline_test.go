@@ -874,7 +874,6 @@ func TestSerializerKeyAndTopicKept(t *testing.T) {
 
 type keySerializer struct {
 	fakePlugin
-	sdk.UnimplementedSerializer
 }
 
 func (keySerializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
@@ -898,7 +897,6 @@ func TestBadRecordIndex(t *testing.T) {
 
 type badIndexSerializer struct {
 	fakePlugin
-	sdk.UnimplementedSerializer
 }
 
 func (badIndexSerializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {

@@ -210,24 +210,6 @@ func (r *run) fill(recs []sdk.Record, changes []*change.Change, keyBuf []byte) (
 	return keyBuf, nil
 }
 
-// AppendKey is the default Config.Key: it appends the canonical text of the change's
-// key-column values joined with "\x01" (nothing for changes without a row).
-func AppendKey(c *change.Change, dst []byte) []byte {
-	if !c.Op.IsRow() || c.Table == nil {
-		return dst
-	}
-	row := c.Row()
-	for n, i := range c.Table.KeyColumns() {
-		if n > 0 {
-			dst = append(dst, 1)
-		}
-		if i < len(row) {
-			dst = row[i].AppendText(dst, -1)
-		}
-	}
-	return dst
-}
-
 // route sends the batch's records to their lanes (laneOf: Hash % Writers for the default
 // order scope), keeping their order within each lane. Sends block while a lane's queue is
 // full.

@@ -50,7 +50,6 @@ type Env struct {
 
 // Filter is the "expr" filter. It is safe for concurrent use after Configure.
 type Filter struct {
-	sdk.UnimplementedFilter
 	cond   *vm.Program // keep_if or drop_if; nil: keep everything
 	drop   bool        // cond is drop_if
 	route  *vm.Program

@@ -37,7 +37,6 @@ const Name = "canal"
 
 // Serializer is the "canal" serializer. It is safe for concurrent use.
 type Serializer struct {
-	sdk.UnimplementedSerializer
 	tables *fmtkit.Cache[*table]
 	hooks  fmtkit.Hooks // build time (ts) and batch id (id)
 	opts   Options

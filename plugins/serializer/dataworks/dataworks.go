@@ -24,7 +24,6 @@ const Name = "dataworks"
 
 // Serializer is the "dataworks" serializer. After Configure it is safe for concurrent use.
 type Serializer struct {
-	sdk.UnimplementedSerializer
 	cfg    config
 	tables *fmtkit.Cache[*table]
 	hooks  fmtkit.Hooks // systemTime

@@ -21,7 +21,6 @@ const Name = "shareplex"
 
 // Serializer is the "shareplex" serializer. It is safe for concurrent use.
 type Serializer struct {
-	sdk.UnimplementedSerializer
 	tables *fmtkit.Cache[*table]
 	hooks  fmtkit.Hooks // posttime
 }
@@ -85,7 +84,7 @@ func (s *Serializer) appendRow(b []byte, tb *table, c *change.Change) []byte {
 	b = strconv.AppendInt(b, fmtkit.Millis(c.CommitTime), 10)
 	b = append(b, `","rowid":"`...)
 	start := len(b)
-	b = fmtkit.AppendKeyValues(b, c.Table, tb.keys, c.Row(), 0x01)
+	b = change.AppendValuesText(b, c.Table, tb.keys, c.Row(), change.KeySep)
 	b = fmtkit.CloseString(b, start)
 	b = append(b, `,"trans":`...)
 	b = jsonw.AppendString(b, c.TxID)

@@ -62,18 +62,14 @@ type config struct {
 	RouteRefresh    sdk.Duration `json:"route_refresh"`
 }
 
+// defaultConfig is the configuration with every attribute at its Spec default (the defaults
+// are written once, in spec).
 func defaultConfig() config {
-	return config{
-		Transport:       transportRemoting,
-		ProducerGroup:   defaultGroup,
-		Tag:             defaultTag,
-		Partitioning:    partHash,
-		SendTimeout:     sdk.Duration(defaultSendTimeout),
-		Retries:         defaultRetries,
-		MaxBatchBytes:   defaultMaxBatchBytes,
-		MaxMessageBytes: defaultMaxMessageBytes,
-		RouteRefresh:    sdk.Duration(defaultRouteRefresh),
+	var c config
+	if err := spec.DecodeDefaults(&c); err != nil {
+		panic(err) // the Spec's own defaults: TestDefaultsFromSpec proves they decode
 	}
+	return c
 }
 
 var spec = sdk.Spec{Attributes: []sdk.Attribute{

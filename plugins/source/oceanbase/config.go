@@ -63,9 +63,14 @@ type tableName struct{ DB, Name string }
 
 func (t tableName) String() string { return t.DB + "." + t.Name }
 
+// defaultConfig is the configuration with every attribute at its Spec default (the defaults
+// are written once, in spec()).
 func defaultConfig() config {
-	return config{TLS: tlsDisabled, QueryTimeout: sdk.Duration(24 * time.Hour), Mode: ModeBoth, SnapshotConcurrency: 4, ChunkSize: 4096,
-		HeartbeatInterval: sdk.Duration(5 * time.Second), BatchSize: 1024, ReaderMemory: defaultReaderMemory}
+	var c config
+	if err := spec().DecodeDefaults(&c); err != nil {
+		panic(err) // the Spec's own defaults: TestDefaultsFromSpec proves they decode
+	}
+	return c
 }
 
 // Bounds of reader_memory.

@@ -15,7 +15,6 @@ import (
 
 // Drop is the "drop" filter.
 type Drop struct {
-	sdk.UnimplementedFilter
 	ops    [change.OpHeartbeat + 1]bool
 	anyOp  bool // no ops configured: every op matches
 	tables []string

@@ -21,7 +21,6 @@ import (
 
 // JSONL is the "jsonl" serializer. After Configure it is safe for concurrent use.
 type JSONL struct {
-	sdk.UnimplementedSerializer
 	cfg config
 }
 

@@ -58,14 +58,18 @@ const (
 	TimestampFractionFsp      = "fsp"
 )
 
+// defaults is the configuration with every attribute at its Spec default (the defaults are
+// written once, in Spec).
 func defaults() Options {
-	return Options{ServerName: "ferry", DecimalHandling: "string", BigintUnsignedHandling: "long", Connector: "mysql",
-		TimestampFraction: TimestampFractionDebezium, ContextHeaders: true}
+	var o Options
+	if err := (*Serializer)(nil).Spec().DecodeDefaults(&o); err != nil {
+		panic(err) // the Spec's own defaults: TestDefaultsFromSpec proves they decode
+	}
+	return o
 }
 
 // Serializer is a Debezium-family serializer. After Configure it is safe for concurrent use.
 type Serializer struct {
-	sdk.UnimplementedSerializer
 	info   sdk.Info
 	mode   Mode
 	opts   Options

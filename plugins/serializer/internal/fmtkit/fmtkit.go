@@ -211,19 +211,6 @@ func fsp(c *Col) int {
 	return c.Fsp
 }
 
-// AppendKeyValues appends the text of the values of cols in row, joined with sep.
-func AppendKeyValues(dst []byte, t *change.Table, cols []int, row []change.Value, sep byte) []byte {
-	for n, i := range cols {
-		if n > 0 {
-			dst = append(dst, sep)
-		}
-		if i < len(row) {
-			dst = row[i].AppendText(dst, t.Columns[i].Fsp)
-		}
-	}
-	return dst
-}
-
 // DDLVerb returns the statement's first keyword in upper case (CREATE, ALTER, DROP,
 // TRUNCATE, RENAME, ...), skipping leading blanks and comments; "" when there is none.
 func DDLVerb(stmt string) string {

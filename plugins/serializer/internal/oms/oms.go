@@ -18,7 +18,6 @@ const Version = "0.1.0"
 
 // Serializer writes the Default format. After Configure it is safe for concurrent use.
 type Serializer struct {
-	sdk.UnimplementedSerializer
 	info      sdk.Info
 	lightType bool
 	cfg       config
@@ -173,7 +172,7 @@ func (s *Serializer) appendChange(b []byte, c *change.Change) []byte {
 		b = append(b, `,"record_primary_value":`...)
 		b = append(b, '"')
 		start := len(b)
-		b = fmtkit.AppendKeyValues(b, c.Table, tb.keys, c.Row(), 0x01)
+		b = change.AppendValuesText(b, c.Table, tb.keys, c.Row(), change.KeySep)
 		b = fmtkit.CloseString(b, start)
 	} else {
 		b = append(b, `null,"record_primary_value":null`...)
