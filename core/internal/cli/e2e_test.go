@@ -51,7 +51,10 @@ func e2eBins(t *testing.T) string {
 			"plugins/ferry-sink-file":        "github.com/ferry-cdc/ferry/sdk/examples/sink/cmd",
 		}
 		for name, pkg := range targets {
-			if out, err := exec.Command("go", "build", "-o", filepath.Join(e2eDir, name), pkg).CombinedOutput(); err != nil {
+			// Built as make build does: static, without cgo.
+			build := exec.Command("go", "build", "-o", filepath.Join(e2eDir, name), pkg)
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
 				e2eErr = errors.New(string(out))
 				return
 			}
