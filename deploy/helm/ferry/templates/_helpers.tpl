@@ -16,8 +16,7 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
 {{/* memory limit in MiB: max(full, incremental) + log reader + overhead */}}
 {{- define "ferry.memoryMiB" -}}
-{{- $presets := dict "small" (list 256 128 128) "medium" (list 512 256 256) "large" (list 1024 256 512) -}}
-{{- $_ := set $presets "large" (list 1024 512 512) -}}
+{{- $presets := dict "small" (list 256 128 128) "medium" (list 512 256 256) "large" (list 1024 512 512) -}}
 {{- $p := .Values.pipelineResources -}}
 {{- $v := list 64 0 0 -}}
 {{- if $p.preset }}{{ $v = get $presets $p.preset }}{{ end -}}
