@@ -113,8 +113,8 @@ func TestExamples(t *testing.T) {
 		t.Run(filepath.Base(ex), func(t *testing.T) {
 			raw, _ := os.ReadFile(ex)
 			var v struct {
-				Store     string `json:"store"`
-				Replicas  int32  `json:"replicas"`
+				Store     string                                   `json:"store"`
+				Replicas  int32                                    `json:"replicas"`
 				SecretEnv []struct{ Name, SecretName, Key string } `json:"secretEnv"`
 			}
 			if err := yaml.Unmarshal(raw, &v); err != nil {
