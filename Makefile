@@ -9,7 +9,7 @@ TESTBED := integration/testbed
 
 EXAMPLES := source/generator filter/drop serializer/jsonl sink/file
 
-.PHONY: all build plugins test unit integration lint up down status demo bench test-chaos proto clean docs
+.PHONY: all build plugins test unit chart-test integration lint up down status demo bench test-chaos proto clean docs
 
 all: build
 
@@ -36,8 +36,12 @@ lint:
 	$(STATICCHECK) -tags integration ./integration/...
 	$(GO) mod tidy -diff
 
-unit:
+unit: chart-test
 	$(GO) test -race -count=1 ./...
+
+# The Helm chart rendered and strictly decoded (its own module: deploy/helm/charttest).
+chart-test:
+	cd deploy/helm/charttest && $(GO) test -count=1 ./...
 
 # Integration tests start (or reuse) the real MariaDB and RocketMQ 4.9.x / 5.x on loopback.
 integration: build plugins up
