@@ -78,7 +78,7 @@ wait at once.`,
 				}
 				o.wait = &wait
 			}
-			return runPipeline(g, args[0], vs, o)
+			return runAgain(g, args[0], vs, o) // runPipeline, again after a lost lease (ha.go)
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
@@ -137,14 +137,28 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	host2, _ := os.Hostname()
 	abs, _ := filepath.Abs(path)
 	prevOwner := store.ReadOwner(p.Name) // its status address, before Acquire replaces it
-	lease, err := store.Acquire(checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, o.adopt)
+	// HA (ha.go): a shared checkpoint store keeps the checkpoint, the state and the lease.
+	ha, err := openHA(ctx, g, p, checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, log)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}
-	defer lease.Release()
-	state, err := sdk.NewDirState(store.StateDir(p.Name))
-	if err != nil {
-		return withCode(ExitFailure, err)
+	var cpStore checkpoint.Store = store
+	var state sdk.StateStore
+	var lease *checkpoint.Lease
+	if ha != nil {
+		defer ha.close()
+		cpStore, state = ha.store, ha.store.State()
+	} else {
+		lease, err = store.Acquire(checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, o.adopt)
+		if err != nil {
+			return withCode(ExitFailure, err)
+		}
+		defer lease.Release()
+		ds, err := sdk.NewDirState(store.StateDir(p.Name))
+		if err != nil {
+			return withCode(ExitFailure, err)
+		}
+		state = ds
 	}
 
 	filters := make([]sdk.Filter, len(l.filters))
@@ -185,7 +199,7 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		Filters:            filters,
 		Serializer:         l.serializer.Plugin.(sdk.Serializer),
 		Sink:               l.sink.Plugin.(sdk.Sink),
-		Store:              store,
+		Store:              cpStore,
 		State:              state,
 		BatchSize:          p.Runtime.BatchSize,
 		BatchTimeout:       p.Runtime.BatchTimeout,
@@ -221,6 +235,9 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		return withCode(ExitFailure, err)
 	}
 	defer ret.Close()
+	if ha != nil {
+		pcfg.Fence = ha // HA: every sink write is fenced by the lease
+	}
 	startWait := p.Runtime.StartupWait
 	if o.wait != nil {
 		startWait = *o.wait
@@ -287,7 +304,9 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 			log.Warn("status server not started; the pipeline runs without it", zap.String("addr", listen), zap.Error(err))
 		} else {
 			log.Info("status served", zap.String("url", "http://"+addr+"/status"), zap.String("metrics", "http://"+addr+"/metrics"))
-			if err := lease.SetStatusAddr(addr); err != nil {
+			if ha != nil {
+				ha.owner.StatusAddr = addr // recorded in the store with the lease
+			} else if err := lease.SetStatusAddr(addr); err != nil {
 				log.Warn("could not record the status address in the lease file; `ferry status FILE` and `ferry snapshot` need --addr", zap.Error(err))
 			}
 			unregister, err := registerRun(runEntry{Pipeline: p.Name, File: abs, Checkpoint: store.Dir(), StatusAddr: addr,
@@ -326,13 +345,26 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		}
 	}
 
+	if ha != nil { // HA: wait as a standby until this process holds the lease
+		if err := ha.acquire(ctx, tracker); err != nil {
+			tracker.SetPhase(status.PhaseStopped)
+			return nil // stopped while standby: nothing started
+		}
+	}
 	log.Info("pipeline starting", zap.String("source", l.source.Ref.Name), zap.String("sink", l.sink.Ref.Name),
 		zap.String("serializer", l.serializer.Ref.Name), zap.Int("filters", len(l.filters)))
 	tracker.SetPhase(status.PhaseRunning)
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
 	go serveResnapshots(runCtx, cancelRun, rs, startReq, tracker, log)
+	if ha != nil {
+		ha.watchLost(runCtx, cancelRun) // HA: a lost lease stops the run; runAgain makes it a standby
+	}
 	err = pl.Run(runCtx)
+	if lost := ha.lost(); lost != nil {
+		tracker.SetPhase(status.PhaseStopped)
+		return leaseLostError(lost)
+	}
 	tracker.SetResnapshot(nil)
 	rs.settle() // the final checkpoint may hold a re-snapshot
 	if cause := context.Cause(runCtx); errors.Is(cause, errResnapshotStart) {

@@ -206,6 +206,12 @@ const (
 	DefaultStartupWait     = time.Duration(0)
 	DefaultCheckpointDir   = ".ferry/checkpoints"
 	DefaultCheckpointEvery = time.Second
+	// DefaultLeaseTime is the shared checkpoint stores' lease time.
+	DefaultLeaseTime = 10 * time.Second
+	// StoreFile, StoreEtcd and StoreMySQL are the values of Checkpoint.Store.
+	StoreFile  = "file"
+	StoreEtcd  = "etcd"
+	StoreMySQL = "mysql"
 	// MaxWriters bounds Runtime.Writers.
 	MaxWriters = 256
 	// MinInFlightBytes bounds Runtime.MaxInFlightBytes from below.
@@ -254,6 +260,18 @@ type Checkpoint struct {
 	Dir string
 	// Interval is how often the acknowledged position is saved (> 0).
 	Interval time.Duration
+	// Store is StoreFile (checkpoint and lease in Dir, the default), StoreEtcd or StoreMySQL
+	// (shared by several processes of the pipeline: one active, the others standby; ADR 0014).
+	Store string
+	// LeaseTime is the shared store's lease: a standby takes over about this long after the
+	// active stopped renewing it.
+	LeaseTime time.Duration
+	// Endpoints and Prefix are the etcd store's; Address, Database and Table the mysql
+	// store's; User and Password either's (Password is a secret: never logged).
+	Endpoints                []string
+	Prefix                   string
+	Address, Database, Table string
+	User, Password           string
 	// DefRange is the block header (zero when the block is absent).
 	DefRange hcl.Range
 	// Ranges maps the attributes set in the file to their expressions.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -76,7 +77,24 @@ var runtimeSpec = sdk.Spec{Attributes: []sdk.Attribute{
 var checkpointSpec = sdk.Spec{Attributes: []sdk.Attribute{
 	{Name: "dir", Type: sdk.TypeString, Default: DefaultCheckpointDir},
 	{Name: "interval", Type: sdk.TypeDuration, Default: DefaultCheckpointEvery.String(), Min: sdk.Bound(0.001)},
+	// The shared stores (ADR 0014).
+	{Name: "store", Type: sdk.TypeString, Default: StoreFile, Enum: []string{StoreFile, StoreEtcd, StoreMySQL}},
+	{Name: "lease_time", Type: sdk.TypeDuration, Default: DefaultLeaseTime.String(), Min: sdk.Bound(2), Max: sdk.Bound(600)},
+	{Name: "endpoints", Type: sdk.TypeStringList},
+	{Name: "prefix", Type: sdk.TypeString, Default: "/ferry/"},
+	{Name: "address", Type: sdk.TypeString},
+	{Name: "database", Type: sdk.TypeString},
+	{Name: "table", Type: sdk.TypeString, Default: "ferry_checkpoints"},
+	{Name: "user", Type: sdk.TypeString, Default: ""},
+	{Name: "password", Type: sdk.TypeString, Secret: true, Default: ""},
 }}
+
+// storeAttrs are the checkpoint attributes of each shared store (and which it needs).
+var storeAttrs = map[string]struct{ own, required []string }{
+	StoreFile:  {},
+	StoreEtcd:  {own: []string{"endpoints", "prefix", "user", "password", "lease_time"}, required: []string{"endpoints"}},
+	StoreMySQL: {own: []string{"address", "database", "table", "user", "password", "lease_time"}, required: []string{"address", "database"}},
+}
 
 var reservedSpec = sdk.Spec{Attributes: []sdk.Attribute{
 	{Name: "plugin_path", Type: sdk.TypeString},
@@ -504,7 +522,72 @@ func (f *File) decodeCheckpoint(b *hcl.Block) (Checkpoint, hcl.Diagnostics) {
 		dir = DefaultCheckpointDir
 	}
 	c.Dir = f.resolvePath(dir, dec.ranges["dir"])
+	diags = append(diags, f.decodeStore(&c, dec, b)...)
 	return c, diags
+}
+
+// decodeStore reads the shared-store settings of the checkpoint block: an attribute of
+// another store, or a missing one the store needs, is an error at its place.
+func (f *File) decodeStore(c *Checkpoint, dec decoded, b *hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	c.Store, _ = dec.values["store"].(string)
+	if c.Store == "" {
+		c.Store = StoreFile
+	}
+	c.LeaseTime = durationOr(dec.values["lease_time"], DefaultLeaseTime)
+	c.Endpoints, _ = dec.values["endpoints"].([]string)
+	c.Prefix, _ = dec.values["prefix"].(string)
+	c.Address, _ = dec.values["address"].(string)
+	c.Database, _ = dec.values["database"].(string)
+	c.Table, _ = dec.values["table"].(string)
+	c.User, _ = dec.values["user"].(string)
+	c.Password, _ = dec.values["password"].(string)
+	attrs, ok := storeAttrs[c.Store]
+	if !ok {
+		return diags // the enum check reported it
+	}
+	for _, name := range []string{"lease_time", "endpoints", "prefix", "address", "database", "table", "user", "password"} {
+		rng, set := dec.ranges[name]
+		if !set || slices.Contains(attrs.own, name) {
+			continue
+		}
+		var for_ []string
+		for _, st := range []string{StoreEtcd, StoreMySQL} {
+			if slices.Contains(storeAttrs[st].own, name) {
+				for_ = append(for_, fmt.Sprintf("%q", st))
+			}
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Setting of another checkpoint store",
+			Detail:   fmt.Sprintf("%q is a setting of the store %s; this block's store is %q. Set store, or remove %q.", name, strings.Join(for_, " and "), c.Store, name),
+			Subject:  rng.Ptr(),
+		})
+	}
+	for _, name := range attrs.required {
+		v := dec.values[name]
+		if l, isList := v.([]string); isList && len(l) > 0 || !isList && v != nil && strings.TrimSpace(fmt.Sprint(v)) != "" {
+			continue
+		}
+		subject := rangePtr(dec.ranges, "store")
+		if subject == nil && b != nil {
+			subject = b.DefRange.Ptr()
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing checkpoint store setting",
+			Detail:   fmt.Sprintf("The %q checkpoint store needs %q.", c.Store, name),
+			Subject:  rangePtrOr(dec.ranges, name, subject),
+		})
+	}
+	return diags
+}
+
+func rangePtrOr(ranges map[string]hcl.Range, name string, def *hcl.Range) *hcl.Range {
+	if r := rangePtr(ranges, name); r != nil {
+		return r
+	}
+	return def
 }
 
 func rangePtr(ranges map[string]hcl.Range, name string) *hcl.Range {

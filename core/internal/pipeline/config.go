@@ -110,6 +110,8 @@ type Config struct {
 	// resources block); zero fields fall back to Writers and MaxInFlightBytes. The pipeline
 	// counts as in the full phase while snapshot rows arrive (and 2s after the last one).
 	Full, Incremental PhaseResources
+	// Fence, when set, guards every Sink.Write with the pipeline's lease (see Fence).
+	Fence Fence
 }
 
 // RetryPolicy is an exponential backoff for failed sink writes. A lane retries from the first

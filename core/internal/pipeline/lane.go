@@ -139,12 +139,17 @@ func (l *lane) flush(n int) bool {
 			}
 		}
 		batch := l.pend[off:end]
+		wctx, unfence, ok := l.fenced()
+		if !ok {
+			return false
+		}
 		var d int
 		err := protect(func() error {
 			var err error
-			d, err = sink.Write(r.workCtx, batch)
+			d, err = sink.Write(wctx, batch)
 			return err
 		})
+		unfence()
 		if d < 0 {
 			d = 0
 		}
@@ -168,6 +173,9 @@ func (l *lane) flush(n int) bool {
 		}
 		if r.stopping() {
 			return false
+		}
+		if wctx.Err() != nil && r.workCtx.Err() == nil {
+			continue // the fence closed during the write: wait for the lease, then go on
 		}
 		if tl, ok := sdk.AsTooLarge(err); ok && r.cfg.OnOversize != nil && tl.Index == d {
 			// The skip policy: batch[d] (now l.pend[off]) goes to the dead letters.

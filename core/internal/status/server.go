@@ -12,8 +12,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// Handler serves /status (JSON), /metrics (Prometheus), /healthz and POST /snapshot (a
-// re-snapshot request, see SetResnapshot).
+// Handler serves /status (JSON), /metrics (Prometheus), /healthz, /readyz (200 only on the
+// active process: see serveReady) and POST /snapshot (a re-snapshot request, see
+// SetResnapshot).
 func (t *Tracker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
@@ -30,8 +31,13 @@ func (t *Tracker) Handler() http.Handler {
 			http.Error(w, p, http.StatusServiceUnavailable)
 			return
 		}
+		if t.Phase() == PhaseStandby {
+			_, _ = w.Write([]byte("ok: standby\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", t.serveReady)
 	return mux
 }
 

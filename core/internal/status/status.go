@@ -82,6 +82,9 @@ type Snapshot struct {
 
 	// Retention is the local change store (retention block); nil when it is off.
 	Retention *Retention `json:"retention,omitempty"`
+	// Lease is the pipeline lease in a shared checkpoint store (active or standby); nil
+	// with the file store.
+	Lease *Lease `json:"lease,omitempty"`
 }
 
 // Waiting is a start-up wait: a source or sink that cannot be reached yet.
@@ -165,6 +168,7 @@ type Tracker struct {
 
 	pipePhase  atomic.Pointer[func() string]
 	waiting    atomic.Pointer[Waiting]
+	lease      atomic.Pointer[Lease] // shared checkpoint store's lease (ha.go)
 	waitMu     sync.Mutex
 	beforeWait string                         // the phase a wait replaced
 	resnap     atomic.Pointer[ResnapshotFunc] // POST /snapshot (resnapshot.go)
@@ -432,6 +436,7 @@ func (t *Tracker) Snapshot() Snapshot {
 	if l := t.limits.Load(); l != nil {
 		out.Limits = *l
 	}
+	out.Lease = t.leaseStatus()
 	pipePhase := ""
 	if f := t.pipePhase.Load(); f != nil {
 		pipePhase = (*f)()

@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
+	"github.com/ferry-cdc/ferry/core/internal/config"
+	"github.com/ferry-cdc/ferry/core/internal/status"
+)
+
+// haRun is `ferry run` over a shared checkpoint store (checkpoint.store = "etcd" or
+// "mysql", ADR 0014): the store holds the checkpoint, the source's state and the lease;
+// the process waits as a standby until it takes the lease, renews it while it runs, and
+// fences its sink writes with it (pipeline.Config.Fence). Everything of it that run.go needs
+// is here, so that run.go only calls it at four places.
+type haRun struct {
+	store   checkpoint.Shared
+	owner   checkpoint.Owner
+	cfg     checkpoint.SessionConfig
+	session *checkpoint.Session
+	log     *zap.Logger
+	redact  func(string) string
+
+	stopKeep context.CancelFunc
+	keepDone chan struct{}
+}
+
+// openHA connects to the pipeline's shared checkpoint store; nil when the pipeline uses the
+// file store.
+func openHA(ctx context.Context, g *globals, p *config.Pipeline, owner checkpoint.Owner, log *zap.Logger) (*haRun, error) {
+	c := p.Checkpoint
+	if c.Store == "" || c.Store == config.StoreFile {
+		return nil, nil
+	}
+	timeout := max(min(c.LeaseTime/3, 5*time.Second), 500*time.Millisecond)
+	store, err := checkpoint.OpenShared(ctx, checkpoint.SharedConfig{
+		Kind: c.Store, Pipeline: p.Name, Endpoints: c.Endpoints, Address: c.Address, User: c.User, Password: c.Password,
+		Database: c.Database, Table: c.Table, Prefix: c.Prefix, Timeout: timeout,
+	})
+	if err != nil {
+		return nil, errors.New(g.secrets.Redact(err.Error()))
+	}
+	return &haRun{store: store, owner: owner, log: log, redact: g.secrets.Redact,
+		cfg: checkpoint.SessionConfig{LeaseTime: c.LeaseTime, Logger: log}}, nil
+}
+
+// acquire waits as a standby (status phase "standby", /readyz 503) until this process takes
+// the lease, then starts renewing it. It returns ctx's error when stopped meanwhile.
+func (h *haRun) acquire(ctx context.Context, tracker *status.Tracker) error {
+	h.session = checkpoint.NewSession(h.store, h.owner, h.cfg)
+	since := time.Now().UTC()
+	err := h.session.Acquire(ctx, func(holder *checkpoint.Owner, err error) {
+		l := &status.Lease{Store: h.store.Describe(), Role: status.RoleStandby, LeaseTime: h.cfg.LeaseTime.Seconds(), Since: since}
+		if holder != nil {
+			l.Holder = holder.String()
+		}
+		if err != nil {
+			l.Error = h.redact(err.Error())
+		}
+		tracker.SetLease(l)
+	})
+	if err != nil {
+		return err
+	}
+	tracker.SetLease(&status.Lease{Store: h.store.Describe(), Role: status.RoleActive, LeaseTime: h.cfg.LeaseTime.Seconds(),
+		Deadline: h.session.Deadline})
+	kctx, cancel := context.WithCancel(context.Background())
+	h.stopKeep, h.keepDone = cancel, make(chan struct{})
+	go func() { defer close(h.keepDone); h.session.Keep(kctx) }()
+	return nil
+}
+
+// watchLost cancels the run with the loss when the lease is lost.
+func (h *haRun) watchLost(ctx context.Context, cancel context.CancelCauseFunc) {
+	go func() {
+		select {
+		case <-h.session.Lost():
+			cancel(h.session.Err())
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// lost returns the loss of the lease (wrapping checkpoint.ErrLeaseLost), or nil.
+func (h *haRun) lost() error {
+	if h == nil || h.session == nil {
+		return nil
+	}
+	return h.session.Err()
+}
+
+// close stops the renewals, gives the lease up (after the final checkpoint: a standby takes
+// over at once) and closes the store.
+func (h *haRun) close() {
+	if h.session != nil && h.stopKeep != nil {
+		h.stopKeep()
+		<-h.keepDone
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := h.session.Release(ctx); err != nil {
+			h.log.Warn("could not give the pipeline lease up; a standby takes over when it expires", zap.Error(errors.New(h.redact(err.Error()))))
+		}
+		cancel()
+	}
+	_ = h.store.Close()
+}
+
+// runAgain runs the pipeline (runPipeline) and, each time this process lost the lease of a
+// shared checkpoint store to another one (it was frozen, or cut off from the store), runs
+// it again as a standby.
+func runAgain(g *globals, path string, vars map[string]string, o runOptions) error {
+	for {
+		err := runPipeline(g, path, vars, o)
+		if !errors.Is(err, checkpoint.ErrLeaseLost) {
+			return err
+		}
+		g.logger.Warn("the pipeline lease was lost to another process: starting again as a standby", zap.Error(err))
+		waitPortFree(o.statusAddr, 5*time.Second)
+	}
+}
+
+// waitPortFree waits until addr (a fixed status address) can be listened on again: the
+// previous run's status server shuts down in the background.
+func waitPortFree(addr string, d time.Duration) {
+	if addr == "" || addr == AutoStatusAddr {
+		return
+	}
+	until := time.Now().Add(d)
+	for time.Now().Before(until) {
+		if l, err := net.Listen("tcp", addr); err == nil {
+			_ = l.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// leaseLostError is what run returns when the lease was lost while running.
+func leaseLostError(err error) error {
+	return fmt.Errorf("pipeline stopped: %w", err)
+}
+
+// Wait implements pipeline.Fence.
+func (h *haRun) Wait(ctx context.Context) error { return h.session.Wait(ctx) }
+
+// Context implements pipeline.Fence.
+func (h *haRun) Context(ctx context.Context) (context.Context, context.CancelFunc) {
+	return h.session.Context(ctx)
+}

@@ -1,0 +1,609 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferry-cdc/ferry/integration/harness"
+	"github.com/ferry-cdc/ferry/integration/verify"
+)
+
+// The HA tests (issue 18, ADR 0014) run two or three `ferry run` of one pipeline against a
+// shared checkpoint store (a real etcd, or a table in the test bed's MariaDB) and the real
+// MariaDB and RocketMQ. Every ferry reaches the store through a TCP proxy of its own that the
+// test controls, so one process can be cut off from the store while the others still reach
+// it (see haProxy).
+
+// haMetaDB is the database of the mysql store's tables on the test bed's MariaDB.
+const haMetaDB = "h18_meta"
+
+// etcdEndpoint returns the test bed's etcd (FERRY_ETCD_ENDPOINTS, or env.sh written by
+// up.sh); without one the test is skipped, or fails under FERRY_REQUIRE_TESTBED=1.
+func etcdEndpoint(t testing.TB) string {
+	t.Helper()
+	if v := os.Getenv("FERRY_ETCD_ENDPOINTS"); v != "" {
+		return strings.Split(v, ",")[0]
+	}
+	if b, err := os.ReadFile(filepath.Join(harness.Dir(), "env.sh")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export FERRY_ETCD_ENDPOINTS="); ok {
+				return strings.Split(strings.Trim(v, `'"`), ",")[0]
+			}
+		}
+	}
+	if os.Getenv("FERRY_REQUIRE_TESTBED") == "1" {
+		t.Fatal("no etcd in the test bed: run integration/testbed/install.sh and up.sh (FERRY_ETCD_ENDPOINTS)")
+	}
+	t.Skip("no etcd in the test bed (FERRY_ETCD_ENDPOINTS)")
+	return ""
+}
+
+// etcdServer is an etcd of a test's own (a store the test stops and starts again).
+type etcdServer struct {
+	t         testing.TB
+	dir       string
+	client    string
+	peer      string
+	cmd       *exec.Cmd
+	done      chan struct{}
+	logs      *syncBuffer
+	etcdBin   string
+	startedAt time.Time
+}
+
+func startEtcd(t testing.TB) *etcdServer {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		if os.Getenv("FERRY_REQUIRE_TESTBED") == "1" {
+			t.Fatal("etcd not installed: run integration/testbed/install.sh")
+		}
+		t.Skip("etcd not installed")
+	}
+	e := &etcdServer{t: t, dir: t.TempDir(), client: freeAddr(t), peer: freeAddr(t), etcdBin: bin}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *etcdServer) start() {
+	e.t.Helper()
+	e.logs, e.done = &syncBuffer{}, make(chan struct{})
+	e.cmd = exec.Command(e.etcdBin, "--name", "ha", "--data-dir", filepath.Join(e.dir, "data"),
+		"--listen-client-urls", "http://"+e.client, "--advertise-client-urls", "http://"+e.client,
+		"--listen-peer-urls", "http://"+e.peer, "--initial-advertise-peer-urls", "http://"+e.peer,
+		"--initial-cluster", "ha=http://"+e.peer)
+	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
+	if err := e.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { _ = e.cmd.Wait(); close(e.done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + e.client + "/health")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), `"true"`) {
+				e.startedAt = time.Now()
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("etcd did not become healthy on %s\n%s", e.client, e.logs.String())
+}
+
+func (e *etcdServer) stop() {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-e.done:
+		return
+	default:
+	}
+	_ = e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(10 * time.Second):
+		_ = e.cmd.Process.Kill()
+		<-e.done
+	}
+}
+
+// haProxy forwards TCP connections to target. Cut makes it a black hole: the connections
+// stay open but nothing passes in either direction, and new connections are accepted and
+// held (as a network partition looks to the client); Heal closes them all (the partition
+// healed, the stale connections reset) and forwards again. Down refuses connections (the
+// store is down).
+type haProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	mode  string // "pass", "cut", "down"
+	conns map[net.Conn]struct{}
+}
+
+func newProxy(t testing.TB, target string) *haProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &haProxy{ln: ln, target: target, mode: "pass", conns: map[net.Conn]struct{}{}}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.closeAll() })
+	return p
+}
+
+func (p *haProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *haProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		mode := p.mode
+		if mode == "down" {
+			p.mu.Unlock()
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // a reset, like a closed port
+			}
+			c.Close()
+			continue
+		}
+		p.conns[c] = struct{}{}
+		p.mu.Unlock()
+		go p.handle(c)
+	}
+}
+
+func (p *haProxy) handle(c net.Conn) {
+	// While cut, a new connection is held without a peer.
+	for p.current() == "cut" {
+		time.Sleep(20 * time.Millisecond)
+		if !p.has(c) {
+			return
+		}
+	}
+	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil {
+		p.drop(c)
+		return
+	}
+	p.mu.Lock()
+	if _, ok := p.conns[c]; !ok {
+		p.mu.Unlock()
+		up.Close()
+		return
+	}
+	p.conns[up] = struct{}{}
+	p.mu.Unlock()
+	go p.pipe(up, c)
+	p.pipe(c, up)
+}
+
+// pipe copies src to dst while the proxy passes; while cut, what src sends is dropped.
+func (p *haProxy) pipe(src, dst net.Conn) {
+	defer p.drop(src)
+	defer p.drop(dst)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && p.current() == "pass" {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *haProxy) current() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mode
+}
+
+func (p *haProxy) has(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.conns[c]
+	return ok
+}
+
+func (p *haProxy) drop(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *haProxy) closeAll() {
+	p.mu.Lock()
+	cs := make([]net.Conn, 0, len(p.conns))
+	for c := range p.conns {
+		cs = append(cs, c)
+	}
+	p.conns = map[net.Conn]struct{}{}
+	p.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+// Cut starts the partition.
+func (p *haProxy) Cut() { p.mu.Lock(); p.mode = "cut"; p.mu.Unlock() }
+
+// Down closes every connection and refuses new ones.
+func (p *haProxy) Down() { p.mu.Lock(); p.mode = "down"; p.mu.Unlock(); p.closeAll() }
+
+// Heal forwards again; connections held through a cut are closed.
+func (p *haProxy) Heal() { p.mu.Lock(); p.mode = "pass"; p.mu.Unlock(); p.closeAll() }
+
+// haBed is one HA scenario: the chaos run's database, workload and topic, a shared store and
+// several ferry processes of one pipeline.
+type haBed struct {
+	*chaosRun
+	store     string // "etcd" or "mysql"
+	storeAddr string
+	leaseTime time.Duration
+	unique    string
+	procs     []*haProc
+
+	wlStart time.Time
+
+	mu          sync.Mutex
+	activations []int // pids in the order they became active
+}
+
+func (b *haBed) startWorkload() {
+	b.wlStart = time.Now()
+	b.chaosRun.startWorkload()
+}
+
+// haProc is one ferry process of the pipeline, with its own pipeline file and store proxy.
+type haProc struct {
+	*ferryProc
+	idx   int
+	cfg   string
+	proxy *haProxy
+}
+
+type haOpts struct {
+	Name      string
+	Store     string // "etcd" or "mysql"
+	StoreAddr string // "" = the test bed's etcd or MariaDB
+	Procs     int
+	Rows      int
+	Rate      float64
+	LeaseTime time.Duration
+}
+
+func newHABed(t *testing.T, o haOpts) *haBed {
+	t.Helper()
+	env := harness.RequireTestbed(t, harness.MariaDB, harness.RocketMQ4)
+	if o.StoreAddr == "" {
+		switch o.Store {
+		case "etcd":
+			o.StoreAddr = etcdEndpoint(t)
+		case "mysql":
+			o.StoreAddr = env.MariaDBAddr
+		}
+	}
+	if o.Procs == 0 {
+		o.Procs = 3
+	}
+	if o.LeaseTime == 0 {
+		o.LeaseTime = 4 * time.Second
+	}
+	r := newChaosRun(t, chaosOpts{Name: o.Name, Broker: env.RMQ4(), Rows: o.Rows, Keys: o.Rows + 2000, Rate: o.Rate})
+	b := &haBed{chaosRun: r, store: o.Store, storeAddr: o.StoreAddr, leaseTime: o.LeaseTime,
+		unique: strings.ReplaceAll(harness.UniqueName(strings.ReplaceAll(o.Name, "-", "_")), "-", "_")}
+	if o.Store == "mysql" {
+		admin := harness.OpenMariaDB(t, "")
+		if _, err := admin.Exec("CREATE DATABASE IF NOT EXISTS " + haMetaDB); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_, _ = admin.Exec("DROP TABLE IF EXISTS " + haMetaDB + ".cp_" + b.unique)
+			_, _ = admin.Exec("DROP TABLE IF EXISTS " + haMetaDB + ".cp_" + b.unique + "_state")
+		})
+	}
+	dir := t.TempDir()
+	for i := 0; i < o.Procs; i++ {
+		px := newProxy(t, o.StoreAddr)
+		p := &haProc{idx: i, proxy: px, cfg: b.pipelineFile(t, dir, i, px.Addr())}
+		b.procs = append(b.procs, p)
+	}
+	return b
+}
+
+// pipelineFile writes process i's pipeline file: the chaos pipeline with a shared store.
+func (b *haBed) pipelineFile(t *testing.T, dir string, i int, storeAddr string) string {
+	t.Helper()
+	base, err := os.ReadFile(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	switch b.store {
+	case "etcd":
+		block = fmt.Sprintf(`checkpoint {
+    dir        = %q
+    interval   = "200ms"
+    store      = "etcd"
+    endpoints  = [%q]
+    prefix     = "/ferry-test/%s/"
+    lease_time = %q
+  }`, filepath.Join(dir, fmt.Sprintf("local%d", i)), storeAddr, b.unique, b.leaseTime)
+	case "mysql":
+		block = fmt.Sprintf(`checkpoint {
+    dir        = %q
+    interval   = "200ms"
+    store      = "mysql"
+    address    = %q
+    user       = "ferry"
+    password   = env("CHAOS_DB_PASSWORD")
+    database   = %q
+    table      = "cp_%s"
+    lease_time = %q
+  }`, filepath.Join(dir, fmt.Sprintf("local%d", i)), storeAddr, haMetaDB, b.unique, b.leaseTime)
+	}
+	s := string(base)
+	start := strings.Index(s, "checkpoint {")
+	end := strings.Index(s[start:], "}") + start + 1
+	s = s[:start] + block + s[end:]
+	path := filepath.Join(dir, fmt.Sprintf("ha%d.hcl", i))
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// start starts (or restarts) process i.
+func (b *haBed) start(i int) *haProc {
+	p := b.procs[i]
+	extra := []string{}
+	if p.ferryProc != nil {
+		extra = append(extra, "--no-precheck")
+	}
+	p.ferryProc = startFerry(b.t, b.bin, p.cfg, []string{"CHAOS_DB_PASSWORD=" + b.password}, extra...)
+	return p
+}
+
+func (b *haBed) startAll() {
+	for i := range b.procs {
+		b.start(i)
+	}
+}
+
+// ready says whether p's /readyz is 200 (it is the active one).
+func (p *haProc) ready() bool {
+	if p.ferryProc == nil || p.exited() {
+		return false
+	}
+	c := http.Client{Timeout: 500 * time.Millisecond}
+	resp, err := c.Get("http://" + p.statusAddr + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (p *haProc) phase() string {
+	if p.ferryProc == nil || p.exited() {
+		return "exited"
+	}
+	s, err := p.status()
+	if err != nil {
+		return "unreachable"
+	}
+	return s.Phase
+}
+
+func (p *haProc) written() uint64 {
+	if p.ferryProc == nil || p.exited() {
+		return 0
+	}
+	s, _ := p.status()
+	return s.RecordsWritten
+}
+
+// waitActive waits until exactly one process is ready and returns it; it fails the test
+// when two are ready at once.
+func (b *haBed) waitActive(d time.Duration, except *haProc) *haProc {
+	b.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		var ready []*haProc
+		for _, p := range b.procs {
+			if p != except && p.ready() {
+				ready = append(ready, p)
+			}
+		}
+		if len(ready) > 1 {
+			b.t.Fatalf("%d processes ready (active) at once: %d and %d", len(ready), ready[0].idx, ready[1].idx)
+		}
+		if len(ready) == 1 {
+			b.noteActive(ready[0].cmd.Process.Pid)
+			return ready[0]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var phases []string
+	for _, p := range b.procs {
+		phases = append(phases, fmt.Sprintf("%d:%s", p.idx, p.phase()))
+		if p.ferryProc != nil {
+			b.t.Logf("process %d log tail:\n%s", p.idx, tail(p.logs.String(), 3000))
+		}
+	}
+	b.t.Fatalf("no active process within %v (phases %s)", d, strings.Join(phases, " "))
+	return nil
+}
+
+func (b *haBed) noteActive(pid int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := len(b.activations); n == 0 || b.activations[n-1] != pid {
+		b.activations = append(b.activations, pid)
+	}
+}
+
+// waitWriting waits until a process other than except delivers records (it took over and
+// writes), returns it and how long that took from since.
+func (b *haBed) waitWriting(except *haProc, since time.Time, d time.Duration) (*haProc, time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		for _, p := range b.procs {
+			if p != except && p.written() > 0 {
+				took := time.Since(since)
+				b.noteActive(p.cmd.Process.Pid)
+				return p, took
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.waitActive(time.Millisecond, except) // reports the phases
+	return nil, 0
+}
+
+// writerPID is the pid (its low 16 bits) of the process that sent m: the RocketMQ client
+// puts it in the UNIQ_KEY it generates (ip, pid as int16, ...; hex).
+func writerPID(m harness.Received) (uint16, bool) {
+	u := m.Properties["UNIQ_KEY"]
+	if len(u) < 12 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(u[8:12], 16, 16)
+	return uint16(v), err == nil
+}
+
+// interleavings checks, per queue, that the writers follow the order in which the processes
+// became active: once a later active wrote to a queue, no message of an earlier one follows.
+func (b *haBed) interleavings(msgs []harness.Received) (int, []string) {
+	b.mu.Lock()
+	order := map[uint16]int{}
+	for i, pid := range b.activations {
+		order[uint16(pid)] = i
+	}
+	b.mu.Unlock()
+	ms := append([]harness.Received(nil), msgs...)
+	verify.SortMessages(ms)
+	type qstate struct{ gen int }
+	queues := map[string]*qstate{}
+	bad := 0
+	var problems []string
+	for _, m := range ms {
+		pid, ok := writerPID(m)
+		if !ok {
+			continue
+		}
+		gen, known := order[pid]
+		if !known {
+			bad++
+			if len(problems) < 8 {
+				problems = append(problems, fmt.Sprintf("queue %d offset %d: written by pid %d, which never was the active one", m.QueueID, m.QueueOffset, pid))
+			}
+			continue
+		}
+		q := fmt.Sprintf("%s/%s/%d", m.Properties["__topic"], m.BrokerName, m.QueueID)
+		st := queues[q]
+		if st == nil {
+			queues[q] = &qstate{gen: gen}
+			continue
+		}
+		if gen < st.gen {
+			bad++
+			if len(problems) < 8 {
+				problems = append(problems, fmt.Sprintf("queue %s offset %d: pid %d (active #%d) wrote after active #%d", q, m.QueueOffset, pid, gen+1, st.gen+1))
+			}
+			continue
+		}
+		st.gen = gen
+	}
+	return bad, problems
+}
+
+// sentAfter counts the messages pid sent that the broker stored after at.
+func sentAfter(msgs []harness.Received, pid int, at time.Time) int {
+	n := 0
+	for _, m := range msgs {
+		if w, ok := writerPID(m); ok && w == uint16(pid) && m.StoredAt.After(at) {
+			n++
+		}
+	}
+	return n
+}
+
+// finishHA stops the workload, makes sure a process is active, and waits until the verifier
+// passes; it checks that the writers never interleaved on a queue, and returns the messages.
+func (b *haBed) finishHA(timeout time.Duration) []harness.Received {
+	b.t.Helper()
+	b.stopWorkload()
+	b.waitActive(2*b.leaseTime+30*time.Second, nil)
+	c, err := verify.NewConsumer(b.broker.NameServer, b.topic)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tables := []verify.Table{{DB: b.dbName, Name: "t", Key: []string{"id"}, Version: "ver", Initial: b.initial}}
+	s, err := verify.Until(ctx, c, b.db, b.format, tables, 3*time.Second)
+	s.Written = b.wl.Committed()
+	recordSummary(b.name, s)
+	b.t.Logf("%s: %s", b.name, s)
+	if err != nil || !s.OK() {
+		logs := ""
+		for _, p := range b.procs {
+			if p.ferryProc != nil {
+				logs += fmt.Sprintf("\n--- process %d ---\n%s", p.idx, tail(p.logs.String(), 2000))
+			}
+		}
+		b.t.Errorf("%s: verifier failed: %v\nproblems:\n  %s%s", b.name, err, strings.Join(s.Problems, "\n  "), logs)
+	}
+	msgs := c.Messages()
+	if n, problems := b.interleavings(msgs); n > 0 {
+		b.t.Errorf("%s: %d messages interleaved between two writers on a queue:\n  %s", b.name, n, strings.Join(problems, "\n  "))
+	}
+	for _, p := range b.procs {
+		if p.ferryProc != nil {
+			_ = p.stop(30 * time.Second)
+		}
+	}
+	return msgs
+}
+
+// durationStats returns p50 and max.
+func durationStats(ds []time.Duration) (p50, maxD time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2], s[len(s)-1]
+}
