@@ -3,9 +3,9 @@
 package integration
 
 import (
-	"os"
 	"fmt"
 	"math/rand"
+	"os"
 	"testing"
 	"time"
 )
