@@ -5,17 +5,14 @@ package integration
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,80 +48,6 @@ func etcdEndpoint(t testing.TB) string {
 	}
 	t.Skip("no etcd in the test bed (FERRY_ETCD_ENDPOINTS)")
 	return ""
-}
-
-// etcdServer is an etcd of a test's own (a store the test stops and starts again).
-type etcdServer struct {
-	t         testing.TB
-	dir       string
-	client    string
-	peer      string
-	cmd       *exec.Cmd
-	done      chan struct{}
-	logs      *syncBuffer
-	etcdBin   string
-	startedAt time.Time
-}
-
-func startEtcd(t testing.TB) *etcdServer {
-	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		if os.Getenv("FERRY_REQUIRE_TESTBED") == "1" {
-			t.Fatal("etcd not installed: run integration/testbed/install.sh")
-		}
-		t.Skip("etcd not installed")
-	}
-	e := &etcdServer{t: t, dir: t.TempDir(), client: freeAddr(t), peer: freeAddr(t), etcdBin: bin}
-	e.start()
-	t.Cleanup(e.stop)
-	return e
-}
-
-func (e *etcdServer) start() {
-	e.t.Helper()
-	e.logs, e.done = &syncBuffer{}, make(chan struct{})
-	e.cmd = exec.Command(e.etcdBin, "--name", "ha", "--data-dir", filepath.Join(e.dir, "data"),
-		"--listen-client-urls", "http://"+e.client, "--advertise-client-urls", "http://"+e.client,
-		"--listen-peer-urls", "http://"+e.peer, "--initial-advertise-peer-urls", "http://"+e.peer,
-		"--initial-cluster", "ha=http://"+e.peer)
-	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
-	if err := e.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { _ = e.cmd.Wait(); close(e.done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + e.client + "/health")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), `"true"`) {
-				e.startedAt = time.Now()
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	e.t.Fatalf("etcd did not become healthy on %s\n%s", e.client, e.logs.String())
-}
-
-func (e *etcdServer) stop() {
-	if e.cmd == nil || e.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-e.done:
-		return
-	default:
-	}
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-e.done:
-	case <-time.After(10 * time.Second):
-		_ = e.cmd.Process.Kill()
-		<-e.done
-	}
 }
 
 // haProxy forwards TCP connections to target. Cut makes it a black hole: the connections
@@ -546,17 +469,6 @@ func (b *haBed) interleavings(msgs []harness.Received) (int, []string) {
 		st.gen = gen
 	}
 	return bad, problems
-}
-
-// sentAfter counts the messages pid sent that the broker stored after at.
-func sentAfter(msgs []harness.Received, pid int, at time.Time) int {
-	n := 0
-	for _, m := range msgs {
-		if w, ok := writerPID(m); ok && w == uint16(pid) && m.StoredAt.After(at) {
-			n++
-		}
-	}
-	return n
 }
 
 // finishHA stops the workload, makes sure a process is active, and waits until the verifier
