@@ -59,7 +59,17 @@ const (
 func New() sdk.Serializer { return newSerializer() }
 
 func newSerializer() *Serializer {
-	return &Serializer{tables: fmtkit.NewCache(buildTable), opts: Options{EnumSet: EnumSetNumber}}
+	return &Serializer{tables: fmtkit.NewCache(buildTable), opts: defaults()}
+}
+
+// defaults is the configuration with every attribute at its Spec default (the defaults are
+// written once, in Spec).
+func defaults() Options {
+	var o Options
+	if err := (*Serializer)(nil).Spec().DecodeDefaults(&o); err != nil {
+		panic(err) // the Spec's own defaults: TestDefaultsFromSpec proves they decode
+	}
+	return o
 }
 
 // Info identifies the plugin.
@@ -78,7 +88,7 @@ func (s *Serializer) Spec() sdk.Spec {
 
 // Configure decodes and checks the configuration.
 func (s *Serializer) Configure(_ context.Context, c sdk.Config) error {
-	o := Options{EnumSet: EnumSetNumber}
+	o := defaults()
 	if err := c.Decode(&o); err != nil {
 		return err
 	}

@@ -191,3 +191,11 @@ func TestDDLType(t *testing.T) {
 		}
 	}
 }
+
+// The defaults are written once, in Spec: defaults() decodes them, so they cannot drift.
+func TestDefaultsFromSpec(t *testing.T) {
+	want := Options{EnumSet: EnumSetNumber}
+	if got := defaults(); got != want {
+		t.Fatalf("defaults decoded from the spec: %+v, want %+v", got, want)
+	}
+}

@@ -32,9 +32,19 @@ type config struct {
 	ClusterID      string `json:"cluster_id"`
 }
 
+// defaults is the configuration with every attribute at its Spec default (the defaults are
+// written once, in Spec).
+func defaults() config {
+	var c config
+	if err := (*Serializer)(nil).Spec().DecodeDefaults(&c); err != nil {
+		panic(err) // the Spec's own defaults: TestDefaultsFromSpec proves they decode
+	}
+	return c
+}
+
 // New returns a Default serializer; lightType adds "__light_type" (DefaultExtendColumnType).
 func New(info sdk.Info, lightType bool) *Serializer {
-	s := &Serializer{info: info, lightType: lightType, cfg: config{DBType: "auto"}}
+	s := &Serializer{info: info, lightType: lightType, cfg: defaults()}
 	s.tables = fmtkit.NewCache(s.buildTable)
 	return s
 }
@@ -56,7 +66,7 @@ func (s *Serializer) Spec() sdk.Spec {
 
 // Configure decodes the configuration.
 func (s *Serializer) Configure(_ context.Context, c sdk.Config) error {
-	cfg := config{DBType: "auto"}
+	cfg := defaults()
 	if err := c.Decode(&cfg); err != nil {
 		return err
 	}
