@@ -53,7 +53,11 @@ func (j *JSONL) Spec() sdk.Spec {
 
 // Configure decodes and checks the configuration.
 func (j *JSONL) Configure(_ context.Context, c sdk.Config) error {
-	cfg := config{IncludeBefore: true, Bytes: "base64"}
+	var cfg config
+	// The defaults are written once, in Spec; the settings given override them.
+	if err := j.Spec().DecodeDefaults(&cfg); err != nil {
+		return err
+	}
 	if err := c.Decode(&cfg); err != nil {
 		return err
 	}

@@ -59,7 +59,11 @@ func (s *File) Spec() sdk.Spec {
 
 // Configure decodes and checks the configuration.
 func (s *File) Configure(_ context.Context, c sdk.Config) error {
-	cfg := config{Sync: true}
+	var cfg config
+	// The defaults are written once, in Spec; the settings given override them.
+	if err := s.Spec().DecodeDefaults(&cfg); err != nil {
+		return err
+	}
 	if err := c.Decode(&cfg); err != nil {
 		return err
 	}

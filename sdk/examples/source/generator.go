@@ -73,7 +73,11 @@ const maxBatch = 100000
 
 // Configure decodes and checks the configuration.
 func (g *Generator) Configure(_ context.Context, c sdk.Config) error {
-	cfg := config{Rows: 100, Count: 1000, Seed: 1, BatchSize: 100}
+	var cfg config
+	// The defaults are written once, in Spec; the settings given override them.
+	if err := g.Spec().DecodeDefaults(&cfg); err != nil {
+		return err
+	}
 	if err := c.Decode(&cfg); err != nil {
 		return err
 	}
