@@ -26,30 +26,6 @@ import (
 // test controls, so one process can be cut off from the store while the others still reach
 // it (see haProxy).
 
-// haMetaDB is the database of the mysql store's tables on the test bed's MariaDB.
-const haMetaDB = "h18_meta"
-
-// etcdEndpoint returns the test bed's etcd (FERRY_ETCD_ENDPOINTS, or env.sh written by
-// up.sh); without one the test is skipped, or fails under FERRY_REQUIRE_TESTBED=1.
-func etcdEndpoint(t testing.TB) string {
-	t.Helper()
-	if v := os.Getenv("FERRY_ETCD_ENDPOINTS"); v != "" {
-		return strings.Split(v, ",")[0]
-	}
-	if b, err := os.ReadFile(filepath.Join(harness.Dir(), "env.sh")); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export FERRY_ETCD_ENDPOINTS="); ok {
-				return strings.Split(strings.Trim(v, `'"`), ",")[0]
-			}
-		}
-	}
-	if os.Getenv("FERRY_REQUIRE_TESTBED") == "1" {
-		t.Fatal("no etcd in the test bed: run integration/testbed/install.sh and up.sh (FERRY_ETCD_ENDPOINTS)")
-	}
-	t.Skip("no etcd in the test bed (FERRY_ETCD_ENDPOINTS)")
-	return ""
-}
-
 // haProxy forwards TCP connections to target. Cut makes it a black hole: the connections
 // stay open but nothing passes in either direction, and new connections are accepted and
 // held (as a network partition looks to the client); Heal closes them all (the partition
@@ -193,6 +169,7 @@ type haBed struct {
 	storeAddr string
 	leaseTime time.Duration
 	unique    string
+	metaDB    string // the mysql store's database
 	procs     []*haProc
 
 	wlStart time.Time
@@ -230,7 +207,8 @@ func newHABed(t *testing.T, o haOpts) *haBed {
 	if o.StoreAddr == "" {
 		switch o.Store {
 		case "etcd":
-			o.StoreAddr = etcdEndpoint(t)
+			first, _, _ := strings.Cut(harness.RequireTestbed(t, harness.Etcd).EtcdEndpoints, ",")
+			o.StoreAddr = first
 		case "mysql":
 			o.StoreAddr = env.MariaDBAddr
 		}
@@ -245,14 +223,11 @@ func newHABed(t *testing.T, o haOpts) *haBed {
 	b := &haBed{chaosRun: r, store: o.Store, storeAddr: o.StoreAddr, leaseTime: o.LeaseTime,
 		unique: strings.ReplaceAll(harness.UniqueName(strings.ReplaceAll(o.Name, "-", "_")), "-", "_")}
 	if o.Store == "mysql" {
-		admin := harness.OpenMariaDB(t, "")
-		if _, err := admin.Exec("CREATE DATABASE IF NOT EXISTS " + haMetaDB); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_, _ = admin.Exec("DROP TABLE IF EXISTS " + haMetaDB + ".cp_" + b.unique)
-			_, _ = admin.Exec("DROP TABLE IF EXISTS " + haMetaDB + ".cp_" + b.unique + "_state")
-		})
+		// The store's tables live in a database of their own (not the captured one), made
+		// for this scenario and dropped after it.
+		b.metaDB = "ferry_" + b.unique
+		harness.OpenMariaDB(t, b.metaDB)
+		t.Cleanup(func() { harness.DropDatabase(t, b.metaDB) })
 	}
 	dir := t.TempDir()
 	for i := 0; i < o.Procs; i++ {
@@ -292,7 +267,7 @@ func (b *haBed) pipelineFile(t *testing.T, dir string, i int, storeAddr string) 
     database   = %q
     table      = "cp_%s"
     lease_time = %q
-  }`, filepath.Join(dir, fmt.Sprintf("local%d", i)), storeAddr, haMetaDB, b.unique, b.leaseTime)
+  }`, filepath.Join(dir, fmt.Sprintf("local%d", i)), storeAddr, b.metaDB, b.unique, b.leaseTime)
 	}
 	s := string(base)
 	start := strings.Index(s, "checkpoint {")
