@@ -213,4 +213,3 @@ func sentAfter(msgs []harness.Received, pid int, since time.Time) (int, time.Tim
 	}
 	return n, last
 }
-

@@ -27,10 +27,10 @@ type fakeShared struct {
 var errDown = errors.New("store unreachable")
 
 func (f *fakeShared) Load(context.Context, string) (*Checkpoint, error) { return nil, nil }
-func (f *fakeShared) Save(context.Context, *Checkpoint) error          { return nil }
-func (f *fakeShared) Close() error                                     { return nil }
-func (f *fakeShared) State() sdk.StateStore                            { return nil }
-func (f *fakeShared) Describe() string                                 { return "fake" }
+func (f *fakeShared) Save(context.Context, *Checkpoint) error           { return nil }
+func (f *fakeShared) Close() error                                      { return nil }
+func (f *fakeShared) State() sdk.StateStore                             { return nil }
+func (f *fakeShared) Describe() string                                  { return "fake" }
 
 func (f *fakeShared) TryAcquire(_ context.Context, o Owner, ttl time.Duration) error {
 	f.mu.Lock()
