@@ -172,7 +172,8 @@ type haBed struct {
 	metaDB    string // the mysql store's database
 	procs     []*haProc
 
-	wlStart time.Time
+	wlStart   time.Time
+	lastReady time.Duration // see waitWriting
 
 	mu          sync.Mutex
 	activations []int // pids in the order they became active
@@ -371,14 +372,26 @@ func (b *haBed) noteActive(pid int) {
 }
 
 // waitWriting waits until a process other than except delivers records (it took over and
-// writes), returns it and how long that took from since.
+// writes), returns it and how long that took from since. b.lastReady is set to how long it
+// took until that process's /readyz said it holds the lease (0 when not seen: the poll
+// missed it, or it wrote before the poll saw it ready).
 func (b *haBed) waitWriting(except *haProc, since time.Time, d time.Duration) (*haProc, time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(d)
+	b.lastReady = 0
 	for time.Now().Before(deadline) {
 		for _, p := range b.procs {
-			if p != except && p.written() > 0 {
+			if p == except {
+				continue
+			}
+			if b.lastReady == 0 && p.ready() {
+				b.lastReady = time.Since(since)
+			}
+			if p.written() > 0 {
 				took := time.Since(since)
+				if b.lastReady == 0 {
+					b.lastReady = took
+				}
 				b.noteActive(p.cmd.Process.Pid)
 				return p, took
 			}

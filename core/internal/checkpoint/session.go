@@ -21,8 +21,9 @@ type SessionConfig struct {
 	// at least 100ms): a write that begins before the deadline has that long to reach the
 	// sink before the store can give the lease to another process.
 	Margin time.Duration
-	// PollEvery is how often a standby tries to take the lease (default LeaseTime/10,
-	// between 50ms and 1s).
+	// PollEvery is how often a standby tries to take the lease (default LeaseTime/20,
+	// between 50ms and 500ms: one small read of the store; it bounds how late after the
+	// lease expired a standby sees it).
 	PollEvery time.Duration
 	// Logger receives the session's logs (default: none).
 	Logger *zap.Logger
@@ -42,7 +43,7 @@ func (c SessionConfig) withDefaults() SessionConfig {
 		c.Margin = c.LeaseTime / 2
 	}
 	if c.PollEvery <= 0 {
-		c.PollEvery = min(max(c.LeaseTime/10, 50*time.Millisecond), time.Second)
+		c.PollEvery = min(max(c.LeaseTime/20, 50*time.Millisecond), 500*time.Millisecond)
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -90,7 +90,7 @@ func newTestSession(store *fakeShared, lease time.Duration) *Session {
 
 func TestSessionDefaults(t *testing.T) {
 	c := SessionConfig{LeaseTime: 10 * time.Second}.withDefaults()
-	if c.RenewEvery != 2500*time.Millisecond || c.Margin != 2*time.Second || c.PollEvery != time.Second {
+	if c.RenewEvery != 2500*time.Millisecond || c.Margin != 2*time.Second || c.PollEvery != 500*time.Millisecond {
 		t.Errorf("defaults for 10s: renew %v margin %v poll %v", c.RenewEvery, c.Margin, c.PollEvery)
 	}
 	c = SessionConfig{LeaseTime: 100 * time.Millisecond}.withDefaults()
