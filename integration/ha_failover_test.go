@@ -56,6 +56,9 @@ func haKill9(t *testing.T, store string) {
 		took, leased = append(took, d), append(leased, b.lastReady)
 		t.Logf("failover %d: process %d killed after %d records, process %d holds the lease after %v and writes after %v (workload %d changes, %.0f/s)",
 			i+1, active.idx, st.RecordsWritten, next.idx, b.lastReady.Round(time.Millisecond), d.Round(time.Millisecond), b.wl.Committed(), b.rate())
+		if d > lease+time.Second {
+			t.Logf("failover %d was slow: log of process %d since the kill:\n%s", i+1, next.idx, next.logSince(killed, 40))
+		}
 		b.start(active.idx) // back as a standby
 		active = b.waitActive(10*time.Second, nil)
 		if active != next {

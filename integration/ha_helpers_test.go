@@ -284,7 +284,8 @@ func (b *haBed) pipelineFile(t *testing.T, dir string, i int, storeAddr string) 
 // start starts (or restarts) process i.
 func (b *haBed) start(i int) *haProc {
 	p := b.procs[i]
-	extra := []string{}
+	// info: a slow failover is explained by the new active's log (see logSince)
+	extra := []string{"--log-level", "info"}
 	if p.ferryProc != nil {
 		extra = append(extra, "--no-precheck")
 	}
@@ -400,6 +401,45 @@ func (b *haBed) waitWriting(except *haProc, since time.Time, d time.Duration) (*
 	}
 	b.waitActive(time.Millisecond, except) // reports the phases
 	return nil, 0
+}
+
+// logSince returns p's log lines stamped at or after since (ferry's JSON or console lines
+// start with an RFC 3339 time; lines without one follow the previous line's decision).
+func (p *haProc) logSince(since time.Time, max int) string {
+	var out []string
+	keep := false
+	for _, line := range strings.Split(p.logs.String(), "\n") {
+		if ts, ok := logTime(line); ok {
+			keep = !ts.Before(since)
+		}
+		if keep && line != "" {
+			out = append(out, line)
+		}
+	}
+	if len(out) > max {
+		out = out[:max]
+	}
+	return strings.Join(out, "\n")
+}
+
+// logTime finds the time a log line starts with (console: "2026-12-03T07:35:23.123Z ...",
+// JSON: {"ts":"..."} or {"time":"..."}).
+func logTime(line string) (time.Time, bool) {
+	s := line
+	if i := strings.Index(s, `"ts":"`); i >= 0 {
+		s = s[i+6:]
+	} else if i := strings.Index(s, `"time":"`); i >= 0 {
+		s = s[i+8:]
+	}
+	if len(s) < 20 {
+		return time.Time{}, false
+	}
+	end := strings.IndexAny(s, " \t\"")
+	if end < 0 {
+		end = len(s)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, s[:end])
+	return ts, err == nil
 }
 
 // writerPID is the pid (its low 16 bits) of the process that sent m: the RocketMQ client
