@@ -94,7 +94,8 @@ func haCutOff(t *testing.T, store string) {
 		t.Fatalf("%s: no process took over from the cut-off one", store)
 	}
 	if took > lease+2*time.Second {
-		t.Errorf("%s: takeover after a partition took %v, more than the lease time %v + 2s", store, took, lease)
+		t.Errorf("%s: takeover after a partition took %v, more than the lease time %v + 2s; log of the new active since the cut:\n%s\nlog of the cut-off one:\n%s",
+			store, took, lease, next.logSince(cut, 40), old.logSince(cut, 40))
 	}
 	time.Sleep(2 * time.Second)
 	healed := time.Now()

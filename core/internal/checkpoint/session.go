@@ -154,7 +154,8 @@ func (s *Session) extend(start time.Time) {
 
 // Keep renews the lease every RenewEvery until ctx ends or the lease is lost (then Lost is
 // closed and Err says why). A failed renewal (the store is down) is retried; the fence
-// closes when the deadline passes and opens again after a renewal succeeds.
+// closes when the deadline passes and opens again after a renewal succeeds. When no renewal
+// succeeded for a whole lease time the session steps down (the lease counts as lost).
 func (s *Session) Keep(ctx context.Context) {
 	t := time.NewTicker(s.cfg.RenewEvery)
 	defer t.Stop()
@@ -184,6 +185,17 @@ func (s *Session) Keep(ctx context.Context) {
 			s.setLost(err)
 			return
 		default:
+			// A full lease time since the start of the last renewal that succeeded: the
+			// store has let the lease expire (or is about to), and a standby that reaches the
+			// store may hold it already. Step down: the pipeline stops and lets go of what
+			// the new active needs (the binlog connection: a Binlog Service or MySQL admits
+			// one dump per server_id), and this process waits as a standby. If nobody else
+			// took the lease, it takes it again when the store answers.
+			if d := s.Deadline(); !d.IsZero() && !time.Now().Before(d.Add(s.cfg.Margin)) {
+				s.setLost(fmt.Errorf("%w: not renewed for the lease time %v (the checkpoint store could not be reached: %v); stepping down",
+					ErrLeaseLost, s.cfg.LeaseTime, err))
+				return
+			}
 			if !failing {
 				s.log.Warn("pipeline lease not renewed (the checkpoint store cannot be reached); writes stop when it would expire",
 					zap.Duration("left", time.Until(s.Deadline())), zap.Error(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,5 +310,38 @@ func TestSessionRelease(t *testing.T) {
 	defer cancel()
 	if err := other.Acquire(ctx, nil); err != nil {
 		t.Fatalf("standby could not take a released lease at once: %v", err)
+	}
+}
+
+// A store that does not answer for a whole lease time: the session steps down (Lost, an
+// ErrLeaseLost that says so) within the lease time plus one renewal period, so the pipeline
+// lets go of its source for the standby that takes over.
+func TestSessionStepsDownWhenStoreUnreachableForLeaseTime(t *testing.T) {
+	lease := 400 * time.Millisecond
+	store := &fakeShared{}
+	s := newTestSession(store, lease)
+	if err := s.Acquire(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Keep(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(lease / 2)
+	store.set(func(f *fakeShared) { f.down = true })
+	down := time.Now()
+	select {
+	case <-s.Lost():
+	case <-time.After(5 * lease):
+		t.Fatal("the session did not step down while the store was unreachable")
+	}
+	if took := time.Since(down); took < lease-s.cfg.RenewEvery || took > lease+2*s.cfg.RenewEvery {
+		t.Errorf("stepped down %v after the store went down, want about the lease time %v", took, lease)
+	}
+	if err := s.Err(); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "stepping down") {
+		t.Errorf("Err = %v, want ErrLeaseLost saying it steps down", err)
+	}
+	if err := s.Wait(context.Background()); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Wait after stepping down = %v", err)
 	}
 }
