@@ -46,7 +46,7 @@ chart-test:
 # Integration tests start (or reuse) the real MariaDB, RocketMQ 4.9.x / 5.x and etcd on loopback.
 integration: build plugins up
 	FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$(BIN)/ferry FERRY_PLUGIN_DIR=$(PLUGINS) \
-	  $(GO) test -tags integration -count=1 -timeout 30m ./integration/...
+	  $(GO) test -tags integration -count=1 -timeout 45m ./integration/...
 
 test: lint unit integration
 
