@@ -43,10 +43,10 @@ unit: chart-test
 chart-test:
 	cd deploy/helm/charttest && $(GO) test -count=1 ./...
 
-# Integration tests start (or reuse) the real MariaDB and RocketMQ 4.9.x / 5.x on loopback.
+# Integration tests start (or reuse) the real MariaDB, RocketMQ 4.9.x / 5.x and etcd on loopback.
 integration: build plugins up
 	FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$(BIN)/ferry FERRY_PLUGIN_DIR=$(PLUGINS) \
-	  $(GO) test -tags integration -count=1 -timeout 30m ./integration/...
+	  $(GO) test -tags integration -count=1 -timeout 45m ./integration/...
 
 test: lint unit integration
 
@@ -63,10 +63,11 @@ status:
 demo: build plugins up
 	bash scripts/demo.sh
 
-# The fault and load suite, full length (make test runs its short version).
+# The fault and load suite, full length (make test runs its short version); TestHA: the
+# high-availability scenarios on the test bed's etcd and MariaDB (>= 20 failovers per store).
 test-chaos: build up
 	FERRY_CHAOS=full FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$(BIN)/ferry \
-	  $(GO) test -tags integration -count=1 -timeout 90m -run 'TestChaos|TestLoad' -v ./integration/
+	  $(GO) test -tags integration -count=1 -timeout 120m -run 'TestChaos|TestLoad|TestHA' -v ./integration/
 
 # End-to-end figures against the real servers (table + CSV in bench-results/), then the Go
 # micro-benchmarks (plugin boundary, runtime, formats).

@@ -26,30 +26,6 @@ import (
 // test controls, so one process can be cut off from the store while the others still reach
 // it (see haProxy).
 
-// haMetaDB is the database of the mysql store's tables on the test bed's MariaDB.
-const haMetaDB = "h18_meta"
-
-// etcdEndpoint returns the test bed's etcd (FERRY_ETCD_ENDPOINTS, or env.sh written by
-// up.sh); without one the test is skipped, or fails under FERRY_REQUIRE_TESTBED=1.
-func etcdEndpoint(t testing.TB) string {
-	t.Helper()
-	if v := os.Getenv("FERRY_ETCD_ENDPOINTS"); v != "" {
-		return strings.Split(v, ",")[0]
-	}
-	if b, err := os.ReadFile(filepath.Join(harness.Dir(), "env.sh")); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export FERRY_ETCD_ENDPOINTS="); ok {
-				return strings.Split(strings.Trim(v, `'"`), ",")[0]
-			}
-		}
-	}
-	if os.Getenv("FERRY_REQUIRE_TESTBED") == "1" {
-		t.Fatal("no etcd in the test bed: run integration/testbed/install.sh and up.sh (FERRY_ETCD_ENDPOINTS)")
-	}
-	t.Skip("no etcd in the test bed (FERRY_ETCD_ENDPOINTS)")
-	return ""
-}
-
 // haProxy forwards TCP connections to target. Cut makes it a black hole: the connections
 // stay open but nothing passes in either direction, and new connections are accepted and
 // held (as a network partition looks to the client); Heal closes them all (the partition
@@ -193,9 +169,11 @@ type haBed struct {
 	storeAddr string
 	leaseTime time.Duration
 	unique    string
+	metaDB    string // the mysql store's database
 	procs     []*haProc
 
-	wlStart time.Time
+	wlStart   time.Time
+	lastReady time.Duration // see waitWriting
 
 	mu          sync.Mutex
 	activations []int // pids in the order they became active
@@ -230,7 +208,8 @@ func newHABed(t *testing.T, o haOpts) *haBed {
 	if o.StoreAddr == "" {
 		switch o.Store {
 		case "etcd":
-			o.StoreAddr = etcdEndpoint(t)
+			first, _, _ := strings.Cut(harness.RequireTestbed(t, harness.Etcd).EtcdEndpoints, ",")
+			o.StoreAddr = first
 		case "mysql":
 			o.StoreAddr = env.MariaDBAddr
 		}
@@ -245,14 +224,11 @@ func newHABed(t *testing.T, o haOpts) *haBed {
 	b := &haBed{chaosRun: r, store: o.Store, storeAddr: o.StoreAddr, leaseTime: o.LeaseTime,
 		unique: strings.ReplaceAll(harness.UniqueName(strings.ReplaceAll(o.Name, "-", "_")), "-", "_")}
 	if o.Store == "mysql" {
-		admin := harness.OpenMariaDB(t, "")
-		if _, err := admin.Exec("CREATE DATABASE IF NOT EXISTS " + haMetaDB); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_, _ = admin.Exec("DROP TABLE IF EXISTS " + haMetaDB + ".cp_" + b.unique)
-			_, _ = admin.Exec("DROP TABLE IF EXISTS " + haMetaDB + ".cp_" + b.unique + "_state")
-		})
+		// The store's tables live in a database of their own (not the captured one), made
+		// for this scenario and dropped after it.
+		b.metaDB = "ferry_" + b.unique
+		harness.OpenMariaDB(t, b.metaDB)
+		t.Cleanup(func() { harness.DropDatabase(t, b.metaDB) })
 	}
 	dir := t.TempDir()
 	for i := 0; i < o.Procs; i++ {
@@ -292,7 +268,7 @@ func (b *haBed) pipelineFile(t *testing.T, dir string, i int, storeAddr string) 
     database   = %q
     table      = "cp_%s"
     lease_time = %q
-  }`, filepath.Join(dir, fmt.Sprintf("local%d", i)), storeAddr, haMetaDB, b.unique, b.leaseTime)
+  }`, filepath.Join(dir, fmt.Sprintf("local%d", i)), storeAddr, b.metaDB, b.unique, b.leaseTime)
 	}
 	s := string(base)
 	start := strings.Index(s, "checkpoint {")
@@ -308,7 +284,8 @@ func (b *haBed) pipelineFile(t *testing.T, dir string, i int, storeAddr string) 
 // start starts (or restarts) process i.
 func (b *haBed) start(i int) *haProc {
 	p := b.procs[i]
-	extra := []string{}
+	// info: a slow failover is explained by the new active's log (see logSince)
+	extra := []string{"--log-level", "info"}
 	if p.ferryProc != nil {
 		extra = append(extra, "--no-precheck")
 	}
@@ -396,14 +373,26 @@ func (b *haBed) noteActive(pid int) {
 }
 
 // waitWriting waits until a process other than except delivers records (it took over and
-// writes), returns it and how long that took from since.
+// writes), returns it and how long that took from since. b.lastReady is set to how long it
+// took until that process's /readyz said it holds the lease (0 when not seen: the poll
+// missed it, or it wrote before the poll saw it ready).
 func (b *haBed) waitWriting(except *haProc, since time.Time, d time.Duration) (*haProc, time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(d)
+	b.lastReady = 0
 	for time.Now().Before(deadline) {
 		for _, p := range b.procs {
-			if p != except && p.written() > 0 {
+			if p == except {
+				continue
+			}
+			if b.lastReady == 0 && p.ready() {
+				b.lastReady = time.Since(since)
+			}
+			if p.written() > 0 {
 				took := time.Since(since)
+				if b.lastReady == 0 {
+					b.lastReady = took
+				}
 				b.noteActive(p.cmd.Process.Pid)
 				return p, took
 			}
@@ -412,6 +401,45 @@ func (b *haBed) waitWriting(except *haProc, since time.Time, d time.Duration) (*
 	}
 	b.waitActive(time.Millisecond, except) // reports the phases
 	return nil, 0
+}
+
+// logSince returns p's log lines stamped at or after since (ferry's JSON or console lines
+// start with an RFC 3339 time; lines without one follow the previous line's decision).
+func (p *haProc) logSince(since time.Time, max int) string {
+	var out []string
+	keep := false
+	for _, line := range strings.Split(p.logs.String(), "\n") {
+		if ts, ok := logTime(line); ok {
+			keep = !ts.Before(since)
+		}
+		if keep && line != "" {
+			out = append(out, line)
+		}
+	}
+	if len(out) > max {
+		out = out[:max]
+	}
+	return strings.Join(out, "\n")
+}
+
+// logTime finds the time a log line starts with (console: "2026-12-03T07:35:23.123Z ...",
+// JSON: {"ts":"..."} or {"time":"..."}).
+func logTime(line string) (time.Time, bool) {
+	s := line
+	if i := strings.Index(s, `"ts":"`); i >= 0 {
+		s = s[i+6:]
+	} else if i := strings.Index(s, `"time":"`); i >= 0 {
+		s = s[i+8:]
+	}
+	if len(s) < 20 {
+		return time.Time{}, false
+	}
+	end := strings.IndexAny(s, " \t\"")
+	if end < 0 {
+		end = len(s)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, s[:end])
+	return ts, err == nil
 }
 
 // writerPID is the pid (its low 16 bits) of the process that sent m: the RocketMQ client

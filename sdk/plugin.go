@@ -116,7 +116,10 @@ type Sink interface {
 	Open(ctx context.Context) error
 	// Write delivers records in order and returns when they are durable at the target. It
 	// returns how many leading records were delivered; on error the host retries from the
-	// first undelivered one, so a sink must not deliver record i+1 before record i.
+	// first undelivered one, so a sink must not deliver record i+1 before record i. When ctx
+	// has a deadline (a pipeline in high availability fences its writes by its lease), the
+	// sink must not start sending anything to the target after it: check ctx.Err() right
+	// before each send, and return what was delivered and ctx's error.
 	Write(ctx context.Context, records []Record) (delivered int, err error)
 	// Close flushes and disconnects.
 	Close(ctx context.Context) error

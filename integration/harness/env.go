@@ -48,6 +48,10 @@ type Environment struct {
 	OBPassword    string // FERRY_OB_PASSWORD
 	OBControlAddr string // FERRY_OB_CONTROL_ADDR: HTTP fault knobs (/drop, /delay, /fail, /reset, /status)
 
+	// EtcdEndpoints is the test bed's etcd (Debian's etcd-server, one member), for the shared
+	// checkpoint stores: FERRY_ETCD_ENDPOINTS, host:port[,host:port...].
+	EtcdEndpoints string
+
 	// EnvFile is the env.sh that filled unset variables ("" if none was read).
 	EnvFile string
 }
@@ -100,6 +104,7 @@ func Env() Environment {
 		OBUser:            get("FERRY_OB_USER"),
 		OBPassword:        get("FERRY_OB_PASSWORD"),
 		OBControlAddr:     get("FERRY_OB_CONTROL_ADDR"),
+		EtcdEndpoints:     get("FERRY_ETCD_ENDPOINTS"),
 		EnvFile:           file,
 	}
 }
@@ -144,6 +149,8 @@ const (
 	RMQ5Proxy Component = "rmq5-proxy" // RocketMQ 5.3.x gRPC proxy
 	// OBStandin is the OceanBase ODP + Binlog Service stand-in; not in AllComponents.
 	OBStandin Component = "obstandin"
+	// Etcd is the etcd server of the shared checkpoint stores; not in AllComponents.
+	Etcd Component = "etcd"
 )
 
 // AllComponents is what RequireTestbed checks when given none.
@@ -212,6 +219,9 @@ func (e Environment) Check(need ...Component) []string {
 			}
 		case RMQ5Proxy:
 			probe("RocketMQ 5 gRPC proxy", "FERRY_RMQ5_PROXY", e.RMQ5Proxy)
+		case Etcd:
+			first, _, _ := strings.Cut(e.EtcdEndpoints, ",")
+			probe("etcd", "FERRY_ETCD_ENDPOINTS", first)
 		case OBStandin:
 			probe("OceanBase stand-in (ODP role)", "FERRY_OB_ADDR", e.OBAddr)
 			probe("OceanBase stand-in (Binlog Service role)", "FERRY_OB_BINLOG_ADDR", e.OBBinlogAddr)

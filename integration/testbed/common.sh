@@ -18,6 +18,8 @@
 #                                (ODP role 12881, Binlog Service role 12882, HTTP knobs 12883)
 #   FERRY_OB_USER / FERRY_OB_PASSWORD   stand-in user (ferry@obtenant#obcluster / ferry)
 #   FERRY_OB_ARGS                extra flags for the stand-in (see `obstandin -h`)
+#   FERRY_ETCD_CLIENT_PORT / FERRY_ETCD_PEER_PORT   etcd (Debian's etcd-server) client and
+#                                peer ports (12379 / 12380)
 
 STATE="${FERRY_TESTBED_DIR:-$HOME/.cache/ferry-testbed}"
 
@@ -43,12 +45,15 @@ OB_BINLOG_PORT="${FERRY_OB_BINLOG_PORT:-12882}"
 OB_CONTROL_PORT="${FERRY_OB_CONTROL_PORT:-12883}"
 OB_USER="${FERRY_OB_USER:-ferry@obtenant#obcluster}"
 OB_PASSWORD="${FERRY_OB_PASSWORD:-ferry}"
+ETCD_CLIENT_PORT="${FERRY_ETCD_CLIENT_PORT:-12379}"
+ETCD_PEER_PORT="${FERRY_ETCD_PEER_PORT:-12380}"
 
 MARIADB_DIR="$STATE/mariadb"
 RMQ4_DIR="$STATE/rmq4"
 RMQ5_DIR="$STATE/rmq5"
 BIN_DIR="$STATE/bin"
 OB_DIR="$STATE/obstandin"
+ETCD_DIR="$STATE/etcd"
 
 # Small-machine JVM settings (the stock scripts ask for 8 GiB).
 JVM_NAMESRV=(-Xms128m -Xmx256m -XX:+UseSerialGC -XX:-OmitStackTraceInFastThrow)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the integration test bed needs: MariaDB from Debian's packages,
+# Installs what the integration test bed needs: MariaDB and etcd from Debian's packages,
 # the RocketMQ 4.9.x and 5.3.x server jars from Maven Central (one classpath per
 # version under $FERRY_TESTBED_DIR/lib/<version>/), and the real Debezium and Canal
 # engines for the format comparison (install-upstream.sh, $FERRY_TESTBED_DIR/upstream/).
@@ -30,6 +30,23 @@ install_mariadb() {
   command -v mariadb-install-db >/dev/null || die "mariadb-install-db not found after install"
   # The Debian package may start its own service when installed on a machine with
   # an init system; the test bed never uses it (it runs its own datadir and port).
+}
+
+install_etcd() {
+  # Debian's etcd-server (3.4.x). Its postinst may try to start the packaged service
+  # (on a machine with an init system); the test bed never uses it and runs its own
+  # member on 127.0.0.1:$ETCD_CLIENT_PORT (up.sh etcd). policy-rc.d keeps the packaged
+  # service from starting during the install.
+  dpkg-query -W -f='${Status}' etcd-server 2>/dev/null | grep -q "install ok installed" && return 0
+  local rc=/usr/sbin/policy-rc.d made=0
+  if [[ ! -e "$rc" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | sudo_if_needed tee "$rc" >/dev/null
+    sudo_if_needed chmod +x "$rc"
+    made=1
+  fi
+  apt_install etcd-server
+  ((made)) && sudo_if_needed rm -f "$rc"
+  command -v etcd >/dev/null || die "etcd not found after installing etcd-server"
 }
 
 install_java_maven() {
@@ -96,6 +113,7 @@ resolve_rocketmq() {
 main() {
   mkdir -p "$STATE"
   install_mariadb
+  install_etcd
   install_java_maven
   resolve_rocketmq "$RMQ4_VERSION" rocketmq-namesrv rocketmq-broker rocketmq-tools
   resolve_rocketmq "$RMQ5_VERSION" rocketmq-proxy rocketmq-broker rocketmq-namesrv rocketmq-tools

@@ -32,5 +32,6 @@ show rmq5-namesrv "$RMQ5_DIR/namesrv.pid" org.apache.rocketmq.namesrv.NamesrvSta
 show rmq5-broker+proxy "$RMQ5_DIR/broker.pid" org.apache.rocketmq.proxy.ProxyStartup \
   "$RMQ5_BROKER_PORT" "$RMQ5_PROXY_GRPC_PORT" "$RMQ5_PROXY_REMOTING_PORT"
 show obstandin "$OB_DIR/obstandin.pid" obstandin "$OB_ODP_PORT" "$OB_BINLOG_PORT" "$OB_CONTROL_PORT"
+show etcd "$ETCD_DIR/etcd.pid" etcd "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT"
 if [[ -f "$STATE/env.sh" ]]; then echo "env: source $STATE/env.sh"; fi
 exit "$all_up"

@@ -2,9 +2,10 @@
 # Starts the integration test bed on 127.0.0.1 (anything already running and healthy
 # is left alone), creates the smoke-test topics and writes $FERRY_TESTBED_DIR/env.sh.
 #
-#   up.sh                  # mariadb, rmq4 and rmq5
+#   up.sh                  # everything below
 #   up.sh mariadb rmq5     # only these
 #   up.sh obstandin        # only the OceanBase stand-in (needs mariadb)
+#   up.sh etcd             # only etcd
 #
 # Components:
 #   mariadb  MariaDB (ROW binlog, FULL row image, GTID) on $FERRY_MARIADB_PORT (13306)
@@ -13,14 +14,16 @@
 #            (28081, remoting 28080) in one JVM (ProxyStartup -pm local)
 #   obstandin OceanBase ODP (12881) + Binlog Service (12882) stand-in, HTTP knobs 12883,
 #            built from integration/cmd/obstandin, backed by mariadb
+#   etcd     etcd 3.4 (Debian's etcd-server) on 12379 (peer 12380), one member, for the
+#            shared checkpoint stores (HA tests)
 # Ports and the state dir can be overridden, see common.sh. Run install.sh first.
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-WANT_MARIADB=0 WANT_RMQ4=0 WANT_RMQ5=0 WANT_OB=0
+WANT_MARIADB=0 WANT_RMQ4=0 WANT_RMQ5=0 WANT_OB=0 WANT_ETCD=0
 parse_args() {
-  (($# == 0)) && set -- mariadb rmq4 rmq5 obstandin
+  (($# == 0)) && set -- mariadb rmq4 rmq5 obstandin etcd
   local a
   for a in "$@"; do
     case "$a" in
@@ -28,12 +31,13 @@ parse_args() {
     rmq4 | rocketmq4) WANT_RMQ4=1 ;;
     rmq5 | rocketmq5) WANT_RMQ5=1 ;;
     obstandin | ob) WANT_OB=1 ;;
-    all) WANT_MARIADB=1 WANT_RMQ4=1 WANT_RMQ5=1 WANT_OB=1 ;;
+    etcd) WANT_ETCD=1 ;;
+    all) WANT_MARIADB=1 WANT_RMQ4=1 WANT_RMQ5=1 WANT_OB=1 WANT_ETCD=1 ;;
     -h | --help)
-      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
-    *) die "unknown component '$a' (want: mariadb rmq4 rmq5 obstandin)" ;;
+    *) die "unknown component '$a' (want: mariadb rmq4 rmq5 obstandin etcd)" ;;
     esac
   done
 }
@@ -78,7 +82,7 @@ start_mariadb() {
       --pid-file="$MARIADB_PID" --log-error="$MARIADB_ERR" --tmpdir="$MARIADB_DIR/tmp" \
       --server-id=1 --log-bin="$MARIADB_DIR/binlog/mysql-bin" --binlog-format=ROW \
       --binlog-row-image=FULL --gtid-strict-mode=1 --log-slave-updates=1 \
-      --expire-logs-days=3 --skip-name-resolve \
+      --expire-logs-days=3 --max-binlog-size=64M --skip-name-resolve \
       --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
       --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 \
       --max-connections=500 \
@@ -91,7 +95,11 @@ start_mariadb() {
   # Idempotent provisioning (a few milliseconds).
   local u="$MARIADB_USER" p="$MARIADB_PASSWORD"
   # shellcheck disable=SC2119
+  # max_binlog_size also on a server started before it was a start option (dynamic): a
+  # replica starting from a GTID makes MariaDB scan the current binlog file from its start
+  # (10.11 has no GTID index), which the HA tests' failover time includes.
   mariadb_root <<SQL
+SET GLOBAL max_binlog_size = 67108864;
 DROP USER IF EXISTS ''@'localhost';
 DROP USER IF EXISTS ''@'$(hostname)';
 CREATE USER IF NOT EXISTS '$u'@'%' IDENTIFIED BY '$p';
@@ -144,6 +152,49 @@ start_obstandin() {
     die "obstandin did not start"
   fi
   log "obstandin ready"
+}
+
+# ----------------------------------------------------------------------------
+# etcd (Debian's etcd-server; install.sh installs it and keeps its service off)
+# ----------------------------------------------------------------------------
+ETCD_PID="$ETCD_DIR/etcd.pid"
+ETCD_BIN="${FERRY_ETCD_BIN:-/usr/bin/etcd}"
+etcd_healthy() {
+  pid_alive "$ETCD_PID" etcd && port_open "$ETCD_CLIENT_PORT" &&
+    curl -fsS -m 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health" 2>/dev/null | grep -q '"health":"true"'
+}
+
+start_etcd() {
+  [[ -x "$ETCD_BIN" ]] || die "etcd not installed ($ETCD_BIN): run install.sh"
+  if etcd_healthy; then
+    log "etcd already running on 127.0.0.1:$ETCD_CLIENT_PORT (pid $(cat "$ETCD_PID"))"
+    return 0
+  fi
+  stop_pidfile "$ETCD_PID" etcd etcd
+  check_port_free "$ETCD_CLIENT_PORT" "etcd client"
+  check_port_free "$ETCD_PEER_PORT" "etcd peer"
+  mkdir -p "$ETCD_DIR"
+  [[ -f "$ETCD_DIR/etcd.log" ]] && mv -f "$ETCD_DIR/etcd.log" "$ETCD_DIR/etcd.log.1"
+  log "starting etcd ($("$ETCD_BIN" --version | head -1)) on 127.0.0.1:$ETCD_CLIENT_PORT"
+  # One member, loopback only; the data dir survives restarts (down.sh --purge removes it).
+  # ETCD_UNSUPPORTED_ARCH is unset on purpose: amd64 and arm64 are supported.
+  setsid "$ETCD_BIN" --name ferry-testbed --data-dir "$ETCD_DIR/data" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "ferry-testbed=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster-state new --initial-cluster-token ferry-testbed \
+    --auto-compaction-mode revision --auto-compaction-retention 10000 \
+    --quota-backend-bytes $((1 << 30)) \
+    </dev/null >"$ETCD_DIR/etcd.log" 2>&1 &
+  echo $! >"$ETCD_PID"
+  if ! wait_for etcd "$READY_TIMEOUT" etcd_healthy; then
+    tail_log "$ETCD_DIR/etcd.log"
+    stop_pidfile "$ETCD_PID" etcd etcd
+    die "etcd did not start"
+  fi
+  log "etcd ready: http://127.0.0.1:$ETCD_CLIENT_PORT"
 }
 
 # ----------------------------------------------------------------------------
@@ -426,6 +477,7 @@ export FERRY_OB_BINLOG_ADDR='127.0.0.1:$OB_BINLOG_PORT'
 export FERRY_OB_CONTROL_ADDR='127.0.0.1:$OB_CONTROL_PORT'
 export FERRY_OB_USER='$OB_USER'
 export FERRY_OB_PASSWORD='$OB_PASSWORD'
+export FERRY_ETCD_ENDPOINTS='127.0.0.1:$ETCD_CLIENT_PORT'
 ENV
   mv "$STATE/env.sh.tmp" "$STATE/env.sh"
 }
@@ -442,6 +494,7 @@ main() {
   # Name servers first (they start in parallel), MariaDB meanwhile.
   for m in "${majors[@]}"; do start_namesrv "$m"; done
   ((WANT_MARIADB)) && start_mariadb
+  ((WANT_ETCD)) && start_etcd
   for m in "${majors[@]}"; do
     wait_namesrv "$m"
     # A broker that outlived its name server re-registers only every 30 s: restart it.

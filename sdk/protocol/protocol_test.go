@@ -217,6 +217,54 @@ func TestCancelUnblocksAndReachesPlugin(t *testing.T) {
 	}
 }
 
+// TestWriteDeadlineReachesPlugin: the host's deadline travels with the write, so the
+// plugin's Write ends by it on its own, without the host's cancel (a host frozen by SIGSTOP
+// or dead cannot send one). The plugin's context has a deadline no later than the host's.
+func TestWriteDeadlineReachesPlugin(t *testing.T) {
+	sdktest.CheckGoroutines(t)
+	sink := newSink()
+	type seen struct {
+		deadline time.Time
+		ok       bool
+		err      error
+	}
+	got := make(chan seen, 1)
+	sink.write = func(ctx context.Context, _ []sdk.Record) (int, error) {
+		d, ok := ctx.Deadline()
+		<-ctx.Done()
+		got <- seen{d, ok, ctx.Err()}
+		return 0, ctx.Err()
+	}
+	s := sdktest.GRPCPair[sdk.Sink](t, sink)
+	deadline := time.Now().Add(300 * time.Millisecond)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	_, _ = s.Write(ctx, sdktest.SampleRecords())
+	r := <-got
+	if !r.ok {
+		t.Fatal("the plugin's Write context has no deadline")
+	}
+	if r.deadline.After(deadline.Add(time.Millisecond)) { // the relative timeout is re-based: allow the round trip of time.Until
+		t.Errorf("the plugin's deadline %v is after the host's %v", r.deadline, deadline)
+	}
+	if !errors.Is(r.err, context.DeadlineExceeded) {
+		t.Errorf("the plugin's Write ended with %v, want its own deadline", r.err)
+	}
+
+	// Without a deadline the plugin's context has none.
+	sink.write = func(ctx context.Context, rs []sdk.Record) (int, error) {
+		_, ok := ctx.Deadline()
+		got <- seen{ok: ok}
+		return len(rs), nil
+	}
+	if _, err := s.Write(context.Background(), sdktest.SampleRecords()); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.ok {
+		t.Error("the plugin's Write has a deadline the host did not set")
+	}
+}
+
 func TestBrokenConnectionFailsWaiters(t *testing.T) {
 	sdktest.CheckGoroutines(t)
 	sink := newSink()

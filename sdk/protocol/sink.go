@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/ferry-cdc/ferry/sdk"
 	pb "github.com/ferry-cdc/ferry/sdk/protocol/pluginv1"
@@ -44,7 +45,10 @@ func (s *sinkServer) Write(stream pb.Sink_WriteServer) error {
 		}
 		id := req.Id
 		recs := recordsFromPB(req.Records, nil)
+		timeout, deadline := req.TimeoutNanos, req.DeadlineUnixNanos
 		calls.start(id, func(ctx context.Context) {
+			ctx, cancel := withWireDeadline(ctx, timeout, deadline)
+			defer cancel()
 			n, err := s.impl.Write(ctx, recs)
 			n = min(max(n, 0), len(recs))
 			_ = out.send(&pb.WriteResponse{Id: id, Delivered: uint32(n), Error: errorToPB(err)})
@@ -94,6 +98,7 @@ func (c *sinkClient) Open(ctx context.Context) error {
 
 func (c *sinkClient) Write(ctx context.Context, records []sdk.Record) (int, error) {
 	req := &pb.WriteRequest{Records: recordsToPB(records)}
+	req.TimeoutNanos, req.DeadlineUnixNanos = wireDeadline(ctx)
 	r, err := c.mux.call(ctx, func(id uint64) *pb.WriteRequest {
 		req.Id = id
 		return req
@@ -112,4 +117,31 @@ func (c *sinkClient) Close(ctx context.Context) error {
 		return errors.Join(errStream, rpcError(ctx, "Close", err))
 	}
 	return errors.Join(errStream, errorFromPB(resp.Error))
+}
+
+// wireDeadline returns ctx's deadline for a WriteRequest: the time left (at least 1ns when
+// it passed: the plugin's write then fails at once) and the deadline on the wall clock.
+// Calls on a stream carry no gRPC deadline of their own, so without this a plugin's write
+// would go on after the host's deadline whenever the host cannot send the cancel.
+func wireDeadline(ctx context.Context) (timeoutNanos, unixNanos int64) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return 0, 0
+	}
+	return max(int64(time.Until(d)), 1), max(d.UnixNano(), 1)
+}
+
+// withWireDeadline gives ctx the deadline a WriteRequest carries: the earlier of now plus
+// timeoutNanos (on this process's monotonic clock) and unixNanos on the wall clock.
+func withWireDeadline(ctx context.Context, timeoutNanos, unixNanos int64) (context.Context, context.CancelFunc) {
+	if timeoutNanos <= 0 && unixNanos <= 0 {
+		return ctx, func() {}
+	}
+	left := time.Duration(timeoutNanos)
+	if unixNanos > 0 {
+		if w := time.Until(time.Unix(0, unixNanos)); timeoutNanos <= 0 || w < left {
+			left = w
+		}
+	}
+	return context.WithTimeout(ctx, left)
 }

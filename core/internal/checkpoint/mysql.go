@@ -181,35 +181,38 @@ func (s *MySQLStore) TryAcquire(ctx context.Context, o Owner, ttl time.Duration)
 	if _, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO "+s.table+" (pipeline, epoch) VALUES (?, 0)", s.cfg.Pipeline); err != nil {
 		return s.wrap("create the pipeline's row", err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.wrap("begin", err)
-	}
-	defer tx.Rollback()
-	var owner sql.NullString
-	var epoch int64
-	var live bool
-	err = tx.QueryRowContext(ctx, "SELECT owner, epoch, COALESCE(expires_at > NOW(6), 0) FROM "+s.table+" WHERE pipeline = ? FOR UPDATE",
-		s.cfg.Pipeline).Scan(&owner, &epoch, &live)
-	if err != nil {
-		return s.wrap("read the lease holder", err)
-	}
-	if live {
-		return fmt.Errorf("%w: %s", ErrLeaseHeld, ownerText([]byte(owner.String)))
-	}
 	if o.Since.IsZero() {
 		o.Since = time.Now().UTC()
 	}
 	ob, _ := json.Marshal(o)
-	if _, err := tx.ExecContext(ctx, "UPDATE "+s.table+" SET owner = ?, epoch = ?, expires_at = NOW(6) + INTERVAL ? MICROSECOND WHERE pipeline = ?",
-		string(ob), epoch+1, ttl.Microseconds(), s.cfg.Pipeline); err != nil {
+	// One statement, no transaction: a process frozen or cut off in the middle of taking the
+	// lease must not leave a row lock behind that blocks the active's renewals (the server
+	// keeps an open transaction of a partitioned client for as long as its connection seems
+	// alive). LAST_INSERT_ID(expr) hands the new epoch back in the same reply.
+	res, err := s.db.ExecContext(ctx, "UPDATE "+s.table+" SET owner = ?, epoch = LAST_INSERT_ID(epoch + 1), expires_at = NOW(6) + INTERVAL ? MICROSECOND"+
+		" WHERE pipeline = ? AND (expires_at IS NULL OR expires_at <= NOW(6))",
+		string(ob), ttl.Microseconds(), s.cfg.Pipeline)
+	if err != nil {
 		return s.wrap("take the lease", err)
 	}
-	if err := tx.Commit(); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return s.wrap("take the lease", err)
+	}
+	if n != 1 {
+		var owner sql.NullString
+		err := s.db.QueryRowContext(ctx, "SELECT owner FROM "+s.table+" WHERE pipeline = ?", s.cfg.Pipeline).Scan(&owner)
+		if err != nil {
+			return fmt.Errorf("%w: another process (its row could not be read: %v)", ErrLeaseHeld, s.wrap("read the lease holder", err))
+		}
+		return fmt.Errorf("%w: %s", ErrLeaseHeld, ownerText([]byte(owner.String)))
+	}
+	epoch, err := res.LastInsertId()
+	if err != nil || epoch <= 0 {
+		return s.wrap("take the lease", fmt.Errorf("no epoch in the reply (%v)", err))
 	}
 	s.mu.Lock()
-	s.epoch = epoch + 1
+	s.epoch = epoch
 	s.mu.Unlock()
 	return nil
 }
@@ -299,36 +302,31 @@ func (m mysqlState) Get(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
-// fenced runs write in a transaction that holds the pipeline row's share lock while the
-// epoch is this process's and its lease has not expired.
-func (m mysqlState) fenced(ctx context.Context, what string, write func(tx *sql.Tx) error) error {
+// guard is the condition of a fenced state write: this process's epoch is current and its
+// lease has not expired. It is part of the write's own statement (no transaction spans
+// round trips, so a process frozen or cut off mid-write leaves no lock behind).
+func (m mysqlState) guard(what string) (int64, error) {
 	epoch := m.s.held()
 	if epoch == 0 {
-		return fmt.Errorf("%s: %w: the lease is not held", what, ErrFenced)
+		return 0, fmt.Errorf("%s: %w: the lease is not held", what, ErrFenced)
 	}
-	ctx, cancel := m.s.op(ctx)
-	defer cancel()
-	tx, err := m.s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return m.s.wrap(what, err)
-	}
-	defer tx.Rollback()
+	return epoch, nil
+}
+
+func (m mysqlState) fencedErr(what string, epoch int64) error {
+	return fmt.Errorf("%s in %s: %w: epoch %d is not current or its lease expired", what, m.s.Describe(), ErrFenced, epoch)
+}
+
+// stillHeld says whether the guard holds now (to tell a fenced write from one that had
+// nothing to do).
+func (m mysqlState) stillHeld(ctx context.Context, epoch int64) (bool, error) {
 	var one int
-	err = tx.QueryRowContext(ctx, "SELECT 1 FROM "+m.s.table+" WHERE pipeline = ? AND epoch = ? AND expires_at > NOW(6) LOCK IN SHARE MODE",
+	err := m.s.db.QueryRowContext(ctx, "SELECT 1 FROM "+m.s.table+" WHERE pipeline = ? AND epoch = ? AND expires_at > NOW(6)",
 		m.s.cfg.Pipeline, epoch).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s in %s: %w: epoch %d is not current or its lease expired", what, m.s.Describe(), ErrFenced, epoch)
+		return false, nil
 	}
-	if err != nil {
-		return m.s.wrap(what, err)
-	}
-	if err := write(tx); err != nil {
-		return m.s.wrap(what, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return m.s.wrap(what, err)
-	}
-	return nil
+	return err == nil, err
 }
 
 func (m mysqlState) Put(ctx context.Context, key string, value []byte) error {
@@ -338,20 +336,58 @@ func (m mysqlState) Put(ctx context.Context, key string, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
-	return m.fenced(ctx, "write state "+key, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "REPLACE INTO "+m.s.state+" (pipeline, k, v) VALUES (?, ?, ?)", m.s.cfg.Pipeline, key, value)
+	what := "write state " + key
+	epoch, err := m.guard(what)
+	if err != nil {
 		return err
-	})
+	}
+	ctx, cancel := m.s.op(ctx)
+	defer cancel()
+	// The row is written only when the guard row matches (INSERT ... SELECT ... WHERE).
+	res, err := m.s.db.ExecContext(ctx, "INSERT INTO "+m.s.state+" (pipeline, k, v) SELECT pipeline, ?, ? FROM "+m.s.table+
+		" WHERE pipeline = ? AND epoch = ? AND expires_at > NOW(6) ON DUPLICATE KEY UPDATE v = VALUES(v)",
+		key, value, m.s.cfg.Pipeline, epoch)
+	if err != nil {
+		return m.s.wrap(what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return m.s.wrap(what, err)
+	} else if n == 0 {
+		return m.fencedErr(what, epoch)
+	}
+	return nil
 }
 
 func (m mysqlState) Delete(ctx context.Context, key string) error {
 	if err := stateKeyOK(key); err != nil {
 		return err
 	}
-	return m.fenced(ctx, "delete state "+key, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM "+m.s.state+" WHERE pipeline = ? AND k = ?", m.s.cfg.Pipeline, key)
+	what := "delete state " + key
+	epoch, err := m.guard(what)
+	if err != nil {
 		return err
-	})
+	}
+	ctx, cancel := m.s.op(ctx)
+	defer cancel()
+	res, err := m.s.db.ExecContext(ctx, "DELETE s FROM "+m.s.state+" s JOIN "+m.s.table+" t ON t.pipeline = s.pipeline"+
+		" WHERE s.pipeline = ? AND s.k = ? AND t.epoch = ? AND t.expires_at > NOW(6)",
+		m.s.cfg.Pipeline, key, epoch)
+	if err != nil {
+		return m.s.wrap(what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return m.s.wrap(what, err)
+	} else if n == 0 {
+		// Nothing deleted: the key was absent (fine) or the guard failed (fenced).
+		held, err := m.stillHeld(ctx, epoch)
+		if err != nil {
+			return m.s.wrap(what, err)
+		}
+		if !held {
+			return m.fencedErr(what, epoch)
+		}
+	}
+	return nil
 }
 
 func (m mysqlState) List(ctx context.Context, prefix string) ([]string, error) {

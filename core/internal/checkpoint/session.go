@@ -21,8 +21,9 @@ type SessionConfig struct {
 	// at least 100ms): a write that begins before the deadline has that long to reach the
 	// sink before the store can give the lease to another process.
 	Margin time.Duration
-	// PollEvery is how often a standby tries to take the lease (default LeaseTime/10,
-	// between 50ms and 1s).
+	// PollEvery is how often a standby tries to take the lease (default LeaseTime/20,
+	// between 50ms and 500ms: one small read of the store; it bounds how late after the
+	// lease expired a standby sees it).
 	PollEvery time.Duration
 	// Logger receives the session's logs (default: none).
 	Logger *zap.Logger
@@ -42,7 +43,7 @@ func (c SessionConfig) withDefaults() SessionConfig {
 		c.Margin = c.LeaseTime / 2
 	}
 	if c.PollEvery <= 0 {
-		c.PollEvery = min(max(c.LeaseTime/10, 50*time.Millisecond), time.Second)
+		c.PollEvery = min(max(c.LeaseTime/20, 50*time.Millisecond), 500*time.Millisecond)
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -153,7 +154,8 @@ func (s *Session) extend(start time.Time) {
 
 // Keep renews the lease every RenewEvery until ctx ends or the lease is lost (then Lost is
 // closed and Err says why). A failed renewal (the store is down) is retried; the fence
-// closes when the deadline passes and opens again after a renewal succeeds.
+// closes when the deadline passes and opens again after a renewal succeeds. When no renewal
+// succeeded for a whole lease time the session steps down (the lease counts as lost).
 func (s *Session) Keep(ctx context.Context) {
 	t := time.NewTicker(s.cfg.RenewEvery)
 	defer t.Stop()
@@ -183,6 +185,17 @@ func (s *Session) Keep(ctx context.Context) {
 			s.setLost(err)
 			return
 		default:
+			// A full lease time since the start of the last renewal that succeeded: the
+			// store has let the lease expire (or is about to), and a standby that reaches the
+			// store may hold it already. Step down: the pipeline stops and lets go of what
+			// the new active needs (the binlog connection: a Binlog Service or MySQL admits
+			// one dump per server_id), and this process waits as a standby. If nobody else
+			// took the lease, it takes it again when the store answers.
+			if d := s.Deadline(); !d.IsZero() && !time.Now().Before(d.Add(s.cfg.Margin)) {
+				s.setLost(fmt.Errorf("%w: not renewed for the lease time %v (the checkpoint store could not be reached: %v); stepping down",
+					ErrLeaseLost, s.cfg.LeaseTime, err))
+				return
+			}
 			if !failing {
 				s.log.Warn("pipeline lease not renewed (the checkpoint store cannot be reached); writes stop when it would expire",
 					zap.Duration("left", time.Until(s.Deadline())), zap.Error(err))

@@ -32,22 +32,45 @@ type haRun struct {
 }
 
 // openHA connects to the pipeline's shared checkpoint store; nil when the pipeline uses the
-// file store.
-func openHA(ctx context.Context, g *globals, p *config.Pipeline, owner checkpoint.Owner, log *zap.Logger) (*haRun, error) {
+// file store. A store that cannot be reached is retried, with backoff, for wait (the
+// start-up wait at a first start: 0 fails at once; forever, wait < 0, when the process runs
+// again as a standby after it lost or gave up the lease: it was healthy and must stay a
+// standby until the store answers), or until ctx ends.
+func openHA(ctx context.Context, g *globals, p *config.Pipeline, owner checkpoint.Owner, log *zap.Logger, wait time.Duration) (*haRun, error) {
 	c := p.Checkpoint
 	if c.Store == "" || c.Store == config.StoreFile {
 		return nil, nil
 	}
 	timeout := max(min(c.LeaseTime/3, 5*time.Second), 500*time.Millisecond)
-	store, err := checkpoint.OpenShared(ctx, checkpoint.SharedConfig{
+	cfg := checkpoint.SharedConfig{
 		Kind: c.Store, Pipeline: p.Name, Endpoints: c.Endpoints, Address: c.Address, User: c.User, Password: c.Password,
 		Database: c.Database, Table: c.Table, Prefix: c.Prefix, Timeout: timeout,
-	})
-	if err != nil {
-		return nil, errors.New(g.secrets.Redact(err.Error()))
 	}
-	return &haRun{store: store, owner: owner, log: log, redact: g.secrets.Redact,
-		cfg: checkpoint.SessionConfig{LeaseTime: c.LeaseTime, Logger: log}}, nil
+	until := time.Now().Add(wait)
+	pause := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		store, err := checkpoint.OpenShared(ctx, cfg)
+		if err == nil {
+			if attempt > 1 {
+				log.Info("checkpoint store reached", zap.String("store", store.Describe()), zap.Int("attempt", attempt))
+			}
+			return &haRun{store: store, owner: owner, log: log, redact: g.secrets.Redact,
+				cfg: checkpoint.SessionConfig{LeaseTime: c.LeaseTime, Logger: log}}, nil
+		}
+		err = errors.New(g.secrets.Redact(err.Error()))
+		if ctx.Err() != nil || (wait >= 0 && !time.Now().Add(pause).Before(until)) {
+			return nil, err
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn("standby: the checkpoint store cannot be reached; retrying", zap.Int("attempt", attempt), zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
 }
 
 // acquire waits as a standby (status phase "standby", /readyz 503) until this process takes
@@ -119,6 +142,7 @@ func runAgain(g *globals, path string, vars map[string]string, o runOptions) err
 		if !errors.Is(err, checkpoint.ErrLeaseLost) {
 			return err
 		}
+		o.standbyAgain = true // the store may be what is gone: wait for it as long as it takes
 		g.logger.Warn("the pipeline lease was lost to another process: starting again as a standby", zap.Error(err))
 		waitPortFree(o.statusAddr, 5*time.Second)
 	}

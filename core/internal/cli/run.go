@@ -100,6 +100,9 @@ type runOptions struct {
 	adopt      bool
 	watch      time.Duration
 	wait       *time.Duration // --wait, when given: overrides runtime.startup_wait
+	// standbyAgain: run again after the lease was lost (runAgain): a shared checkpoint store
+	// that cannot be reached is waited for without a limit.
+	standbyAgain bool
 }
 
 func runPipeline(g *globals, path string, vars map[string]string, o runOptions) error {
@@ -138,7 +141,14 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 	abs, _ := filepath.Abs(path)
 	prevOwner := store.ReadOwner(p.Name) // its status address, before Acquire replaces it
 	// HA (ha.go): a shared checkpoint store keeps the checkpoint, the state and the lease.
-	ha, err := openHA(ctx, g, p, checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, log)
+	storeWait := p.Runtime.StartupWait
+	if o.wait != nil {
+		storeWait = *o.wait
+	}
+	if o.standbyAgain {
+		storeWait = -1
+	}
+	ha, err := openHA(ctx, g, p, checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, log, storeWait)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}

@@ -71,20 +71,27 @@ func (t *Tracker) leaseStatus() *Lease {
 // otherwise (standby, starting, stopping, failed). Kubernetes routes to, and counts as
 // available, only the ready one.
 func (t *Tracker) serveReady(w http.ResponseWriter, _ *http.Request) {
+	if ok, why := t.active(); !ok {
+		http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok: active\n"))
+}
+
+// active reports whether this process runs the pipeline and may send: running and, with a
+// shared checkpoint store, the lease holder with its fence open; else why not.
+func (t *Tracker) active() (bool, string) {
 	p := t.Phase()
 	if p != PhaseRunning {
-		http.Error(w, "not ready: "+p, http.StatusServiceUnavailable)
-		return
+		return false, p
 	}
 	if l := t.leaseStatus(); l != nil {
 		if l.Role != RoleActive {
-			http.Error(w, "not ready: "+l.Role, http.StatusServiceUnavailable)
-			return
+			return false, l.Role
 		}
 		if !l.FencedUntil.IsZero() && !time.Now().Before(l.FencedUntil) {
-			http.Error(w, "not ready: the lease was not renewed (writes are fenced)", http.StatusServiceUnavailable)
-			return
+			return false, "the lease was not renewed (writes are fenced)"
 		}
 	}
-	_, _ = w.Write([]byte("ok: active\n"))
+	return true, ""
 }

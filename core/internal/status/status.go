@@ -233,6 +233,21 @@ func NewTracker(name string, stats func() pipeline.Stats) *Tracker {
 			return 0
 		}),
 	)
+	reg.MustRegister(
+		gauge("ferry_lease_active", "1 while this process runs the pipeline and may send (with a shared checkpoint store: the lease holder, its fence open; a standby is 0). Alert when the sum over a pipeline's processes is not 1.", func() float64 {
+			if ok, _ := t.active(); ok {
+				return 1
+			}
+			return 0
+		}),
+		gauge("ferry_lease_fence_seconds", "Seconds left before the active's writes stop unless its lease is renewed (shared checkpoint store; 0 on a standby or when fenced).", func() float64 {
+			l := t.leaseStatus()
+			if l == nil || l.FencedUntil.IsZero() {
+				return 0
+			}
+			return max(time.Until(l.FencedUntil).Seconds(), 0)
+		}),
+	)
 	reg.MustRegister(reloadCollectors(t, labels)...)
 	t.registry = reg
 	return t

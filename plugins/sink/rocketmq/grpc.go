@@ -360,6 +360,9 @@ func (g *grpcTransport) Send(ctx context.Context, topic string, q queueRef, tag 
 	}
 	group := grpcGroup(q)
 	for i := range msgs {
+		if err := ctx.Err(); err != nil {
+			return i, err // a fenced write: nothing more after its deadline
+		}
 		m := buildGRPCMessage(wrapNamespace(g.cfg.Namespace, topic), tag, group, &msgs[i])
 		sctx, cancel := context.WithTimeout(ctx, g.requestTimeout())
 		_, err := p.Send(sctx, m)

@@ -301,6 +301,9 @@ func (r *remoting) send(ctx context.Context, topic string, q queueRef, tag strin
 		pm.Queue = mq
 		out[i] = pm
 	}
+	if err := ctx.Err(); err != nil {
+		return err // a fenced write: nothing after its deadline
+	}
 	res, err := r.producer.SendSync(ctx, out...)
 	if err != nil {
 		if isAuthError(err) {

@@ -3280,12 +3280,21 @@ func (x *SinkOpenResponse) GetError() *Error {
 // WriteRequest is one call of Write; several may be in flight (one per write lane). With
 // cancel set, it only cancels the call with that id.
 type WriteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Records       []*Record              `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
-	Cancel        bool                   `protobuf:"varint,3,opt,name=cancel,proto3" json:"cancel,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Records []*Record              `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	Cancel  bool                   `protobuf:"varint,3,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	// When the host's write must end by a deadline (a pipeline holding a lease in a shared
+	// checkpoint store fences every write by the lease), the time that was left when the host
+	// sent the request, in nanoseconds, and the same deadline on the wall clock, in Unix
+	// nanoseconds. The plugin's Write context ends at the earlier of its receipt plus
+	// timeout_nanos and deadline_unix_nanos (host and plugin share the machine's clock), so a
+	// write stops by the deadline even when the host cannot send the cancel (it is frozen or
+	// dead). 0: no deadline.
+	TimeoutNanos      int64 `protobuf:"varint,4,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
+	DeadlineUnixNanos int64 `protobuf:"varint,5,opt,name=deadline_unix_nanos,json=deadlineUnixNanos,proto3" json:"deadline_unix_nanos,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *WriteRequest) Reset() {
@@ -3337,6 +3346,20 @@ func (x *WriteRequest) GetCancel() bool {
 		return x.Cancel
 	}
 	return false
+}
+
+func (x *WriteRequest) GetTimeoutNanos() int64 {
+	if x != nil {
+		return x.TimeoutNanos
+	}
+	return 0
+}
+
+func (x *WriteRequest) GetDeadlineUnixNanos() int64 {
+	if x != nil {
+		return x.DeadlineUnixNanos
+	}
+	return 0
 }
 
 type WriteResponse struct {
@@ -3637,11 +3660,13 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05error\x18\x03 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"\x11\n" +
 	"\x0fSinkOpenRequest\"@\n" +
 	"\x10SinkOpenResponse\x12,\n" +
-	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"i\n" +
+	"\x05error\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ErrorR\x05error\"\xbe\x01\n" +
 	"\fWriteRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x121\n" +
 	"\arecords\x18\x02 \x03(\v2\x17.ferry.plugin.v1.RecordR\arecords\x12\x16\n" +
-	"\x06cancel\x18\x03 \x01(\bR\x06cancel\"k\n" +
+	"\x06cancel\x18\x03 \x01(\bR\x06cancel\x12#\n" +
+	"\rtimeout_nanos\x18\x04 \x01(\x03R\ftimeoutNanos\x12.\n" +
+	"\x13deadline_unix_nanos\x18\x05 \x01(\x03R\x11deadlineUnixNanos\"k\n" +
 	"\rWriteResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tdelivered\x18\x02 \x01(\rR\tdelivered\x12,\n" +
