@@ -164,7 +164,7 @@ func TestDocsHCLExamplesValidate(t *testing.T) {
 			cmd := exec.Command(filepath.Join(bins, "ferry"), "--plugin-dir", filepath.Join(bins, "plugins"), "validate", p)
 			cmd.Dir = dir
 			// the values the examples ask the user to provide
-			cmd.Env = append(os.Environ(), "FERRY_VAR_OB_PASSWORD=x", "OB_SYNC_PASSWORD=x", "OB_PASSWORD=x", "RMQ_AK=ak", "RMQ_SK=sk")
+			cmd.Env = append(os.Environ(), "FERRY_VAR_OB_PASSWORD=x", "OB_SYNC_PASSWORD=x", "OB_PASSWORD=x", "RMQ_AK=ak", "RMQ_SK=sk", "ETCD_PASSWORD=x", "META_PASSWORD=x")
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "is valid") {
 				what := "the example"
