@@ -179,6 +179,14 @@ func TestOceanBasePrecheckPrivileges(t *testing.T) {
 // extra server flags, and a user "pc" with the sync privileges. It is stopped at the end.
 func privateMariaDB(t *testing.T, flags ...string) (addr, user, password string) {
 	t.Helper()
+	addr, user, password, _ = privateMariaDBRoot(t, flags...)
+	return addr, user, password
+}
+
+// privateMariaDBRoot is privateMariaDB that also returns the server's socket, where root
+// connects without a password.
+func privateMariaDBRoot(t *testing.T, flags ...string) (addr, user, password, socket string) {
+	t.Helper()
 	if _, err := exec.LookPath("mariadb-install-db"); err != nil {
 		t.Skip("mariadb-install-db not installed")
 	}
@@ -248,7 +256,7 @@ func privateMariaDB(t *testing.T, flags ...string) (addr, user, password string)
 		"GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'pc'@'%'",
 		"GRANT ALL PRIVILEGES ON `ferry\\_%`.* TO 'pc'@'%'",
 		"CREATE DATABASE ferry_pc", "CREATE TABLE ferry_pc.t (id INT PRIMARY KEY)", "FLUSH BINARY LOGS")
-	return fmt.Sprintf("127.0.0.1:%d", port), "pc", password
+	return fmt.Sprintf("127.0.0.1:%d", port), "pc", password, sock
 }
 
 // TestOceanBasePrecheckBadServer runs the server-setting checks against a private MariaDB

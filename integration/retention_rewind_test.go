@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,13 +22,80 @@ import (
 // the stream then continues live (unmarked).
 func TestRetentionRewind(t *testing.T) {
 	env := harness.RequireTestbed(t, harness.MariaDB)
-	broker := env.RMQ4()
-	harness.RequireTestbed(t, broker.Component())
-	bin := ferryBinary(t)
-
 	const dbName = "ferry_h17_rewind_it"
 	harness.DropDatabase(t, dbName)
 	db := harness.OpenMariaDB(t, dbName)
+	rewindScenario(t, rewindDB{db: db, name: dbName, addr: env.MariaDBAddr, user: env.MariaDBUser, password: env.MariaDBPassword,
+		serverID: 4717, statusAddr: "127.0.0.1:31517"}, nil)
+}
+
+// TestRetentionRewindAfterPurge: the same on a private MariaDB whose binary logs holding the
+// rewound window are purged (FLUSH and PURGE BINARY LOGS) before the rewind: the replay
+// comes from the local store alone, every change of the window again with its ids and in
+// order per key, and the stream then continues live from the current binlog file.
+func TestRetentionRewindAfterPurge(t *testing.T) {
+	harness.RequireTestbed(t, harness.MariaDB)
+	addr, user, pw, sock := privateMariaDBRoot(t, "--binlog-format=ROW", "--binlog-row-image=FULL")
+	const dbName = "ferry_rewind_purge"
+	root, err := sql.Open("mysql", "root@unix("+sock+")/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	mustExec(t, root, "CREATE DATABASE "+dbName)
+	db, err := sql.Open("mysql", user+":"+pw+"@tcp("+addr+")/"+dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	purge := func(t *testing.T) {
+		var first string
+		if err := root.QueryRow("SHOW BINARY LOGS").Scan(&first, new(any)); err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, root, "FLUSH BINARY LOGS")
+		var file string
+		if err := root.QueryRow("SHOW MASTER STATUS").Scan(&file, new(any), new(any), new(any)); err != nil {
+			t.Fatal(err)
+		}
+		// The server does not purge a file a binlog dump (ferry's source) still reads; the
+		// source moves to the new file at its Rotate event, so retry for a while.
+		var left string
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			mustExec(t, root, "PURGE BINARY LOGS TO '"+file+"'")
+			if err := root.QueryRow("SHOW BINARY LOGS").Scan(&left, new(any)); err != nil {
+				t.Fatal(err)
+			}
+			if left == file {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("binary logs from %s on are still there 20s after PURGE BINARY LOGS TO %s", left, file)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Logf("purged the binary logs %s up to %s: the rewound window is in none of them", first, file)
+	}
+	rewindScenario(t, rewindDB{db: db, name: dbName, addr: addr, user: user, password: pw, serverID: 4718, statusAddr: "127.0.0.1:31518"}, purge)
+}
+
+type rewindDB struct {
+	db                   *sql.DB
+	name                 string
+	addr, user, password string
+	serverID             int
+	statusAddr           string
+}
+
+// rewindScenario: two bursts of updates with a gap, a refused rewind outside the window, a
+// rewind into the gap (after beforeRewind, when set), the replay checked per queue, then a
+// live burst.
+func rewindScenario(t *testing.T, d rewindDB, beforeRewind func(t *testing.T)) {
+	env := harness.Env()
+	broker := env.RMQ4()
+	harness.RequireTestbed(t, broker.Component())
+	bin := ferryBinary(t)
+	db, dbName := d.db, d.name
 	execAll(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL)")
 	const keys = 20
 	insertRows(t, db, "INSERT INTO t VALUES ", keys, func(i int) string { return fmt.Sprintf("(%d, 0)", i) })
@@ -41,7 +109,7 @@ func TestRetentionRewind(t *testing.T) {
     address   = %q
     user      = %q
     password  = env("E2E_DB_PASSWORD")
-    server_id = 4717
+    server_id = %d
     tables    = ["%s.t"]
     heartbeat_interval = "1s"
   }
@@ -61,12 +129,12 @@ func TestRetentionRewind(t *testing.T) {
     min_free  = "16MiB"
   }
 }
-`, env.MariaDBAddr, env.MariaDBUser, dbName, broker.NameServer, topic)
+`, d.addr, d.user, d.serverID, dbName, broker.NameServer, topic)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	envv := append(os.Environ(), "E2E_DB_PASSWORD="+env.MariaDBPassword)
-	cmd := exec.Command(bin, "--log-level", "info", "run", "--watch", "0", "--status-addr", "127.0.0.1:31517", path)
+	envv := append(os.Environ(), "E2E_DB_PASSWORD="+d.password)
+	cmd := exec.Command(bin, "--log-level", "info", "run", "--watch", "0", "--status-addr", d.statusAddr, path)
 	cmd.Env = envv
 	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -101,6 +169,9 @@ func TestRetentionRewind(t *testing.T) {
 	out, err := runFerry(bin, envv, "rewind", path, "--to", "-3h")
 	if err == nil || !strings.Contains(out, "outside the retention window") || !strings.Contains(out, "the retention window is") {
 		t.Fatalf("rewind outside the window: err %v, output:\n%s", err, out)
+	}
+	if beforeRewind != nil {
+		beforeRewind(t)
 	}
 	out, err = runFerry(bin, envv, "rewind", path, "--to", to.Format(time.RFC3339))
 	if err != nil {

@@ -101,6 +101,9 @@ func printStatus(w io.Writer, s status.Snapshot) {
 		phase += ", " + s.Stage
 	}
 	row("phase", fmt.Sprintf("%s (up %s)", phase, s.Now.Sub(s.StartedAt).Round(time.Second)))
+	if l := s.Lease; l != nil {
+		printLease(row, l, s.Now)
+	}
 	if wt := s.Waiting; wt != nil {
 		row("waiting for", waitingText(wt, s.Now))
 		row("", "last error: "+wt.Error)
@@ -166,8 +169,62 @@ func printStatus(w io.Writer, s status.Snapshot) {
 		}
 		row("last reload", text)
 	}
+	if r := s.Retention; r != nil {
+		printRetention(row, r, s.Now)
+	}
 	if p := s.Snapshot; p != nil {
 		printSnapshotProgress(w, row, p)
+	}
+}
+
+// printLease prints the role in a shared checkpoint store: `active (etcd ..., lease 10s,
+// writes fenced in 7.5s)` or `standby (active: pid 42 on host-a ...)`.
+func printLease(row func(k, v string), l *status.Lease, now time.Time) {
+	text := fmt.Sprintf("%s since %s (%s, lease %s)", l.Role, l.Since.Format(time.RFC3339), l.Store,
+		time.Duration(l.LeaseTime*float64(time.Second)))
+	row("lease", text)
+	switch {
+	case l.Role == status.RoleStandby && l.Holder != "":
+		row("", "active: "+l.Holder)
+	case l.Role == status.RoleStandby:
+		row("", "active: unknown")
+	case !l.FencedUntil.IsZero() && !now.Before(l.FencedUntil):
+		row("", fmt.Sprintf("writes FENCED for %s: the lease was not renewed", now.Sub(l.FencedUntil).Round(time.Millisecond)))
+	case !l.FencedUntil.IsZero():
+		row("", fmt.Sprintf("writes fenced in %s unless renewed", l.FencedUntil.Sub(now).Round(time.Millisecond)))
+	}
+	if l.Error != "" {
+		row("", "store error: "+oneLine(l.Error))
+	}
+}
+
+// printRetention prints the local change store: the window a rewind can reach, what it
+// holds, how far the reader is ahead of the writer, and why the reader waits.
+func printRetention(row func(k, v string), r *status.Retention, now time.Time) {
+	window := "empty"
+	if !r.Oldest.IsZero() {
+		window = fmt.Sprintf("%s .. %s (%s)", r.Oldest.Format(time.RFC3339), r.Newest.Format(time.RFC3339),
+			r.Newest.Sub(r.Oldest).Round(time.Second))
+	}
+	row("retention", "rewind window "+window)
+	bound := ""
+	if r.MaxBytes > 0 {
+		bound = fmt.Sprintf(" of %s (%.0f%%)", bytesText(float64(r.MaxBytes)), 100*float64(r.Bytes)/float64(r.MaxBytes))
+	}
+	row("", fmt.Sprintf("stored %d changes, %s%s; %s on disk", r.Changes, bytesText(float64(r.Bytes)), bound, bytesText(float64(r.DiskBytes))))
+	row("", fmt.Sprintf("ahead of the writer: %d changes, %s", r.LeadChanges, bytesText(float64(r.LeadBytes))))
+	if r.SourcePositionText != "" {
+		row("", "reader at "+r.SourcePositionText)
+	}
+	if r.Waiting != "" {
+		row("", "reader WAITING: "+oneLine(r.Waiting))
+	}
+	if rw := r.LastRewind; rw != nil {
+		text := fmt.Sprintf("last rewind to %s, %s ago", rw.To.Format(time.RFC3339), now.Sub(rw.At).Round(time.Second))
+		if rw.Error != "" {
+			text += ": " + oneLine(rw.Error)
+		}
+		row("", text)
 	}
 }
 

@@ -117,3 +117,55 @@ func TestStatusPrintsPositionText(t *testing.T) {
 		t.Errorf("position not shown as text:\n%s", b.String())
 	}
 }
+
+// `ferry status` prints the lease of a shared checkpoint store and the retention store, in
+// words an operator reads at a glance: who is active, when writes stop, the rewind window,
+// how full the store is and whether the reader waits.
+func TestStatusPrintsLeaseAndRetention(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	base := status.Snapshot{Pipeline: "orders", Phase: status.PhaseRunning, StartedAt: now.Add(-time.Minute), Now: now}
+
+	active := base
+	active.Lease = &status.Lease{Store: "etcd 10.0.0.1:2379, keys /ferry/orders/", Role: status.RoleActive, LeaseTime: 10,
+		FencedUntil: now.Add(7500 * time.Millisecond), Since: now.Add(-time.Minute)}
+	active.Retention = &status.Retention{Oldest: now.Add(-2 * time.Hour), Newest: now.Add(-time.Second),
+		Changes: 120000, Bytes: 256 << 20, MaxBytes: 1 << 30, DiskBytes: 200 << 20, LeadChanges: 42, LeadBytes: 10 << 10,
+		SourcePositionText: "mysql-bin.000012:4096", Waiting: "max_bytes reached",
+		LastRewind: &status.RewindResponse{To: now.Add(-time.Hour), At: now.Add(-5 * time.Minute)}}
+	code, out, errOut := runCLI(t, "status", "--addr", statusServer(t, active))
+	if code != ExitOK {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"lease            active since 2026-03-01T11:59:00Z (etcd 10.0.0.1:2379, keys /ferry/orders/, lease 10s)\n",
+		"                 writes fenced in 7.5s unless renewed\n",
+		"retention        rewind window 2026-03-01T10:00:00Z .. 2026-03-01T11:59:59Z (1h59m59s)\n",
+		"                 stored 120000 changes, 256.0 MiB of 1.0 GiB (25%); 200.0 MiB on disk\n",
+		"                 ahead of the writer: 42 changes, 10.0 KiB\n",
+		"                 reader at mysql-bin.000012:4096\n",
+		"                 reader WAITING: max_bytes reached\n",
+		"                 last rewind to 2026-03-01T11:00:00Z, 5m0s ago\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+
+	standby := base
+	standby.Phase = status.PhaseStandby
+	standby.Lease = &status.Lease{Store: "mysql meta:3306, table m.ferry_checkpoints", Role: status.RoleStandby, LeaseTime: 10,
+		Holder: "pid 42 on host-a", Since: now.Add(-time.Minute)}
+	_, out, _ = runCLI(t, "status", "--addr", statusServer(t, standby))
+	if !strings.Contains(out, "lease            standby since") || !strings.Contains(out, "                 active: pid 42 on host-a\n") {
+		t.Errorf("standby status:\n%s", out)
+	}
+
+	fenced := active
+	fenced.Retention = nil
+	fenced.Lease = &status.Lease{Store: "etcd x", Role: status.RoleActive, LeaseTime: 10, FencedUntil: now.Add(-2 * time.Second),
+		Error: "context deadline exceeded", Since: now.Add(-time.Minute)}
+	_, out, _ = runCLI(t, "status", "--addr", statusServer(t, fenced))
+	if !strings.Contains(out, "writes FENCED for 2s: the lease was not renewed") || !strings.Contains(out, "store error: context deadline exceeded") {
+		t.Errorf("fenced status:\n%s", out)
+	}
+}
