@@ -218,8 +218,9 @@ func TestCancelUnblocksAndReachesPlugin(t *testing.T) {
 }
 
 // TestWriteDeadlineReachesPlugin: the host's deadline travels with the write, so the
-// plugin's Write ends by it on its own, without the host's cancel (a host frozen by SIGSTOP
-// or dead cannot send one). The plugin's context has a deadline no later than the host's.
+// plugin's Write context has a deadline no later than the host's and ends by it on its own,
+// without the host's cancel (a host frozen by SIGSTOP or dead cannot send one; the plugin
+// side's arithmetic is TestWithWireDeadline).
 func TestWriteDeadlineReachesPlugin(t *testing.T) {
 	sdktest.CheckGoroutines(t)
 	sink := newSink()
@@ -247,8 +248,10 @@ func TestWriteDeadlineReachesPlugin(t *testing.T) {
 	if r.deadline.After(deadline.Add(time.Millisecond)) { // the relative timeout is re-based: allow the round trip of time.Until
 		t.Errorf("the plugin's deadline %v is after the host's %v", r.deadline, deadline)
 	}
-	if !errors.Is(r.err, context.DeadlineExceeded) {
-		t.Errorf("the plugin's Write ended with %v, want its own deadline", r.err)
+	// It ended by its own deadline or by the host's cancel, whichever came first (they
+	// are the same instant here); what matters is the deadline above.
+	if !errors.Is(r.err, context.DeadlineExceeded) && !errors.Is(r.err, context.Canceled) {
+		t.Errorf("the plugin's Write ended with %v", r.err)
 	}
 
 	// Without a deadline the plugin's context has none.
