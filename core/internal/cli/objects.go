@@ -521,7 +521,7 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 				return withCode(ExitFailure, err)
 			}
 			defer host.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
 			l, head, err := loadForOutput(ctx, g, host, args[0], vs, output)
 			if err != nil {

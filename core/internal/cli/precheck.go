@@ -290,16 +290,16 @@ Exit codes: 0 every check passed or was skipped (warnings allowed), 4 a check fa
 				return withCode(ExitFailure, err)
 			}
 			defer host.Close()
-			l, head, err := loadForOutput(context.Background(), g, host, args[0], vs, output)
+			l, head, err := loadForOutput(cmd.Context(), g, host, args[0], vs, output)
 			if output != outputJSON {
 				if err != nil {
 					return err
 				}
-				return precheck(context.Background(), g, l, skips, g.stdout, precheckTable, nil)
+				return precheck(cmd.Context(), g, l, skips, g.stdout, precheckTable, nil)
 			}
 			res := precheckJSON{fileJSON: head, Checks: []checkJSON{}}
 			if err == nil {
-				err = precheck(context.Background(), g, l, skips, g.stdout, precheckJSONOut, &res)
+				err = precheck(cmd.Context(), g, l, skips, g.stdout, precheckJSONOut, &res)
 			}
 			if werr := writeJSON(g.stdout, res); werr != nil {
 				return werr

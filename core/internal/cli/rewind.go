@@ -157,7 +157,7 @@ be reached, 2 wrong usage, 3 invalid pipeline file.`,
 			if err != nil {
 				return err
 			}
-			return requestRewind(g, args[0], vs, t, addr)
+			return requestRewind(cmd.Context(), g, args[0], vs, t, addr)
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "the time to go back to: RFC 3339, or relative to now such as -2h")
@@ -183,8 +183,8 @@ func parseRewindTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--to %q: want RFC 3339 (2026-01-02T15:04:05Z) or a time relative to now such as -2h or -90m", s)
 }
 
-func requestRewind(g *globals, path string, vars map[string]string, to time.Time, addr string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+func requestRewind(ctx context.Context, g *globals, path string, vars map[string]string, to time.Time, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	f, diags := config.LoadFile(path, config.Options{Vars: vars})
 	if diags.HasErrors() || f == nil || f.Pipeline == nil {

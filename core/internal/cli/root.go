@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -45,7 +49,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	// One signal-aware root context for every command: the first SIGINT or SIGTERM cancels
+	// it (a command stops what it waits for and exits), and gives the signals back to their
+	// default, so a second one ends a command that does not stop. `ferry run` has its own
+	// handling (a graceful drain, then a forced stop).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+	err := root.ExecuteContext(ctx)
 	if g.logger != nil {
 		_ = g.logger.Sync()
 	}

@@ -59,7 +59,7 @@ the pipeline could not be reached, 2 wrong usage, 3 invalid pipeline file.`,
 			if err != nil {
 				return err
 			}
-			return requestSnapshot(g, args[0], vs, tables, addr)
+			return requestSnapshot(cmd.Context(), g, args[0], vs, tables, addr)
 		},
 	}
 	cmd.Flags().StringArrayVar(&tables, "table", nil, "a table to snapshot again, db.table (repeatable, at least one)")
@@ -86,8 +86,8 @@ func checkTableArgs(tables []string) error {
 	return nil
 }
 
-func requestSnapshot(g *globals, path string, vars map[string]string, tables []string, addr string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+func requestSnapshot(ctx context.Context, g *globals, path string, vars map[string]string, tables []string, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	f, diags := config.LoadFile(path, config.Options{Vars: vars})
 	if diags.HasErrors() || f == nil || f.Pipeline == nil {

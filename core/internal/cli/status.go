@@ -54,7 +54,7 @@ Exit codes: 0 the pipeline answered, 1 it did not (not running, or another addre
 					return err
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 			defer cancel()
 			url := "http://" + target.addr + "/status"
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

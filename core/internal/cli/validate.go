@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -56,7 +55,7 @@ Exit codes: 0 valid, 3 invalid (or a plugin could not be found or started), 2 wr
 				return withCode(ExitFailure, err)
 			}
 			defer host.Close()
-			l, head, err := loadForOutput(context.Background(), g, host, args[0], vs, output)
+			l, head, err := loadForOutput(cmd.Context(), g, host, args[0], vs, output)
 			if output == outputJSON {
 				if werr := writeJSON(g.stdout, head); werr != nil {
 					return werr
