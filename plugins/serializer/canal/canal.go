@@ -40,6 +40,8 @@ type Serializer struct {
 	tables *fmtkit.Cache[*table]
 	hooks  fmtkit.Hooks // build time (ts) and batch id (id)
 	opts   Options
+	// sizer sizes each batch's buffer by what the previous ones needed.
+	sizer fmtkit.Sizer
 }
 
 // Options are the format's settings.
@@ -344,7 +346,7 @@ var types = [...]string{change.OpSnapshot: "INSERT", change.OpInsert: "INSERT", 
 
 // Serialize appends one record per row change and DDL; heartbeats give none.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
-	buf := fmtkit.StartBuf(len(changes), 1024)
+	buf := s.sizer.Start(len(changes), 1024)
 	for i, c := range changes {
 		start := len(buf)
 		switch {
@@ -357,6 +359,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		}
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
 	}
+	s.sizer.Done(buf, len(changes))
 	return out, nil
 }
 

@@ -27,6 +27,8 @@ type Serializer struct {
 	cfg    config
 	tables *fmtkit.Cache[*table]
 	hooks  fmtkit.Hooks // systemTime
+	// sizer sizes each batch's buffer by what the previous ones needed.
+	sizer fmtkit.Sizer
 }
 
 type config struct {
@@ -173,7 +175,7 @@ func (s *Serializer) appendSource(b []byte, tenant, db, name string) []byte {
 
 // Serialize appends one record per change, two for updates.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
-	buf := fmtkit.StartBuf(len(changes), 1536)
+	buf := s.sizer.Start(len(changes), 1536)
 	emit := func(i, start int) {
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
 	}
@@ -200,6 +202,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		}
 		emit(i, start)
 	}
+	s.sizer.Done(buf, len(changes))
 	return out, nil
 }
 

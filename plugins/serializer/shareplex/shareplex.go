@@ -23,6 +23,8 @@ const Name = "shareplex"
 type Serializer struct {
 	tables *fmtkit.Cache[*table]
 	hooks  fmtkit.Hooks // posttime
+	// sizer sizes each batch's buffer by what the previous ones needed.
+	sizer fmtkit.Sizer
 }
 
 // New returns the "shareplex" serializer plugin.
@@ -61,7 +63,7 @@ const timeLayout = "2006-01-02T15:04:05"
 
 // Serialize appends one record per row change.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
-	buf := fmtkit.StartBuf(len(changes), 1024)
+	buf := s.sizer.Start(len(changes), 1024)
 	for i, c := range changes {
 		if !c.Op.IsRow() || c.Table == nil {
 			continue
@@ -70,6 +72,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		buf = s.appendRow(buf, s.tables.Get(c.Table), c)
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
 	}
+	s.sizer.Done(buf, len(changes))
 	return out, nil
 }
 

@@ -77,6 +77,8 @@ type Serializer struct {
 	ctx    []sdk.Property // the __debezium.context.* headers of every record (nil: none)
 	// Hooks supply payload.ts_ms (the time the event was built); tests fix them.
 	Hooks fmtkit.Hooks
+	// sizer sizes each batch's buffer by what the previous ones needed.
+	sizer fmtkit.Sizer
 }
 
 // New returns a serializer of the given mode.
@@ -202,7 +204,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 	if s.mode == Envelope {
 		size = 6144
 	}
-	buf := fmtkit.StartBuf(len(changes), size)
+	buf := s.sizer.Start(len(changes), size)
 	for i, c := range changes {
 		if !c.Op.IsRow() || c.Table == nil {
 			continue
@@ -226,6 +228,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		}
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)], Properties: props})
 	}
+	s.sizer.Done(buf, len(changes))
 	return out, nil
 }
 

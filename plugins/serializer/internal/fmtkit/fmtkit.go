@@ -302,6 +302,38 @@ func StartBuf(n, size int) []byte {
 	return make([]byte, 0, n*size)
 }
 
+// Sizer sizes each batch's buffer by what the serializer's previous batches needed per
+// change, so that a buffer is neither regrown (copied) while it fills nor much larger than
+// needed (Go zeroes the whole capacity of every new buffer). Safe for concurrent use; the
+// zero value starts from the size given to Start.
+type Sizer struct{ per atomic.Int64 }
+
+// Start returns a buffer for n changes: the learned size per change, or initial before any
+// batch was seen.
+func (z *Sizer) Start(n, initial int) []byte {
+	per := int(z.per.Load())
+	if per <= 0 {
+		per = initial
+	}
+	return make([]byte, 0, n*per)
+}
+
+// Done learns from buf, the finished buffer of n changes: the size per change rises at once
+// to what this batch needed (plus an eighth), and falls by an eighth of the difference.
+func (z *Sizer) Done(buf []byte, n int) {
+	if n <= 0 || len(buf) == 0 {
+		return
+	}
+	need := len(buf) / n
+	target := int64(need + need/8 + 16)
+	old := z.per.Load()
+	if target > old {
+		z.per.Store(target)
+	} else if old > target {
+		z.per.Store(old - (old-target)/8)
+	}
+}
+
 // CloseString ends a JSON string whose opening quote is at b[start-1] and whose content
 // b[start:] was appended raw: content that needs escaping is re-written escaped.
 func CloseString(b []byte, start int) []byte {

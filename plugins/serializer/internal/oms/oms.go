@@ -24,6 +24,8 @@ type Serializer struct {
 	tables    *fmtkit.Cache[*table]
 	// Hooks supply the sequence of storeDataSequence (tests make it deterministic).
 	Hooks fmtkit.Hooks
+	// sizer sizes each batch's buffer by what the previous ones needed.
+	sizer fmtkit.Sizer
 }
 
 type config struct {
@@ -119,7 +121,7 @@ var recordTypes = [...]string{change.OpSnapshot: "ROW", change.OpInsert: "INSERT
 
 // Serialize appends one record per change.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
-	buf := fmtkit.StartBuf(len(changes), 768)
+	buf := s.sizer.Start(len(changes), 768)
 	for i, c := range changes {
 		if int(c.Op) >= len(recordTypes) || recordTypes[c.Op] == "" {
 			continue
@@ -128,6 +130,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		buf = s.appendChange(buf, c)
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
 	}
+	s.sizer.Done(buf, len(changes))
 	return out, nil
 }
 
