@@ -85,6 +85,21 @@ func (f *fakeShared) set(fn func(f *fakeShared)) {
 	fn(f)
 }
 
+// activeSession returns a session over store that took the lease and keeps it (Keep runs
+// until the test ends).
+func activeSession(t *testing.T, store *fakeShared, lease time.Duration) *Session {
+	t.Helper()
+	s := newTestSession(store, lease)
+	if err := s.Acquire(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Keep(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
+}
+
 func newTestSession(store *fakeShared, lease time.Duration) *Session {
 	return NewSession(store, Owner{Pipeline: "p", PID: 1, Host: "h"}, SessionConfig{LeaseTime: lease})
 }
@@ -166,14 +181,7 @@ func TestSessionAcquireStopsWithContext(t *testing.T) {
 func TestSessionFenceClosesWhileStoreDownAndReopens(t *testing.T) {
 	lease := 400 * time.Millisecond
 	store := &fakeShared{}
-	s := newTestSession(store, lease)
-	if err := s.Acquire(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.Keep(ctx) }()
-	defer func() { cancel(); <-done }()
+	s := activeSession(t, store, lease)
 
 	time.Sleep(2 * lease)
 	if err := s.Check(); err != nil {
@@ -319,14 +327,7 @@ func TestSessionRelease(t *testing.T) {
 func TestSessionStepsDownWhenStoreUnreachableForLeaseTime(t *testing.T) {
 	lease := 400 * time.Millisecond
 	store := &fakeShared{}
-	s := newTestSession(store, lease)
-	if err := s.Acquire(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.Keep(ctx) }()
-	defer func() { cancel(); <-done }()
+	s := activeSession(t, store, lease)
 	time.Sleep(lease / 2)
 	store.set(func(f *fakeShared) { f.down = true })
 	down := time.Now()

@@ -599,11 +599,6 @@ func (s *Sink) sendBatch(ctx context.Context, tr transport, records []sdk.Record
 	sent := 0
 	pause := s.backoff
 	for attempt := 0; ; attempt++ {
-		if err = ctx.Err(); err != nil {
-			// Checked right before each send: a fenced write (its deadline passed while this
-			// process or the host was stopped or slow) must not reach the broker.
-			break
-		}
 		var n int
 		n, err = tr.Send(ctx, k.topic, k.q, s.cfg.Tag, msgs[sent:])
 		n = max(0, min(n, len(msgs)-sent))

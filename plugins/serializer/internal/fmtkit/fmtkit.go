@@ -297,11 +297,6 @@ func UTCMillis(v change.Value) (ms int64, ok bool) {
 	return t.UnixMilli(), true
 }
 
-// StartBuf returns a buffer with room for n messages of about size bytes.
-func StartBuf(n, size int) []byte {
-	return make([]byte, 0, n*size)
-}
-
 // Sizer sizes each batch's buffer by what the serializer's previous batches needed per
 // change, so that a buffer is neither regrown (copied) while it fills nor much larger than
 // needed (Go zeroes the whole capacity of every new buffer). Safe for concurrent use; the
