@@ -127,6 +127,44 @@ func TestSpecValidate(t *testing.T) {
 	}
 }
 
+func TestSpecHostSettings(t *testing.T) {
+	good := Spec{Attributes: []Attribute{
+		{Name: "only", Type: TypeStringList, Host: HostTables},
+		{Name: "but_not", Type: TypeStringList, Host: HostExcludeTables},
+		{Name: "readers", Type: TypeInt, Host: HostSnapshotConcurrency, Default: int64(4)},
+		{Name: "memory", Type: TypeSize, Host: HostReaderMemory, Default: "64MiB"},
+		{Name: "other", Type: TypeString},
+	}}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range HostSettings {
+		a, ok := good.HostAttribute(h.Setting)
+		if !ok || a.Type != h.Type {
+			t.Errorf("HostAttribute(%s) = %+v %v", h.Setting, a, ok)
+		}
+	}
+	if a, ok := good.HostAttribute(""); ok {
+		t.Errorf("HostAttribute(\"\") = %+v", a)
+	}
+	for _, tc := range []struct {
+		attrs []Attribute
+		want  string
+	}{
+		{[]Attribute{{Name: "t", Type: TypeString, Host: HostTables}}, `host setting "tables" needs type list(string), not string`},
+		{[]Attribute{{Name: "m", Type: TypeInt, Host: HostReaderMemory}}, `needs type size`},
+		{[]Attribute{{Name: "t", Type: TypeStringList, Host: "views"}}, `unknown host setting "views"`},
+		{[]Attribute{{Name: "a", Type: TypeStringList, Host: HostTables}, {Name: "b", Type: TypeStringList, Host: HostTables}},
+			`attributes "a" and "b" both declare host setting "tables"`},
+		{[]Attribute{{Name: "t", Type: TypeStringList, Host: HostTables, Required: true}}, `cannot be required`},
+	} {
+		err := Spec{Attributes: tc.attrs}.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err = %v, want %q", tc.attrs, err, tc.want)
+		}
+	}
+}
+
 func TestMatchTable(t *testing.T) {
 	for _, tc := range []struct {
 		pattern, db, name string

@@ -57,6 +57,58 @@ type Attribute struct {
 	Secret bool
 	// Min and Max bound numbers, sizes and durations (in seconds for durations) when set.
 	Min, Max *float64
+	// Host, on a source's attribute, lets the pipeline fill the attribute from the part of the
+	// pipeline file that owns the value (HostSetting lists them), so the user writes it once.
+	// A value the user sets in the source block itself wins, or is an error where the
+	// HostSetting says so. Empty: the attribute is the plugin's alone.
+	Host HostSetting
+}
+
+// HostSetting names a value the host fills into a source's configuration (ADR 0012). A source
+// opts in by declaring an attribute with Host set to one of these; the attribute's Type must be
+// the one listed, and each HostSetting may be declared once. The host decodes the user's
+// settings first, then writes the filled values into the same JSON object that Configure
+// receives, under the attribute's own Name.
+type HostSetting string
+
+// The host-filled settings.
+const (
+	// HostTables (TypeStringList) is the include list of the pipeline's objects block:
+	// "db.table" for each table entry and "db.pattern" for each rule, in file order. Filled
+	// only when the pipeline has an objects block and the source block does not set the
+	// attribute. With no entry left (each was refused), it is an empty list.
+	HostTables HostSetting = "tables"
+	// HostExcludeTables (TypeStringList) is the objects block's exclude patterns, filled with
+	// HostTables when the source block does not set the attribute.
+	HostExcludeTables HostSetting = "exclude_tables"
+	// HostSnapshotConcurrency (TypeInt) is resources.full_read_concurrency: how many tables
+	// the snapshot reads at once. Filled when the resources block sets it; setting both is an
+	// error at the source block's attribute.
+	HostSnapshotConcurrency HostSetting = "snapshot_concurrency"
+	// HostReaderMemory (TypeSize) is resources.log_reader_memory: the bytes the log reader
+	// may buffer. Filled when the resources block sets it; setting both is an error.
+	HostReaderMemory HostSetting = "reader_memory"
+)
+
+// HostSettings lists every HostSetting with the Type its attribute must have.
+var HostSettings = []struct {
+	Setting HostSetting
+	Type    Type
+}{
+	{HostTables, TypeStringList},
+	{HostExcludeTables, TypeStringList},
+	{HostSnapshotConcurrency, TypeInt},
+	{HostReaderMemory, TypeSize},
+}
+
+// hostType returns the Type a HostSetting's attribute must have, and whether h is known.
+func hostType(h HostSetting) (Type, bool) {
+	for _, s := range HostSettings {
+		if s.Setting == h {
+			return s.Type, true
+		}
+	}
+	return "", false
 }
 
 // Bound returns a pointer to v, for Attribute.Min and Attribute.Max.
@@ -70,6 +122,7 @@ var ReservedAttributes = []string{"plugin_path", "out_of_process"}
 // Validate checks the spec itself (for plugin authors' tests and for the host).
 func (s Spec) Validate() error {
 	seen := map[string]bool{}
+	hosts := map[HostSetting]string{}
 	for _, a := range s.Attributes {
 		if !attrName.MatchString(a.Name) {
 			return fmt.Errorf("attribute %q: names are lower-case snake_case", a.Name)
@@ -98,6 +151,20 @@ func (s Spec) Validate() error {
 			if err := checkDefault(a); err != nil {
 				return err
 			}
+		}
+		if a.Host != "" {
+			t, ok := hostType(a.Host)
+			switch {
+			case !ok:
+				return fmt.Errorf("attribute %q: unknown host setting %q", a.Name, a.Host)
+			case a.Type != t:
+				return fmt.Errorf("attribute %q: host setting %q needs type %s, not %s", a.Name, a.Host, t, a.Type)
+			case hosts[a.Host] != "":
+				return fmt.Errorf("attributes %q and %q both declare host setting %q", hosts[a.Host], a.Name, a.Host)
+			case a.Required:
+				return fmt.Errorf("attribute %q: a host-filled attribute cannot be required (the host fills it only when the pipeline file says so)", a.Name)
+			}
+			hosts[a.Host] = a.Name
 		}
 	}
 	return nil
@@ -134,6 +201,16 @@ func checkDefault(a Attribute) error {
 func (s Spec) Attribute(name string) (Attribute, bool) {
 	for _, a := range s.Attributes {
 		if a.Name == name {
+			return a, true
+		}
+	}
+	return Attribute{}, false
+}
+
+// HostAttribute returns the attribute that declares host setting h, and whether one does.
+func (s Spec) HostAttribute(h HostSetting) (Attribute, bool) {
+	for _, a := range s.Attributes {
+		if h != "" && a.Host == h {
 			return a, true
 		}
 	}

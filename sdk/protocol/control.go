@@ -218,7 +218,7 @@ func specToPB(s sdk.Spec) (*pb.Spec, error) {
 	for i, a := range s.Attributes {
 		m := &pb.Attribute{
 			Name: a.Name, Type: string(a.Type), Doc: a.Doc, Required: a.Required,
-			Enum: a.Enum, Secret: a.Secret, Min: a.Min, Max: a.Max,
+			Enum: a.Enum, Secret: a.Secret, Min: a.Min, Max: a.Max, Host: string(a.Host),
 		}
 		if a.Default != nil {
 			b, err := json.Marshal(a.Default)
@@ -241,7 +241,7 @@ func specFromPB(m *pb.Spec) (sdk.Spec, error) {
 	for i, a := range m.Attributes {
 		attr := sdk.Attribute{
 			Name: a.Name, Type: sdk.Type(a.Type), Doc: a.Doc, Required: a.Required,
-			Enum: a.Enum, Secret: a.Secret, Min: a.Min, Max: a.Max,
+			Enum: a.Enum, Secret: a.Secret, Min: a.Min, Max: a.Max, Host: sdk.HostSetting(a.Host),
 		}
 		if a.DefaultJson != "" {
 			d, err := defaultFromJSON(attr.Type, a.DefaultJson)

@@ -494,6 +494,7 @@ func TestSpecAndInfoRoundTrip(t *testing.T) {
 		{Name: "l", Type: sdk.TypeStringList, Doc: "a list", Default: []string{"a", ""}},
 		{Name: "m", Type: sdk.TypeStringMap, Doc: "a map", Default: map[string]string{"k": "v"}},
 		{Name: "n", Type: sdk.TypeInt, Doc: "no default"},
+		{Name: "tl", Type: sdk.TypeStringList, Doc: "host-filled", Host: sdk.HostTables},
 	}}
 	f := newFilter(nil)
 	f.spec = spec

@@ -54,11 +54,22 @@ func writeReference(w io.Writer, reg *plugin.Registry) error {
 			if a.Secret {
 				doc += " Secret: never printed."
 			}
+			if from, ok := hostFilledFrom[a.Host]; ok {
+				doc += " Filled by ferry " + from + "."
+			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", a.Name, a.Type, def, strings.ReplaceAll(doc, "|", `\|`))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// hostFilledFrom says where the host takes each sdk.HostSetting from, for the reference.
+var hostFilledFrom = map[sdk.HostSetting]string{
+	sdk.HostTables:              "from the pipeline's objects block when the source block does not set it",
+	sdk.HostExcludeTables:       "from the objects block's exclude when the source block sets neither it nor the tables",
+	sdk.HostSnapshotConcurrency: "from resources { full_read_concurrency }, when set there (setting both is an error)",
+	sdk.HostReaderMemory:        "from resources { log_reader_memory }, when set there (setting both is an error)",
 }
 
 func bound(t sdk.Type, v *float64, none string) string {

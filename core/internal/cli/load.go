@@ -2,12 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"go.uber.org/zap"
@@ -61,20 +58,16 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		if b.Name == "" {
 			continue
 		}
-		var patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)
-		var quiet func(string) bool
+		var fill *config.Pipeline
 		if b == &f.Pipeline.Source {
-			inner := sourcePatch(b, f.Pipeline)
-			patch = func(spec sdk.Spec, cfg []byte) ([]byte, hcl.Diagnostics) {
-				out, d := inner(spec, cfg)
-				sourceCfg = out
-				return out, d
-			}
-			quiet = hostFilledFromBadBlock(b, f.Pipeline)
+			fill = f.Pipeline
 		}
-		inst, d := loadPlugin(ctx, g.logger, host, b, patch, quiet)
+		inst, cfg, d := loadPlugin(ctx, g.logger, host, b, fill, nil)
 		all = append(all, d...)
 		insts[b] = inst
+		if fill != nil {
+			sourceCfg = cfg
+		}
 	}
 	if all.HasErrors() {
 		config.SortDiagnostics(all)
@@ -118,24 +111,11 @@ func renderFail(w io.Writer, diags hcl.Diagnostics, f *config.File) error {
 	return withCode(ExitConfig, fmt.Errorf("the pipeline file has %d error(s)", n))
 }
 
-// hostFilledFromBadBlock returns which of the source's attribute errors are about a value
-// the host filled from an objects block whose every entry was refused (already reported at
-// the entry): "needs at least one table" would only repeat that. Nil when there is none.
-func hostFilledFromBadBlock(b *config.PluginBlock, p *config.Pipeline) func(string) bool {
-	if !p.Objects.Present || blockSets(b, "tables") {
-		return nil
-	}
-	if include, _ := p.Objects.SourceTables(); len(include) > 0 {
-		return nil
-	}
-	return func(attr string) bool { return attr == "tables" || strings.HasPrefix(attr, "tables[") }
-}
-
-// loadPlugin loads and configures the plugin of block b. patch, when set, rewrites the
-// decoded settings before Configure; the plugin's attribute errors for which quiet returns
-// true are dropped (the fault was reported elsewhere).
-func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *config.PluginBlock,
-	patch func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics), quiet func(string) bool) (*plugin.Instance, hcl.Diagnostics) {
+// loadPlugin loads and configures the plugin of block b and returns the settings it was
+// configured with. fill, set for the source block, is the pipeline whose host-filled settings
+// (sdk.HostSetting) go into the decoded settings before Configure; set, when not empty,
+// replaces settings by name (precheck configures the sink with each topic in turn).
+func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *config.PluginBlock, fill *config.Pipeline, set map[string]any) (*plugin.Instance, []byte, hcl.Diagnostics) {
 	ref := plugin.Ref{Kind: b.Kind, Name: b.Name, Path: b.Path, OutOfProcess: b.OutOfProcess}
 	inst, err := host.Load(ctx, ref)
 	if err != nil {
@@ -148,23 +128,42 @@ func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *conf
 		default:
 			summary = "Plugin failed to start"
 		}
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: err.Error(), Subject: b.LabelRange.Ptr()}}
+		return nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: err.Error(), Subject: b.LabelRange.Ptr()}}
 	}
 	spec := inst.Plugin.Spec()
 	if err := spec.Validate(); err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plugin declares an invalid configuration schema",
+		return nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plugin declares an invalid configuration schema",
 			Detail: fmt.Sprintf("%s plugin %q (%s): %v", b.Kind, b.Name, inst.Location, err), Subject: b.LabelRange.Ptr()}}
+	}
+	if fill == nil {
+		for _, a := range spec.Attributes {
+			if a.Host != "" {
+				return nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plugin declares an invalid configuration schema",
+					Detail:  fmt.Sprintf("%s plugin %q (%s): attribute %q: only sources take host-filled settings (host %q)", b.Kind, b.Name, inst.Location, a.Name, a.Host),
+					Subject: b.LabelRange.Ptr()}}
+			}
+		}
 	}
 	cfg, diags := b.Decode(spec, nil)
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, nil, diags
 	}
-	if patch != nil {
+	var quiet func(string) bool
+	if fill != nil {
 		var d hcl.Diagnostics
-		cfg, d = patch(spec, cfg)
+		cfg, d = fill.FillSource(spec, cfg)
 		if diags = append(diags, d...); diags.HasErrors() {
-			return nil, diags
+			return nil, nil, diags
 		}
+		quiet = fill.HostFilledQuiet(spec)
+	}
+	if len(set) > 0 {
+		out, err := config.MergeJSON(cfg, set)
+		if err != nil {
+			return nil, nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot set the plugin's settings",
+				Detail: fmt.Sprintf("%s plugin %q: %v (a bug in ferry: please report it)", b.Kind, b.Name, err), Subject: b.DefRange.Ptr()})
+		}
+		cfg = out
 	}
 	if err := inst.Plugin.Configure(ctx, sdk.NewConfig(cfg).WithLogger(inst.Logger)); err != nil {
 		attrs := sdk.AttributeErrors(err)
@@ -177,7 +176,7 @@ func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *conf
 			}
 			if len(keep) == 0 {
 				// Every complaint repeats an error reported elsewhere: the file fails there.
-				return nil, diags
+				return nil, nil, diags
 			}
 			attrs = keep
 		}
@@ -188,81 +187,8 @@ func loadPlugin(ctx context.Context, log *zap.Logger, host *plugin.Host, b *conf
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid plugin configuration",
 				Detail: fmt.Sprintf("%s plugin %q: %v", b.Kind, b.Name, err), Subject: b.DefRange.Ptr()})
 		}
-		return nil, diags
+		return nil, nil, diags
 	}
 	log.Debug("plugin configured", zap.String("plugin", b.Name), zap.String("kind", string(b.Kind)), zap.String("location", inst.Location))
-	return inst, diags
-}
-
-// sourcePatch fills source settings that the pipeline decides: the tables from the objects
-// block, and from the resources block the snapshot readers (snapshot_concurrency) and the
-// log reader's memory (reader_memory), each only when the source declares the attribute.
-// A source block that sets an attribute the resources block also sets is an error.
-func sourcePatch(b *config.PluginBlock, p *config.Pipeline) func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics) {
-	var tables func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics)
-	if p.Objects.Present {
-		tables = sourceTablesPatch(b, &p.Objects)
-	}
-	return func(spec sdk.Spec, cfg []byte) ([]byte, hcl.Diagnostics) {
-		var diags hcl.Diagnostics
-		if tables != nil {
-			cfg, diags = tables(spec, cfg)
-		}
-		res := &p.Resources
-		fill := map[string]struct {
-			res string
-			v   int64
-		}{
-			"snapshot_concurrency": {config.ResFullReadConcurrency, int64(res.FullReadConcurrency)},
-			"reader_memory":        {config.ResLogReaderMemory, res.LogReaderMemory},
-		}
-		m := map[string]json.RawMessage{}
-		changed := false
-		for attr, r := range fill {
-			if r.v == 0 {
-				continue
-			}
-			a, ok := spec.Attribute(attr)
-			if !ok || (a.Type != sdk.TypeInt && a.Type != sdk.TypeSize) {
-				continue
-			}
-			if rng, set := blockAttrRange(b, attr); set {
-				resRng, _ := res.ValueRange(r.res)
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  fmt.Sprintf("Conflicting %s and resources", attr),
-					Detail: fmt.Sprintf("Set either %s in the source block or resources.%s (line %d of %s), not both.",
-						attr, r.res, resRng.Start.Line, resRng.Filename),
-					Subject: rng.Ptr(),
-				})
-				continue
-			}
-			if !changed {
-				if err := json.Unmarshal(cfg, &m); err != nil {
-					return cfg, diags
-				}
-				changed = true
-			}
-			m[attr] = json.RawMessage(strconv.FormatInt(r.v, 10))
-		}
-		if changed {
-			if out, err := json.Marshal(m); err == nil {
-				cfg = out
-			}
-		}
-		return cfg, diags
-	}
-}
-
-// blockAttrRange returns the expression range of an attribute a plugin block sets.
-func blockAttrRange(b *config.PluginBlock, name string) (hcl.Range, bool) {
-	if b.Body == nil {
-		return hcl.Range{}, false
-	}
-	content, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
-	a, ok := content.Attributes[name]
-	if !ok {
-		return hcl.Range{}, false
-	}
-	return a.Expr.Range(), true
+	return inst, cfg, diags
 }

@@ -23,55 +23,6 @@ import (
 	"github.com/ferry-cdc/ferry/sdk"
 )
 
-// sourceTablesPatch fills the source's tables and exclude_tables settings from the objects
-// block when the source declares them and the source block does not set tables itself.
-func sourceTablesPatch(b *config.PluginBlock, o *config.Objects) func(sdk.Spec, []byte) ([]byte, hcl.Diagnostics) {
-	return func(spec sdk.Spec, cfg []byte) ([]byte, hcl.Diagnostics) {
-		has := func(name string) bool {
-			for _, a := range spec.Attributes {
-				if a.Name == name && a.Type == sdk.TypeStringList {
-					return true
-				}
-			}
-			return false
-		}
-		if !has("tables") || blockSets(b, "tables") {
-			return cfg, nil
-		}
-		include, exclude := o.SourceTables()
-		m := map[string]json.RawMessage{}
-		if err := json.Unmarshal(cfg, &m); err != nil {
-			return cfg, nil
-		}
-		enc := func(v []string) json.RawMessage {
-			if v == nil {
-				v = []string{}
-			}
-			j, _ := json.Marshal(v)
-			return j
-		}
-		m["tables"] = enc(include)
-		if has("exclude_tables") && !blockSets(b, "exclude_tables") {
-			m["exclude_tables"] = enc(exclude)
-		}
-		out, err := json.Marshal(m)
-		if err != nil {
-			return cfg, nil
-		}
-		return out, nil
-	}
-}
-
-// blockSets reports whether a plugin block sets an attribute.
-func blockSets(b *config.PluginBlock, name string) bool {
-	if b.Body == nil {
-		return false
-	}
-	content, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
-	_, ok := content.Attributes[name]
-	return ok
-}
-
 // resolved is one row of `ferry objects`.
 type resolved struct {
 	obj    *objects.Object
@@ -141,15 +92,15 @@ func resolveObjects(ctx context.Context, l *loaded, sel *objects.Selection) ([]r
 // sourceSelection is the selection of a pipeline without an objects block: the source's
 // own tables (exact names as tables, patterns as rules) and exclude_tables.
 func sourceSelection(l *loaded) (*objects.Selection, error) {
-	var cfg struct {
-		Tables        *[]string `json:"tables"`
-		ExcludeTables []string  `json:"exclude_tables"`
+	include, exclude, ok, err := config.SourceTableSettings(l.source.Plugin.Spec(), l.sourceConfig)
+	if err != nil {
+		return nil, fmt.Errorf("source %q: %w", l.source.Ref.Name, err)
 	}
-	if err := json.Unmarshal(l.sourceConfig, &cfg); err != nil || cfg.Tables == nil {
+	if !ok {
 		return nil, fmt.Errorf("the pipeline has no objects block and source %q has no tables setting to list", l.source.Ref.Name)
 	}
-	sel := &objects.Selection{Exclude: cfg.ExcludeTables}
-	for _, name := range *cfg.Tables {
+	sel := &objects.Selection{Exclude: exclude}
+	for _, name := range include {
 		db, table, _ := strings.Cut(strings.TrimSpace(name), ".")
 		o := objects.Object{Database: db, Table: table}
 		if strings.Contains(name, "*") {

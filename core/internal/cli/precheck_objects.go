@@ -169,19 +169,7 @@ func topicCheck(ctx context.Context, g *globals, l *loaded, topics map[string][]
 		if topic == sinkTopic {
 			continue // the sink's own precheck checks it
 		}
-		patch := func(spec sdk.Spec, cfg []byte) ([]byte, hcl.Diagnostics) {
-			m := map[string]json.RawMessage{}
-			if err := json.Unmarshal(cfg, &m); err != nil {
-				return cfg, nil
-			}
-			m["topic"], _ = json.Marshal(topic)
-			out, err := json.Marshal(m)
-			if err != nil {
-				return cfg, nil
-			}
-			return out, nil
-		}
-		inst, d := loadPlugin(ctx, g.logger, l.host, sinkBlock, patch, nil)
+		inst, _, d := loadPlugin(ctx, g.logger, l.host, sinkBlock, nil, map[string]any{"topic": topic})
 		if d.HasErrors() || inst == nil {
 			problems = append(problems, fmt.Sprintf("topic %s of %s: the sink refuses it as its topic", topic, strings.Join(topics[topic], ", ")))
 			worst = sdk.CheckFail

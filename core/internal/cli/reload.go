@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -52,7 +51,7 @@ type reloader struct {
 func newReloader(path string, vars map[string]string, log *zap.Logger, l *loaded, stage *objects.Stage, pl *pipeline.Pipeline) *reloader {
 	r := &reloader{path: path, vars: vars, log: log, l: l, stage: stage, pl: pl}
 	r.settings = r.digest(l.file)
-	if stage != nil && !blockSets(&l.file.Pipeline.Source, "tables") {
+	if _, filled := l.file.Pipeline.HostTablesFilled(l.source.Plugin.Spec()); stage != nil && filled {
 		if s, ok := l.source.Plugin.(sdk.TableSelector); ok {
 			r.selector = s
 			r.include, r.exclude = l.file.Pipeline.Objects.SourceTables()
@@ -96,7 +95,11 @@ func (r *reloader) digest(f *config.File) map[string]string {
 			continue
 		}
 		if b == &p.Source && p.Objects.Present {
-			cfg = withoutKeys(cfg, "tables", "exclude_tables")
+			var err error
+			if cfg, err = config.WithoutHostTables(ref.p.Spec(), cfg); err != nil {
+				out[key] = "invalid"
+				continue
+			}
 		}
 		out[key] = fmt.Sprint(b.OutOfProcess, b.Path) + string(cfg)
 	}
@@ -114,23 +117,6 @@ func (r *reloader) digest(f *config.File) map[string]string {
 type pluginRef struct {
 	p    sdk.Plugin
 	name string
-}
-
-// withoutKeys removes top-level members from a JSON object (best effort: anything else is
-// returned as is).
-func withoutKeys(cfg []byte, keys ...string) []byte {
-	m := map[string]any{}
-	if err := json.Unmarshal(cfg, &m); err != nil {
-		return cfg
-	}
-	for _, k := range keys {
-		delete(m, k)
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return cfg
-	}
-	return out
 }
 
 // Reload loads the file again and applies its objects block. The error says why nothing was

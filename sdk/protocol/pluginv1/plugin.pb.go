@@ -1158,11 +1158,14 @@ type Attribute struct {
 	Doc      string `protobuf:"bytes,3,opt,name=doc,proto3" json:"doc,omitempty"`
 	Required bool   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
 	// The default as JSON text; empty when there is none.
-	DefaultJson   string   `protobuf:"bytes,5,opt,name=default_json,json=defaultJson,proto3" json:"default_json,omitempty"`
-	Enum          []string `protobuf:"bytes,6,rep,name=enum,proto3" json:"enum,omitempty"`
-	Secret        bool     `protobuf:"varint,7,opt,name=secret,proto3" json:"secret,omitempty"`
-	Min           *float64 `protobuf:"fixed64,8,opt,name=min,proto3,oneof" json:"min,omitempty"`
-	Max           *float64 `protobuf:"fixed64,9,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	DefaultJson string   `protobuf:"bytes,5,opt,name=default_json,json=defaultJson,proto3" json:"default_json,omitempty"`
+	Enum        []string `protobuf:"bytes,6,rep,name=enum,proto3" json:"enum,omitempty"`
+	Secret      bool     `protobuf:"varint,7,opt,name=secret,proto3" json:"secret,omitempty"`
+	Min         *float64 `protobuf:"fixed64,8,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max         *float64 `protobuf:"fixed64,9,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	// sdk.HostSetting: the value the host fills into this attribute ("tables",
+	// "exclude_tables", "snapshot_concurrency", "reader_memory"); empty for none.
+	Host          string `protobuf:"bytes,10,opt,name=host,proto3" json:"host,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1258,6 +1261,13 @@ func (x *Attribute) GetMax() float64 {
 		return *x.Max
 	}
 	return 0
+}
+
+func (x *Attribute) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
 }
 
 type Spec struct {
@@ -3534,7 +3544,7 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x18\n" +
 	"\asummary\x18\x04 \x01(\tR\asummary\x12\"\n" +
-	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\"\xee\x01\n" +
+	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\"\x82\x02\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
@@ -3544,7 +3554,9 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04enum\x18\x06 \x03(\tR\x04enum\x12\x16\n" +
 	"\x06secret\x18\a \x01(\bR\x06secret\x12\x15\n" +
 	"\x03min\x18\b \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
-	"\x03max\x18\t \x01(\x01H\x01R\x03max\x88\x01\x01B\x06\n" +
+	"\x03max\x18\t \x01(\x01H\x01R\x03max\x88\x01\x01\x12\x12\n" +
+	"\x04host\x18\n" +
+	" \x01(\tR\x04hostB\x06\n" +
 	"\x04_minB\x06\n" +
 	"\x04_max\"B\n" +
 	"\x04Spec\x12:\n" +
