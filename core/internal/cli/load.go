@@ -11,26 +11,12 @@ import (
 
 	"github.com/ferry-cdc/ferry/core/internal/config"
 	"github.com/ferry-cdc/ferry/core/internal/plugin"
+	"github.com/ferry-cdc/ferry/core/internal/runner"
 	"github.com/ferry-cdc/ferry/sdk"
 )
 
-// loaded is a pipeline file with every plugin found, started and configured.
-type loaded struct {
-	file   *config.File
-	source *plugin.Instance
-	// sourceConfig is the source's settings as it was configured with (JSON).
-	sourceConfig []byte
-	filters      []*plugin.Instance
-	serializer   *plugin.Instance
-	sink         *plugin.Instance
-	host         *plugin.Host // loads more instances (precheck's topic checks)
-}
-
-func (l *loaded) instances() []*plugin.Instance {
-	out := []*plugin.Instance{l.source}
-	out = append(out, l.filters...)
-	return append(out, l.serializer, l.sink)
-}
+// loaded is a pipeline file with every plugin configured (runner.Loaded).
+type loaded = runner.Loaded
 
 // load parses the file, loads each plugin, decodes its block against the plugin's spec and
 // configures it. Every problem is a diagnostic pinned to the file; they are all rendered to
@@ -80,11 +66,11 @@ func load(ctx context.Context, g *globals, host *plugin.Host, path string, vars 
 		_ = config.WriteDiagnostics(w, all, f, false)
 	}
 	p := f.Pipeline
-	l := &loaded{file: f, source: insts[&p.Source], sourceConfig: sourceCfg, serializer: insts[&p.Serializer], sink: insts[&p.Sink], host: host}
+	l := &loaded{File: f, Source: insts[&p.Source], SourceConfig: sourceCfg, Serializer: insts[&p.Serializer], Sink: insts[&p.Sink], Host: host}
 	for i := range p.Filters {
-		l.filters = append(l.filters, insts[&p.Filters[i]])
+		l.Filters = append(l.Filters, insts[&p.Filters[i]])
 	}
-	for _, inst := range l.instances() {
+	for _, inst := range l.Instances() {
 		if inst == nil {
 			// Cannot happen once the file has no errors; guard the wiring anyway.
 			return nil, withCode(ExitConfig, fmt.Errorf("%s: the pipeline is missing a plugin", path))

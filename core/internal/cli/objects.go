@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-cdc/ferry/core/internal/config"
@@ -33,14 +29,14 @@ type resolved struct {
 
 // resolveObjects lists the selected tables through the source and resolves each.
 func resolveObjects(ctx context.Context, l *loaded, sel *objects.Selection) ([]resolved, error) {
-	lister, ok := l.source.Plugin.(sdk.TableLister)
+	lister, ok := l.Source.Plugin.(sdk.TableLister)
 	if !ok {
-		return nil, fmt.Errorf("source %q cannot list tables (it does not implement sdk.TableLister)", l.source.Ref.Name)
+		return nil, fmt.Errorf("source %q cannot list tables (it does not implement sdk.TableLister)", l.Source.Ref.Name)
 	}
 	include, _ := sel.SourceTables()
 	tables, err := lister.ListTables(ctx, include)
 	if errors.Is(err, sdk.ErrNotSupported) {
-		return nil, fmt.Errorf("source %q (%s) cannot list tables (it does not implement sdk.TableLister)", l.source.Ref.Name, l.source.Location)
+		return nil, fmt.Errorf("source %q (%s) cannot list tables (it does not implement sdk.TableLister)", l.Source.Ref.Name, l.Source.Location)
 	}
 	if err != nil {
 		return nil, err
@@ -92,12 +88,12 @@ func resolveObjects(ctx context.Context, l *loaded, sel *objects.Selection) ([]r
 // sourceSelection is the selection of a pipeline without an objects block: the source's
 // own tables (exact names as tables, patterns as rules) and exclude_tables.
 func sourceSelection(l *loaded) (*objects.Selection, error) {
-	include, exclude, ok, err := config.SourceTableSettings(l.source.Plugin.Spec(), l.sourceConfig)
+	include, exclude, ok, err := config.SourceTableSettings(l.Source.Plugin.Spec(), l.SourceConfig)
 	if err != nil {
-		return nil, fmt.Errorf("source %q: %w", l.source.Ref.Name, err)
+		return nil, fmt.Errorf("source %q: %w", l.Source.Ref.Name, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("the pipeline has no objects block and source %q has no tables setting to list", l.source.Ref.Name)
+		return nil, fmt.Errorf("the pipeline has no objects block and source %q has no tables setting to list", l.Source.Ref.Name)
 	}
 	sel := &objects.Selection{Exclude: exclude}
 	for _, name := range include {
@@ -176,256 +172,6 @@ func printObjects(w io.Writer, rows []resolved, fromSource bool) {
 	}
 }
 
-// CSVHeader are the columns of the objects CSV file.
-var CSVHeader = []string{"database", "table", "topic", "row_filter", "columns", "sharding_columns"}
-
-func writeCSV(w io.Writer, objs []objects.Object) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write(CSVHeader)
-	for _, o := range objs {
-		_ = cw.Write([]string{o.Database, o.Table, o.Topic, o.Where, strings.Join(o.Columns, ","), strings.Join(o.ShardingColumns, ",")})
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// CSVError is a bad row of an objects CSV file.
-type CSVError struct {
-	Line int
-	Msg  string
-}
-
-// readCSV reads and checks an objects CSV file: every bad row is reported; the selection is
-// returned only when there is none. Rows whose database or table contain '*' are rules, in
-// file order; the others are tables.
-func readCSV(r io.Reader) (*objects.Selection, []CSVError) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	var errs []CSVError
-	sel := &objects.Selection{}
-	seen := map[string]int{}
-	header := true
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			// FieldPos is only valid after a successful Read.
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line := pe.StartLine
-				if line == 0 {
-					line = pe.Line
-				}
-				errs = append(errs, CSVError{line, pe.Err.Error()})
-				if pe.Err == csv.ErrFieldCount {
-					continue
-				}
-			} else {
-				errs = append(errs, CSVError{1, err.Error()})
-			}
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if header {
-			header = false
-			if !equalFoldAll(rec, CSVHeader) {
-				errs = append(errs, CSVError{line, "the first line must be the header " + strings.Join(CSVHeader, ",")})
-				break
-			}
-			continue
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		if len(rec) != len(CSVHeader) {
-			errs = append(errs, CSVError{line, fmt.Sprintf("%d fields, want %d (%s)", len(rec), len(CSVHeader), strings.Join(CSVHeader, ","))})
-			continue
-		}
-		var msgs []string
-		o := objects.Object{Database: strings.TrimSpace(rec[0]), Table: strings.TrimSpace(rec[1]), Topic: strings.TrimSpace(rec[2]), Where: strings.TrimSpace(rec[3])}
-		name := o.Name()
-		isRule := strings.Contains(name, "*")
-		if _, _, err := objects.SplitName(name, isRule); err != nil {
-			msgs = append(msgs, "bad name: "+err.Error())
-		}
-		if err := objects.CheckTopic(o.Topic); err != nil {
-			msgs = append(msgs, "topic: "+err.Error())
-		}
-		if o.Where != "" {
-			if err := objects.CheckWhereSyntax(o.Where); err != nil {
-				msgs = append(msgs, "row_filter: "+err.Error())
-			}
-		}
-		for i, f := range []struct {
-			name string
-			dst  *[]string
-		}{{"columns", &o.Columns}, {"sharding_columns", &o.ShardingColumns}} {
-			if s := strings.TrimSpace(rec[4+i]); s != "" {
-				for _, c := range strings.Split(s, ",") {
-					*f.dst = append(*f.dst, strings.TrimSpace(c))
-				}
-				if err := objects.CheckColumnNames(*f.dst); err != nil {
-					msgs = append(msgs, f.name+": "+err.Error())
-				}
-			}
-		}
-		key := strings.ToLower(name)
-		if prev, dup := seen[key]; dup {
-			msgs = append(msgs, fmt.Sprintf("%s is already on line %d", name, prev))
-		} else {
-			seen[key] = line
-		}
-		if len(msgs) > 0 {
-			errs = append(errs, CSVError{line, strings.Join(msgs, "; ")})
-			continue
-		}
-		if isRule {
-			sel.Rules = append(sel.Rules, o)
-		} else {
-			sel.Tables = append(sel.Tables, o)
-		}
-	}
-	if len(errs) == 0 && sel.Empty() {
-		errs = append(errs, CSVError{1, "the file selects no object"})
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return sel, nil
-}
-
-func equalFoldAll(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(a[i], "\ufeff")), b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// objectsHCL renders a selection as an objects block, indented by indent.
-func objectsHCL(sel *objects.Selection, indent string, keepExclude string) []byte {
-	var b strings.Builder
-	in2, in3 := indent+"  ", indent+"    "
-	b.WriteString(indent + "objects {\n")
-	add := func(typ string, o objects.Object) {
-		fmt.Fprintf(&b, "%s%s %s {", in2, typ, quoteHCL(o.Name()))
-		var attrs []string
-		if o.Topic != "" {
-			attrs = append(attrs, "topic = "+quoteHCL(o.Topic))
-		}
-		if o.Where != "" {
-			attrs = append(attrs, "where = "+quoteHCL(o.Where))
-		}
-		if len(o.Columns) > 0 {
-			attrs = append(attrs, "columns = "+listHCL(o.Columns))
-		}
-		if len(o.ShardingColumns) > 0 {
-			attrs = append(attrs, "sharding_columns = "+listHCL(o.ShardingColumns))
-		}
-		if len(attrs) == 0 {
-			b.WriteString("}\n")
-			return
-		}
-		b.WriteString("\n")
-		for _, a := range attrs {
-			b.WriteString(in3 + a + "\n")
-		}
-		b.WriteString(in2 + "}\n")
-	}
-	for _, t := range sel.Tables {
-		add("table", t)
-	}
-	for _, r := range sel.Rules {
-		add("rule", r)
-	}
-	switch {
-	case len(sel.Exclude) > 0:
-		b.WriteString(in2 + "exclude = " + listHCL(sel.Exclude) + "\n")
-	case keepExclude != "":
-		b.WriteString(in2 + "exclude = " + keepExclude + "\n")
-	}
-	b.WriteString(indent + "}\n")
-	return []byte(b.String())
-}
-
-// quoteHCL quotes s as an HCL string literal: JSON escapes (which HCL reads alike), and
-// "${" / "%{" escaped so that ferry's ${db} and ${table} stay text for ferry to expand.
-func quoteHCL(s string) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	q := strings.TrimSuffix(buf.String(), "\n")
-	q = strings.ReplaceAll(q, "${", "$${")
-	return strings.ReplaceAll(q, "%{", "%%{")
-}
-
-func listHCL(v []string) string {
-	q := make([]string, len(v))
-	for i, s := range v {
-		q[i] = quoteHCL(s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
-
-// replaceObjectsBlock rewrites the pipeline file with sel as its objects block (the rest of
-// the file is kept byte for byte; an existing exclude list is kept when sel has none) and
-// returns the new text.
-func replaceObjectsBlock(src []byte, filename string, sel *objects.Selection) ([]byte, error) {
-	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	body, ok := f.Body.(*hclsyntax.Body)
-	if !ok {
-		return nil, errors.New("not native HCL syntax")
-	}
-	for _, p := range body.Blocks {
-		if p.Type != "pipeline" {
-			continue
-		}
-		for _, b := range p.Body.Blocks {
-			if b.Type != "objects" {
-				continue
-			}
-			keep := ""
-			if ex, ok := b.Body.Attributes["exclude"]; ok {
-				r := ex.Expr.Range()
-				keep = string(src[r.Start.Byte:r.End.Byte])
-			}
-			r := b.Range()
-			lineStart := bytes.LastIndexByte(src[:r.Start.Byte], '\n') + 1
-			indent := string(src[lineStart:r.Start.Byte])
-			if strings.TrimSpace(indent) != "" {
-				indent = "  "
-				lineStart = r.Start.Byte
-			}
-			end := r.End.Byte
-			if end < len(src) && src[end] == '\n' {
-				end++
-			}
-			out := append([]byte{}, src[:lineStart]...)
-			out = append(out, objectsHCL(sel, indent, keep)...)
-			return append(out, src[end:]...), nil
-		}
-		// no objects block: insert one before the pipeline's closing brace
-		end := p.Body.SrcRange.End.Byte - 1
-		out := append([]byte{}, src[:end]...)
-		if len(out) > 0 && out[len(out)-1] != '\n' {
-			out = append(out, '\n')
-		}
-		out = append(out, objectsHCL(sel, "  ", "")...)
-		return append(out, src[end:]...), nil
-	}
-	return nil, errors.New("no pipeline block")
-}
-
 func newObjects(g *globals) *cobra.Command {
 	var vars []string
 	var exportPath, importPath, output, writeTo string
@@ -481,7 +227,7 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 				}
 				return err
 			}
-			o := &l.file.Pipeline.Objects
+			o := &l.File.Pipeline.Objects
 			sel, fromSource := &o.Selection, false
 			if !o.Present {
 				if sel, err = sourceSelection(l); err != nil {
@@ -509,7 +255,7 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 					}
 				}
 				var buf bytes.Buffer
-				if err := writeCSV(&buf, objs); err != nil {
+				if err := objects.WriteCSV(&buf, objs); err != nil {
 					return withCode(ExitFailure, err)
 				}
 				if err := os.WriteFile(exportPath, buf.Bytes(), 0o644); err != nil {
@@ -537,7 +283,7 @@ func importObjects(g *globals, pipelineFile, csvPath, output string, write bool)
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	sel, errs := readCSV(bytes.NewReader(data))
+	sel, errs := objects.ReadCSV(bytes.NewReader(data))
 	if len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintf(g.stderr, "%s:%d: %s\n", csvPath, e.Line, e.Msg)
@@ -545,7 +291,7 @@ func importObjects(g *globals, pipelineFile, csvPath, output string, write bool)
 		return withCode(ExitConfig, fmt.Errorf("%s: %d bad line(s); nothing was changed", csvPath, len(errs)))
 	}
 	if !write {
-		out := objectsHCL(sel, "", "")
+		out := config.ObjectsHCL(sel, "", "")
 		if output == "" {
 			_, err := g.stdout.Write(out)
 			return err
@@ -560,7 +306,7 @@ func importObjects(g *globals, pipelineFile, csvPath, output string, write bool)
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	out, err := replaceObjectsBlock(src, pipelineFile, sel)
+	out, err := config.ReplaceObjectsBlock(src, pipelineFile, sel)
 	if err != nil {
 		return withCode(ExitConfig, fmt.Errorf("%s: %w", pipelineFile, err))
 	}

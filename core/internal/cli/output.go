@@ -102,8 +102,8 @@ func loadForOutput(ctx context.Context, g *globals, host *plugin.Host, path stri
 	l, err := load(ctx, g, host, path, vars, io.Discard)
 	head.Diagnostics = append(head.Diagnostics, g.collect.diags...)
 	if l != nil {
-		head.Valid, head.Pipeline = true, l.file.Pipeline.Name
-		for _, inst := range l.instances() {
+		head.Valid, head.Pipeline = true, l.File.Pipeline.Name
+		for _, inst := range l.Instances() {
 			head.Plugins = append(head.Plugins, pluginJSON{Kind: string(inst.Ref.Kind), Name: inst.Ref.Name, Version: inst.Info.Version, Location: inst.Location})
 		}
 	}

@@ -30,9 +30,9 @@ type checkRow struct {
 func runPrechecks(ctx context.Context, g *globals, l *loaded, skip map[string]bool) []checkRow {
 	var rows []checkRow
 	// Details quote settings and server answers: mask the file's secrets in them.
-	redact := l.file.Redactor()
+	redact := l.File.Redactor()
 
-	for _, inst := range l.instances() {
+	for _, inst := range l.Instances() {
 		pc, ok := inst.Plugin.(sdk.Prechecker)
 		if !ok {
 			continue

@@ -33,21 +33,21 @@ const maxTopicChecks = 50
 // sharding_columns exist in each selected table, and each object's topic exists. Each
 // problem names the object and where it is written (file:line:column).
 func objectChecks(ctx context.Context, g *globals, l *loaded) []sdk.Check {
-	o := &l.file.Pipeline.Objects
+	o := &l.File.Pipeline.Objects
 	if !o.Present {
 		return nil
 	}
-	lister, ok := l.source.Plugin.(sdk.TableLister)
+	lister, ok := l.Source.Plugin.(sdk.TableLister)
 	if !ok {
 		return []sdk.Check{{Name: CheckObjectTables, Status: sdk.CheckWarn,
-			Detail:      fmt.Sprintf("source %q cannot list tables: the objects block is checked when each table is first seen", l.source.Ref.Name),
+			Detail:      fmt.Sprintf("source %q cannot list tables: the objects block is checked when each table is first seen", l.Source.Ref.Name),
 			Consequence: "a table, column or topic of the objects block that does not exist stops the pipeline when it is met"}}
 	}
 	include, _ := o.SourceTables()
 	tables, err := lister.ListTables(ctx, include)
 	if errors.Is(err, sdk.ErrNotSupported) {
 		return []sdk.Check{{Name: CheckObjectTables, Status: sdk.CheckWarn,
-			Detail:      fmt.Sprintf("source %q (%s) cannot list tables: the objects block is checked when each table is first seen", l.source.Ref.Name, l.source.Location),
+			Detail:      fmt.Sprintf("source %q (%s) cannot list tables: the objects block is checked when each table is first seen", l.Source.Ref.Name, l.Source.Location),
 			Consequence: "a table, column or topic of the objects block that does not exist stops the pipeline when it is met"}}
 	}
 	if err != nil {
@@ -141,20 +141,20 @@ func topicCheck(ctx context.Context, g *globals, l *loaded, topics map[string][]
 	}
 	sort.Strings(names)
 	c := sdk.Check{Name: CheckObjectTopics, Status: sdk.CheckPass, Consequence: "the pipeline stops at the first change for that topic"}
-	if len(names) == 0 || l.host == nil {
+	if len(names) == 0 || l.Host == nil {
 		return c, false
 	}
-	if _, ok := l.sink.Plugin.Spec().Attribute("topic"); !ok {
+	if _, ok := l.Sink.Plugin.Spec().Attribute("topic"); !ok {
 		return c, false
 	}
-	if _, ok := l.sink.Plugin.(sdk.Prechecker); !ok {
+	if _, ok := l.Sink.Plugin.(sdk.Prechecker); !ok {
 		return c, false
 	}
 	var cfgTopic struct {
 		Topic string `json:"topic"`
 	}
-	sinkBlock := &l.file.Pipeline.Sink
-	if raw, d := sinkBlock.Decode(l.sink.Plugin.Spec(), nil); !d.HasErrors() {
+	sinkBlock := &l.File.Pipeline.Sink
+	if raw, d := sinkBlock.Decode(l.Sink.Plugin.Spec(), nil); !d.HasErrors() {
 		_ = json.Unmarshal(raw, &cfgTopic)
 		sinkTopic = cfgTopic.Topic
 	}
@@ -169,7 +169,7 @@ func topicCheck(ctx context.Context, g *globals, l *loaded, topics map[string][]
 		if topic == sinkTopic {
 			continue // the sink's own precheck checks it
 		}
-		inst, _, d := loadPlugin(ctx, g.logger, l.host, sinkBlock, nil, map[string]any{"topic": topic})
+		inst, _, d := loadPlugin(ctx, g.logger, l.Host, sinkBlock, nil, map[string]any{"topic": topic})
 		if d.HasErrors() || inst == nil {
 			problems = append(problems, fmt.Sprintf("topic %s of %s: the sink refuses it as its topic", topic, strings.Join(topics[topic], ", ")))
 			worst = sdk.CheckFail

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ferry-cdc/ferry/core/internal/runner"
 )
 
 // TestE2EResourcesBoundMemory runs the real ferry binary with a sink that stops taking
@@ -90,8 +92,8 @@ func TestE2EResourcesBoundMemory(t *testing.T) {
 	}
 	small := run("mem_small", "16MiB")
 	large := run("mem_large", "256MiB")
-	// ferry's memory limit: memory in flight + 8MiB log reader + memoryOverhead.
-	limit := func(mib int64) int64 { return (mib+8)<<10 + memoryOverhead>>10 }
+	// ferry's memory limit: memory in flight + 8MiB log reader + runner.MemoryOverhead.
+	limit := func(mib int64) int64 { return (mib+8)<<10 + runner.MemoryOverhead>>10 }
 	t.Logf("peak RSS with a stalled sink: 16MiB settings %d MiB (configured %d MiB), 256MiB settings %d MiB (configured %d MiB); ratio %.2f",
 		small>>10, limit(16)>>10, large>>10, limit(256)>>10, float64(large)/float64(small))
 	// The Go memory limit is soft: the runtime lets the heap approach it (garbage included)

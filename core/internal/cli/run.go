@@ -19,12 +19,10 @@ import (
 	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
 	"github.com/ferry-cdc/ferry/core/internal/config"
 	"github.com/ferry-cdc/ferry/core/internal/console"
-	"github.com/ferry-cdc/ferry/core/internal/deadletter"
 	"github.com/ferry-cdc/ferry/core/internal/logging"
 	"github.com/ferry-cdc/ferry/core/internal/objects"
-	"github.com/ferry-cdc/ferry/core/internal/pipeline"
+	"github.com/ferry-cdc/ferry/core/internal/runner"
 	"github.com/ferry-cdc/ferry/core/internal/status"
-	"github.com/ferry-cdc/ferry/sdk"
 )
 
 func newRun(g *globals) *cobra.Command {
@@ -106,7 +104,6 @@ type runOptions struct {
 }
 
 func runPipeline(g *globals, path string, vars map[string]string, o runOptions) error {
-	statusAddr := o.statusAddr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// On a terminal: a live snapshot progress bar, then a live status line, with the logs
@@ -125,274 +122,117 @@ func runPipeline(g *globals, path string, vars map[string]string, o runOptions) 
 		return withCode(ExitFailure, err)
 	}
 	defer host.Close()
-
 	l, err := load(ctx, g, host, path, vars, g.stderr)
 	if err != nil {
 		return err
 	}
-	p := l.file.Pipeline
-	log := g.logger.With(zap.String(logging.FieldPipeline, p.Name))
-	store, err := checkpoint.NewFileStore(p.Checkpoint.Dir)
-	if err != nil {
-		return withCode(ExitFailure, err)
-	}
-	defer store.Close()
-	host2, _ := os.Hostname()
-	abs, _ := filepath.Abs(path)
-	prevOwner := store.ReadOwner(p.Name) // its status address, before Acquire replaces it
-	// HA (ha.go): a shared checkpoint store keeps the checkpoint, the state and the lease.
-	storeWait := p.Runtime.StartupWait
-	if o.wait != nil {
-		storeWait = *o.wait
-	}
-	if o.standbyAgain {
-		storeWait = -1
-	}
-	ha, err := openHA(ctx, g, p, checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, log, storeWait)
-	if err != nil {
-		return withCode(ExitFailure, err)
-	}
-	var cpStore checkpoint.Store = store
-	var state sdk.StateStore
-	var lease *checkpoint.Lease
-	if ha != nil {
-		defer ha.close()
-		cpStore, state = ha.store, ha.store.State()
-	} else {
-		lease, err = store.Acquire(checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host2, PID: os.Getpid()}, o.adopt)
-		if err != nil {
-			return withCode(ExitFailure, err)
-		}
-		defer lease.Release()
-		ds, err := sdk.NewDirState(store.StateDir(p.Name))
-		if err != nil {
-			return withCode(ExitFailure, err)
-		}
-		state = ds
-	}
-
-	filters := make([]sdk.Filter, len(l.filters))
-	for i, f := range l.filters {
-		filters[i] = f.Plugin.(sdk.Filter)
-	}
-	var pl *pipeline.Pipeline
-	tracker := status.NewTracker(p.Name, func() pipeline.Stats {
-		st := pl.Stats()
-		st.LastError = g.secrets.Redact(st.LastError)
-		return st
-	})
-	tracker.SetLogger(log)
-	if pr, ok := l.source.Plugin.(sdk.ProgressReporter); ok {
-		tracker.SetProgressSource(pr.SnapshotProgress)
-	}
-	if pd, ok := l.source.Plugin.(sdk.PositionDescriber); ok {
-		tracker.SetPositionDescriber(pd.DescribePosition)
-	}
-	tracker.SetLimits(status.Limits{
-		FullRowsPerSecond: p.Limits.Full.RowsPerSecond, FullBytesPerSecond: p.Limits.Full.BytesPerSecond,
-		IncrementalRowsPerSecond: p.Limits.Incremental.RowsPerSecond, IncrementalBytesPerSecond: p.Limits.Incremental.BytesPerSecond,
-	})
-	var objStage *objects.Stage
-	if p.Objects.Present {
-		objStage = objects.NewStage(&p.Objects.Selection)
-		objStage.OnDrop = func(table string, how objects.How) {
-			reason := "no table entry or rule of the objects block selects it"
-			if how == objects.Excluded {
-				reason = "an exclude pattern of the objects block matches it"
-			}
-			log.Warn("changes of a table the source reads are dropped", zap.String("table", table), zap.String("reason", reason))
-		}
-	}
-	pcfg := pipeline.Config{
-		Name:               p.Name,
-		Source:             l.source.Plugin.(sdk.Source),
-		Filters:            filters,
-		Serializer:         l.serializer.Plugin.(sdk.Serializer),
-		Sink:               l.sink.Plugin.(sdk.Sink),
-		Store:              cpStore,
-		State:              state,
-		BatchSize:          p.Runtime.BatchSize,
-		BatchTimeout:       p.Runtime.BatchTimeout,
-		Writers:            p.Runtime.Writers,
-		MaxInFlightBytes:   p.Runtime.MaxInFlightBytes,
-		DrainTimeout:       p.Runtime.DrainTimeout,
-		KeyChange:          p.Runtime.KeyChange,
-		CheckpointInterval: p.Checkpoint.Interval,
-		Logger:             g.logger, // the pipeline adds its own name field
-		OnDelivered:        tracker.OnDelivered,
-		Limits: pipeline.Limits{
-			Full:        pipeline.Rate{RowsPerSecond: float64(p.Limits.Full.RowsPerSecond), BytesPerSecond: float64(p.Limits.Full.BytesPerSecond)},
-			Incremental: pipeline.Rate{RowsPerSecond: float64(p.Limits.Incremental.RowsPerSecond), BytesPerSecond: float64(p.Limits.Incremental.BytesPerSecond)},
-		},
-	}
-	if objStage != nil {
-		pcfg.Objects, pcfg.Shard, pcfg.Key = objStage.Apply, objStage.Shard, objStage.Key
-	}
-	if p.Runtime.Oversize == config.OversizeSkip {
-		dl, err := deadletter.Open(p.Checkpoint.Dir, p.Name)
-		if err != nil {
-			return withCode(ExitFailure, err)
-		}
-		defer dl.Close()
-		pcfg.OnOversize = dl.Write
-		log.Info("records too large for the sink are skipped into the dead-letter file (runtime oversize = \"skip\")",
-			zap.String("file", dl.Name()))
-	}
-	applyResources(&pcfg, p)
-	// retention (issue 17): the local change store between the source and the writer (rewind.go).
-	ret, err := openRetention(p, &pcfg, tracker, log)
-	if err != nil {
-		return withCode(ExitFailure, err)
-	}
-	defer ret.Close()
-	if ha != nil {
-		pcfg.Fence = ha // HA: every sink write is fenced by the lease
-	}
-	startWait := p.Runtime.StartupWait
-	if o.wait != nil {
-		startWait = *o.wait
-	}
-	// The start-up wait counts from here, for the prechecks and the plugins' Open alike.
-	startUntil := time.Now().Add(startWait)
-	pcfg.StartupWait = startWait
-	pcfg.OnWaiting = func(w *pipeline.Waiting) {
-		if w == nil {
-			tracker.SetWaiting(nil)
-			return
-		}
-		tracker.SetWaiting(&status.Waiting{For: fmt.Sprintf("%s %q", w.Stage, w.Plugin), Address: w.Address, What: "open",
-			Attempt: w.Attempt, Error: g.secrets.Redact(w.Err.Error()), NextAttemptAt: w.Next, GiveUpAt: w.Until})
-	}
-	if startWait > 0 {
-		log.Info("a source or sink that cannot be reached at start is waited for", zap.Duration("startup_wait", startWait))
-	}
-	pl, err = pipeline.New(pcfg)
-	if err != nil {
-		return withCode(ExitFailure, err)
-	}
-	if n := setMemoryLimit(p); n > 0 {
-		log.Info("memory limit from the resources block", zap.Int64("bytes", n))
-	}
-	ret.lowerMemoryLimit(log) // retention (issue 17)
-	rs := newResnapshots(store.Dir(), p.Name, pcfg.Source, pl, log)
-	startReq, err := rs.recorded()
-	if err != nil {
-		return withCode(ExitFailure, err)
-	}
-	tracker.SetPipelinePhase(func() string { ph, _ := pl.Phase(); return ph })
-	// Not the signal context: status and the progress line go on while the pipeline drains.
-	tctx, tcancel := context.WithCancel(context.Background())
-	defer tcancel()
-	tracker.Start(tctx)
-	if con == nil {
-		// no progress bar: the snapshot's progress goes to the log
-		tracker.LogProgress(tctx, status.ProgressLogInterval)
-	}
-	if con != nil {
-		con.SetTracker(tracker)
-		con.Start(tctx)
-	}
-	rl := newReloader(path, vars, log, l, objStage, pl)
-	rl.onResult = func(err error) {
-		if err != nil {
-			err = errors.New(g.secrets.Redact(err.Error()))
-		}
-		tracker.RecordReload(err, time.Now())
-	}
-	rl.ready = pl.Opened()
-	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go rl.Watch(wctx, o.watch)
-	if listen := statusListenAddr(statusAddr, prevOwner); listen != "" {
-		sctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		addr, err := tracker.Run(sctx, listen, log)
-		if err != nil && statusAddr == AutoStatusAddr && listen != net.JoinHostPort(autoStatusHost, "0") {
-			addr, err = tracker.Run(sctx, net.JoinHostPort(autoStatusHost, "0"), log) // the old port was taken meanwhile
-		}
-		if err != nil {
-			log.Warn("status server not started; the pipeline runs without it", zap.String("addr", listen), zap.Error(err))
-		} else {
-			log.Info("status served", zap.String("url", "http://"+addr+"/status"), zap.String("metrics", "http://"+addr+"/metrics"))
-			if ha != nil {
-				ha.owner.StatusAddr = addr // recorded in the store with the lease
-			} else if err := lease.SetStatusAddr(addr); err != nil {
-				log.Warn("could not record the status address in the lease file; `ferry status FILE` and `ferry snapshot` need --addr", zap.Error(err))
-			}
-			unregister, err := registerRun(runEntry{Pipeline: p.Name, File: abs, Checkpoint: store.Dir(), StatusAddr: addr,
-				PID: os.Getpid(), Host: host2, Since: time.Now().UTC()})
-			if err != nil {
-				log.Warn("could not record the run in the run directory; `ferry status NAME` does not find it", zap.String("dir", RunDir()), zap.Error(err))
-			}
-			defer unregister()
-		}
-	}
-
+	log := g.logger.With(zap.String(logging.FieldPipeline, l.File.Pipeline.Name))
 	// A second signal after the graceful stop began ends the process at once.
-	go func() {
-		<-ctx.Done()
-		tracker.SetPhase(status.PhaseStopping)
-		stop()
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		<-sig
+	done := make(chan struct{})
+	defer close(done)
+	go forceStopOnSecondSignal(ctx, done, stop, notifyStop, func() {
 		log.Warn("second signal: stopping now; the last saved checkpoint stays valid")
 		host.Close()
 		os.Exit(ExitFailure)
-	}()
+	})
+	err = runner.Run(ctx, l, runner.Options{
+		Path: path, Vars: vars, Adopt: o.adopt, Watch: o.watch, Wait: o.wait, StandbyAgain: o.standbyAgain,
+		Logger: g.logger, Redact: g.secrets.Redact, Console: con,
+		StatusAddr: func(prev *checkpoint.Owner) (string, string) {
+			listen := statusListenAddr(o.statusAddr, prev)
+			if o.statusAddr == AutoStatusAddr {
+				return listen, net.JoinHostPort(autoStatusHost, "0")
+			}
+			return listen, ""
+		},
+		OnStatusServed: func(addr, dir string) func() {
+			unregister, err := registerRun(runEntry{Pipeline: l.File.Pipeline.Name, File: absPath(path), Checkpoint: dir, StatusAddr: addr,
+				PID: os.Getpid(), Host: hostname(), Since: time.Now().UTC()})
+			if err != nil {
+				log.Warn("could not record the run in the run directory; `ferry status NAME` does not find it", zap.String("dir", RunDir()), zap.Error(err))
+			}
+			return unregister
+		},
+		Precheck: func(ctx context.Context, until time.Time, tracker *status.Tracker) error {
+			if o.noPrecheck {
+				return nil
+			}
+			return precheckWaiting(ctx, g, l, o.skips, g.stderr, until, tracker, log)
+		},
+	})
+	var ce *objects.ColumnError
+	var ee *exitError
+	switch {
+	case err == nil, errors.As(err, &ee), errors.Is(err, checkpoint.ErrLeaseLost):
+		return err
+	case errors.As(err, &ce):
+		return objectError(g, l.File, ce, err)
+	}
+	return withCode(ExitFailure, err)
+}
 
-	// The prechecks run once status is served, so that a start-up wait for an unreachable
-	// source or sink shows there.
-	if !o.noPrecheck {
-		err := precheckWaiting(ctx, g, l, o.skips, g.stderr, startUntil, tracker, log)
-		if ctx.Err() != nil {
-			tracker.SetPhase(status.PhaseStopped)
-			return nil // stopped while waiting: nothing started
-		}
-		if err != nil {
-			tracker.SetPhase(status.PhaseFailed)
+// notifyStop registers c for the signals that stop ferry run.
+func notifyStop(c chan<- os.Signal) { signal.Notify(c, os.Interrupt, syscall.SIGTERM) }
+
+// forceStopOnSecondSignal waits for the graceful stop to begin (ctx ends: the first signal),
+// gives the signals back (stop), and calls force at a second one. It returns when done is
+// closed (the command returns), whichever comes first, and leaves no signal registered.
+func forceStopOnSecondSignal(ctx context.Context, done <-chan struct{}, stop func(), notify func(chan<- os.Signal), force func()) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	stop()
+	sig := make(chan os.Signal, 1)
+	notify(sig)
+	defer signal.Stop(sig)
+	select {
+	case <-done:
+	case <-sig:
+		force()
+	}
+}
+
+func absPath(path string) string {
+	abs, _ := filepath.Abs(path)
+	return abs
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// runAgain runs the pipeline (runPipeline) and, each time this process lost the lease of a
+// shared checkpoint store to another one (it was frozen, or cut off from the store), runs
+// it again as a standby.
+func runAgain(g *globals, path string, vars map[string]string, o runOptions) error {
+	for {
+		err := runPipeline(g, path, vars, o)
+		if !errors.Is(err, checkpoint.ErrLeaseLost) {
 			return err
 		}
+		o.standbyAgain = true // the store may be what is gone: wait for it as long as it takes
+		g.logger.Warn("the pipeline lease was lost to another process: starting again as a standby", zap.Error(err))
+		waitPortFree(o.statusAddr, 5*time.Second)
 	}
+}
 
-	if ha != nil { // HA: wait as a standby until this process holds the lease
-		if err := ha.acquire(ctx, tracker); err != nil {
-			tracker.SetPhase(status.PhaseStopped)
-			return nil // stopped while standby: nothing started
+// waitPortFree waits until addr (a fixed status address) can be listened on again: the
+// previous run's status server shuts down in the background.
+func waitPortFree(addr string, d time.Duration) {
+	if addr == "" || addr == AutoStatusAddr {
+		return
+	}
+	until := time.Now().Add(d)
+	for time.Now().Before(until) {
+		if l, err := net.Listen("tcp", addr); err == nil {
+			_ = l.Close()
+			return
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	log.Info("pipeline starting", zap.String("source", l.source.Ref.Name), zap.String("sink", l.sink.Ref.Name),
-		zap.String("serializer", l.serializer.Ref.Name), zap.Int("filters", len(l.filters)))
-	tracker.SetPhase(status.PhaseRunning)
-	runCtx, cancelRun := context.WithCancelCause(ctx)
-	defer cancelRun(nil)
-	go serveResnapshots(runCtx, cancelRun, rs, startReq, tracker, log)
-	if ha != nil {
-		ha.watchLost(runCtx, cancelRun) // HA: a lost lease stops the run; runAgain makes it a standby
-	}
-	err = pl.Run(runCtx)
-	if lost := ha.lost(); lost != nil {
-		tracker.SetPhase(status.PhaseStopped)
-		return leaseLostError(lost)
-	}
-	tracker.SetResnapshot(nil)
-	rs.settle() // the final checkpoint may hold a re-snapshot
-	if cause := context.Cause(runCtx); errors.Is(cause, errResnapshotStart) {
-		tracker.SetPhase(status.PhaseFailed)
-		log.Error("pipeline failed", zap.Error(cause))
-		return withCode(ExitFailure, cause)
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		tracker.SetPhase(status.PhaseFailed)
-		log.Error("pipeline failed", zap.Error(err))
-		var ce *objects.ColumnError
-		if errors.As(err, &ce) {
-			return objectError(g, l.file, ce, err)
-		}
-		return withCode(ExitFailure, err)
-	}
-	tracker.SetPhase(status.PhaseStopped)
-	return nil
 }
 
 // objectError reports an objects-block entry that the live schema refutes (a column of

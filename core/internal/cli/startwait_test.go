@@ -45,10 +45,10 @@ func fakeLoaded(sink sdk.Plugin) *loaded {
 	inst := func(k sdk.Kind, p sdk.Plugin) *plugin.Instance {
 		return &plugin.Instance{Ref: plugin.Ref{Kind: k, Name: "fake"}, Plugin: p}
 	}
-	return &loaded{file: &config.File{Pipeline: &config.Pipeline{Name: "p"}},
-		source:     inst(sdk.KindSource, &checkingPlugin{checks: func(int) []sdk.Check { return nil }}),
-		serializer: inst(sdk.KindSerializer, &checkingPlugin{checks: func(int) []sdk.Check { return nil }}),
-		sink:       inst(sdk.KindSink, sink)}
+	return &loaded{File: &config.File{Pipeline: &config.Pipeline{Name: "p"}},
+		Source:     inst(sdk.KindSource, &checkingPlugin{checks: func(int) []sdk.Check { return nil }}),
+		Serializer: inst(sdk.KindSerializer, &checkingPlugin{checks: func(int) []sdk.Check { return nil }}),
+		Sink:       inst(sdk.KindSink, sink)}
 }
 
 func fastStartupRetry(t *testing.T) {
@@ -370,33 +370,5 @@ func waitExit(cmd *exec.Cmd, d time.Duration) error {
 		_ = cmd.Process.Kill()
 		<-done
 		return errors.New("did not exit within " + d.String())
-	}
-}
-
-// A reload does not involve the start-up wait: a changed startup_wait is not reported as a
-// change that needs a restart (it only matters at the next start), unlike drain_timeout.
-func TestReloadIgnoresStartupWait(t *testing.T) {
-	dir := t.TempDir()
-	digest := func(runtime string) map[string]string {
-		path := writeFile(t, dir, "p.hcl", `pipeline "p" {
-  source "fake" {}
-  serializer "fake" {}
-  sink "fake" {}
-  runtime { `+runtime+` }
-}
-`)
-		f, diags := config.LoadFile(path, config.Options{})
-		if diags.HasErrors() {
-			t.Fatal(diags)
-		}
-		r := &reloader{l: fakeLoaded(&checkingPlugin{checks: func(int) []sdk.Check { return nil }})}
-		return r.digest(f)
-	}
-	base := digest(`startup_wait = "0s"`)
-	if got := digest(`startup_wait = "10m"`); got["runtime block"] != base["runtime block"] {
-		t.Errorf("startup_wait changes the runtime digest: %q vs %q", got["runtime block"], base["runtime block"])
-	}
-	if got := digest(`drain_timeout = "1s"`); got["runtime block"] == base["runtime block"] {
-		t.Error("the digest misses drain_timeout: the test checks nothing")
 	}
 }

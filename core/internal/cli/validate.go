@@ -65,9 +65,9 @@ Exit codes: 0 valid, 3 invalid (or a plugin could not be found or started), 2 wr
 			if err != nil {
 				return err
 			}
-			p := l.file.Pipeline
+			p := l.File.Pipeline
 			fmt.Fprintf(g.stdout, "%s: pipeline %q is valid\n", args[0], p.Name)
-			for _, inst := range l.instances() {
+			for _, inst := range l.Instances() {
 				fmt.Fprintf(g.stdout, "  %-10s %-12s %s (%s)\n", inst.Ref.Kind, inst.Ref.Name, inst.Info.Version, inst.Location)
 			}
 			return nil

@@ -1,4 +1,4 @@
-package cli
+package runner
 
 import (
 	"os"
@@ -8,9 +8,9 @@ import (
 	"github.com/ferry-cdc/ferry/core/internal/pipeline"
 )
 
-// memoryOverhead is what ferry needs beside its buffers (code, plugin clients, gRPC, the
+// MemoryOverhead is what ferry needs beside its buffers (code, plugin clients, gRPC, the
 // broker client, serializer scratch space), added to the buffers for the Go memory limit.
-const memoryOverhead = 128 << 20
+const MemoryOverhead = 128 << 20
 
 // applyResources maps the resources block onto the pipeline: each phase's write
 // concurrency and memory (zero: the runtime block's value).
@@ -37,7 +37,7 @@ func memoryLimit(p *config.Pipeline) int64 {
 	if inflight == 0 {
 		inflight = p.Runtime.MaxInFlightBytes
 	}
-	return inflight + r.LogReaderMemory + memoryOverhead
+	return inflight + r.LogReaderMemory + MemoryOverhead
 }
 
 // setMemoryLimit applies memoryLimit and returns it (0: unchanged).

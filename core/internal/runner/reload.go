@@ -1,4 +1,4 @@
-package cli
+package runner
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ type reloader struct {
 	path     string
 	vars     map[string]string
 	log      *zap.Logger
-	l        *loaded
+	l        *Loaded
 	stage    *objects.Stage
 	pl       *pipeline.Pipeline
 	selector sdk.TableSelector // nil: the source's tables are its own (not from the objects block)
@@ -48,16 +48,16 @@ type reloader struct {
 	files    []string // the pipeline file and the files it includes, at the last load
 }
 
-func newReloader(path string, vars map[string]string, log *zap.Logger, l *loaded, stage *objects.Stage, pl *pipeline.Pipeline) *reloader {
+func newReloader(path string, vars map[string]string, log *zap.Logger, l *Loaded, stage *objects.Stage, pl *pipeline.Pipeline) *reloader {
 	r := &reloader{path: path, vars: vars, log: log, l: l, stage: stage, pl: pl}
-	r.settings = r.digest(l.file)
-	if _, filled := l.file.Pipeline.HostTablesFilled(l.source.Plugin.Spec()); stage != nil && filled {
-		if s, ok := l.source.Plugin.(sdk.TableSelector); ok {
+	r.settings = r.digest(l.File)
+	if _, filled := l.File.Pipeline.HostTablesFilled(l.Source.Plugin.Spec()); stage != nil && filled {
+		if s, ok := l.Source.Plugin.(sdk.TableSelector); ok {
 			r.selector = s
-			r.include, r.exclude = l.file.Pipeline.Objects.SourceTables()
+			r.include, r.exclude = l.File.Pipeline.Objects.SourceTables()
 		}
 	}
-	r.files = configFiles(l.file)
+	r.files = configFiles(l.File)
 	r.stamp = filesStamp(r.files)
 	return r
 }
@@ -68,17 +68,17 @@ func (r *reloader) digest(f *config.File) map[string]string {
 	out := map[string]string{}
 	p := f.Pipeline
 	blocks := []*config.PluginBlock{&p.Source}
-	insts := []*pluginRef{{r.l.source.Plugin, r.l.source.Ref.Name}}
+	insts := []*pluginRef{{r.l.Source.Plugin, r.l.Source.Ref.Name}}
 	for i := range p.Filters {
 		blocks = append(blocks, &p.Filters[i])
-		if i < len(r.l.filters) {
-			insts = append(insts, &pluginRef{r.l.filters[i].Plugin, r.l.filters[i].Ref.Name})
+		if i < len(r.l.Filters) {
+			insts = append(insts, &pluginRef{r.l.Filters[i].Plugin, r.l.Filters[i].Ref.Name})
 		} else {
 			insts = append(insts, nil)
 		}
 	}
 	blocks = append(blocks, &p.Serializer, &p.Sink)
-	insts = append(insts, &pluginRef{r.l.serializer.Plugin, r.l.serializer.Ref.Name}, &pluginRef{r.l.sink.Plugin, r.l.sink.Ref.Name})
+	insts = append(insts, &pluginRef{r.l.Serializer.Plugin, r.l.Serializer.Ref.Name}, &pluginRef{r.l.Sink.Plugin, r.l.Sink.Ref.Name})
 	for i, b := range blocks {
 		key := fmt.Sprintf("%s block %q", b.Kind, b.Name)
 		if b.Kind == sdk.KindFilter {
@@ -119,16 +119,42 @@ type pluginRef struct {
 	name string
 }
 
-// Reload loads the file again and applies its objects block. The error says why nothing was
-// applied; a partial application (objects changed, but the source could not add tables) is
-// logged and returns an error too.
-func (r *reloader) Reload(ctx context.Context) error {
+// Reload loads the file again and applies its objects block. Its outcome is handled here,
+// once: a refusal (nothing applied) or a partial application (objects changed, but the source
+// could not add tables) is logged with the reason and recorded for /status (onResult), as is
+// a reload that applied.
+func (r *reloader) Reload(ctx context.Context) {
 	err := r.reload(ctx)
+	var ref *refusal
+	switch {
+	case err == nil:
+	case errors.As(err, &ref):
+		fields := append(ref.fields, zap.Error(ref.err))
+		if ref.warn {
+			r.log.Warn(ref.msg, fields...)
+		} else {
+			r.log.Error(ref.msg, fields...)
+		}
+		err = ref.err
+	default:
+		r.log.Error("reload failed", zap.Error(err))
+	}
 	if r.onResult != nil {
 		r.onResult(err)
 	}
-	return err
 }
+
+// refusal is why a reload was not (or only in part) applied: msg and fields for the log, err
+// for /status.
+type refusal struct {
+	msg    string
+	fields []zap.Field
+	err    error
+	warn   bool // logged as a warning: the file asks for what a reload cannot do
+}
+
+func (e *refusal) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *refusal) Unwrap() error { return e.err }
 
 func (r *reloader) reload(ctx context.Context) error {
 	r.mu.Lock()
@@ -142,24 +168,25 @@ func (r *reloader) reload(ctx context.Context) error {
 		var buf bytes.Buffer
 		config.SortDiagnostics(diags)
 		_ = config.WriteDiagnostics(&buf, diags, f, false)
-		r.log.Error("reload refused: the pipeline file has errors; the pipeline keeps running as before",
-			zap.String("file", r.path), zap.String("diagnostics", buf.String()))
+		ref := &refusal{msg: "reload refused: the pipeline file has errors; the pipeline keeps running as before",
+			fields: []zap.Field{zap.String("file", r.path), zap.String("diagnostics", buf.String())},
+			err:    fmt.Errorf("%s has errors", r.path)}
 		for _, d := range diags {
 			if d.Severity == hcl.DiagError {
 				at := ""
 				if d.Subject != nil {
 					at = fmt.Sprintf(":%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
 				}
-				return fmt.Errorf("%s%s: %s", r.path, at, d.Summary)
+				ref.err = fmt.Errorf("%s%s: %s", r.path, at, d.Summary)
+				break
 			}
 		}
-		return fmt.Errorf("%s has errors", r.path)
+		return ref
 	}
 	p := f.Pipeline
-	if p.Name != r.l.file.Pipeline.Name {
-		r.log.Error("reload refused: the pipeline was renamed; a new name is a new pipeline, restart ferry to run it",
-			zap.String("name", p.Name))
-		return errors.New("pipeline renamed")
+	if p.Name != r.l.File.Pipeline.Name {
+		return &refusal{msg: "reload refused: the pipeline was renamed; a new name is a new pipeline, restart ferry to run it",
+			fields: []zap.Field{zap.String("name", p.Name)}, err: errors.New("pipeline renamed")}
 	}
 	var restart []string
 	now := r.digest(f)
@@ -180,16 +207,14 @@ func (r *reloader) reload(ctx context.Context) error {
 	}
 	if r.stage == nil || !p.Objects.Present {
 		if r.stage == nil && p.Objects.Present || r.stage != nil && !p.Objects.Present {
-			r.log.Warn("adding or removing the whole objects block needs a restart; nothing was applied")
-			return errors.New("objects block added or removed")
+			return &refusal{msg: "adding or removing the whole objects block needs a restart; nothing was applied",
+				err: errors.New("objects block added or removed"), warn: true}
 		}
 		return nil
 	}
 	sel := &p.Objects.Selection
 	if err := r.stage.Validate(sel); err != nil {
-		r.log.Error("reload refused: the new objects block does not fit the tables' schemas; the previous selection stays",
-			zap.Error(err))
-		return err
+		return &refusal{msg: "reload refused: the new objects block does not fit the tables' schemas; the previous selection stays", err: err}
 	}
 	old := r.stage.Selection()
 	// The stage changes while nothing is in flight, so that a key's records routed the old
@@ -215,13 +240,11 @@ func (r *reloader) reload(ctx context.Context) error {
 	if err := r.selector.SetTables(ctx, sdk.TableSelection{Include: include, Exclude: exclude}); err != nil {
 		if errors.Is(err, sdk.ErrNotSupported) {
 			r.log.Warn("the source cannot change its tables while running: tables the reload adds are read after a restart",
-				zap.String("source", r.l.source.Ref.Name))
+				zap.String("source", r.l.Source.Ref.Name))
 			r.selector = nil
 			return nil
 		}
-		r.log.Error("the source did not take the new tables; the objects block is applied to the tables it reads. Reload again to retry",
-			zap.Error(err))
-		return err
+		return &refusal{msg: "the source did not take the new tables; the objects block is applied to the tables it reads. Reload again to retry", err: err}
 	}
 	r.include, r.exclude = include, exclude
 	r.log.Info("source tables changed", zap.Strings("tables", include), zap.Strings("exclude", exclude))
@@ -296,14 +319,14 @@ func (r *reloader) Watch(ctx context.Context, poll time.Duration) {
 			return
 		case <-hup:
 			r.log.Info("SIGHUP: reloading the objects block", zap.String("file", r.path))
-			_ = r.Reload(ctx)
+			r.Reload(ctx)
 		case <-tick:
 			r.mu.Lock()
 			changed := filesStamp(r.files) != r.stamp
 			r.mu.Unlock()
 			if changed {
 				r.log.Info("the pipeline file changed: reloading the objects block", zap.String("file", r.path))
-				_ = r.Reload(ctx)
+				r.Reload(ctx)
 			}
 		}
 	}

@@ -1,10 +1,9 @@
-package cli
+package runner
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"go.uber.org/zap"
@@ -36,7 +35,7 @@ type haRun struct {
 // start-up wait at a first start: 0 fails at once; forever, wait < 0, when the process runs
 // again as a standby after it lost or gave up the lease: it was healthy and must stay a
 // standby until the store answers), or until ctx ends.
-func openHA(ctx context.Context, g *globals, p *config.Pipeline, owner checkpoint.Owner, log *zap.Logger, wait time.Duration) (*haRun, error) {
+func openHA(ctx context.Context, redact func(string) string, p *config.Pipeline, owner checkpoint.Owner, log *zap.Logger, wait time.Duration) (*haRun, error) {
 	c := p.Checkpoint
 	if c.Store == "" || c.Store == config.StoreFile {
 		return nil, nil
@@ -54,10 +53,10 @@ func openHA(ctx context.Context, g *globals, p *config.Pipeline, owner checkpoin
 			if attempt > 1 {
 				log.Info("checkpoint store reached", zap.String("store", store.Describe()), zap.Int("attempt", attempt))
 			}
-			return &haRun{store: store, owner: owner, log: log, redact: g.secrets.Redact,
+			return &haRun{store: store, owner: owner, log: log, redact: redact,
 				cfg: checkpoint.SessionConfig{LeaseTime: c.LeaseTime, Logger: log}}, nil
 		}
-		err = errors.New(g.secrets.Redact(err.Error()))
+		err = errors.New(redact(err.Error()))
 		if ctx.Err() != nil || (wait >= 0 && !time.Now().Add(pause).Before(until)) {
 			return nil, err
 		}
@@ -131,37 +130,6 @@ func (h *haRun) close() {
 		cancel()
 	}
 	_ = h.store.Close()
-}
-
-// runAgain runs the pipeline (runPipeline) and, each time this process lost the lease of a
-// shared checkpoint store to another one (it was frozen, or cut off from the store), runs
-// it again as a standby.
-func runAgain(g *globals, path string, vars map[string]string, o runOptions) error {
-	for {
-		err := runPipeline(g, path, vars, o)
-		if !errors.Is(err, checkpoint.ErrLeaseLost) {
-			return err
-		}
-		o.standbyAgain = true // the store may be what is gone: wait for it as long as it takes
-		g.logger.Warn("the pipeline lease was lost to another process: starting again as a standby", zap.Error(err))
-		waitPortFree(o.statusAddr, 5*time.Second)
-	}
-}
-
-// waitPortFree waits until addr (a fixed status address) can be listened on again: the
-// previous run's status server shuts down in the background.
-func waitPortFree(addr string, d time.Duration) {
-	if addr == "" || addr == AutoStatusAddr {
-		return
-	}
-	until := time.Now().Add(d)
-	for time.Now().Before(until) {
-		if l, err := net.Listen("tcp", addr); err == nil {
-			_ = l.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // leaseLostError is what run returns when the lease was lost while running.
