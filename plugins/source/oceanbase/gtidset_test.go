@@ -1,6 +1,7 @@
 package oceanbase
 
 import (
+	"context"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestGTIDSetNeverWithAGap(t *testing.T) {
 		if err != nil {
 			t.Fatalf("parse: %v", err)
 		}
-		if err := s.handle(ev); err != nil {
+		if err := s.handle(context.Background(), ev); err != nil {
 			t.Fatalf("handle %v: %v", ev.Header.EventType, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package oceanbase
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func TestHandoverAcrossDDL(t *testing.T) {
 			ts := uint32(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC).Unix())
 			handle := func(ev *replication.BinlogEvent) {
 				t.Helper()
-				if err := s.handle(ev); err != nil {
+				if err := s.handle(context.Background(), ev); err != nil {
 					t.Fatalf("handle %T: %v", ev.Event, err)
 				}
 			}

@@ -229,7 +229,7 @@ func memTestSource(t *testing.T, limit int64, evs []*replication.BinlogEvent) (*
 	}
 	s.tables = map[string]*table{"shop.orders": tb}
 	s.names = map[string]tableName{"shop.orders": {DB: "shop", Name: "orders"}}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.opened = true
 	s.wake = make(chan struct{}, 1)
 	s.readSem = make(chan struct{}, 1)
 	s.mem = newMemBudget(limit)
@@ -249,7 +249,7 @@ func memTestSource(t *testing.T, limit int64, evs []*replication.BinlogEvent) (*
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
-	t.Cleanup(func() { cancel(); s.cancel() })
+	t.Cleanup(cancel)
 	return s, &exhausted, cancel
 }
 

@@ -2,6 +2,7 @@ package oceanbase
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -226,7 +227,7 @@ func TestMySQL8EventsDecodeWithSchemaFromSQL(t *testing.T) {
 		if tm, ok := ev.Event.(*replication.TableMapEvent); ok && tm.ColumnName != nil {
 			t.Fatal("the TABLE_MAP carries column names; it must not, to test the schema-from-SQL path")
 		}
-		if err := s.handle(ev); err != nil {
+		if err := s.handle(context.Background(), ev); err != nil {
 			t.Fatalf("handle %v: %v", ev.Header.EventType, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package oceanbase
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,7 +116,7 @@ func TestTableMapPerRowCheckedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("parse: %v", err)
 		}
-		return s.handle(ev)
+		return s.handle(context.Background(), ev)
 	}
 	must := func(err error) {
 		t.Helper()

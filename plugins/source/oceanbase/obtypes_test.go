@@ -1,6 +1,7 @@
 package oceanbase
 
 import (
+	"context"
 	"encoding/binary"
 	"math"
 	"strconv"
@@ -102,7 +103,7 @@ func TestBinlogServiceFloatAsDoubleAndCharsets(t *testing.T) {
 		if err != nil {
 			t.Fatalf("parse: %v", err)
 		}
-		if err := s.handle(ev); err != nil {
+		if err := s.handle(context.Background(), ev); err != nil {
 			t.Fatalf("handle %v: %v", ev.Header.EventType, err)
 		}
 	}

@@ -31,7 +31,7 @@ var _ sdk.Resnapshotter = (*Source)(nil)
 // A name that is not selected (or selected but not existing: dropped, not created yet) is
 // refused, naming it, and nothing changes.
 func (s *Source) Resnapshot(ctx context.Context, tables []string) error {
-	if s.cancel == nil {
+	if !s.opened {
 		return errors.New("oceanbase: Resnapshot before Open")
 	}
 	switch s.cfg.Mode {

@@ -13,7 +13,7 @@ import (
 // is between transactions and no Read runs, so Resnapshot applies the request itself.
 func resnapSource(t *testing.T) *Source {
 	s := handoverSource(t)
-	s.cancel = func() {}
+	s.opened = true
 	s.readSem = make(chan struct{}, 1)
 	s.wake = make(chan struct{}, 1)
 	return s

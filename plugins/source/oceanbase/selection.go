@@ -23,7 +23,7 @@ import (
 // with the watermark hand-over, its progress kept in the positions. Exact names that do not
 // exist join when created. On error the previous selection stays in force.
 func (s *Source) SetTables(ctx context.Context, in sdk.TableSelection) error {
-	if s.cancel == nil {
+	if !s.opened {
 		return errors.New("oceanbase: SetTables before Open")
 	}
 	sel, err := parseSelection(in)

@@ -61,10 +61,11 @@ type planItem struct {
 // tables are queued when the source opens, when SetTables adds them and when DDL makes a
 // selected table appear; the planner waits for more when the queue is empty.
 type snapshotter struct {
-	s      *Source
-	full   bool // mode full: no watermarks, chunks go to ready
-	ctx    context.Context
+	s    *Source
+	full bool // mode full: no watermarks, chunks go to ready
+	// cancel stops the planner and the readers (their context); done is closed then.
 	cancel context.CancelFunc
+	done   <-chan struct{}
 	wg     sync.WaitGroup
 
 	tasks chan *chunkWork
@@ -103,16 +104,16 @@ func (s *Source) ensureSnapshotter() *snapshotter {
 		return s.snapper
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sn := &snapshotter{s: s, full: s.cfg.Mode == ModeFull, ctx: ctx, cancel: cancel,
+	sn := &snapshotter{s: s, full: s.cfg.Mode == ModeFull, cancel: cancel, done: ctx.Done(),
 		tasks: make(chan *chunkWork), ready: make(chan *chunkWork, s.cfg.SnapshotConcurrency),
 		errCh: make(chan error, 1), more: make(chan struct{}, 1), works: map[string]*chunkWork{},
 		epoch: map[string]uint64{}, open: map[string][]*chunkWork{}}
 	s.snapper = sn
 	sn.wg.Add(1)
-	go sn.plan()
+	go sn.plan(ctx)
 	for i := 0; i < int(s.cfg.SnapshotConcurrency); i++ {
 		sn.wg.Add(1)
-		go sn.reader(i)
+		go sn.reader(ctx, i)
 	}
 	return sn
 }
@@ -201,7 +202,7 @@ func (sn *snapshotter) fail(err error) {
 }
 
 // plan produces the chunks of each queued table in key order, then waits for more tables.
-func (sn *snapshotter) plan() {
+func (sn *snapshotter) plan(ctx context.Context) {
 	defer sn.wg.Done()
 	for {
 		sn.mu.Lock()
@@ -214,7 +215,7 @@ func (sn *snapshotter) plan() {
 			select {
 			case <-sn.more:
 				continue
-			case <-sn.ctx.Done():
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -222,7 +223,7 @@ func (sn *snapshotter) plan() {
 		sn.queue = sn.queue[1:]
 		sn.planning = true
 		sn.mu.Unlock()
-		if !sn.planTable(it) {
+		if !sn.planTable(ctx, it) {
 			return
 		}
 	}
@@ -231,7 +232,7 @@ func (sn *snapshotter) plan() {
 // planTable sends the chunks of one table; a table resumes after the contiguous prefix of its
 // completed ranges (completed ranges beyond it are read again). It stops early when the
 // table's snapshot is cancelled. False: the snapshotter stops.
-func (sn *snapshotter) planTable(it planItem) bool {
+func (sn *snapshotter) planTable(ctx context.Context, it planItem) bool {
 	tb, lo := it.tb, it.lo
 	valid := func() bool {
 		sn.mu.Lock()
@@ -242,10 +243,10 @@ func (sn *snapshotter) planTable(it planItem) bool {
 		if lo != nil || !valid() {
 			return true // unchunked tables complete in one range
 		}
-		return sn.send(&chunkWork{t: tb, epoch: it.epoch, r: keyRange{}})
+		return sn.send(ctx, &chunkWork{t: tb, epoch: it.epoch, r: keyRange{}})
 	}
 	for valid() {
-		hi, err := sn.boundary(tb, lo)
+		hi, err := sn.boundary(ctx, tb, lo)
 		if err != nil {
 			if !valid() {
 				return true // cancelled (dropped, removed) meanwhile
@@ -253,7 +254,7 @@ func (sn *snapshotter) planTable(it planItem) bool {
 			sn.fail(fmt.Errorf("snapshot of %s: plan chunk after %s: %w", tb.name(), showKey(lo), err))
 			return false
 		}
-		if !sn.send(&chunkWork{t: tb, epoch: it.epoch, r: keyRange{Lo: lo, Hi: hi}}) {
+		if !sn.send(ctx, &chunkWork{t: tb, epoch: it.epoch, r: keyRange{Lo: lo, Hi: hi}}) {
 			return false
 		}
 		if hi == nil {
@@ -264,14 +265,14 @@ func (sn *snapshotter) planTable(it planItem) bool {
 	return true
 }
 
-func (sn *snapshotter) send(w *chunkWork) bool {
+func (sn *snapshotter) send(ctx context.Context, w *chunkWork) bool {
 	sn.mu.Lock()
 	sn.pending++
 	sn.mu.Unlock()
 	select {
 	case sn.tasks <- w:
 		return true
-	case <-sn.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }
@@ -297,7 +298,7 @@ func chunkableKind(k colKind) bool {
 }
 
 // boundary returns the key of the chunk_size-th row after lo, nil when fewer rows remain.
-func (sn *snapshotter) boundary(tb *table, lo [][]byte) ([][]byte, error) {
+func (sn *snapshotter) boundary(ctx context.Context, tb *table, lo [][]byte) ([][]byte, error) {
 	cols := keyList(tb)
 	q := "SELECT " + cols + " FROM " + qualified(tb.t.Database, tb.t.Name)
 	if lo != nil {
@@ -305,9 +306,9 @@ func (sn *snapshotter) boundary(tb *table, lo [][]byte) ([][]byte, error) {
 	}
 	q += " ORDER BY " + cols + " LIMIT 1 OFFSET " + strconv.FormatInt(sn.s.cfg.ChunkSize-1, 10)
 	var out [][]byte
-	err := retry(sn.ctx, sn.s.log, "chunk boundary of "+tb.name(), func() error {
+	err := retry(ctx, sn.s.log, "chunk boundary of "+tb.name(), func() error {
 		out = nil
-		rows, err := sn.s.db.QueryContext(sn.ctx, q)
+		rows, err := sn.s.db.QueryContext(ctx, q)
 		if isNoSuchTable(err) {
 			return nil // dropped: no more rows (the stream sees the DROP)
 		}
@@ -402,26 +403,26 @@ func selectList(tb *table) string {
 	return strings.Join(parts, ", ")
 }
 
-func (sn *snapshotter) reader(slot int) {
+func (sn *snapshotter) reader(ctx context.Context, slot int) {
 	defer sn.wg.Done()
 	slotID := sn.s.pipeline + "/" + strconv.Itoa(slot)
 	for {
 		var w *chunkWork
 		select {
 		case w = <-sn.tasks:
-		case <-sn.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 		w.id = sn.s.runID + "-" + strconv.FormatInt(sn.seq.Add(1), 10)
 		w.done = make(chan struct{})
 		if sn.full {
-			if err := sn.readChunk(w); err != nil && sn.current(w) {
+			if err := sn.readChunk(ctx, w); err != nil && sn.current(w) {
 				sn.fail(err)
 				return
 			}
 			select {
 			case sn.ready <- w:
-			case <-sn.ctx.Done():
+			case <-ctx.Done():
 				return
 			}
 			continue
@@ -429,15 +430,15 @@ func (sn *snapshotter) reader(slot int) {
 		sn.mu.Lock()
 		sn.works[w.id] = w
 		sn.mu.Unlock()
-		err := sn.mark(slotID, w.id+":L")
+		err := sn.mark(ctx, slotID, w.id+":L")
 		if err == nil {
-			if err = sn.readChunk(w); err != nil && !sn.current(w) {
+			if err = sn.readChunk(ctx, w); err != nil && !sn.current(w) {
 				// the table left the selection meanwhile: the chunk is dropped at its high mark
 				w.rows, err = nil, nil
 			}
 		}
 		if err == nil {
-			err = sn.mark(slotID, w.id+":H")
+			err = sn.mark(ctx, slotID, w.id+":H")
 		}
 		if err != nil {
 			sn.fail(err)
@@ -445,29 +446,29 @@ func (sn *snapshotter) reader(slot int) {
 		}
 		select {
 		case <-w.done:
-		case <-sn.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 	}
 }
 
 // mark writes a watermark: one row per reader slot, updated in place.
-func (sn *snapshotter) mark(slot, value string) error {
+func (sn *snapshotter) mark(ctx context.Context, slot, value string) error {
 	q := "INSERT INTO " + qualified(sn.s.cfg.WatermarkDatabase, WatermarkTable) +
 		" (slot, mark) VALUES (?, ?) ON DUPLICATE KEY UPDATE mark = VALUES(mark)"
-	return retry(sn.ctx, sn.s.log, "watermark write", func() error {
-		_, err := sn.s.db.ExecContext(sn.ctx, q, slot, value)
+	return retry(ctx, sn.s.log, "watermark write", func() error {
+		_, err := sn.s.db.ExecContext(ctx, q, slot, value)
 		return err
 	})
 }
 
-func (sn *snapshotter) readChunk(w *chunkWork) error {
+func (sn *snapshotter) readChunk(ctx context.Context, w *chunkWork) error {
 	w.readT = w.t
-	err := sn.readChunkWith(w)
+	err := sn.readChunkWith(ctx, w)
 	if isUnknownColumn(err) {
 		// the table has other columns than the stream knows now (the stream lags behind DDL):
 		// read with the catalog's, and let the high watermark decide whether they are right
-		tb, lerr := loadTable(sn.ctx, sn.s.db, sn.s.cfg.tenant, tableName{DB: w.t.t.Database, Name: w.t.t.Name}, w.t.t.Version)
+		tb, lerr := loadTable(ctx, sn.s.db, sn.s.cfg.tenant, tableName{DB: w.t.t.Database, Name: w.t.t.Name}, w.t.t.Version)
 		if lerr != nil {
 			if isNoTable(lerr) {
 				w.rows = w.rows[:0]
@@ -476,7 +477,7 @@ func (sn *snapshotter) readChunk(w *chunkWork) error {
 			return fmt.Errorf("snapshot of %s: %w", w.t.name(), lerr)
 		}
 		w.readT = tb
-		err = sn.readChunkWith(w)
+		err = sn.readChunkWith(ctx, w)
 	}
 	return err
 }
@@ -487,7 +488,7 @@ func isUnknownColumn(err error) bool {
 	return errors.As(err, &me) && me.Number == 1054
 }
 
-func (sn *snapshotter) readChunkWith(w *chunkWork) error {
+func (sn *snapshotter) readChunkWith(ctx context.Context, w *chunkWork) error {
 	tb := w.readT
 	q := "SELECT " + selectList(tb) + " FROM " + qualified(tb.t.Database, tb.t.Name)
 	var conds []string
@@ -503,10 +504,10 @@ func (sn *snapshotter) readChunkWith(w *chunkWork) error {
 	if tb.chunkKey != nil && chunkable(tb) {
 		q += " ORDER BY " + keyList(tb)
 	}
-	err := retry(sn.ctx, sn.s.log, "snapshot chunk of "+tb.name(), func() error {
+	err := retry(ctx, sn.s.log, "snapshot chunk of "+tb.name(), func() error {
 		w.rows = w.rows[:0]
 		w.read = time.Now().UTC()
-		rows, err := sn.s.db.QueryContext(sn.ctx, q)
+		rows, err := sn.s.db.QueryContext(ctx, q)
 		if isNoSuchTable(err) {
 			return nil // dropped: the chunk is empty (the stream sees the DROP)
 		}
@@ -753,7 +754,7 @@ func (s *Source) emitChunk(w *chunkWork) {
 		go func() {
 			select {
 			case sn.tasks <- nw:
-			case <-sn.ctx.Done():
+			case <-sn.done:
 			}
 		}()
 		return

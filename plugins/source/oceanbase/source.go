@@ -39,8 +39,7 @@ type Source struct {
 	runID      string
 	serverID   uint32
 
-	ctx    context.Context // for SQL issued while decoding; cancelled by Close
-	cancel context.CancelFunc
+	opened bool // Open ran
 
 	db        *sql.DB
 	version   string // the SQL server's VERSION()
@@ -97,6 +96,9 @@ type Source struct {
 
 // selRequest is a SetTables call waiting to be applied at a transaction boundary.
 type selRequest struct {
+	// ctx is the caller's (SetTables, Resnapshot): the request is applied under it by
+	// whichever goroutine holds the stream, and the caller waits for done, as a request
+	// value carries its caller's context (net/http.Request does).
 	ctx    context.Context
 	sel    selection
 	resnap []string // a Resnapshot request (resnapshot.go) instead of a selection
@@ -199,7 +201,7 @@ func (s *Source) open(ctx context.Context, req sdk.OpenRequest) error {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	s.runID = hex.EncodeToString(rnd[:])
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.opened = true
 	s.wake = make(chan struct{}, 1)
 	s.readSem = make(chan struct{}, 1)
 	s.mem = newMemBudget(int64(s.cfg.ReaderMemory))
@@ -283,7 +285,7 @@ func (s *Source) open(ctx context.Context, req sdk.OpenRequest) error {
 		p.Snap = s.snap
 		s.initial = p.encode()
 	}
-	if err := s.startBinlog(start); err != nil {
+	if err := s.startBinlog(ctx, start); err != nil {
 		return err
 	}
 	for _, tb := range todo {
@@ -692,7 +694,7 @@ func (s *Source) wakeup() {
 
 // Read returns the next batch.
 func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
-	if s.cancel == nil {
+	if !s.opened {
 		return nil, errors.New("oceanbase: Read before Open")
 	}
 	select {
@@ -786,7 +788,7 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 			continue
 		}
 		before := s.mem.queuedBytes()
-		err := s.handle(ev.ev)
+		err := s.handle(ctx, ev.ev)
 		s.mem.stepDone(before)
 		s.mem.eventDone(ev.size)
 		if err != nil {
@@ -923,9 +925,6 @@ func (s *Source) Close(context.Context) error {
 		s.snapper.stop()
 	}
 	s.stopBinlog()
-	if s.cancel != nil {
-		s.cancel()
-	}
 	if s.db != nil {
 		return s.db.Close()
 	}

@@ -169,12 +169,12 @@ func (c *checksumConn) Write(b []byte) (int, error) {
 // startBinlog connects the replication stream at p: by GTID when the server uses GTIDs and
 // p has a set, else by file and offset. The first p.Skip selected row changes of the first
 // transaction are dropped (already delivered).
-func (s *Source) startBinlog(p position) error {
+func (s *Source) startBinlog(ctx context.Context, p position) error {
 	cfg, err := s.syncerConfig()
 	if err != nil {
 		return err
 	}
-	full := s.completeGTID(s.ctx, &p)
+	full := s.completeGTID(ctx, &p)
 	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
 	b := &binlog{syncer: sy, file: p.File, pos: p.Pos, nextSkip: p.Skip, nextAll: p.All, gsetFull: full}
@@ -324,7 +324,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		if err = s.startBinlog(p); err == nil {
+		if err = s.startBinlog(ctx, p); err == nil {
 			if s.bl.gset == nil {
 				s.bl.gset = gset
 			}
@@ -339,7 +339,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 }
 
 // handle decodes one binlog event.
-func (s *Source) handle(e *replication.BinlogEvent) error {
+func (s *Source) handle(ctx context.Context, e *replication.BinlogEvent) error {
 	b := s.bl
 	h := e.Header
 	before := b.pos
@@ -391,7 +391,7 @@ func (s *Source) handle(e *replication.BinlogEvent) error {
 			if !b.tx.active {
 				s.beginTx(before, h.Timestamp)
 			}
-			if err := s.handleQuery(string(ev.Schema), q, h.Timestamp); err != nil {
+			if err := s.handleQuery(ctx, string(ev.Schema), q, h.Timestamp); err != nil {
 				return err
 			}
 			if startsTransaction(q) {
@@ -952,7 +952,7 @@ func logTypeFits(k colKind, tp byte) bool {
 // history, durably, before the statement's transaction is handed on. A statement that
 // cannot be replayed on a table whose schema is tracked stops the stream: the schema after it
 // is unknown, and decoding with a guess could put values in the wrong columns.
-func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
+func (s *Source) handleQuery(ctx context.Context, defaultDB, q string, ts uint32) error {
 	info := classifyQuery(defaultDB, q)
 	if !info.isDDL {
 		return nil
@@ -1001,7 +1001,7 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 			}
 			// A table that joins under this name (renamed to it, created LIKE a table whose
 			// schema is not tracked): its first schema is the catalog's.
-			nt, err = loadTable(s.ctx, s.db, s.cfg.tenant, n, version)
+			nt, err = loadTable(ctx, s.db, s.cfg.tenant, n, version)
 		}
 		switch {
 		case err == nil:
@@ -1042,7 +1042,7 @@ func (s *Source) handleQuery(defaultDB, q string, ts uint32) error {
 			s.bl.tx.ddl = append(s.bl.tx.ddl, d)
 		}
 	}
-	return s.hist.record(s.ctx, "ddl", q, at, changed)
+	return s.hist.record(ctx, "ddl", q, at, changed)
 }
 
 // replay applies DDL statement q to the in-memory schema of table n, so that rows logged
