@@ -723,81 +723,111 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 				return s.heartbeat(), nil
 			}
 		}
-		if len(s.out) >= int(s.cfg.BatchSize) {
+		if len(s.out) >= int(s.cfg.BatchSize) || s.makeRoom() {
 			return s.takeBatch(), nil
 		}
-		if !s.mem.mayDecode() || (len(s.out) == 0 && len(s.bl.tx.rows) > 0 && len(s.bl.evCh) == 0 && s.mem.receiverWaiting()) {
-			// Over reader_memory, or the next event does not fit while the open
-			// transaction's rows hold the room and nothing else is left to decode: hand the
-			// queue to the host before decoding more (the transaction's rows so far ahead of
-			// its commit if need be).
-			if len(s.out) == 0 {
-				before := s.mem.queuedBytes()
-				s.spill()
-				s.mem.stepDone(before)
-			}
-			if len(s.out) > 0 {
-				return s.takeBatch(), nil
-			}
+		ev, got, batch, err := s.nextEvent(ctx, &hb)
+		if batch != nil || err != nil {
+			return batch, err
 		}
-		var ev evOrErr
-		if len(s.out) > 0 {
-			select {
-			case ev = <-s.bl.evCh:
-			default:
-				return s.takeBatch(), nil
-			}
-		} else {
-			if hb == nil {
-				hb = time.NewTimer(s.cfg.HeartbeatInterval.D())
-			}
-			var snapErr chan error
-			if s.snapper != nil {
-				snapErr = s.snapper.errCh
-			}
-			select {
-			case ev = <-s.bl.evCh:
-			case err := <-snapErr:
-				return nil, err
-			case <-s.wake:
-				if s.finishSnapshotIfDone() {
-					return s.heartbeat(), nil
-				}
-				continue
-			case <-hb.C:
-				return s.heartbeat(), nil
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
+		if !got {
+			continue
 		}
 		if ev.err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			// A reconnect succeeds when the dump request is sent; a server that refuses the
-			// position answers only afterwards. Errors with no transaction in between count
-			// against the reconnect limit, and a refusal of the position itself (1236) stops
-			// after a second try.
-			s.errStreak++
-			if err := s.streamFatal(ev.err); err != nil {
-				return nil, err
-			}
-			if err := s.reconnect(ctx, ev.err); err != nil {
+			if err := s.recoverStream(ctx, ev.err); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		before := s.mem.queuedBytes()
-		err := s.handle(ctx, ev.ev)
-		s.mem.stepDone(before)
-		s.mem.eventDone(ev.size)
-		if err != nil {
+		if err := s.decode(ctx, ev); err != nil {
 			return nil, err
 		}
-		if progress(ev.ev) {
-			s.errStreak, s.fatalStreak = 0, 0
+	}
+}
+
+// makeRoom keeps the log reader within reader_memory: over it, or when the next event does
+// not fit while the open transaction's rows hold the room and nothing else is left to
+// decode, the queue goes to the host before more is decoded (the transaction's rows so far
+// ahead of its commit if need be). True: s.out holds a batch to hand over now.
+func (s *Source) makeRoom() bool {
+	stuck := len(s.out) == 0 && len(s.bl.tx.rows) > 0 && len(s.bl.evCh) == 0 && s.mem.receiverWaiting()
+	if s.mem.mayDecode() && !stuck {
+		return false
+	}
+	if len(s.out) == 0 {
+		before := s.mem.queuedBytes()
+		s.spill()
+		s.mem.stepDone(before)
+	}
+	return len(s.out) > 0
+}
+
+// nextEvent waits for the next binlog event (got). With changes queued it does not wait: no
+// event at hand hands them over (batch). With none it waits for an event, a snapshot error, a
+// wake-up (the snapshot may be finished: a heartbeat batch, else neither) or the heartbeat
+// interval (a heartbeat batch), until ctx ends. *hb is the heartbeat timer, made once per Read.
+func (s *Source) nextEvent(ctx context.Context, hb **time.Timer) (ev evOrErr, got bool, batch *change.Batch, err error) {
+	if len(s.out) > 0 {
+		select {
+		case ev = <-s.bl.evCh:
+			return ev, true, nil, nil
+		default:
+			return ev, false, s.takeBatch(), nil
 		}
 	}
+	if *hb == nil {
+		*hb = time.NewTimer(s.cfg.HeartbeatInterval.D())
+	}
+	var snapErr chan error
+	if s.snapper != nil {
+		snapErr = s.snapper.errCh
+	}
+	select {
+	case ev = <-s.bl.evCh:
+		return ev, true, nil, nil
+	case err := <-snapErr:
+		return ev, false, nil, err
+	case <-s.wake:
+		if s.finishSnapshotIfDone() {
+			return ev, false, s.heartbeat(), nil
+		}
+		return ev, false, nil, nil
+	case <-(*hb).C:
+		return ev, false, s.heartbeat(), nil
+	case <-ctx.Done():
+		return ev, false, nil, ctx.Err()
+	}
+}
+
+// recoverStream handles an error of the binlog stream: it reconnects, unless ctx ended or
+// the errors say the stream cannot go on. A reconnect succeeds when the dump request is sent;
+// a server that refuses the position answers only afterwards. Errors with no transaction in
+// between count against the reconnect limit, and a refusal of the position itself (1236)
+// stops after a second try.
+func (s *Source) recoverStream(ctx context.Context, cause error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.errStreak++
+	if err := s.streamFatal(cause); err != nil {
+		return err
+	}
+	return s.reconnect(ctx, cause)
+}
+
+// decode turns one binlog event into queued changes, within reader_memory's accounting.
+func (s *Source) decode(ctx context.Context, ev evOrErr) error {
+	before := s.mem.queuedBytes()
+	err := s.handle(ctx, ev.ev)
+	s.mem.stepDone(before)
+	s.mem.eventDone(ev.size)
+	if err != nil {
+		return err
+	}
+	if progress(ev.ev) {
+		s.errStreak, s.fatalStreak = 0, 0
+	}
+	return nil
 }
 
 // finishSnapshotIfDone marks the snapshot finished when every chunk was delivered (also

@@ -524,20 +524,61 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 	if err := s.checkTableMap(tb, ev.Table); err != nil {
 		return err
 	}
-	var op change.Op
-	step := 1
+	op, step, err := rowsOp(h, ev, tb)
+	if err != nil {
+		return err
+	}
+	meta := s.rowMeta(h, tb)
+	for i := 0; i+step-1 < len(ev.Rows); i += step {
+		tx.all++
+		m := meta
+		if i > 0 {
+			// the row's index in its event (Debezium's source.row); the first row's is 0
+			m = maps.Clone(meta)
+			m[change.MetaBinlogRow] = strconv.Itoa(i / step)
+		}
+		c := &change.Change{Op: op, Table: tb.t, Database: tb.t.Database, TableName: tb.t.Name,
+			CommitTime: tx.start, Meta: m}
+		if err := s.decodeRows(c, tb, ev, i); err != nil {
+			return fmt.Errorf("decode %s row of %s at %s:%d: %w", op, tb.name(), s.bl.file, h.LogPos, err)
+		}
+		tx.seq++
+		if s.snapper != nil {
+			s.snapper.track(key, tb, c)
+		}
+		if tx.skipAll > 0 {
+			if tx.all <= tx.skipAll {
+				continue // delivered before the restart
+			}
+		} else if tx.seq <= tx.skip {
+			continue
+		}
+		s.queueRow(c)
+	}
+	if tx.bytes > s.mem.spillAt() {
+		// the transaction's rows take half of reader_memory: deliver them ahead of its commit
+		s.spill()
+	}
+	return nil
+}
+
+// rowsOp is the operation of a rows event and how many images each row has.
+func rowsOp(h *replication.EventHeader, ev *replication.RowsEvent, tb *table) (op change.Op, step int, err error) {
 	switch ev.Type() {
 	case replication.EnumRowsEventTypeInsert:
-		op = change.OpInsert
+		return change.OpInsert, 1, nil
 	case replication.EnumRowsEventTypeUpdate:
-		op, step = change.OpUpdate, 2
+		return change.OpUpdate, 2, nil
 	case replication.EnumRowsEventTypeDelete:
-		op = change.OpDelete
-	default:
-		return fmt.Errorf("unknown rows event %v for %s", h.EventType, tb.name())
+		return change.OpDelete, 1, nil
 	}
-	// Binlog coordinates, shared by the rows of this event (read-only once set): the
-	// transaction's start, as Debezium's source.file/pos give it.
+	return 0, 0, fmt.Errorf("unknown rows event %v for %s", h.EventType, tb.name())
+}
+
+// rowMeta is the binlog coordinates shared by the rows of one event (read-only once made):
+// the transaction's start, as Debezium's source.file/pos give it.
+func (s *Source) rowMeta(h *replication.EventHeader, tb *table) map[string]string {
+	tx := &s.bl.tx
 	meta := map[string]string{
 		change.MetaBinlogFile: tx.file,
 		change.MetaBinlogPos:  strconv.FormatUint(uint64(tx.pos), 10),
@@ -552,63 +593,48 @@ func (s *Source) handleRows(h *replication.EventHeader, ev *replication.RowsEven
 	if tx.thread != 0 {
 		meta[change.MetaThreadID] = strconv.FormatUint(uint64(tx.thread), 10)
 	}
-	for i := 0; i+step-1 < len(ev.Rows); i += step {
-		tx.all++
-		m := meta
-		if i > 0 {
-			// the row's index in its event (Debezium's source.row); the first row's is 0
-			m = maps.Clone(meta)
-			m[change.MetaBinlogRow] = strconv.Itoa(i / step)
-		}
-		c := &change.Change{Op: op, Table: tb.t, Database: tb.t.Database, TableName: tb.t.Name,
-			CommitTime: tx.start, Meta: m}
-		var err error
-		switch op {
-		case change.OpInsert:
-			c.After, err = s.decodeRow(tb, ev.Rows[i])
-		case change.OpDelete:
-			c.Before, err = s.decodeRow(tb, ev.Rows[i])
-		case change.OpUpdate:
-			if c.Before, err = s.decodeRow(tb, ev.Rows[i]); err == nil {
-				c.After, err = s.decodeRow(tb, ev.Rows[i+1])
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("decode %s row of %s at %s:%d: %w", op, tb.name(), s.bl.file, h.LogPos, err)
-		}
-		if tb.hasJSON {
-			binaryJSONText(tb, ev.Table, c.Before)
-			binaryJSONText(tb, ev.Table, c.After)
-		}
-		tx.seq++
-		if s.snapper != nil {
-			s.snapper.track(key, tb, c)
-		}
-		if tx.skipAll > 0 {
-			if tx.all <= tx.skipAll {
-				continue // delivered before the restart
-			}
-		} else if tx.seq <= tx.skip {
-			continue
-		}
-		c.TxID = s.txID()
-		c.TxSeq = tx.seq
-		c.ID = c.TxID + "#" + strconv.FormatUint(uint64(tx.seq), 10)
-		it := item{c: c, pos: position{File: tx.file, Pos: tx.pos, GTID: tx.gtidBefore, Skip: tx.seq, All: tx.all,
-			Epoch: tx.epoch, HasEpoch: s.bl.resume.HasEpoch}}
-		it.size = itemSize(c)
-		s.mem.addQueued(it.size)
-		tx.bytes += it.size
-		tx.rows = append(tx.rows, it)
-		if len(tx.rows) >= spillRows {
-			s.spill()
+	return meta
+}
+
+// decodeRows decodes row i of ev (and i+1, an update's after image) into c's images.
+func (s *Source) decodeRows(c *change.Change, tb *table, ev *replication.RowsEvent, i int) error {
+	var err error
+	switch c.Op {
+	case change.OpInsert:
+		c.After, err = s.decodeRow(tb, ev.Rows[i])
+	case change.OpDelete:
+		c.Before, err = s.decodeRow(tb, ev.Rows[i])
+	case change.OpUpdate:
+		if c.Before, err = s.decodeRow(tb, ev.Rows[i]); err == nil {
+			c.After, err = s.decodeRow(tb, ev.Rows[i+1])
 		}
 	}
-	if tx.bytes > s.mem.spillAt() {
-		// the transaction's rows take half of reader_memory: deliver them ahead of its commit
-		s.spill()
+	if err != nil {
+		return err
+	}
+	if tb.hasJSON {
+		binaryJSONText(tb, ev.Table, c.Before)
+		binaryJSONText(tb, ev.Table, c.After)
 	}
 	return nil
+}
+
+// queueRow gives c its id and position in the open transaction and queues it with the
+// transaction's rows (handed over at its commit, or ahead of it to stay within memory).
+func (s *Source) queueRow(c *change.Change) {
+	tx := &s.bl.tx
+	c.TxID = s.txID()
+	c.TxSeq = tx.seq
+	c.ID = c.TxID + "#" + strconv.FormatUint(uint64(tx.seq), 10)
+	it := item{c: c, pos: position{File: tx.file, Pos: tx.pos, GTID: tx.gtidBefore, Skip: tx.seq, All: tx.all,
+		Epoch: tx.epoch, HasEpoch: s.bl.resume.HasEpoch}}
+	it.size = itemSize(c)
+	s.mem.addQueued(it.size)
+	tx.bytes += it.size
+	tx.rows = append(tx.rows, it)
+	if len(tx.rows) >= spillRows {
+		s.spill()
+	}
 }
 
 // rowCount is the number of row changes in a rows event.
