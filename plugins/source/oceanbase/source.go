@@ -193,21 +193,7 @@ func (s *Source) abandonOpen() {
 }
 
 func (s *Source) open(ctx context.Context, req sdk.OpenRequest) error {
-	s.pipeline = req.Pipeline
-	if s.pipeline == "" {
-		s.pipeline = "ferry"
-	}
-	s.serverID = s.cfg.serverID(s.pipeline)
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	s.runID = hex.EncodeToString(rnd[:])
-	s.opened = true
-	s.wake = make(chan struct{}, 1)
-	s.readSem = make(chan struct{}, 1)
-	s.mem = newMemBudget(int64(s.cfg.ReaderMemory))
-	s.mem.onWait = s.wakeup
-	s.sel = selection{exact: append([]tableName(nil), s.cfg.tables...), patterns: s.cfg.patterns, exclude: s.cfg.exclude}
-
+	s.prepareRun(req.Pipeline)
 	var pos *position
 	if req.Position != nil {
 		p, err := decodePosition(req.Position)
@@ -239,7 +225,6 @@ func (s *Source) open(ctx context.Context, req sdk.OpenRequest) error {
 	} else if err := s.loadSchemas(ctx, req.State, pos); err != nil {
 		return err
 	}
-
 	if s.cfg.Mode == ModeFull {
 		var st *snapState
 		if pos != nil {
@@ -248,7 +233,32 @@ func (s *Source) open(ctx context.Context, req sdk.OpenRequest) error {
 		s.snap = s.resumeSnapshot(st)
 		return nil
 	}
+	return s.openStream(ctx, pos, freshStart)
+}
 
+// prepareRun sets what a run of the source starts with: its names and ids, the reader's memory
+// budget and the configured selection.
+func (s *Source) prepareRun(pipeline string) {
+	s.pipeline = pipeline
+	if s.pipeline == "" {
+		s.pipeline = "ferry"
+	}
+	s.serverID = s.cfg.serverID(s.pipeline)
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	s.runID = hex.EncodeToString(rnd[:])
+	s.opened = true
+	s.wake = make(chan struct{}, 1)
+	s.readSem = make(chan struct{}, 1)
+	s.mem = newMemBudget(int64(s.cfg.ReaderMemory))
+	s.mem.onWait = s.wakeup
+	s.sel = selection{exact: append([]tableName(nil), s.cfg.tables...), patterns: s.cfg.patterns, exclude: s.cfg.exclude}
+}
+
+// openStream starts the binlog stream (modes incremental and both): at the checkpointed
+// position pos, at start_timestamp, or at freshStart (the end of the log when the schemas
+// were read), and in mode both queues the snapshots still to read.
+func (s *Source) openStream(ctx context.Context, pos *position, freshStart position) error {
 	var start position
 	switch {
 	case pos != nil:
