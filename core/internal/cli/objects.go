@@ -213,60 +213,7 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 			if err != nil {
 				return err
 			}
-			host, err := g.host()
-			if err != nil {
-				return withCode(ExitFailure, err)
-			}
-			defer host.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			l, head, err := loadForOutput(ctx, g, host, args[0], vs, output)
-			if err != nil {
-				if output == outputJSON {
-					_ = writeJSON(g.stdout, objectsJSON{fileJSON: head, Selected: []objectJSON{}, Dropped: []droppedJSON{}})
-				}
-				return err
-			}
-			o := &l.File.Pipeline.Objects
-			sel, fromSource := &o.Selection, false
-			if !o.Present {
-				if sel, err = sourceSelection(l); err != nil {
-					return withCode(ExitConfig, fmt.Errorf("%s: %w", args[0], err))
-				}
-				fromSource = true
-				fmt.Fprintf(g.stderr, "%s has no objects block: listing what the source's tables select (each table to the sink's topic, every column, sharded by its key)\n", args[0])
-			}
-			rows, err := resolveObjects(ctx, l, sel)
-			if err != nil {
-				return withCode(ExitFailure, err)
-			}
-			if output == outputJSON {
-				if err := writeJSON(g.stdout, objectsResult(head, rows, fromSource)); err != nil {
-					return err
-				}
-			} else {
-				printObjects(g.stdout, rows, fromSource)
-			}
-			if exportPath != "" {
-				var objs []objects.Object
-				for _, r := range rows {
-					if r.reason == "" {
-						objs = append(objs, *r.obj)
-					}
-				}
-				var buf bytes.Buffer
-				if err := objects.WriteCSV(&buf, objs); err != nil {
-					return withCode(ExitFailure, err)
-				}
-				if err := os.WriteFile(exportPath, buf.Bytes(), 0o644); err != nil {
-					return withCode(ExitFailure, err)
-				}
-				fmt.Fprintf(g.stderr, "exported %d object(s) to %s\n", len(objs), exportPath)
-			}
-			if selectedCount(rows) == 0 {
-				return withCode(ExitConfig, fmt.Errorf("%s: no table the pipeline selects can be synchronized (%d dropped)", args[0], len(rows)))
-			}
-			return nil
+			return listObjects(cmd.Context(), g, args[0], vs, output, exportPath)
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
@@ -276,6 +223,74 @@ usage, 3 invalid pipeline file or CSV file, or every selected object was dropped
 	cmd.Flags().StringVar(&writeTo, "write-to", "", "with --import: write the objects block to this file instead of stdout")
 	cmd.Flags().BoolVar(&write, "write", false, "with --import: replace the objects block of the pipeline FILE (atomically)")
 	return cmd
+}
+
+// listObjects prints what the pipeline's objects block (or, without one, its source's tables)
+// selects, resolved against the live schema, and with exportPath writes the selected objects
+// there as CSV.
+func listObjects(ctx context.Context, g *globals, path string, vs map[string]string, output, exportPath string) error {
+	host, err := g.host()
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	defer host.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	l, head, err := loadForOutput(ctx, g, host, path, vs, output)
+	if err != nil {
+		if output == outputJSON {
+			_ = writeJSON(g.stdout, objectsJSON{fileJSON: head, Selected: []objectJSON{}, Dropped: []droppedJSON{}})
+		}
+		return err
+	}
+	o := &l.File.Pipeline.Objects
+	sel, fromSource := &o.Selection, false
+	if !o.Present {
+		if sel, err = sourceSelection(l); err != nil {
+			return withCode(ExitConfig, fmt.Errorf("%s: %w", path, err))
+		}
+		fromSource = true
+		fmt.Fprintf(g.stderr, "%s has no objects block: listing what the source's tables select (each table to the sink's topic, every column, sharded by its key)\n", path)
+	}
+	rows, err := resolveObjects(ctx, l, sel)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	if output == outputJSON {
+		if err := writeJSON(g.stdout, objectsResult(head, rows, fromSource)); err != nil {
+			return err
+		}
+	} else {
+		printObjects(g.stdout, rows, fromSource)
+	}
+	if exportPath != "" {
+		if err := exportObjects(g, rows, exportPath); err != nil {
+			return err
+		}
+	}
+	if selectedCount(rows) == 0 {
+		return withCode(ExitConfig, fmt.Errorf("%s: no table the pipeline selects can be synchronized (%d dropped)", path, len(rows)))
+	}
+	return nil
+}
+
+// exportObjects writes the selected objects of rows to path as an objects CSV file.
+func exportObjects(g *globals, rows []resolved, path string) error {
+	var objs []objects.Object
+	for _, r := range rows {
+		if r.reason == "" {
+			objs = append(objs, *r.obj)
+		}
+	}
+	var buf bytes.Buffer
+	if err := objects.WriteCSV(&buf, objs); err != nil {
+		return withCode(ExitFailure, err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return withCode(ExitFailure, err)
+	}
+	fmt.Fprintf(g.stderr, "exported %d object(s) to %s\n", len(objs), path)
+	return nil
 }
 
 func importObjects(g *globals, pipelineFile, csvPath, output string, write bool) error {
