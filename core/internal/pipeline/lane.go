@@ -107,7 +107,6 @@ func (l *lane) run() {
 // returns false when the lane must stop (failure or drain timeout).
 func (l *lane) flush(n int) bool {
 	r := l.r
-	sink := r.cfg.Sink
 	// The phase's write concurrency: at most that many lanes write at once.
 	if err := r.phases.gate.acquire(r.workCtx); err != nil {
 		return false
@@ -139,24 +138,9 @@ func (l *lane) flush(n int) bool {
 			}
 		}
 		batch := l.pend[off:end]
-		wctx, unfence, ok := l.fenced()
+		d, fenceClosed, ok, err := l.write(batch)
 		if !ok {
 			return false
-		}
-		var d int
-		err := protect(func() error {
-			var err error
-			d, err = sink.Write(wctx, batch)
-			return err
-		})
-		unfence()
-		if d < 0 {
-			d = 0
-		}
-		if d > len(batch) {
-			l.log.Warn("sink reported more records delivered than it was given",
-				zap.String(logging.FieldPlugin, r.p.names.sink), zap.Int("delivered", d), zap.Int("records", len(batch)))
-			d = len(batch)
 		}
 		if d > 0 {
 			if !l.delivered(batch[:d]) {
@@ -174,7 +158,7 @@ func (l *lane) flush(n int) bool {
 		if r.stopping() {
 			return false
 		}
-		if wctx.Err() != nil && r.workCtx.Err() == nil {
+		if fenceClosed {
 			continue // the fence closed during the write: wait for the lease, then go on
 		}
 		if tl, ok := sdk.AsTooLarge(err); ok && r.cfg.OnOversize != nil && tl.Index == d {
@@ -187,27 +171,7 @@ func (l *lane) flush(n int) bool {
 			continue
 		}
 		failures++
-		var pe *PanicError
-		switch {
-		case asPanic(err, &pe), isPermanent(err):
-			r.fail(&StageError{Stage: "sink", Plugin: r.p.names.sink, Op: "write", Err: err})
-			return false
-		case r.cfg.Retry.MaxAttempts > 0 && failures >= r.cfg.Retry.MaxAttempts:
-			r.fail(&StageError{Stage: "sink", Plugin: r.p.names.sink, Op: "write",
-				Err: fmt.Errorf("%w (gave up after %d attempts)", err, failures)})
-			return false
-		}
-		delay := r.cfg.Retry.Delay(failures)
-		r.stats.retries.Add(1)
-		r.stats.lastError.Store(&errorInfo{msg: err.Error(), at: time.Now()})
-		l.log.Warn("sink write failed; retrying from the first undelivered record",
-			zap.String(logging.FieldPlugin, r.p.names.sink), zap.Int(logging.FieldAttempt, failures),
-			zap.Duration("backoff", delay), zap.Int("undelivered", n-off), zap.Error(err))
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.workCtx.Done():
-			t.Stop()
+		if !l.backoff(err, failures, n-off) {
 			return false
 		}
 	}
@@ -216,6 +180,65 @@ func (l *lane) flush(n int) bool {
 	l.pend = l.pend[:rest]
 	l.base += int64(n)
 	return true
+}
+
+// write hands batch to the sink once, inside the lease's fence, and returns how many records
+// it delivered (within the batch) and its error. fenceClosed: the fence closed during the
+// write (the lease is being renewed or lost). ok false: the lane must stop.
+func (l *lane) write(batch []sdk.Record) (d int, fenceClosed, ok bool, err error) {
+	r := l.r
+	wctx, unfence, ok := l.fenced()
+	if !ok {
+		return 0, false, false, nil
+	}
+	err = protect(func() error {
+		var err error
+		d, err = r.cfg.Sink.Write(wctx, batch)
+		return err
+	})
+	// Whether the fence closed during the write, read before unfence ends wctx itself.
+	fenceClosed = wctx.Err() != nil && r.workCtx.Err() == nil
+	unfence()
+	if d < 0 {
+		d = 0
+	}
+	if d > len(batch) {
+		l.log.Warn("sink reported more records delivered than it was given",
+			zap.String(logging.FieldPlugin, r.p.names.sink), zap.Int("delivered", d), zap.Int("records", len(batch)))
+		d = len(batch)
+	}
+	return d, fenceClosed, true, err
+}
+
+// backoff handles the failures-th failed write in a row: a panic, a permanent error or the
+// last allowed attempt fails the pipeline; any other error waits the retry delay before the
+// write is tried again. False: the lane must stop.
+func (l *lane) backoff(err error, failures, undelivered int) bool {
+	r := l.r
+	var pe *PanicError
+	switch {
+	case asPanic(err, &pe), isPermanent(err):
+		r.fail(&StageError{Stage: "sink", Plugin: r.p.names.sink, Op: "write", Err: err})
+		return false
+	case r.cfg.Retry.MaxAttempts > 0 && failures >= r.cfg.Retry.MaxAttempts:
+		r.fail(&StageError{Stage: "sink", Plugin: r.p.names.sink, Op: "write",
+			Err: fmt.Errorf("%w (gave up after %d attempts)", err, failures)})
+		return false
+	}
+	delay := r.cfg.Retry.Delay(failures)
+	r.stats.retries.Add(1)
+	r.stats.lastError.Store(&errorInfo{msg: err.Error(), at: time.Now()})
+	l.log.Warn("sink write failed; retrying from the first undelivered record",
+		zap.String(logging.FieldPlugin, r.p.names.sink), zap.Int(logging.FieldAttempt, failures),
+		zap.Duration("backoff", delay), zap.Int("undelivered", undelivered), zap.Error(err))
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.workCtx.Done():
+		return false
+	}
 }
 
 // await waits until g is closed, without holding a write slot meanwhile (the lane writing
