@@ -100,6 +100,8 @@ type scriptSource struct {
 	acked  []change.Position
 	closed atomic.Int32
 	eof    bool
+	// onRead, when set, sees each Read's number (1 for the first) before it is served.
+	onRead func(n int32)
 }
 
 type readResult struct {
@@ -117,7 +119,9 @@ func (s *scriptSource) Open(_ context.Context, req sdk.OpenRequest) error {
 }
 
 func (s *scriptSource) Read(ctx context.Context) (*change.Batch, error) {
-	s.reads.Add(1)
+	if n := s.reads.Add(1); s.onRead != nil {
+		s.onRead(n)
+	}
 	s.mu.Lock()
 	if s.next < len(s.script) {
 		r := s.script[s.next]

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -375,37 +376,64 @@ func TestSourceStreamsBatchesThenError(t *testing.T) {
 	}
 }
 
+// TestSourceFlowControl: the plugin reads ahead of the host within the stream's window (8
+// batches) and no further. Every plugin Read checks the bound against the batches the host has
+// asked for so far (counted before each ask, so the check is never ahead of the real credit);
+// that the plugin does read ahead (at least half a window: credits go back in groups of half
+// the window) is waited for as an event.
 func TestSourceFlowControl(t *testing.T) {
 	sdktest.CheckGoroutines(t)
+	const window = 8
 	var script []readResult
 	for i := 0; i < 100; i++ {
 		script = append(script, batch(fmt.Sprint(i), &change.Change{ID: fmt.Sprint(i), Op: change.OpHeartbeat}))
 	}
 	src := newSource(script...)
+	var asked atomic.Int32
+	var over atomic.Int32 // the first Read past the window (0: none)
+	src.onRead = func(n int32) {
+		if n > asked.Load()+window {
+			over.CompareAndSwap(0, n)
+		}
+	}
 	s := sdktest.GRPCPair[sdk.Source](t, src)
 	if err := s.Open(ctxT(t), sdk.OpenRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Read(ctxT(t)); err != nil {
-		t.Fatal(err)
+	readAhead := func(took int32) {
+		t.Helper()
+		waitUntil(t, fmt.Sprintf("the plugin reads %d batches ahead", window/2), func() bool { return src.reads.Load() >= took+window/2 })
+		if n := over.Load(); n != 0 {
+			t.Fatalf("the plugin read batch %d while the host had asked for %d: no backpressure", n, asked.Load())
+		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	// The window is 8 batches; after one Read the host has granted no new credit yet.
-	if n := src.reads.Load(); n > 8 {
-		t.Fatalf("the plugin read %d batches while the host took 1: no backpressure", n)
-	}
-	for i := 1; i < 50; i++ {
+	for i := 0; i < 50; i++ {
+		asked.Add(1)
 		b, err := s.Read(ctxT(t))
 		if err != nil || b.Changes[0].ID != fmt.Sprint(i) {
 			t.Fatalf("Read %d = %v, %v", i, b, err)
 		}
-	}
-	time.Sleep(300 * time.Millisecond)
-	if n := src.reads.Load(); n > 50+8 {
-		t.Fatalf("the plugin read %d batches while the host took 50", n)
+		if i == 0 || i == 49 {
+			readAhead(int32(i + 1))
+		}
 	}
 	if err := s.Close(ctxT(t)); err != nil {
 		t.Fatal(err)
+	}
+	if n := over.Load(); n != 0 {
+		t.Fatalf("the plugin read batch %d while the host had asked for %d: no backpressure", n, asked.Load())
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
