@@ -26,7 +26,9 @@ func TestE2EReloadOnFileChange(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jsonl")
 	path := filepath.Join(dir, "p.hcl")
+	version := 0
 	write := func(where, sinkPath string) {
+		version++
 		cfg := `pipeline "reload" {
   source "generator" {
     rows       = 200
@@ -53,6 +55,11 @@ func TestE2EReloadOnFileChange(t *testing.T) {
 		// half-written file.
 		tmp := path + ".tmp"
 		if err := os.WriteFile(tmp, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Each version gets a modification time of its own, also on coarse clocks.
+		mtime := time.Now().Add(time.Duration(version) * time.Second)
+		if err := os.Chtimes(tmp, mtime, mtime); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Rename(tmp, path); err != nil {
@@ -86,16 +93,13 @@ func TestE2EReloadOnFileChange(t *testing.T) {
 	lines := func() int { return len(statuses(t, out)) }
 	waitFor("records with the first filter", 300, func() bool { return lines() >= 300 })
 
-	time.Sleep(150 * time.Millisecond) // a new modification time, also on coarse clocks
 	write("status = 'paid'", out)
 	waitFor("the reload", 0, func() bool { return strings.Contains(logs.String(), `"objects reloaded"`) })
 	n := lines()
 	waitFor("records with the second filter", n+300, func() bool { return lines() >= n+300 })
 
-	time.Sleep(150 * time.Millisecond)
 	write("nope = 1", out)
 	waitFor("the refusal", 0, func() bool { return strings.Contains(logs.String(), "reload refused") })
-	time.Sleep(150 * time.Millisecond)
 	write("status = 'paid'", filepath.Join(dir, "elsewhere.jsonl"))
 	waitFor("the restart warning", 0, func() bool { return strings.Contains(logs.String(), "not applied until ferry is restarted") })
 	n = lines()
