@@ -520,12 +520,17 @@ func TestPermanentErrorsCrossTheBoundary(t *testing.T) {
 type gatedSource struct {
 	base
 	sdk.UnimplementedSource
-	sels chan sdk.TableSelection
+	sels    chan sdk.TableSelection
+	reading chan struct{} // when set, gets a value as each Read starts blocking
 }
 
 func (s *gatedSource) Open(context.Context, sdk.OpenRequest) error { return nil }
 
 func (s *gatedSource) Read(ctx context.Context) (*change.Batch, error) {
+	select {
+	case s.reading <- struct{}{}: // nil or full: nobody waits for this Read
+	default:
+	}
 	select {
 	case sel := <-s.sels:
 		return &change.Batch{Changes: []*change.Change{{ID: "1", Op: change.OpHeartbeat, TableName: sel.Include[0]}}}, nil
@@ -547,7 +552,7 @@ func (s *gatedSource) SetTables(ctx context.Context, sel sdk.TableSelection) err
 // the calls serialized, this would deadlock).
 func TestSetTablesWhileReadBlocks(t *testing.T) {
 	sdktest.CheckGoroutines(t)
-	src := &gatedSource{base: base{kind: sdk.KindSource}, sels: make(chan sdk.TableSelection)}
+	src := &gatedSource{base: base{kind: sdk.KindSource}, sels: make(chan sdk.TableSelection), reading: make(chan struct{}, 1)}
 	s := sdktest.GRPCPair[sdk.Source](t, src)
 	if err := s.Open(ctxT(t), sdk.OpenRequest{}); err != nil {
 		t.Fatal(err)
@@ -561,7 +566,7 @@ func TestSetTablesWhileReadBlocks(t *testing.T) {
 		b, err := s.Read(ctxT(t))
 		read <- result{b, err}
 	}()
-	time.Sleep(50 * time.Millisecond) // let the Read block in the plugin
+	<-src.reading // the plugin's Read is under way (it blocks until SetTables)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.(sdk.TableSelector).SetTables(ctx, sdk.TableSelection{Include: []string{"db.added"}}); err != nil {
