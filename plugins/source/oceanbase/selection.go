@@ -108,16 +108,49 @@ func (s *Source) applySelection(ctx context.Context, sel selection) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	cat, err := catalog(ctx, s.db)
+	want, order, inCatalog, err := s.resolveSelection(ctx, sel)
 	if err != nil {
 		return err
 	}
-	inCatalog := map[string]catalogEntry{}
+	added, err := s.joiningTables(ctx, want, order, inCatalog)
+	if err != nil {
+		return err
+	}
+	// record the change in the schema history, then switch (nothing can fail any more)
+	var changed []histTable
+	for k := range s.tables {
+		if _, ok := want[k]; !ok {
+			changed = append(changed, histTable{Key: k, DB: s.names[k].DB, Name: s.names[k].Name, Leave: true})
+		}
+	}
+	for _, j := range added {
+		if j.tb != nil {
+			changed = append(changed, histOf(j.k, j.n, j.tb, j.tb.t.Version))
+		}
+	}
+	sort.Slice(changed, func(i, j int) bool { return changed[i].Key < changed[j].Key })
+	if err := s.hist.record(ctx, "selection", "", "", changed); err != nil {
+		return fmt.Errorf("oceanbase: %w", err)
+	}
+	s.switchSelection(sel, want, added)
+	return nil
+}
+
+// resolveSelection lists what sel selects in the catalog now: each table by its lower-case
+// "db.table" (want), in selection order, and the catalog by the same keys. Exact names the
+// catalog lacks are selected (they join when created); an exact name that is not a base
+// table is an error.
+func (s *Source) resolveSelection(ctx context.Context, sel selection) (want map[string]tableName, order []string,
+	inCatalog map[string]catalogEntry, err error) {
+	cat, err := catalog(ctx, s.db)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inCatalog = map[string]catalogEntry{}
 	for _, e := range cat {
 		inCatalog[strings.ToLower(e.name.String())] = e
 	}
-	want := map[string]tableName{}
-	var order []string
+	want = map[string]tableName{}
 	add := func(n tableName) {
 		k := strings.ToLower(n.String())
 		if _, ok := want[k]; !ok {
@@ -131,7 +164,7 @@ func (s *Source) applySelection(ctx context.Context, sel selection) error {
 		}
 		if e, ok := inCatalog[strings.ToLower(n.String())]; ok {
 			if e.ttype != "BASE TABLE" {
-				return fmt.Errorf("oceanbase: %s is a %s: %w", e.name, strings.ToLower(e.ttype), ErrNotBaseTable)
+				return nil, nil, nil, fmt.Errorf("oceanbase: %s is a %s: %w", e.name, strings.ToLower(e.ttype), ErrNotBaseTable)
 			}
 			n = e.name
 		}
@@ -142,13 +175,19 @@ func (s *Source) applySelection(ctx context.Context, sel selection) error {
 			add(e.name)
 		}
 	}
-	// schemas of the tables that join now (exact names missing from the catalog join when
-	// created)
-	type joining struct {
-		k  string
-		n  tableName
-		tb *table
-	}
+	return want, order, inCatalog, nil
+}
+
+// joining is a table that joins the selection: tb is its schema, nil when it does not exist
+// yet (it joins when created).
+type joining struct {
+	k  string
+	n  tableName
+	tb *table
+}
+
+// joiningTables reads the schemas of the wanted tables that are not selected yet.
+func (s *Source) joiningTables(ctx context.Context, want map[string]tableName, order []string, inCatalog map[string]catalogEntry) ([]joining, error) {
 	var added []joining
 	for _, k := range order {
 		if _, selected := s.tables[k]; selected {
@@ -169,26 +208,16 @@ func (s *Source) applySelection(ctx context.Context, sel selection) error {
 				added = append(added, joining{k: k, n: n})
 				continue
 			}
-			return fmt.Errorf("oceanbase: add %s: %w", n, err)
+			return nil, fmt.Errorf("oceanbase: add %s: %w", n, err)
 		}
 		added = append(added, joining{k: k, n: n, tb: tb})
 	}
-	// record the change in the schema history, then switch (nothing can fail any more)
-	var changed []histTable
-	for k := range s.tables {
-		if _, ok := want[k]; !ok {
-			changed = append(changed, histTable{Key: k, DB: s.names[k].DB, Name: s.names[k].Name, Leave: true})
-		}
-	}
-	for _, j := range added {
-		if j.tb != nil {
-			changed = append(changed, histOf(j.k, j.n, j.tb, j.tb.t.Version))
-		}
-	}
-	sort.Slice(changed, func(i, j int) bool { return changed[i].Key < changed[j].Key })
-	if err := s.hist.record(ctx, "selection", "", "", changed); err != nil {
-		return fmt.Errorf("oceanbase: %w", err)
-	}
+	return added, nil
+}
+
+// switchSelection makes sel the selection: the tables it no longer wants leave (their
+// snapshots and windows end), the added ones join, and in modes with a snapshot theirs starts.
+func (s *Source) switchSelection(sel selection, want map[string]tableName, added []joining) {
 	for k, tb := range s.tables {
 		if _, ok := want[k]; ok {
 			continue
@@ -214,7 +243,6 @@ func (s *Source) applySelection(ctx context.Context, sel selection) error {
 			s.snapshotTable(j.tb)
 		}
 	}
-	return nil
 }
 
 // forgetWindows drops the open snapshot windows of a table that left the selection (k: its
