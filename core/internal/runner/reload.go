@@ -165,43 +165,14 @@ func (r *reloader) reload(ctx context.Context) error {
 	}
 	r.stamp = filesStamp(r.files)
 	if f == nil || f.Pipeline == nil || diags.HasErrors() {
-		var buf bytes.Buffer
-		config.SortDiagnostics(diags)
-		_ = config.WriteDiagnostics(&buf, diags, f, false)
-		ref := &refusal{msg: "reload refused: the pipeline file has errors; the pipeline keeps running as before",
-			fields: []zap.Field{zap.String("file", r.path), zap.String("diagnostics", buf.String())},
-			err:    fmt.Errorf("%s has errors", r.path)}
-		for _, d := range diags {
-			if d.Severity == hcl.DiagError {
-				at := ""
-				if d.Subject != nil {
-					at = fmt.Sprintf(":%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
-				}
-				ref.err = fmt.Errorf("%s%s: %s", r.path, at, d.Summary)
-				break
-			}
-		}
-		return ref
+		return r.fileRefusal(f, diags)
 	}
 	p := f.Pipeline
 	if p.Name != r.l.File.Pipeline.Name {
 		return &refusal{msg: "reload refused: the pipeline was renamed; a new name is a new pipeline, restart ferry to run it",
 			fields: []zap.Field{zap.String("name", p.Name)}, err: errors.New("pipeline renamed")}
 	}
-	var restart []string
-	now := r.digest(f)
-	for k, v := range now {
-		if r.settings[k] != v {
-			restart = append(restart, k)
-		}
-	}
-	for k := range r.settings {
-		if _, ok := now[k]; !ok {
-			restart = append(restart, k)
-		}
-	}
-	slices.Sort(restart)
-	if len(restart) > 0 {
+	if restart := r.needRestart(f); len(restart) > 0 {
 		r.log.Warn("changes outside the objects block are not applied until ferry is restarted",
 			zap.Strings("changed", restart))
 	}
@@ -249,6 +220,47 @@ func (r *reloader) reload(ctx context.Context) error {
 	r.include, r.exclude = include, exclude
 	r.log.Info("source tables changed", zap.Strings("tables", include), zap.Strings("exclude", exclude))
 	return nil
+}
+
+// fileRefusal is the refusal of a file with errors: the log gets every diagnostic, /status
+// the first error's place and summary.
+func (r *reloader) fileRefusal(f *config.File, diags hcl.Diagnostics) *refusal {
+	var buf bytes.Buffer
+	config.SortDiagnostics(diags)
+	_ = config.WriteDiagnostics(&buf, diags, f, false)
+	ref := &refusal{msg: "reload refused: the pipeline file has errors; the pipeline keeps running as before",
+		fields: []zap.Field{zap.String("file", r.path), zap.String("diagnostics", buf.String())},
+		err:    fmt.Errorf("%s has errors", r.path)}
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			at := ""
+			if d.Subject != nil {
+				at = fmt.Sprintf(":%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
+			}
+			ref.err = fmt.Errorf("%s%s: %s", r.path, at, d.Summary)
+			break
+		}
+	}
+	return ref
+}
+
+// needRestart names the parts of f outside the objects block that differ from the file the
+// pipeline started with (a reload does not apply them), sorted.
+func (r *reloader) needRestart(f *config.File) []string {
+	var restart []string
+	now := r.digest(f)
+	for k, v := range now {
+		if r.settings[k] != v {
+			restart = append(restart, k)
+		}
+	}
+	for k := range r.settings {
+		if _, ok := now[k]; !ok {
+			restart = append(restart, k)
+		}
+	}
+	slices.Sort(restart)
+	return restart
 }
 
 // selectionDiff names the table entries and rules that appear only in b (added) or only in
