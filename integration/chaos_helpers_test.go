@@ -117,6 +117,14 @@ type ferryStatus struct {
 		P50Ms   float64 `json:"p50_ms"`
 		P99Ms   float64 `json:"p99_ms"`
 	} `json:"latency"`
+	Retention *struct {
+		Changes        uint64 `json:"changes"`
+		Bytes          int64  `json:"bytes"`
+		LeadChanges    uint64 `json:"lead_changes"`
+		LeadBytes      int64  `json:"lead_bytes"`
+		SourcePosition string `json:"source_position"`
+		Waiting        string `json:"waiting"`
+	} `json:"retention"`
 }
 
 func (f *ferryProc) status() (ferryStatus, error) {
@@ -160,6 +168,7 @@ type chaosPipeline struct {
 	Topic        string
 	CheckpointIn string // checkpoint dir
 	Writers      int
+	Retention    string // the retention block's body ("": none)
 }
 
 func (p chaosPipeline) write(t testing.TB, dir string) string {
@@ -177,6 +186,10 @@ func (p chaosPipeline) write(t testing.TB, dir string) string {
 	}
 	if p.Writers == 0 {
 		p.Writers = 4
+	}
+	retention := ""
+	if p.Retention != "" {
+		retention = "  retention {\n    " + strings.ReplaceAll(strings.TrimSpace(p.Retention), "\n", "\n    ") + "\n  }\n"
 	}
 	cfg := fmt.Sprintf(`pipeline %q {
   source "oceanbase" {
@@ -203,8 +216,8 @@ func (p chaosPipeline) write(t testing.TB, dir string) string {
     dir      = %q
     interval = "200ms"
   }
-}
-`, p.Name, p.DBAddr, p.DBUser, strings.Join(tables, ", "), p.ServerID, p.Format, ser, p.NameServer, p.Topic, p.Writers, p.CheckpointIn)
+%s}
+`, p.Name, p.DBAddr, p.DBUser, strings.Join(tables, ", "), p.ServerID, p.Format, ser, p.NameServer, p.Topic, p.Writers, p.CheckpointIn, retention)
 	path := filepath.Join(dir, p.Name+".hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -248,6 +261,7 @@ type chaosOpts struct {
 	Rate         float64 // workload changes/s
 	CheckpointIn string  // "" = a temp dir
 	ServerID     int
+	Retention    string // the retention block's body ("": no retention block)
 }
 
 // openDB opens (creating the database) a handle as the test user on addr.
@@ -320,7 +334,7 @@ func newChaosRun(t *testing.T, o chaosOpts) *chaosRun {
 	r.checkpointDir = cp
 	r.cfg = chaosPipeline{Name: "chaos", DBAddr: o.DBAddr, DBUser: o.DBUser, Tables: []string{r.dbName + ".t"},
 		ServerID: o.ServerID, Format: o.Format, OutOfProcess: o.OutOfProcess, NameServer: o.Broker.NameServer,
-		Topic: r.topic, CheckpointIn: cp}.write(t, t.TempDir())
+		Topic: r.topic, CheckpointIn: cp, Retention: o.Retention}.write(t, t.TempDir())
 	r.initial = r.wl.Versions()
 	return r
 }

@@ -387,38 +387,62 @@ func chaosPrivateMariaDB(t *testing.T, broker harness.Broker) {
 // streams.
 const chaosMQDir = "/tmp/ferry-tb-chaos-mq"
 
-var chaosMQPorts = []string{"FERRY_RMQ4_NAMESRV_PORT=31876", "FERRY_RMQ4_BROKER_PORT=31911"}
-
-func chaosBrokerRestart(t *testing.T) {
+// privateRMQ4 starts a private RocketMQ 4.9.7 cluster (name server and broker) in dir on the
+// ports FERRY_RMQ4_NAMESRV_PORT and FERRY_RMQ4_BROKER_PORT of ports, with the shared test bed's
+// jars, and removes it when the test ends.
+func privateRMQ4(t *testing.T, dir string, ports []string) harness.Broker {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join(harness.Dir(), "lib")); err != nil {
 		t.Skipf("no RocketMQ jars in %s (run make up)", harness.Dir())
 	}
-	if err := os.MkdirAll(chaosMQDir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(filepath.Join(chaosMQDir, "lib")); err != nil {
-		if err := os.Symlink(filepath.Join(harness.Dir(), "lib"), filepath.Join(chaosMQDir, "lib")); err != nil {
+	if _, err := os.Lstat(filepath.Join(dir, "lib")); err != nil {
+		if err := os.Symlink(filepath.Join(harness.Dir(), "lib"), filepath.Join(dir, "lib")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	chaosBed(t, chaosMQDir, chaosMQPorts, "up.sh", "rmq4")
-	t.Cleanup(func() { chaosBed(t, chaosMQDir, chaosMQPorts, "down.sh", "--purge", "rmq4") })
-	b := harness.Broker{Major: 4, Version: "4.9.7", NameServer: "127.0.0.1:31876", Addr: "127.0.0.1:31911",
-		MQAdmin: filepath.Join(chaosMQDir, "bin", "mqadmin-4")}
+	port := func(name string) string {
+		for _, p := range ports {
+			if v, ok := strings.CutPrefix(p, name+"="); ok {
+				return v
+			}
+		}
+		t.Fatalf("no %s in %v", name, ports)
+		return ""
+	}
+	chaosBed(t, dir, ports, "up.sh", "rmq4")
+	t.Cleanup(func() { chaosBed(t, dir, ports, "down.sh", "--purge", "rmq4") })
+	return harness.Broker{Major: 4, Version: "4.9.7", NameServer: "127.0.0.1:" + port("FERRY_RMQ4_NAMESRV_PORT"),
+		Addr: "127.0.0.1:" + port("FERRY_RMQ4_BROKER_PORT"), MQAdmin: filepath.Join(dir, "bin", "mqadmin-4")}
+}
+
+// brokerPID is the pid of the private cluster's broker in dir.
+func brokerPID(t *testing.T, dir string) int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "rmq4", "broker.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if pid <= 0 {
+		t.Fatalf("bad broker pid %q", raw)
+	}
+	return pid
+}
+
+var chaosMQPorts = []string{"FERRY_RMQ4_NAMESRV_PORT=31876", "FERRY_RMQ4_BROKER_PORT=31911"}
+
+func chaosBrokerRestart(t *testing.T) {
+	b := privateRMQ4(t, chaosMQDir, chaosMQPorts)
 	r := newChaosRun(t, chaosOpts{Name: "broker-restart", Broker: b, Rows: pick(5000, 20000), Keys: pick(8000, 30000), Rate: pick(500.0, 1000.0)})
 	f := r.start()
 	f.waitWritten(1, 60*time.Second)
 	r.startWorkload()
 	for i := 0; i < pick(1, 2); i++ {
 		time.Sleep(3 * time.Second)
-		raw, err := os.ReadFile(filepath.Join(chaosMQDir, "rmq4", "broker.pid"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
-		if pid <= 0 {
-			t.Fatalf("bad broker pid %q", raw)
-		}
+		pid := brokerPID(t, chaosMQDir)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		for j := 0; j < 100 && syscall.Kill(pid, 0) == nil; j++ {
 			time.Sleep(100 * time.Millisecond)
