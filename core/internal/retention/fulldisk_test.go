@@ -60,3 +60,60 @@ func TestFullDiskBackpressure(t *testing.T) {
 	}
 	t.Logf("waited at %d changes with %q; all 200000 read after space was freed", stuck, s.Waiting)
 }
+
+// TestFullDiskTrimsDelivered: with every record delivered, a store whose file system reaches
+// min_free drops the delivered records (the window shrinks) and their space comes back, so
+// the reader goes on: four times the tmpfs goes through the store.
+func TestFullDiskTrimsDelivered(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v %s", err, out)
+	}
+	defer exec.Command("umount", "-l", mnt).Run()
+	st := openTestStore(t, filepath.Join(mnt, "store"), Options{MinFree: 16 << 20})
+	defer st.Close()
+	free, _ := freeSpace(mnt)
+	if err := os.WriteFile(filepath.Join(mnt, "filler"), make([]byte, free-(56<<20)), 0o600); err != nil { // 56MiB left
+		t.Fatal(err)
+	}
+	g := &genSource{total: 1 << 40, batch: 500}
+	src := NewSource(g, st, nil)
+	ctx := context.Background()
+	if err := src.Open(ctx, sdk.OpenRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	waited := false
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st.mu.Lock()
+		through := int64(st.last.cumBytes)
+		st.mu.Unlock()
+		if through > 192<<20 {
+			t.Logf("%d MiB went through a store with 40 MiB to spare above min_free (the store's files included)", through>>20)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d MiB through the store in 60 s (waiting: %q, %d bytes free)", through>>20, st.Stats().Waiting, must(freeSpace(mnt)))
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		b, err := src.Read(rctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("read after %d MiB: %v (waiting: %q, %d bytes free, store files %d bytes, stats %+v)", through>>20, err,
+				st.Stats().Waiting, must(freeSpace(mnt)), st.DiskBytes(), st.Stats())
+		}
+		if err := src.Ack(ctx, b.Position); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(st.Stats().Waiting, "disk") {
+			waited = true
+		}
+	}
+	t.Logf("the reader waited for disk space on the way: %v", waited)
+}
+
+func must(n int64, _ error) int64 { return n }

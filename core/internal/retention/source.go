@@ -260,6 +260,7 @@ func (s *Source) waitRoom(ctx context.Context, need int64) error {
 		} else if free, err := st.freeBytes(); err == nil && free < st.opts.MinFree+need {
 			why = fmt.Sprintf("disk: %d bytes free on the file system of %s, the store keeps min_free %d", free, st.Dir(), st.opts.MinFree)
 			_, _ = st.trim(s.now(), st.opts.MaxBytes) // drop every delivered record
+			st.reclaim()                              // and give their space back
 			ch = nil
 		}
 		if why == "" {

@@ -117,7 +117,8 @@ type Store struct {
 	log   *zap.Logger
 	id    uint64
 
-	trimMu sync.Mutex // one trim at a time
+	trimMu      sync.Mutex // one trim at a time
+	reclaimedAt time.Time  // the last reclaim (trimMu)
 
 	mu       sync.Mutex
 	first    uint64 // oldest retained record
@@ -488,9 +489,45 @@ func (s *Store) trim(now time.Time, need int64) (int, error) {
 	s.oldestCT = oldest
 	s.notifyLocked()
 	s.mu.Unlock()
-	// Reclaim the space of whole dropped tables soon (delete-only compactions run on their
-	// own; this also compacts the memtable's part).
 	return int(k - first), nil
+}
+
+// reclaimEvery bounds how often a waiting reader compacts the store (reclaim).
+const reclaimEvery = 2 * time.Second
+
+// reclaim gives the space of the trimmed records back to the file system now: it flushes the
+// memtable and compacts the key range below the oldest retained record, which pebble's own
+// compactions would get to only later, or not while nothing is written. Without it a reader
+// that waits for disk space could wait for good, although the store dropped everything it
+// could (the deleted records still take their place in the files). At most once every
+// reclaimEvery; a failure is logged and the reader waits on.
+func (s *Store) reclaim() {
+	s.trimMu.Lock()
+	defer s.trimMu.Unlock()
+	if time.Since(s.reclaimedAt) < reclaimEvery {
+		return
+	}
+	s.reclaimedAt = time.Now()
+	s.mu.Lock()
+	first := s.first
+	s.mu.Unlock()
+	if first == 0 {
+		return
+	}
+	before, _ := s.freeBytes()
+	if err := s.db.Flush(); err != nil {
+		s.log.Warn("retention: flush to reclaim disk space failed", zap.Error(err))
+		return
+	}
+	for _, r := range [][2][]byte{{recKey(0), recKey(first)}, {metaKey(0), metaKey(first)}} {
+		if err := s.db.Compact(r[0], r[1], false); err != nil {
+			s.log.Warn("retention: compaction to reclaim disk space failed", zap.Error(err))
+			return
+		}
+	}
+	after, _ := s.freeBytes()
+	s.log.Info("retention: compacted the trimmed records to reclaim disk space",
+		zap.Int64("freed_bytes", after-before), zap.Int64("free_bytes", after))
 }
 
 // Window is the retained window.
