@@ -122,11 +122,29 @@ func main() {
 		must(wl2.Run(ctx, 0))
 	}
 	backlog := wl2.Committed()
-	topic := createTopic(broker, "ferry_bench_incr")
-	r := runFerry(bin, env, broker, topic, dbName, pipelineOpts{mode: "incremental", table: "t2", startTS: startTS, until: uint64(backlog)})
-	incRate := float64(backlog) / r.sinceFirst.Seconds()
-	add("incremental changes/s at saturation", incRate, "changes/s", fmt.Sprintf("backlog of %d binlog changes, first to last record", backlog))
-	add("ferry peak RSS (incremental)", float64(r.rssKB)/1024, "MiB", "VmHWM")
+	// The same backlog is read with retention off and on, alternating, twice each; the
+	// figure of each is the mean of its two runs, and on/off is their ratio (same run).
+	var incRate float64
+	rates := map[bool][]float64{}
+	cpus := map[bool][]float64{}
+	var incRSS int64
+	for _, ret := range []bool{false, true, false, true} {
+		topic := createTopic(broker, "ferry_bench_incr")
+		r := runFerry(bin, env, broker, topic, dbName, pipelineOpts{mode: "incremental", table: "t2", startTS: startTS, until: uint64(backlog), retention: ret})
+		rates[ret] = append(rates[ret], float64(backlog)/r.sinceFirst.Seconds())
+		cpus[ret] = append(cpus[ret], r.cpu.Seconds()/float64(backlog)*1e6)
+		if !ret {
+			incRSS = max(incRSS, r.rssKB)
+		}
+		log.Printf("incremental, retention %v: %.0f changes/s, %.1f CPU-s per million changes", ret, rates[ret][len(rates[ret])-1], cpus[ret][len(cpus[ret])-1])
+	}
+	incRate = mean(rates[false])
+	add("incremental changes/s at saturation", incRate, "changes/s", fmt.Sprintf("backlog of %d binlog changes, first to last record, mean of 2 runs", backlog))
+	add("incremental CPU-s per million changes", mean(cpus[false]), "CPU-s", "ferry's user+system time, process start to exit, mean of 2 runs")
+	add("ferry peak RSS (incremental)", float64(incRSS)/1024, "MiB", "VmHWM")
+	add("incremental changes/s with retention", mean(rates[true]), "changes/s", "the same backlog through the local change store, mean of 2 runs alternating with the runs without")
+	add("incremental CPU-s per million changes with retention", mean(cpus[true]), "CPU-s", "")
+	add("retention on / off (incremental throughput)", mean(rates[true])/incRate, "x", "same run; the issue's floor is 0.9x")
 
 	// 3. Latency at a fixed load.
 	_, _ = db.Exec("DROP TABLE IF EXISTS t3")
@@ -166,6 +184,17 @@ func main() {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
 
 func must(err error) {
 	if err != nil {
@@ -216,18 +245,20 @@ func createTopic(b harness.Broker, prefix string) string {
 }
 
 type pipelineOpts struct {
-	mode    string // full | incremental
-	table   string // default "t"
-	oop     bool
-	startTS string
-	until   uint64 // incremental: stop after this many records
-	during  func() // incremental: run this while ferry streams, then stop
+	mode      string // full | incremental
+	table     string // default "t"
+	oop       bool
+	startTS   string
+	until     uint64 // incremental: stop after this many records
+	during    func() // incremental: run this while ferry streams, then stop
+	retention bool   // with a retention block (the local change store between reader and writer)
 }
 
 type run struct {
 	elapsed, sinceFirst time.Duration
 	records, bytes      uint64
 	rssKB               int64
+	cpu                 time.Duration // ferry's user + system CPU time, process start to exit
 	status              status
 }
 
@@ -278,8 +309,8 @@ func runFerry(bin string, env harness.Environment, b harness.Broker, topic, db s
   checkpoint {
     dir = "cp"
   }
-}
-`, env.MariaDBAddr, env.MariaDBUser, db, o.table, 9000+time.Now().Nanosecond()%1000, src, ser, b.NameServer, topic)
+%s}
+`, env.MariaDBAddr, env.MariaDBUser, db, o.table, 9000+time.Now().Nanosecond()%1000, src, ser, b.NameServer, topic, retentionBlock(o.retention))
 	path := filepath.Join(dir, "bench.hcl")
 	must(os.WriteFile(path, []byte(cfg), 0o644))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -326,6 +357,9 @@ func runFerry(bin string, env harness.Environment, b harness.Broker, topic, db s
 		select {
 		case err := <-done:
 			r.elapsed = time.Since(start)
+			if ps := cmd.ProcessState; ps != nil {
+				r.cpu = ps.UserTime() + ps.SystemTime()
+			}
 			if err != nil {
 				logMu.Lock()
 				log.Fatalf("ferry: %v\n%s", err, logs.String())
@@ -359,6 +393,14 @@ func runFerry(bin string, env harness.Environment, b harness.Broker, topic, db s
 			}
 		}
 	}
+}
+
+// retentionBlock is the pipeline's retention block when on: the store in the run's directory.
+func retentionBlock(on bool) string {
+	if !on {
+		return ""
+	}
+	return "  retention {\n    dir      = \"ret\"\n    duration = \"1h\"\n  }\n"
 }
 
 type writerFunc func([]byte) (int, error)
