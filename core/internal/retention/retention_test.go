@@ -319,3 +319,52 @@ func TestTrimByAgeKeepsUndelivered(t *testing.T) {
 }
 
 var _ = io.EOF
+
+// TestHandoverOnceThenFromStore: a writer that keeps up gets the source's own changes (no
+// read back from the store), once; what its stages change in them never reaches a replay,
+// which reads the store's copy. A writer that lags past the handover's bound reads the store.
+func TestHandoverOnceThenFromStore(t *testing.T) {
+	st := openTestStore(t, t.TempDir(), Options{})
+	defer st.Close()
+	g := &genSource{total: 50, batch: 7}
+	src := NewSource(g, st, nil)
+	ctx := context.Background()
+	if err := src.Open(ctx, sdk.OpenRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	first := readN(t, src, 50)
+	for _, b := range first {
+		for _, c := range b.Changes {
+			c.Topic = "changed by a stage" // the objects stage and filters may do this
+			c.After = nil
+		}
+	}
+	if _, err := src.Rewind(t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range readN(t, src, 50) {
+		for _, c := range b.Changes {
+			if c.Topic != "" || c.After == nil {
+				t.Fatalf("replayed %s carries a stage's change (topic %q, after %v)", c.ID, c.Topic, c.After)
+			}
+		}
+	}
+
+	var h handover
+	for seq := uint64(1); seq <= 10; seq++ {
+		h.put(seq, []*change.Change{{ID: fmt.Sprint(seq)}}, handBytes/4)
+	}
+	if _, ok := h.take(6); ok {
+		t.Error("record 6 is held past the bound (4 records of handBytes/4)")
+	}
+	if c, ok := h.take(7); !ok || c[0].ID != "7" {
+		t.Errorf("take(7) = %v %v", c, ok)
+	}
+	if _, ok := h.take(7); ok {
+		t.Error("record 7 handed over twice")
+	}
+	if h.bytes != 3*handBytes/4 || len(h.order) != 3 {
+		t.Errorf("after take(7): %d bytes, order %v", h.bytes, h.order)
+	}
+}

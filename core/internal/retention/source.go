@@ -87,6 +87,65 @@ type Source struct {
 	wg     sync.WaitGroup
 	dec    decoder
 	kick   chan struct{}
+	hand   handover
+}
+
+// handover holds the batches the ingest appended last, by record number, as the source
+// returned them, so that a writer that keeps up takes them without reading them back from
+// the store and decoding them. Each is handed over once at most (the writer's stages may
+// change the changes), and the cache is bounded by handBytes of their encoded size: a writer
+// that lags behind reads from the store, as it does after a restart or a rewind.
+type handover struct {
+	mu    sync.Mutex
+	m     map[uint64][]*change.Change
+	order []uint64 // record numbers in append order
+	size  map[uint64]int
+	bytes int
+}
+
+const handBytes = 8 << 20
+
+func (h *handover) put(seq uint64, changes []*change.Change, size int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m, h.size = map[uint64][]*change.Change{}, map[uint64]int{}
+	}
+	h.m[seq], h.size[seq] = changes, size
+	h.order = append(h.order, seq)
+	h.bytes += size
+	for h.bytes > handBytes && len(h.order) > 0 {
+		h.drop(h.order[0])
+	}
+}
+
+// take returns record seq's changes and forgets them; ok is false when the cache does not
+// hold it (the writer lags, or it was handed over before).
+func (h *handover) take(seq uint64) (changes []*change.Change, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	changes, ok = h.m[seq]
+	// Anything older than seq is passed: the writer reads in order (a rewind clears).
+	for len(h.order) > 0 && h.order[0] <= seq {
+		h.drop(h.order[0])
+	}
+	return changes, ok
+}
+
+// drop forgets one record (h.mu held); order's first entry is the oldest.
+func (h *handover) drop(seq uint64) {
+	if len(h.order) > 0 && h.order[0] == seq {
+		h.order = h.order[1:]
+	}
+	h.bytes -= h.size[seq]
+	delete(h.m, seq)
+	delete(h.size, seq)
+}
+
+func (h *handover) clear() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.m, h.size, h.order, h.bytes = nil, nil, nil, 0
 }
 
 // NewSource wraps inner over store.
@@ -133,6 +192,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		}
 	}
 	w := st.Window()
+	s.hand.clear()
 	s.cursor, s.epoch, s.skip = w.First, 0, 0
 	if writer != nil {
 		s.cursor, s.epoch = writer.Seq+1, writer.Epoch
@@ -215,9 +275,13 @@ func (s *Source) ingest(ctx context.Context) {
 		if err := s.waitRoom(ctx, int64(len(val))); err != nil {
 			return
 		}
-		if err := s.store.appendBatch(val, pos, b.Changes, now); err != nil {
+		seq, err := s.store.appendBatch(val, pos, b.Changes, now)
+		if err != nil {
 			s.setErr(fmt.Errorf("retention: append to %s: %w", s.store.Dir(), err))
 			return
+		}
+		if len(b.Changes) > 0 {
+			s.hand.put(seq, b.Changes, len(val))
 		}
 		if cap(enc.buf) > 4<<20 {
 			enc.buf = nil // do not keep an outsized buffer
@@ -345,9 +409,13 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 			return nil, errors.New("retention: store closed")
 		}
 		if cursor < durable {
-			rec, err := st.record(&s.dec, cursor)
-			if err != nil {
-				return nil, sdk.Permanent(err)
+			changes, ok := s.hand.take(cursor)
+			if !ok {
+				rec, err := st.record(&s.dec, cursor)
+				if err != nil {
+					return nil, sdk.Permanent(err)
+				}
+				changes = rec.changes
 			}
 			s.mu.Lock()
 			if s.cursor != cursor || s.epoch != epoch {
@@ -356,7 +424,6 @@ func (s *Source) Read(ctx context.Context) (*change.Batch, error) {
 			}
 			s.cursor, s.skip = cursor+1, 0
 			s.mu.Unlock()
-			changes := rec.changes
 			if skip > 0 && skip <= len(changes) {
 				changes = changes[skip:]
 			}

@@ -337,7 +337,7 @@ func (s *Store) Reset(src change.Position) error {
 
 // appendBatch stores one source batch (no fsync: Sync makes it durable). A batch without
 // changes only moves the source position.
-func (s *Store) appendBatch(val []byte, src change.Position, changes []*change.Change, now time.Time) error {
+func (s *Store) appendBatch(val []byte, src change.Position, changes []*change.Change, now time.Time) (uint64, error) {
 	s.mu.Lock()
 	seq := s.next
 	last := s.last
@@ -366,7 +366,7 @@ func (s *Store) appendBatch(val []byte, src change.Position, changes []*change.C
 	}
 	_ = b.Set(keySource, src, nil)
 	if err := b.Commit(pebble.NoSync); err != nil {
-		return err
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -377,7 +377,7 @@ func (s *Store) appendBatch(val []byte, src change.Position, changes []*change.C
 			s.oldestCT = m.minCT
 		}
 	}
-	return nil
+	return seq, nil
 }
 
 // Sync makes everything appended so far durable, and readers see it.
