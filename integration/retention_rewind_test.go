@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -48,35 +49,40 @@ func TestRetentionRewindAfterPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	purge := func(t *testing.T) {
-		var first string
-		if err := root.QueryRow("SHOW BINARY LOGS").Scan(&first, new(any)); err != nil {
-			t.Fatal(err)
-		}
-		mustExec(t, root, "FLUSH BINARY LOGS")
-		var file string
-		if err := root.QueryRow("SHOW MASTER STATUS").Scan(&file, new(any), new(any), new(any)); err != nil {
-			t.Fatal(err)
-		}
-		// The server does not purge a file a binlog dump (ferry's source) still reads; the
-		// source moves to the new file at its Rotate event, so retry for a while.
-		var left string
-		for deadline := time.Now().Add(20 * time.Second); ; {
-			mustExec(t, root, "PURGE BINARY LOGS TO '"+file+"'")
-			if err := root.QueryRow("SHOW BINARY LOGS").Scan(&left, new(any)); err != nil {
-				t.Fatal(err)
-			}
-			if left == file {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("binary logs from %s on are still there 20s after PURGE BINARY LOGS TO %s", left, file)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		t.Logf("purged the binary logs %s up to %s: the rewound window is in none of them", first, file)
-	}
+	purge := func(t *testing.T) { purgeBinlogs(t, root) }
 	rewindScenario(t, rewindDB{db: db, name: dbName, addr: addr, user: user, password: pw, serverID: 4718, statusAddr: "127.0.0.1:31518"}, purge)
+}
+
+// purgeBinlogs flushes the binary logs and purges every file before the new one (retrying
+// while the source still reads an old one).
+func purgeBinlogs(t *testing.T, root *sql.DB) {
+	t.Helper()
+	var first string
+	if err := root.QueryRow("SHOW BINARY LOGS").Scan(&first, new(any)); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, root, "FLUSH BINARY LOGS")
+	var file string
+	if err := root.QueryRow("SHOW MASTER STATUS").Scan(&file, new(any), new(any), new(any)); err != nil {
+		t.Fatal(err)
+	}
+	// The server does not purge a file a binlog dump (ferry's source) still reads; the
+	// source moves to the new file at its Rotate event, so retry for a while.
+	var left string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		mustExec(t, root, "PURGE BINARY LOGS TO '"+file+"'")
+		if err := root.QueryRow("SHOW BINARY LOGS").Scan(&left, new(any)); err != nil {
+			t.Fatal(err)
+		}
+		if left == file {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binary logs from %s on are still there 20s after PURGE BINARY LOGS TO %s", left, file)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("purged the binary logs %s up to %s: the rewound window is in none of them", first, file)
 }
 
 type rewindDB struct {
@@ -227,5 +233,172 @@ func rewindScenario(t *testing.T, d rewindDB, beforeRewind func(t *testing.T)) {
 	}
 	if marked != keys {
 		t.Fatalf("%d marked messages after the live burst, want %d", marked, keys)
+	}
+}
+
+// TestRetentionRewindOneHour: a rewind by an hour (`--to -1h`) on a private MariaDB whose binary
+// logs were purged after the changes were delivered. The binlog carries commit times of its
+// own (SET TIMESTAMP), in order as a server's are: a burst 90 minutes ago, one 50 minutes ago,
+// one now, read by an incremental pipeline started before them (heartbeats, stamped now, are
+// kept out of the window by a long heartbeat_interval). The rewind replays the last two bursts, every change with its id and in order per key,
+// from the local store alone (the binlog is gone), none of the burst before the hour;
+// `--to -2h`, before the oldest retained change, is refused with the window; then the stream
+// continues live.
+func TestRetentionRewindOneHour(t *testing.T) {
+	harness.RequireTestbed(t, harness.MariaDB)
+	broker := harness.Env().RMQ4()
+	harness.RequireTestbed(t, broker.Component())
+	bin := ferryBinary(t)
+	addr, user, pw, sock := privateMariaDBRoot(t, "--binlog-format=ROW", "--binlog-row-image=FULL")
+	const dbName = "ferry_rewind_hour"
+	root, err := sql.Open("mysql", "root@unix("+sock+")/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	mustExec(t, root, "CREATE DATABASE "+dbName)
+	db, err := sql.Open("mysql", user+":"+pw+"@tcp("+addr+")/"+dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const keys = 30
+	// Statements committed at a given time: one connection, SET TIMESTAMP for them.
+	at := func(when time.Time, stmts ...string) {
+		conn, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for _, q := range append(append([]string{fmt.Sprintf("SET TIMESTAMP = %d", when.Unix())}, stmts...), "SET TIMESTAMP = DEFAULT") {
+			if _, err := conn.ExecContext(context.Background(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	burst := func(when time.Time, v int) {
+		var stmts []string
+		for id := 1; id <= keys; id++ {
+			stmts = append(stmts, fmt.Sprintf("UPDATE t SET v = %d WHERE id = %d", v, id))
+		}
+		at(when, stmts...)
+	}
+	execAll(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL)")
+	insertRows(t, db, "INSERT INTO t VALUES ", keys, func(i int) string { return fmt.Sprintf("(%d, 0)", i) })
+	topic := harness.UniqueName("h17_rewind_hour")
+	harness.CreateTopic(t, broker, topic, 4)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.hcl")
+	cfg := fmt.Sprintf(`pipeline "h17_rewind_hour" {
+  source "oceanbase" {
+    address   = %q
+    user      = %q
+    password  = env("E2E_DB_PASSWORD")
+    server_id = 4720
+    tables    = ["%s.t"]
+    heartbeat_interval = "1h"
+    mode               = "incremental"
+  }
+  serializer "canal" {}
+  sink "rocketmq" {
+    name_servers = [%q]
+    topic        = %q
+  }
+  checkpoint {
+    dir      = "cp"
+    interval = "200ms"
+  }
+  retention {
+    duration = "3h"
+    dir      = "ret"
+    min_free = "16MiB"
+  }
+}
+`, addr, user, dbName, broker.NameServer, topic)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	envv := append(os.Environ(), "E2E_DB_PASSWORD="+pw)
+	cmd := exec.Command(bin, "--log-level", "info", "run", "--watch", "0", "--status-addr", "127.0.0.1:31519", path)
+	cmd.Env = envv
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("ferry logs:\n%s", tail(logs.String(), 6000))
+		}
+	}()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if st, err := (&ferryProc{statusAddr: "127.0.0.1:31519"}).status(); err == nil && st.Phase == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ferry is not running after 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the binlog stream is up
+	now := time.Now()
+	burst(now.Add(-90*time.Minute), 1)
+	burst(now.Add(-50*time.Minute), 2)
+	burst(now, 3)
+	first := harness.Collect(t, broker, topic, 3*keys, 60*time.Second)
+	vOf := map[string]int{}
+	for _, m := range first {
+		if m.Properties["ferry_op"] == "update" {
+			_, vOf[m.Properties["ferry_id"]] = canalRow(t, m)
+		}
+	}
+	if len(vOf) != 3*keys {
+		t.Fatalf("%d updates delivered, want %d", len(vOf), 3*keys)
+	}
+	purgeBinlogs(t, root)
+
+	out, err := runFerry(bin, envv, "rewind", path, "--to", "-2h")
+	if err == nil || !strings.Contains(out, "outside the retention window") {
+		t.Fatalf("rewind by 2 hours, before the oldest retained change: err %v, output:\n%s", err, out)
+	}
+	if out, err := runFerry(bin, envv, "rewind", path, "--to", "-1h"); err != nil {
+		t.Fatalf("rewind by an hour: %v\n%s", err, out)
+	}
+	all := harness.Collect(t, broker, topic, 5*keys, 60*time.Second)
+	replayed := map[string]int{}
+	lastV := map[string]int{}
+	for _, m := range all {
+		if m.Properties["ferry_replayed"] != "true" {
+			continue
+		}
+		id := m.Properties["ferry_id"]
+		key, v := canalRow(t, m)
+		if want, ok := vOf[id]; !ok || v != want {
+			t.Errorf("replayed %s with v=%d, first delivered with v=%d (%v)", id, v, want, ok)
+		}
+		if v == 1 {
+			t.Errorf("replayed %s of the burst 90 minutes ago, before the hour", id)
+		}
+		if v < lastV[key] {
+			t.Errorf("key %s: v=%d replayed after v=%d", key, v, lastV[key])
+		}
+		lastV[key] = v
+		replayed[id]++
+	}
+	if len(replayed) != 2*keys {
+		t.Fatalf("%d changes replayed, want %d (the bursts of the last hour)", len(replayed), 2*keys)
+	}
+	burst(time.Now(), 4)
+	live := harness.Collect(t, broker, topic, 6*keys, 60*time.Second)
+	fresh := 0
+	for _, m := range live {
+		if _, v := canalRow(t, m); v == 4 && m.Properties["ferry_replayed"] == "" {
+			fresh++
+		}
+	}
+	if fresh != keys {
+		t.Errorf("%d live changes after the rewind, want %d", fresh, keys)
 	}
 }
