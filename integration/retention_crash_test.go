@@ -18,8 +18,9 @@ import (
 )
 
 // TestRetentionKill9: updates are written while ferry (retention on) is killed with SIGKILL
-// during appends, three times, and restarted: every change arrives (by id), and per key the
-// first deliveries follow commit order (GTID sequence).
+// during appends, 10 times (30 with FERRY_CHAOS=full, or FERRY_CHAOS_KILLS), and restarted:
+// every change arrives (by id), and per key the first deliveries follow commit order (GTID
+// sequence).
 func TestRetentionKill9(t *testing.T) {
 	env := harness.RequireTestbed(t, harness.MariaDB)
 	broker := env.RMQ4()
@@ -102,7 +103,7 @@ func TestRetentionKill9(t *testing.T) {
 			writes.Add(1)
 		}
 	}()
-	kills := 3
+	kills := pick(10, 30)
 	if s := os.Getenv("FERRY_CHAOS_KILLS"); s != "" {
 		kills, _ = strconv.Atoi(s)
 	}
