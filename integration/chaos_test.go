@@ -418,6 +418,20 @@ func privateRMQ4(t *testing.T, dir string, ports []string) harness.Broker {
 		Addr: "127.0.0.1:" + port("FERRY_RMQ4_BROKER_PORT"), MQAdmin: filepath.Join(dir, "bin", "mqadmin-4")}
 }
 
+// stopBroker stops the private cluster's broker in dir with sig and waits up to d for it to
+// exit; false when it still runs.
+func stopBroker(t *testing.T, dir string, sig syscall.Signal, d time.Duration) bool {
+	t.Helper()
+	pid := brokerPID(t, dir)
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil; {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return syscall.Kill(pid, 0) != nil
+}
+
 // brokerPID is the pid of the private cluster's broker in dir.
 func brokerPID(t *testing.T, dir string) int {
 	t.Helper()
@@ -442,11 +456,7 @@ func chaosBrokerRestart(t *testing.T) {
 	r.startWorkload()
 	for i := 0; i < pick(1, 2); i++ {
 		time.Sleep(3 * time.Second)
-		pid := brokerPID(t, chaosMQDir)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		for j := 0; j < 100 && syscall.Kill(pid, 0) == nil; j++ {
-			time.Sleep(100 * time.Millisecond)
-		}
+		stopBroker(t, chaosMQDir, syscall.SIGKILL, 10*time.Second)
 		st, _ := f.status()
 		time.Sleep(2 * time.Second)
 		chaosBed(t, chaosMQDir, chaosMQPorts, "up.sh", "rmq4")

@@ -5,7 +5,6 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,7 +24,6 @@ func TestRetentionKill9(t *testing.T) {
 	env := harness.RequireTestbed(t, harness.MariaDB)
 	broker := env.RMQ4()
 	harness.RequireTestbed(t, broker.Component())
-	bin := ferryBinary(t)
 
 	const dbName = "ferry_h17_kill_it"
 	harness.DropDatabase(t, dbName)
@@ -35,53 +33,10 @@ func TestRetentionKill9(t *testing.T) {
 	insertRows(t, db, "INSERT INTO t VALUES ", keys, func(i int) string { return fmt.Sprintf("(%d, 0)", i) })
 	topic := harness.UniqueName("h17_kill")
 	harness.CreateTopic(t, broker, topic, 4)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "p.hcl")
-	cfg := fmt.Sprintf(`pipeline "h17_kill_it" {
-  source "oceanbase" {
-    address   = %q
-    user      = %q
-    password  = env("E2E_DB_PASSWORD")
-    server_id = 4718
-    tables    = ["%s.t"]
-  }
-  serializer "canal" {}
-  sink "rocketmq" {
-    name_servers = [%q]
-    topic        = %q
-  }
-  checkpoint {
-    dir      = "cp"
-    interval = "200ms"
-  }
-  retention {
-    dir      = "ret"
-    min_free = "16MiB"
-  }
-}
-`, env.MariaDBAddr, env.MariaDBUser, dbName, broker.NameServer, topic)
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	envv := append(os.Environ(), "E2E_DB_PASSWORD="+env.MariaDBPassword)
-	var logs syncBuffer
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--log-level", "info", "run", "--watch", "0", "--status-addr", "", "--no-precheck", path)
-		cmd.Env = envv
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
-	cmd := start()
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("ferry logs:\n%s", logs.String())
-		}
-	}()
+	path := filepath.Join(t.TempDir(), "p.hcl")
+	retentionPipeline{Name: "h17_kill_it", Addr: env.MariaDBAddr, User: env.MariaDBUser, Table: dbName + ".t", ServerID: 4718,
+		NameServer: broker.NameServer, Topic: topic, Retention: "dir      = \"ret\"\nmin_free = \"16MiB\""}.write(t, path)
+	f := startRetentionFerry(t, path, env.MariaDBPassword, "info", "--status-addr", "", "--no-precheck")
 	harness.Collect(t, broker, topic, keys, 60*time.Second)
 
 	var writes atomic.Int64
@@ -109,9 +64,7 @@ func TestRetentionKill9(t *testing.T) {
 	}
 	for k := 0; k < kills; k++ {
 		time.Sleep(1500 * time.Millisecond)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		cmd = start()
+		f.restart()
 	}
 	time.Sleep(time.Second)
 	close(stop)

@@ -40,19 +40,12 @@ min_free = "64MiB"`})
 	r.startWorkload()
 	time.Sleep(5 * time.Second)
 
-	pid := brokerPID(t, retentionMQDir)
 	before, err := f.status()
 	if err != nil || before.Retention == nil {
 		t.Fatalf("status before the outage: %+v, %v", before, err)
 	}
 	committedAtStop := r.wl.Committed()
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if syscall.Kill(pid, 0) == nil {
+	if !stopBroker(t, retentionMQDir, syscall.SIGTERM, 30*time.Second) {
 		t.Fatal("the broker did not stop")
 	}
 	stopped := time.Now()
@@ -144,13 +137,7 @@ min_free = "16MiB"`})
 	f.waitWritten(2000, 90*time.Second)
 	r.startWorkload()
 	time.Sleep(3 * time.Second)
-	pid := brokerPID(t, retentionMQDir)
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
+	stopBroker(t, retentionMQDir, syscall.SIGTERM, 30*time.Second)
 	stopped := time.Now()
 	var waiting ferryStatus
 	var lead []uint64

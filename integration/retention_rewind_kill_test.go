@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -44,59 +43,13 @@ func TestRetentionKill9DuringRewind(t *testing.T) {
 	topic := harness.UniqueName("h17_rewind_kill")
 	harness.CreateTopic(t, broker, topic, 4)
 
-	dir := t.TempDir()
-	path := filepath.Join(dir, "p.hcl")
-	writeCfg := func(limits string) {
-		cfg := fmt.Sprintf(`pipeline "h17_rewind_kill" {
-  source "oceanbase" {
-    address   = %q
-    user      = %q
-    password  = env("E2E_DB_PASSWORD")
-    server_id = 4719
-    tables    = ["%s.t"]
-    heartbeat_interval = "1s"
-  }
-  serializer "canal" {}
-  sink "rocketmq" {
-    name_servers = [%q]
-    topic        = %q
-  }
-  checkpoint {
-    dir      = "cp"
-    interval = "200ms"
-  }
-  retention {
-    duration  = "1h"
-    max_bytes = "256MiB"
-    dir       = "ret"
-    min_free  = "16MiB"
-  }
-%s}
-`, env.MariaDBAddr, env.MariaDBUser, dbName, broker.NameServer, topic, limits)
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeCfg("")
-	envv := append(os.Environ(), "E2E_DB_PASSWORD="+env.MariaDBPassword)
-	var logs syncBuffer
-	var cmd *exec.Cmd
-	start := func() {
-		cmd = exec.Command(bin, "--log-level", "warn", "run", "--watch", "0", "--status-addr", "", "--no-precheck", path)
-		cmd.Env = envv
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	start()
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("ferry logs:\n%s", tail(logs.String(), 6000))
-		}
-	}()
+	path := filepath.Join(t.TempDir(), "p.hcl")
+	pl := retentionPipeline{Name: "h17_rewind_kill", Addr: env.MariaDBAddr, User: env.MariaDBUser, Table: dbName + ".t", ServerID: 4719,
+		NameServer: broker.NameServer, Topic: topic, Source: `heartbeat_interval = "1s"`,
+		Retention: "duration  = \"1h\"\nmax_bytes = \"256MiB\"\ndir       = \"ret\"\nmin_free  = \"16MiB\""}
+	pl.write(t, path)
+	f := startRetentionFerry(t, path, env.MariaDBPassword, "warn", "--status-addr", "", "--no-precheck")
+	envv := f.env
 	harness.Collect(t, broker, topic, keys, 60*time.Second) // the snapshot
 
 	time.Sleep(1500 * time.Millisecond)
@@ -122,18 +75,17 @@ func TestRetentionKill9DuringRewind(t *testing.T) {
 	}
 
 	// Stopped pipeline: rewind it, then run it throttled and kill it during the replay.
-	_ = cmd.Process.Signal(os.Interrupt)
-	_ = cmd.Wait()
+	_ = f.cmd.Process.Signal(os.Interrupt)
+	_ = f.cmd.Wait()
 	if out, err := runFerry(bin, envv, "rewind", path, "--to", to.Format(time.RFC3339)); err != nil {
 		t.Fatalf("rewind of the stopped pipeline: %v\n%s", err, out)
 	}
-	writeCfg(fmt.Sprintf("  limits {\n    incremental { rows_per_second = %d }\n  }\n", rate))
-	start()
+	pl.Extra = fmt.Sprintf("  limits {\n    incremental { rows_per_second = %d }\n  }\n", rate)
+	pl.write(t, path)
+	f.start()
 	for k := 0; k < kills; k++ {
 		time.Sleep(time.Duration(1200+rand.Intn(1200)) * time.Millisecond)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		start()
+		f.restart()
 	}
 	killedAt := time.Now()
 

@@ -6,8 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,19 +34,8 @@ func TestRetentionRewind(t *testing.T) {
 // order per key, and the stream then continues live from the current binlog file.
 func TestRetentionRewindAfterPurge(t *testing.T) {
 	harness.RequireTestbed(t, harness.MariaDB)
-	addr, user, pw, sock := privateMariaDBRoot(t, "--binlog-format=ROW", "--binlog-row-image=FULL")
 	const dbName = "ferry_rewind_purge"
-	root, err := sql.Open("mysql", "root@unix("+sock+")/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	mustExec(t, root, "CREATE DATABASE "+dbName)
-	db, err := sql.Open("mysql", user+":"+pw+"@tcp("+addr+")/"+dbName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	root, db, addr, user, pw := privateRewindDB(t, dbName)
 	purge := func(t *testing.T) { purgeBinlogs(t, root) }
 	rewindScenario(t, rewindDB{db: db, name: dbName, addr: addr, user: user, password: pw, serverID: 4718, statusAddr: "127.0.0.1:31518"}, purge)
 }
@@ -108,52 +95,12 @@ func rewindScenario(t *testing.T, d rewindDB, beforeRewind func(t *testing.T)) {
 	topic := harness.UniqueName("h17_rewind")
 	harness.CreateTopic(t, broker, topic, 4)
 
-	dir := t.TempDir()
-	path := filepath.Join(dir, "p.hcl")
-	cfg := fmt.Sprintf(`pipeline "h17_rewind_it" {
-  source "oceanbase" {
-    address   = %q
-    user      = %q
-    password  = env("E2E_DB_PASSWORD")
-    server_id = %d
-    tables    = ["%s.t"]
-    heartbeat_interval = "1s"
-  }
-  serializer "canal" {}
-  sink "rocketmq" {
-    name_servers = [%q]
-    topic        = %q
-  }
-  checkpoint {
-    dir      = "cp"
-    interval = "200ms"
-  }
-  retention {
-    duration  = "1h"
-    max_bytes = "64MiB"
-    dir       = "ret"
-    min_free  = "16MiB"
-  }
-}
-`, d.addr, d.user, d.serverID, dbName, broker.NameServer, topic)
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	envv := append(os.Environ(), "E2E_DB_PASSWORD="+d.password)
-	cmd := exec.Command(bin, "--log-level", "info", "run", "--watch", "0", "--status-addr", d.statusAddr, path)
-	cmd.Env = envv
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("ferry logs:\n%s", logs.String())
-		}
-	}()
+	path := filepath.Join(t.TempDir(), "p.hcl")
+	retentionPipeline{Name: "h17_rewind_it", Addr: d.addr, User: d.user, Table: dbName + ".t", ServerID: d.serverID,
+		NameServer: broker.NameServer, Topic: topic, Source: `heartbeat_interval = "1s"`,
+		Retention: "duration  = \"1h\"\nmax_bytes = \"64MiB\"\ndir       = \"ret\"\nmin_free  = \"16MiB\""}.write(t, path)
+	f := startRetentionFerry(t, path, d.password, "info", "--status-addr", d.statusAddr)
+	envv := f.env
 	harness.Collect(t, broker, topic, keys, 60*time.Second) // the snapshot
 
 	burst := func(add int) {
@@ -249,19 +196,8 @@ func TestRetentionRewindOneHour(t *testing.T) {
 	broker := harness.Env().RMQ4()
 	harness.RequireTestbed(t, broker.Component())
 	bin := ferryBinary(t)
-	addr, user, pw, sock := privateMariaDBRoot(t, "--binlog-format=ROW", "--binlog-row-image=FULL")
 	const dbName = "ferry_rewind_hour"
-	root, err := sql.Open("mysql", "root@unix("+sock+")/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	mustExec(t, root, "CREATE DATABASE "+dbName)
-	db, err := sql.Open("mysql", user+":"+pw+"@tcp("+addr+")/"+dbName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	root, db, addr, user, pw := privateRewindDB(t, dbName)
 	const keys = 30
 	// Statements committed at a given time: one connection, SET TIMESTAMP for them.
 	at := func(when time.Time, stmts ...string) {
@@ -287,52 +223,11 @@ func TestRetentionRewindOneHour(t *testing.T) {
 	insertRows(t, db, "INSERT INTO t VALUES ", keys, func(i int) string { return fmt.Sprintf("(%d, 0)", i) })
 	topic := harness.UniqueName("h17_rewind_hour")
 	harness.CreateTopic(t, broker, topic, 4)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "p.hcl")
-	cfg := fmt.Sprintf(`pipeline "h17_rewind_hour" {
-  source "oceanbase" {
-    address   = %q
-    user      = %q
-    password  = env("E2E_DB_PASSWORD")
-    server_id = 4720
-    tables    = ["%s.t"]
-    heartbeat_interval = "1h"
-    mode               = "incremental"
-  }
-  serializer "canal" {}
-  sink "rocketmq" {
-    name_servers = [%q]
-    topic        = %q
-  }
-  checkpoint {
-    dir      = "cp"
-    interval = "200ms"
-  }
-  retention {
-    duration = "3h"
-    dir      = "ret"
-    min_free = "16MiB"
-  }
-}
-`, addr, user, dbName, broker.NameServer, topic)
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	envv := append(os.Environ(), "E2E_DB_PASSWORD="+pw)
-	cmd := exec.Command(bin, "--log-level", "info", "run", "--watch", "0", "--status-addr", "127.0.0.1:31519", path)
-	cmd.Env = envv
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("ferry logs:\n%s", tail(logs.String(), 6000))
-		}
-	}()
+	path := filepath.Join(t.TempDir(), "p.hcl")
+	retentionPipeline{Name: "h17_rewind_hour", Addr: addr, User: user, Table: dbName + ".t", ServerID: 4720,
+		NameServer: broker.NameServer, Topic: topic, Source: "heartbeat_interval = \"1h\"\nmode               = \"incremental\"",
+		Retention: "duration = \"3h\"\ndir      = \"ret\"\nmin_free = \"16MiB\""}.write(t, path)
+	envv := startRetentionFerry(t, path, pw, "info", "--status-addr", "127.0.0.1:31519").env
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		if st, err := (&ferryProc{statusAddr: "127.0.0.1:31519"}).status(); err == nil && st.Phase == "running" {
 			break
