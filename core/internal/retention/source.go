@@ -97,10 +97,15 @@ type Source struct {
 // that lags behind reads from the store, as it does after a restart or a rewind.
 type handover struct {
 	mu    sync.Mutex
-	m     map[uint64][]*change.Change
+	m     map[uint64]handed
 	order []uint64 // record numbers in append order
-	size  map[uint64]int
 	bytes int
+}
+
+// handed is one record in the handover: its changes and their encoded size.
+type handed struct {
+	changes []*change.Change
+	size    int
 }
 
 const handBytes = 8 << 20
@@ -109,13 +114,13 @@ func (h *handover) put(seq uint64, changes []*change.Change, size int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m, h.size = map[uint64][]*change.Change{}, map[uint64]int{}
+		h.m = map[uint64]handed{}
 	}
-	h.m[seq], h.size[seq] = changes, size
+	h.m[seq] = handed{changes, size}
 	h.order = append(h.order, seq)
 	h.bytes += size
 	for h.bytes > handBytes && len(h.order) > 0 {
-		h.drop(h.order[0])
+		h.dropOldest()
 	}
 }
 
@@ -124,28 +129,27 @@ func (h *handover) put(seq uint64, changes []*change.Change, size int) {
 func (h *handover) take(seq uint64) (changes []*change.Change, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	changes, ok = h.m[seq]
-	// Anything older than seq is passed: the writer reads in order (a rewind clears).
+	r, ok := h.m[seq]
+	// Anything up to seq is passed: the writer reads in order (what a rewind sends again comes
+	// from the store).
 	for len(h.order) > 0 && h.order[0] <= seq {
-		h.drop(h.order[0])
+		h.dropOldest()
 	}
-	return changes, ok
+	return r.changes, ok
 }
 
-// drop forgets one record (h.mu held); order's first entry is the oldest.
-func (h *handover) drop(seq uint64) {
-	if len(h.order) > 0 && h.order[0] == seq {
-		h.order = h.order[1:]
-	}
-	h.bytes -= h.size[seq]
+// dropOldest forgets the oldest record (h.mu held).
+func (h *handover) dropOldest() {
+	seq := h.order[0]
+	h.order = h.order[1:]
+	h.bytes -= h.m[seq].size
 	delete(h.m, seq)
-	delete(h.size, seq)
 }
 
 func (h *handover) clear() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.m, h.size, h.order, h.bytes = nil, nil, nil, 0
+	h.m, h.order, h.bytes = nil, nil, 0
 }
 
 // NewSource wraps inner over store.
