@@ -242,7 +242,7 @@ func collectWithCredentials(t *testing.T, b harness.Broker, topic string, n int)
 	case <-done:
 	case <-time.After(90 * time.Second):
 	}
-	_ = c.Shutdown()
+	harness.ShutdownPushConsumer(c, topic)
 	mu.Lock()
 	defer mu.Unlock()
 	sort.Slice(got, func(i, j int) bool {

@@ -265,7 +265,7 @@ func CollectMessages(ctx context.Context, b Broker, topic string, n int) ([]Rece
 	case <-ctx.Done():
 		waitErr = fmt.Errorf("timed out waiting for %d messages on %s: %w", n, topic, ctx.Err())
 	}
-	_ = c.Shutdown()
+	ShutdownPushConsumer(c, topic)
 	mu.Lock()
 	defer mu.Unlock()
 	out := append([]Received(nil), got...)
@@ -298,4 +298,25 @@ func toReceived(m *primitive.MessageExt) Received {
 		r.BrokerName = m.Queue.BrokerName
 	}
 	return r
+}
+
+// ShutdownPushConsumer stops a rocketmq-client-go push consumer without the
+// library's shutdown race (apache/rocketmq-client-go#1051, open): Shutdown closes
+// each process queue's message channel while a puller may be about to send on it
+// (a select between the closed "dropped" channel and the send picks either), and
+// the send on the closed channel panics the whole test binary. It happened once
+// in CI, at the end of a Collect under load.
+//
+// Unsubscribing every topic and rebalancing first drops each process queue and
+// removes it from the consumer's table the way a rebalance does, which never
+// closes the message channel: a puller that comes back sees the queue dropped and
+// stops. Shutdown then finds no queue left to close.
+func ShutdownPushConsumer(c rocketmq.PushConsumer, topics ...string) {
+	for _, topic := range topics {
+		_ = c.Unsubscribe(topic)
+	}
+	if r, ok := c.(interface{ Rebalance() }); ok {
+		r.Rebalance()
+	}
+	_ = c.Shutdown()
 }

@@ -22,6 +22,7 @@ import (
 // kept twice, and only the consumer's own redeliveries are dropped.
 type Consumer struct {
 	c       rocketmq.PushConsumer
+	topics  []string
 	mu      sync.Mutex
 	got     []harness.Received
 	seen    map[string]bool
@@ -43,7 +44,7 @@ func NewConsumer(nameServer string, topics ...string) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new push consumer: %w", err)
 	}
-	v := &Consumer{c: c, seen: map[string]bool{}, lastNew: time.Now()}
+	v := &Consumer{c: c, topics: topics, seen: map[string]bool{}, lastNew: time.Now()}
 	for _, topic := range topics {
 		err := c.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 			v.mu.Lock()
@@ -94,7 +95,7 @@ func (v *Consumer) Quiet() time.Duration {
 }
 
 // Close stops the consumer.
-func (v *Consumer) Close() { _ = v.c.Shutdown() }
+func (v *Consumer) Close() { harness.ShutdownPushConsumer(v.c, v.topics...) }
 
 // SortMessages sorts by topic, broker, queue id and queue offset (each queue in store order).
 func SortMessages(ms []harness.Received) {
