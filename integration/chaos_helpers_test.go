@@ -125,6 +125,12 @@ type ferryStatus struct {
 		SourcePosition string `json:"source_position"`
 		Waiting        string `json:"waiting"`
 	} `json:"retention"`
+	Lease *struct {
+		Role        string    `json:"role"`
+		Error       string    `json:"error"`
+		Since       time.Time `json:"since"`
+		FencedUntil time.Time `json:"fenced_until"`
+	} `json:"lease"`
 }
 
 func (f *ferryProc) status() (ferryStatus, error) {

@@ -140,6 +140,19 @@ func haStoreDown(t *testing.T, store string) {
 		p.proxy.Down()
 	}
 	time.Sleep(3 * lease)
+	// every process, the one that stepped down and runs again included, is a standby that
+	// says in /status why it waits
+	for _, p := range b.procs {
+		st, err := p.status()
+		switch {
+		case err != nil:
+			t.Errorf("%s: process %d serves no /status while the store is down: %v", store, p.idx, err)
+		case st.Phase != "standby" || st.Lease == nil || st.Lease.Role != "standby" || st.Lease.Error == "":
+			t.Errorf("%s: process %d while the store is down: phase %q, lease %+v; want a standby with the store's error", store, p.idx, st.Phase, st.Lease)
+		default:
+			t.Logf("%s: process %d while the store is down: standby, %q", store, p.idx, st.Lease.Error)
+		}
+	}
 	back := time.Now()
 	for _, p := range b.procs {
 		p.proxy.Heal()

@@ -45,13 +45,6 @@ func openEtcd(ctx context.Context, cfg SharedConfig) (*EtcdStore, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("etcd checkpoint store: no endpoints")
 	}
-	prefix := cfg.Prefix
-	if prefix == "" {
-		prefix = "/ferry/"
-	}
-	if !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            cfg.Endpoints,
 		Username:             cfg.User,
@@ -65,13 +58,11 @@ func openEtcd(ctx context.Context, cfg SharedConfig) (*EtcdStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd checkpoint store %s: %w", strings.Join(cfg.Endpoints, ","), err)
 	}
-	return &EtcdStore{cli: cli, cfg: cfg, base: prefix + cfg.Pipeline + "/", timeout: cfg.Timeout}, nil
+	return &EtcdStore{cli: cli, cfg: cfg, base: cfg.etcdBase(), timeout: cfg.Timeout}, nil
 }
 
 // Describe implements Shared.
-func (s *EtcdStore) Describe() string {
-	return fmt.Sprintf("etcd %s, keys %s", strings.Join(s.cfg.Endpoints, ","), s.base)
-}
+func (s *EtcdStore) Describe() string { return s.cfg.Describe() }
 
 func (s *EtcdStore) key(k string) string { return s.base + k }
 

@@ -53,9 +53,7 @@ func openMySQL(ctx context.Context, cfg SharedConfig) (*MySQLStore, error) {
 	if cfg.Database == "" {
 		return nil, errors.New("mysql checkpoint store: no database")
 	}
-	if cfg.Table == "" {
-		cfg.Table = "ferry_checkpoints"
-	}
+	cfg.Table = cfg.mysqlTable()
 	for _, id := range []string{cfg.Database, cfg.Table} {
 		if !identRE.MatchString(id) || len(cfg.Table) > 58 {
 			return nil, fmt.Errorf("mysql checkpoint store: %q is not a plain identifier (letters, digits, '_', '$'; the table at most 58)", id)
@@ -117,9 +115,7 @@ func (s *MySQLStore) ensure(ctx context.Context) error {
 }
 
 // Describe implements Shared.
-func (s *MySQLStore) Describe() string {
-	return fmt.Sprintf("mysql %s, table %s.%s", s.cfg.Address, s.cfg.Database, s.cfg.Table)
-}
+func (s *MySQLStore) Describe() string { return s.cfg.Describe() }
 
 func (s *MySQLStore) held() int64 {
 	s.mu.Lock()

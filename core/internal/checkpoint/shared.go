@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ferry-cdc/ferry/sdk"
@@ -66,6 +67,35 @@ type SharedConfig struct {
 	Prefix string
 	// Timeout bounds one request to the store (connect included).
 	Timeout time.Duration
+}
+
+// etcdBase is the key prefix of the pipeline's keys in an etcd store.
+func (c SharedConfig) etcdBase() string {
+	prefix := c.Prefix
+	if prefix == "" {
+		prefix = "/ferry/"
+	}
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return prefix + c.Pipeline + "/"
+}
+
+// mysqlTable is the mysql store's table (default ferry_checkpoints).
+func (c SharedConfig) mysqlTable() string {
+	if c.Table == "" {
+		return "ferry_checkpoints"
+	}
+	return c.Table
+}
+
+// Describe names the store for logs and status, as its Describe will once it is open:
+// kind and endpoints, never credentials.
+func (c SharedConfig) Describe() string {
+	if c.Kind == "etcd" {
+		return fmt.Sprintf("etcd %s, keys %s", strings.Join(c.Endpoints, ","), c.etcdBase())
+	}
+	return fmt.Sprintf("%s %s, table %s.%s", c.Kind, c.Address, c.Database, c.mysqlTable())
 }
 
 // OpenShared connects to the shared store that cfg names.

@@ -19,7 +19,8 @@ import (
 // fences its sink writes with it (pipeline.Config.Fence). Everything of it that run.go needs
 // is here, so that run.go only calls it at four places.
 type haRun struct {
-	store   checkpoint.Shared
+	open    checkpoint.SharedConfig
+	store   checkpoint.Shared // nil until connect
 	owner   checkpoint.Owner
 	cfg     checkpoint.SessionConfig
 	session *checkpoint.Session
@@ -30,42 +31,53 @@ type haRun struct {
 	keepDone chan struct{}
 }
 
-// openHA connects to the pipeline's shared checkpoint store; nil when the pipeline uses the
-// file store. A store that cannot be reached is retried, with backoff, for wait (the
-// start-up wait at a first start: 0 fails at once; forever, wait < 0, when the process runs
-// again as a standby after it lost or gave up the lease: it was healthy and must stay a
-// standby until the store answers), or until ctx ends.
-func openHA(ctx context.Context, redact func(string) string, p *config.Pipeline, owner checkpoint.Owner, log *zap.Logger, wait time.Duration) (*haRun, error) {
+// newHA prepares the pipeline's shared checkpoint store (checkpoint.store = "etcd" or
+// "mysql"); nil when the pipeline uses the file store. Nothing is connected yet: connect
+// does that once status is served, so that a standby waiting for a store it cannot reach
+// says so in /status.
+func newHA(redact func(string) string, p *config.Pipeline, owner checkpoint.Owner, log *zap.Logger) *haRun {
 	c := p.Checkpoint
 	if c.Store == "" || c.Store == config.StoreFile {
-		return nil, nil
+		return nil
 	}
 	timeout := max(min(c.LeaseTime/3, 5*time.Second), 500*time.Millisecond)
-	cfg := checkpoint.SharedConfig{
-		Kind: c.Store, Pipeline: p.Name, Endpoints: c.Endpoints, Address: c.Address, User: c.User, Password: c.Password,
-		Database: c.Database, Table: c.Table, Prefix: c.Prefix, Timeout: timeout,
-	}
-	until := time.Now().Add(wait)
+	return &haRun{owner: owner, log: log, redact: redact,
+		open: checkpoint.SharedConfig{
+			Kind: c.Store, Pipeline: p.Name, Endpoints: c.Endpoints, Address: c.Address, User: c.User, Password: c.Password,
+			Database: c.Database, Table: c.Table, Prefix: c.Prefix, Timeout: timeout,
+		},
+		cfg: checkpoint.SessionConfig{LeaseTime: c.LeaseTime, Logger: log}}
+}
+
+// connect connects to the shared checkpoint store. A store that cannot be reached is
+// retried, with backoff, until until (the end of the start-up wait at a first start: none
+// fails at once), forever when the process runs again as a standby after it lost or gave up
+// the lease (it was healthy and must stay a standby until the store answers), or until ctx
+// ends. Meanwhile status shows a standby with the store's error.
+func (h *haRun) connect(ctx context.Context, until time.Time, forever bool, tracker *status.Tracker) error {
+	since := time.Now().UTC()
 	pause := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		store, err := checkpoint.OpenShared(ctx, cfg)
+		store, err := checkpoint.OpenShared(ctx, h.open)
 		if err == nil {
 			if attempt > 1 {
-				log.Info("checkpoint store reached", zap.String("store", store.Describe()), zap.Int("attempt", attempt))
+				h.log.Info("checkpoint store reached", zap.String("store", store.Describe()), zap.Int("attempt", attempt))
 			}
-			return &haRun{store: store, owner: owner, log: log, redact: redact,
-				cfg: checkpoint.SessionConfig{LeaseTime: c.LeaseTime, Logger: log}}, nil
+			h.store = store
+			return nil
 		}
-		err = errors.New(redact(err.Error()))
-		if ctx.Err() != nil || (wait >= 0 && !time.Now().Add(pause).Before(until)) {
-			return nil, err
+		err = errors.New(h.redact(err.Error()))
+		if ctx.Err() != nil || (!forever && !time.Now().Add(pause).Before(until)) {
+			return err
 		}
 		if attempt == 1 || attempt%10 == 0 {
-			log.Warn("standby: the checkpoint store cannot be reached; retrying", zap.Int("attempt", attempt), zap.Error(err))
+			h.log.Warn("standby: the checkpoint store cannot be reached; retrying", zap.Int("attempt", attempt), zap.Error(err))
 		}
+		tracker.SetLease(&status.Lease{Store: h.open.Describe(), Role: status.RoleStandby, LeaseTime: h.cfg.LeaseTime.Seconds(),
+			Since: since, Error: err.Error()})
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return err
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 5*time.Second)
@@ -120,6 +132,9 @@ func (h *haRun) lost() error {
 // close stops the renewals, gives the lease up (after the final checkpoint: a standby takes
 // over at once) and closes the store.
 func (h *haRun) close() {
+	if h.store == nil {
+		return // never connected
+	}
 	if h.session != nil && h.stopKeep != nil {
 		h.stopKeep()
 		<-h.keepDone
@@ -143,4 +158,36 @@ func (h *haRun) Wait(ctx context.Context) error { return h.session.Wait(ctx) }
 // Context implements pipeline.Fence.
 func (h *haRun) Context(ctx context.Context) (context.Context, context.CancelFunc) {
 	return h.session.Context(ctx)
+}
+
+// haStore is the pipeline's checkpoint store and state store over a shared store that is
+// connected only later (haRun.connect, before the lease is taken): the pipeline uses
+// neither before it runs, and it runs only once the lease is held.
+type haStore struct{ h *haRun }
+
+func (s haStore) Load(ctx context.Context, pipeline string) (*checkpoint.Checkpoint, error) {
+	return s.h.store.Load(ctx, pipeline)
+}
+
+func (s haStore) Save(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	return s.h.store.Save(ctx, cp)
+}
+
+// Close implements checkpoint.Store; haRun.close closes the store.
+func (haStore) Close() error { return nil }
+
+func (s haStore) Get(ctx context.Context, key string) ([]byte, error) {
+	return s.h.store.State().Get(ctx, key)
+}
+
+func (s haStore) Put(ctx context.Context, key string, value []byte) error {
+	return s.h.store.State().Put(ctx, key, value)
+}
+
+func (s haStore) Delete(ctx context.Context, key string) error {
+	return s.h.store.State().Delete(ctx, key)
+}
+
+func (s haStore) List(ctx context.Context, prefix string) ([]string, error) {
+	return s.h.store.State().List(ctx, prefix)
 }

@@ -71,7 +71,7 @@ func Run(ctx context.Context, l *Loaded, o Options) error {
 	r := &run{l: l, o: o, p: l.File.Pipeline}
 	r.log = o.Logger.With(zap.String(logging.FieldPipeline, r.p.Name))
 	defer r.close()
-	if err := r.openCheckpoints(ctx); err != nil {
+	if err := r.openCheckpoints(); err != nil {
 		return err
 	}
 	r.newTracker()
@@ -122,9 +122,9 @@ func (r *run) close() {
 }
 
 // openCheckpoints opens the checkpoint store and takes the pipeline's lease: the file
-// store's lock, or for a shared store (checkpoint.store = "etcd" or "mysql") a connection
-// whose lease is taken later, as a standby (awaitStart).
-func (r *run) openCheckpoints(ctx context.Context) error {
+// store's lock, or for a shared store (checkpoint.store = "etcd" or "mysql") prepares what
+// awaitStart connects and takes the lease of later, as a standby whose status is served.
+func (r *run) openCheckpoints() error {
 	p := r.p
 	store, err := checkpoint.NewFileStore(p.Checkpoint.Dir)
 	if err != nil {
@@ -136,19 +136,9 @@ func (r *run) openCheckpoints(ctx context.Context) error {
 	abs, _ := filepath.Abs(r.o.Path)
 	r.owner = checkpoint.Owner{Pipeline: p.Name, File: abs, Host: host, PID: os.Getpid()}
 	r.prev = store.ReadOwner(p.Name) // its status address, before Acquire replaces it
-	storeWait := p.Runtime.StartupWait
-	if r.o.Wait != nil {
-		storeWait = *r.o.Wait
-	}
-	if r.o.StandbyAgain {
-		storeWait = -1
-	}
-	if r.ha, err = openHA(ctx, r.o.Redact, p, r.owner, r.log, storeWait); err != nil {
-		return err
-	}
-	if r.ha != nil {
+	if r.ha = newHA(r.o.Redact, p, r.owner, r.log); r.ha != nil {
 		r.defer_(r.ha.close)
-		r.cpStore, r.state = r.ha.store, r.ha.store.State()
+		r.cpStore, r.state = haStore{r.ha}, haStore{r.ha} // connected in awaitStart
 		return nil
 	}
 	if r.lease, err = store.Acquire(r.owner, r.o.Adopt); err != nil {
@@ -364,6 +354,14 @@ func (r *run) awaitStart(ctx context.Context) (started bool, err error) {
 		}
 	}
 	if r.ha != nil {
+		if err := r.ha.connect(ctx, r.until, r.o.StandbyAgain, r.tracker); err != nil {
+			if ctx.Err() != nil {
+				r.tracker.SetPhase(status.PhaseStopped)
+				return false, nil
+			}
+			r.tracker.SetPhase(status.PhaseFailed)
+			return false, err
+		}
 		if err := r.ha.acquire(ctx, r.tracker); err != nil {
 			r.tracker.SetPhase(status.PhaseStopped)
 			return false, nil // stopped while standby: nothing started
