@@ -62,9 +62,17 @@ func freeAddr(t testing.TB) string {
 // startFerry runs `ferry run` on the pipeline file with a status server on a free port.
 func startFerry(t testing.TB, bin, cfg string, env []string, extra ...string) *ferryProc {
 	t.Helper()
+	return startFerryWith(t, func(_ string, name string, args ...string) *exec.Cmd { return exec.Command(name, args...) },
+		bin, cfg, env, extra...)
+}
+
+// startFerryWith is startFerry with the command made by command (given the status address
+// first: a process in a network namespace has its status server exposed on the host).
+func startFerryWith(t testing.TB, command func(statusAddr, name string, args ...string) *exec.Cmd, bin, cfg string, env []string, extra ...string) *ferryProc {
+	t.Helper()
 	f := &ferryProc{t: t, logs: &syncBuffer{}, done: make(chan struct{}), statusAddr: freeAddr(t)}
 	args := append([]string{"--log-level", "warn", "run", "--status-addr", f.statusAddr}, extra...)
-	f.cmd = exec.Command(bin, append(args, cfg)...)
+	f.cmd = command(f.statusAddr, bin, append(args, cfg)...)
 	f.cmd.Env = append(os.Environ(), env...)
 	f.cmd.Stdout, f.cmd.Stderr = f.logs, f.logs
 	if err := f.cmd.Start(); err != nil {

@@ -66,8 +66,11 @@ func haFreeze(t *testing.T, store string) {
 		store, woke.Sub(stopped).Round(time.Millisecond), lease, took.Round(time.Millisecond), n)
 }
 
-// TestHACutOff: the active is cut off from the store (its proxy drops everything, as a
-// partition does) while it still reaches MariaDB and RocketMQ. It stops sending within the
+// TestHACutOff: the active is cut off from the store while it still reaches MariaDB and
+// RocketMQ. Each process runs in a network namespace of its own with only a loopback
+// (integration/netns), and the cut is an nftables rule there that drops every packet of its
+// store connections, as a partition does (a proxy black hole where namespaces are
+// unavailable: not root, no nft). It stops sending within the
 // lease time; the standby takes over within the lease time (+ 2 s); after the partition
 // heals the cut-off process is a standby; nothing lost, reordered or interleaved.
 func TestHACutOff(t *testing.T) {
@@ -80,7 +83,7 @@ func TestHACutOff(t *testing.T) {
 func haCutOff(t *testing.T, store string) {
 	lease := 4 * time.Second
 	b := newHABed(t, haOpts{Name: "ha-cut-" + store, Store: store, Procs: 2, Rows: pick(2000, 10000),
-		Rate: pick(1000.0, 5000.0), LeaseTime: lease})
+		Rate: pick(1000.0, 5000.0), LeaseTime: lease, NetNS: true})
 	b.startAll()
 	old := b.waitActive(60*time.Second, nil)
 	old.waitWritten(1, 60*time.Second)
@@ -88,7 +91,7 @@ func haCutOff(t *testing.T, store string) {
 	time.Sleep(2 * time.Second)
 
 	cut := time.Now()
-	old.proxy.Cut()
+	old.cutStore()
 	next, took := b.waitWriting(old, cut, lease+30*time.Second)
 	if next == nil {
 		t.Fatalf("%s: no process took over from the cut-off one", store)
@@ -99,7 +102,7 @@ func haCutOff(t *testing.T, store string) {
 	}
 	time.Sleep(2 * time.Second)
 	healed := time.Now()
-	old.proxy.Heal()
+	old.healStore()
 	b.waitPhase(old, "standby", lease+15*time.Second)
 	time.Sleep(time.Second)
 	msgs := b.finishHA(pick[time.Duration](3, 6) * time.Minute)
@@ -111,8 +114,12 @@ func haCutOff(t *testing.T, store string) {
 	if n, _ := sentAfter(msgs, old.cmd.Process.Pid, healed); n > 0 {
 		t.Errorf("%s: the cut-off process sent %d messages after the partition healed", store, n)
 	}
-	t.Logf("%s store: cut off from the store (proxy black hole; lease %v): last message %v after the cut, takeover %v",
-		store, lease, stoppedAfter.Round(time.Millisecond), took.Round(time.Millisecond))
+	how := "proxy black hole"
+	if old.ns != nil {
+		how = "nftables drop in network namespace " + old.ns.Name
+	}
+	t.Logf("%s store: cut off from the store (%s; lease %v): last message %v after the cut, takeover %v",
+		store, how, lease, stoppedAfter.Round(time.Millisecond), took.Round(time.Millisecond))
 }
 
 // TestHAStoreDown: the store is down for everyone (every proxy refuses connections) for three

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -17,14 +18,16 @@ import (
 	"time"
 
 	"github.com/ferry-cdc/ferry/integration/harness"
+	"github.com/ferry-cdc/ferry/integration/netns"
 	"github.com/ferry-cdc/ferry/integration/verify"
 )
 
 // The HA tests (issue 18, ADR 0014) run two or three `ferry run` of one pipeline against a
 // shared checkpoint store (a real etcd, or a table in the test bed's MariaDB) and the real
 // MariaDB and RocketMQ. Every ferry reaches the store through a TCP proxy of its own that the
-// test controls, so one process can be cut off from the store while the others still reach
-// it (see haProxy).
+// test controls (see haProxy), so that the store can be down for all of them. TestHACutOff
+// also runs each ferry in a network namespace of its own (integration/netns), where a kernel
+// packet filter cuts one process off from the store while the others still reach it.
 
 // haProxy forwards TCP connections to target. Cut makes it a black hole: the connections
 // stay open but nothing passes in either direction, and new connections are accepted and
@@ -184,12 +187,38 @@ func (b *haBed) startWorkload() {
 	b.chaosRun.startWorkload()
 }
 
-// haProc is one ferry process of the pipeline, with its own pipeline file and store proxy.
+// haProc is one ferry process of the pipeline, with its own pipeline file and store proxy,
+// and with haOpts.NetNS its own network namespace.
 type haProc struct {
 	*ferryProc
 	idx   int
 	cfg   string
 	proxy *haProxy
+	ns    *netns.NS // nil: runs in the host's network
+}
+
+// nsStoreAddr is where a process in a network namespace reaches the store (through the
+// namespace's bridge and its proxy); its own port, so that a cut leaves the source and the
+// broker alone even when the store is the source's MariaDB.
+const nsStoreAddr = "127.0.0.1:42379"
+
+// cutStore partitions p from the store: in a network namespace a kernel packet filter drops
+// every packet of its store connections; else its proxy becomes a black hole.
+func (p *haProc) cutStore() {
+	if p.ns != nil {
+		p.ns.Cut(42379)
+		return
+	}
+	p.proxy.Cut()
+}
+
+// healStore ends cutStore.
+func (p *haProc) healStore() {
+	if p.ns != nil {
+		p.ns.Heal()
+		return
+	}
+	p.proxy.Heal()
 }
 
 type haOpts struct {
@@ -200,6 +229,9 @@ type haOpts struct {
 	Rows      int
 	Rate      float64
 	LeaseTime time.Duration
+	// NetNS runs each process in a network namespace of its own (integration/netns), where
+	// the store can be cut off by the kernel; the proxy when namespaces are unavailable.
+	NetNS bool
 }
 
 func newHABed(t *testing.T, o haOpts) *haBed {
@@ -231,9 +263,23 @@ func newHABed(t *testing.T, o haOpts) *haBed {
 		t.Cleanup(func() { harness.DropDatabase(t, b.metaDB) })
 	}
 	dir := t.TempDir()
+	useNS := o.NetNS
+	if useNS {
+		if err := netns.Available(); err != nil {
+			t.Logf("NOTE: network namespaces are unavailable here (%v): the store is cut off by a proxy instead", err)
+			useNS = false
+		}
+	}
 	for i := 0; i < o.Procs; i++ {
 		px := newProxy(t, o.StoreAddr)
 		p := &haProc{idx: i, proxy: px, cfg: b.pipelineFile(t, dir, i, px.Addr())}
+		if useNS {
+			p.ns = netns.New(t, map[string]string{
+				env.MariaDBAddr: env.MariaDBAddr, env.RMQ4NameServer: env.RMQ4NameServer, env.RMQ4Broker: env.RMQ4Broker,
+				nsStoreAddr: px.Addr(),
+			})
+			p.cfg = b.pipelineFile(t, dir, i, nsStoreAddr)
+		}
 		b.procs = append(b.procs, p)
 	}
 	return b
@@ -289,7 +335,15 @@ func (b *haBed) start(i int) *haProc {
 	if p.ferryProc != nil {
 		extra = append(extra, "--no-precheck")
 	}
-	p.ferryProc = startFerry(b.t, b.bin, p.cfg, []string{"CHAOS_DB_PASSWORD=" + b.password}, extra...)
+	env := []string{"CHAOS_DB_PASSWORD=" + b.password}
+	if p.ns == nil {
+		p.ferryProc = startFerry(b.t, b.bin, p.cfg, env, extra...)
+		return p
+	}
+	p.ferryProc = startFerryWith(b.t, func(statusAddr, name string, args ...string) *exec.Cmd {
+		p.ns.Expose(statusAddr)
+		return p.ns.Command(name, args...)
+	}, b.bin, p.cfg, env, extra...)
 	return p
 }
 

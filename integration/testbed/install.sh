@@ -49,6 +49,12 @@ install_etcd() {
   command -v etcd >/dev/null || die "etcd not found after installing etcd-server"
 }
 
+# nftables' nft: TestHACutOff cuts a ferry process off from its store with a packet filter in
+# a network namespace of its own (integration/netns).
+install_nftables() {
+  command -v nft >/dev/null || apt_install nftables
+}
+
 install_java_maven() {
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
   command -v javac >/dev/null || apt_install openjdk-17-jdk-headless # for integration/upstream
@@ -114,6 +120,7 @@ main() {
   mkdir -p "$STATE"
   install_mariadb
   install_etcd
+  install_nftables
   install_java_maven
   resolve_rocketmq "$RMQ4_VERSION" rocketmq-namesrv rocketmq-broker rocketmq-tools
   resolve_rocketmq "$RMQ5_VERSION" rocketmq-proxy rocketmq-broker rocketmq-namesrv rocketmq-tools
