@@ -66,11 +66,12 @@ func haKill9(t *testing.T, store string) {
 		}
 	}
 	time.Sleep(2 * time.Second)
+	rate := b.rate() // while the workload ran (finishHA stops it)
 	b.finishHA(pick[time.Duration](3, 6) * time.Minute)
 	p50, maxD := durationStats(took)
 	l50, lmax := durationStats(leased)
 	summary := fmt.Sprintf("%s store: %d failovers by kill -9 at %.0f changes/s (lease %v): failover (kill to the first record written) p50 %v, max %v; lease taken p50 %v, max %v",
-		store, kills, b.rate(), lease, p50.Round(time.Millisecond), maxD.Round(time.Millisecond), l50.Round(time.Millisecond), lmax.Round(time.Millisecond))
+		store, kills, rate, lease, p50.Round(time.Millisecond), maxD.Round(time.Millisecond), l50.Round(time.Millisecond), lmax.Round(time.Millisecond))
 	t.Log(summary)
 	if maxD > lease+2*time.Second {
 		t.Errorf("%s: slowest failover %v, more than the lease time %v + 2s", store, maxD, lease)
