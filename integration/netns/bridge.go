@@ -33,36 +33,45 @@ import (
 // Serve accepts connections on ln until it is closed. Each connection's first line is the
 // address dial is given; the rest is piped both ways until either side closes.
 func Serve(ln net.Listener, dial func(target string) (net.Conn, error)) error {
-	for {
-		c, err := ln.Accept()
+	return accept(ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := br.ReadString('\n')
+		_ = c.SetReadDeadline(time.Time{})
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
+			c.Close()
+			return
 		}
-		go func() {
-			br := bufio.NewReader(c)
-			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			line, err := br.ReadString('\n')
-			_ = c.SetReadDeadline(time.Time{})
-			if err != nil {
-				c.Close()
-				return
-			}
-			d, err := dial(strings.TrimSpace(line))
-			if err != nil {
-				c.Close()
-				return
-			}
-			pipe(&bufConn{Conn: c, r: br}, d)
-		}()
-	}
+		d, err := dial(strings.TrimSpace(line))
+		if err != nil {
+			c.Close()
+			return
+		}
+		pipe(&bufConn{Conn: c, r: br}, d)
+	})
 }
 
 // Forward accepts connections on ln until it is closed and passes each to the Unix socket
 // sock, announcing target as its first line.
 func Forward(ln net.Listener, sock, target string) error {
+	return accept(ln, func(c net.Conn) {
+		d, err := net.DialTimeout("unix", sock, 10*time.Second)
+		if err != nil {
+			c.Close()
+			return
+		}
+		if _, err := fmt.Fprintf(d, "%s\n", target); err != nil {
+			c.Close()
+			d.Close()
+			return
+		}
+		pipe(c, d)
+	})
+}
+
+// accept hands each connection of ln to handle, on a goroutine of its own, until ln is
+// closed (nil) or fails.
+func accept(ln net.Listener, handle func(net.Conn)) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -71,19 +80,7 @@ func Forward(ln net.Listener, sock, target string) error {
 			}
 			return err
 		}
-		go func() {
-			d, err := net.DialTimeout("unix", sock, 10*time.Second)
-			if err != nil {
-				c.Close()
-				return
-			}
-			if _, err := fmt.Fprintf(d, "%s\n", target); err != nil {
-				c.Close()
-				d.Close()
-				return
-			}
-			pipe(c, d)
-		}()
+		go handle(c)
 	}
 }
 

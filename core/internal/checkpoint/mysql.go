@@ -108,7 +108,12 @@ func (s *MySQLStore) ensure(ctx context.Context) error {
 )`,
 	} {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			return s.wrap("create the store's tables (or give the user CREATE on the database)", err)
+			what := "create the store's tables"
+			var me *mysql.MySQLError
+			if errors.As(err, &me) && (me.Number == 1142 || me.Number == 1044) { // command denied, access denied to the database
+				what += " (create them, or give the user CREATE on the database)"
+			}
+			return s.wrap(what, err)
 		}
 	}
 	return nil
