@@ -145,156 +145,188 @@ func convertErr(err error, secret bool, generic string) string {
 
 // convertValue converts a known, non-null value to the JSON value of attribute a.
 func convertValue(v cty.Value, a sdk.Attribute, rng hcl.Range, secret bool) (any, hcl.Diagnostics) {
-	show := func(s string) string {
-		if secret {
-			return "the value"
-		}
-		return strconv.Quote(s)
-	}
+	c := conv{a: a, rng: rng, secret: secret}
+	var out any
+	var d *hcl.Diagnostic
 	switch a.Type {
 	case sdk.TypeString:
-		sv, err := convert.Convert(v, cty.String)
-		if err != nil {
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, convertErr(err, secret, "a string is required"))}
-		}
-		s := sv.AsString()
-		if len(a.Enum) > 0 && !contains(a.Enum, s) {
-			hint := ""
-			if !secret {
-				hint = didYouMean(s, a.Enum)
-			}
-			return nil, hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("Invalid value for %q", a.Name),
-				Detail: fmt.Sprintf("%s is not one of the allowed values of %q: %s.%s",
-					capitalize(show(s)), a.Name, quoteList(a.Enum), hint),
-				Subject: rng.Ptr(),
-			}}
-		}
-		return s, nil
-
+		out, d = c.str(v)
 	case sdk.TypeInt:
-		nv, err := convert.Convert(v, cty.Number)
-		if err != nil {
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, convertErr(err, secret, "a number is required"))}
-		}
-		bf := nv.AsBigFloat()
-		if !bf.IsInt() {
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, "a whole number is required")}
-		}
-		i, acc := bf.Int64()
-		if acc != big.Exact {
-			return nil, hcl.Diagnostics{outOfRange(a, rng, "the value does not fit in 64 bits")}
-		}
-		if d := checkBounds(a, float64(i), rng, secret, strconv.FormatInt(i, 10)); d != nil {
-			return nil, hcl.Diagnostics{d}
-		}
-		return i, nil
-
+		out, d = c.int(v)
 	case sdk.TypeFloat:
-		nv, err := convert.Convert(v, cty.Number)
-		if err != nil {
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, convertErr(err, secret, "a number is required"))}
-		}
-		x, _ := nv.AsBigFloat().Float64()
-		if d := checkBounds(a, x, rng, secret, strconv.FormatFloat(x, 'g', -1, 64)); d != nil {
-			return nil, hcl.Diagnostics{d}
-		}
-		return x, nil
-
+		out, d = c.float(v)
 	case sdk.TypeBool:
 		bv, err := convert.Convert(v, cty.Bool)
 		if err != nil {
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, convertErr(err, secret, "a bool is required"))}
+			d = c.typeErr(err, "a bool is required")
+		} else {
+			out = bv.True()
 		}
-		return bv.True(), nil
-
 	case sdk.TypeDuration:
-		sv, err := convert.Convert(v, cty.String)
-		if err != nil || v.Type() == cty.Bool {
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, `a duration string such as "500ms" or "1m30s" is required`)}
-		}
-		s := sv.AsString()
-		d, err := time.ParseDuration(strings.TrimSpace(s))
-		if err != nil {
-			return nil, hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid duration",
-				Detail: fmt.Sprintf("%s is not a valid duration for %q. Use a number with a unit, such as \"500ms\", \"30s\" or \"1m30s\" (units: ns, us, ms, s, m, h).",
-					capitalize(show(s)), a.Name),
-				Subject: rng.Ptr(),
-			}}
-		}
-		if diag := checkBounds(a, d.Seconds(), rng, secret, d.String()); diag != nil {
-			return nil, hcl.Diagnostics{diag}
-		}
-		return d.String(), nil
-
+		out, d = c.duration(v)
 	case sdk.TypeSize:
-		var n int64
-		switch v.Type() {
-		case cty.Number:
-			bf := v.AsBigFloat()
-			i, acc := bf.Int64()
-			if !bf.IsInt() || acc != big.Exact || i < 0 {
-				return nil, hcl.Diagnostics{{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid size",
-					Detail:   fmt.Sprintf("A size given as a number for %q is a whole, non-negative number of bytes; use a string such as \"64MiB\" for units.", a.Name),
-					Subject:  rng.Ptr(),
-				}}
-			}
-			n = i
-		case cty.String:
-			s := v.AsString()
-			i, err := sdk.ParseSize(s)
-			if err != nil {
-				return nil, hcl.Diagnostics{{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid size",
-					Detail: fmt.Sprintf("%s is not a valid size for %q. Use a number of bytes or a number with a unit, such as \"64KiB\", \"20MB\" or \"1GiB\".",
-						capitalize(show(s)), a.Name),
-					Subject: rng.Ptr(),
-				}}
-			}
-			n = i
-		default:
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, `a size (a number of bytes, or a string such as "64MiB") is required`)}
-		}
-		if d := checkBounds(a, float64(n), rng, secret, formatSize(float64(n))); d != nil {
-			return nil, hcl.Diagnostics{d}
-		}
-		return n, nil
-
+		out, d = c.size(v)
 	case sdk.TypeStringList:
-		lv, err := convert.Convert(v, cty.List(cty.String))
-		if err != nil {
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, convertErr(err, secret, "a list of strings is required"))}
-		}
-		out := make([]string, 0, lv.LengthInt())
-		for i, e := range lv.AsValueSlice() {
-			if e.IsNull() {
-				return nil, hcl.Diagnostics{typeDiag(a.Name, rng, fmt.Sprintf("element %d is null", i))}
-			}
-			out = append(out, e.AsString())
-		}
-		return out, nil
-
+		out, d = c.list(v)
 	case sdk.TypeStringMap:
-		mv, err := convert.Convert(v, cty.Map(cty.String))
-		if err != nil {
-			return nil, hcl.Diagnostics{typeDiag(a.Name, rng, convertErr(err, secret, "a map of strings is required"))}
-		}
-		out := map[string]string{}
-		for k, e := range mv.AsValueMap() {
-			if e.IsNull() {
-				return nil, hcl.Diagnostics{typeDiag(a.Name, rng, fmt.Sprintf("element %q is null", k))}
-			}
-			out[k] = e.AsString()
-		}
-		return out, nil
+		out, d = c.strMap(v)
+	default:
+		d = typeDiag(a.Name, rng, fmt.Sprintf("the plugin declares an unknown type %q", a.Type))
 	}
-	return nil, hcl.Diagnostics{typeDiag(a.Name, rng, fmt.Sprintf("the plugin declares an unknown type %q", a.Type))}
+	if d != nil {
+		return nil, hcl.Diagnostics{d}
+	}
+	return out, nil
+}
+
+// conv converts one attribute's value to its declared type (convertValue); each method
+// handles one type and returns the diagnostic of a value it refuses. A secret's value never
+// appears in a diagnostic.
+type conv struct {
+	a      sdk.Attribute
+	rng    hcl.Range
+	secret bool
+}
+
+// show quotes s for a diagnostic, or says "the value" for a secret.
+func (c conv) show(s string) string {
+	if c.secret {
+		return "the value"
+	}
+	return strconv.Quote(s)
+}
+
+func (c conv) typeErr(err error, want string) *hcl.Diagnostic {
+	return typeDiag(c.a.Name, c.rng, convertErr(err, c.secret, want))
+}
+
+func (c conv) invalid(summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: c.rng.Ptr()}
+}
+
+func (c conv) str(v cty.Value) (any, *hcl.Diagnostic) {
+	sv, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return nil, c.typeErr(err, "a string is required")
+	}
+	s := sv.AsString()
+	if len(c.a.Enum) > 0 && !contains(c.a.Enum, s) {
+		hint := ""
+		if !c.secret {
+			hint = didYouMean(s, c.a.Enum)
+		}
+		return nil, c.invalid(fmt.Sprintf("Invalid value for %q", c.a.Name),
+			fmt.Sprintf("%s is not one of the allowed values of %q: %s.%s", capitalize(c.show(s)), c.a.Name, quoteList(c.a.Enum), hint))
+	}
+	return s, nil
+}
+
+func (c conv) int(v cty.Value) (any, *hcl.Diagnostic) {
+	nv, err := convert.Convert(v, cty.Number)
+	if err != nil {
+		return nil, c.typeErr(err, "a number is required")
+	}
+	bf := nv.AsBigFloat()
+	if !bf.IsInt() {
+		return nil, typeDiag(c.a.Name, c.rng, "a whole number is required")
+	}
+	i, acc := bf.Int64()
+	if acc != big.Exact {
+		return nil, outOfRange(c.a, c.rng, "the value does not fit in 64 bits")
+	}
+	if d := checkBounds(c.a, float64(i), c.rng, c.secret, strconv.FormatInt(i, 10)); d != nil {
+		return nil, d
+	}
+	return i, nil
+}
+
+func (c conv) float(v cty.Value) (any, *hcl.Diagnostic) {
+	nv, err := convert.Convert(v, cty.Number)
+	if err != nil {
+		return nil, c.typeErr(err, "a number is required")
+	}
+	x, _ := nv.AsBigFloat().Float64()
+	if d := checkBounds(c.a, x, c.rng, c.secret, strconv.FormatFloat(x, 'g', -1, 64)); d != nil {
+		return nil, d
+	}
+	return x, nil
+}
+
+func (c conv) duration(v cty.Value) (any, *hcl.Diagnostic) {
+	sv, err := convert.Convert(v, cty.String)
+	if err != nil || v.Type() == cty.Bool {
+		return nil, typeDiag(c.a.Name, c.rng, `a duration string such as "500ms" or "1m30s" is required`)
+	}
+	s := sv.AsString()
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return nil, c.invalid("Invalid duration",
+			fmt.Sprintf("%s is not a valid duration for %q. Use a number with a unit, such as \"500ms\", \"30s\" or \"1m30s\" (units: ns, us, ms, s, m, h).",
+				capitalize(c.show(s)), c.a.Name))
+	}
+	if diag := checkBounds(c.a, d.Seconds(), c.rng, c.secret, d.String()); diag != nil {
+		return nil, diag
+	}
+	return d.String(), nil
+}
+
+func (c conv) size(v cty.Value) (any, *hcl.Diagnostic) {
+	var n int64
+	switch v.Type() {
+	case cty.Number:
+		bf := v.AsBigFloat()
+		i, acc := bf.Int64()
+		if !bf.IsInt() || acc != big.Exact || i < 0 {
+			return nil, c.invalid("Invalid size",
+				fmt.Sprintf("A size given as a number for %q is a whole, non-negative number of bytes; use a string such as \"64MiB\" for units.", c.a.Name))
+		}
+		n = i
+	case cty.String:
+		s := v.AsString()
+		i, err := sdk.ParseSize(s)
+		if err != nil {
+			return nil, c.invalid("Invalid size",
+				fmt.Sprintf("%s is not a valid size for %q. Use a number of bytes or a number with a unit, such as \"64KiB\", \"20MB\" or \"1GiB\".",
+					capitalize(c.show(s)), c.a.Name))
+		}
+		n = i
+	default:
+		return nil, typeDiag(c.a.Name, c.rng, `a size (a number of bytes, or a string such as "64MiB") is required`)
+	}
+	if d := checkBounds(c.a, float64(n), c.rng, c.secret, formatSize(float64(n))); d != nil {
+		return nil, d
+	}
+	return n, nil
+}
+
+func (c conv) list(v cty.Value) (any, *hcl.Diagnostic) {
+	lv, err := convert.Convert(v, cty.List(cty.String))
+	if err != nil {
+		return nil, c.typeErr(err, "a list of strings is required")
+	}
+	out := make([]string, 0, lv.LengthInt())
+	for i, e := range lv.AsValueSlice() {
+		if e.IsNull() {
+			return nil, typeDiag(c.a.Name, c.rng, fmt.Sprintf("element %d is null", i))
+		}
+		out = append(out, e.AsString())
+	}
+	return out, nil
+}
+
+func (c conv) strMap(v cty.Value) (any, *hcl.Diagnostic) {
+	mv, err := convert.Convert(v, cty.Map(cty.String))
+	if err != nil {
+		return nil, c.typeErr(err, "a map of strings is required")
+	}
+	out := map[string]string{}
+	for k, e := range mv.AsValueMap() {
+		if e.IsNull() {
+			return nil, typeDiag(c.a.Name, c.rng, fmt.Sprintf("element %q is null", k))
+		}
+		out[k] = e.AsString()
+	}
+	return out, nil
 }
 
 func outOfRange(a sdk.Attribute, rng hcl.Range, detail string) *hcl.Diagnostic {
