@@ -255,9 +255,9 @@ func newHABed(t *testing.T, o haOpts) *haBed {
 	r := newChaosRun(t, chaosOpts{Name: o.Name, Broker: env.RMQ4(), Rows: o.Rows, Keys: o.Rows + 2000, Rate: o.Rate})
 	if o.Rate > 2000 {
 		// One-row transactions top out near 2,200 changes/s on the test bed (a binlog
-		// commit each); with 8 rows per transaction the long runs come near their 5,000
+		// commit each); with 16 rows per transaction the long runs reach their 5,000
 		// while a new active catches up beside them on the same 2 cores.
-		r.wl.TxnSize = 8
+		r.wl.TxnSize = 16
 	}
 	b := &haBed{chaosRun: r, store: o.Store, storeAddr: o.StoreAddr, leaseTime: o.LeaseTime,
 		unique: strings.ReplaceAll(harness.UniqueName(strings.ReplaceAll(o.Name, "-", "_")), "-", "_")}
