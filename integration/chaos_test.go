@@ -233,14 +233,7 @@ func lastLine(logs, containing string) string {
 
 // The checkpoint directory on a 256 KiB tmpfs that is filled up while ferry runs.
 func chaosDiskFull(t *testing.T, broker harness.Broker) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	mnt := mountTmpfs(t, "256k")
 	cp := filepath.Join(mnt, "cp")
 	r := newChaosRun(t, chaosOpts{Name: "disk-full", Broker: broker, CheckpointIn: cp, Rows: pick(5000, 20000), Keys: pick(8000, 30000), Rate: pick(500.0, 1000.0)})
 	f := r.start()

@@ -4,7 +4,6 @@ package integration
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -113,14 +112,7 @@ func short(s string) string {
 // when the broker is back the writer drains the store, the reader continues, and every change
 // is delivered: none lost, none out of order. Needs root (mount); skipped otherwise.
 func TestRetentionFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	mnt := mountTmpfs(t, "64m")
 	// Leave 40 MiB: with min_free 16 MiB, and about 12 MiB for pebble's own files (its
 	// write-ahead log is preallocated), the store may take about 12 MiB of changes.
 	var fs syscall.Statfs_t

@@ -16,14 +16,7 @@ import (
 // fills the file system below min_free while the source produces: the reader waits (never
 // a failed or torn write), and goes on when space is freed; every record reads back.
 func TestFullDiskBackpressure(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
-	}
-	defer exec.Command("umount", "-l", mnt).Run()
+	mnt := mountTmpfs(t, "48m")
 	st := openTestStore(t, filepath.Join(mnt, "store"), Options{MinFree: 16 << 20})
 	defer st.Close()
 	filler := filepath.Join(mnt, "filler")
@@ -65,14 +58,7 @@ func TestFullDiskBackpressure(t *testing.T) {
 // min_free drops the delivered records (the window shrinks) and their space comes back, so
 // the reader goes on: twice the tmpfs goes through the store.
 func TestFullDiskTrimsDelivered(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
-	}
-	defer exec.Command("umount", "-l", mnt).Run()
+	mnt := mountTmpfs(t, "64m")
 	st := openTestStore(t, filepath.Join(mnt, "store"), Options{MinFree: 16 << 20})
 	defer st.Close()
 	free, _ := freeSpace(mnt)
@@ -117,3 +103,18 @@ func TestFullDiskTrimsDelivered(t *testing.T) {
 }
 
 func must(n int64, _ error) int64 { return n }
+
+// mountTmpfs mounts a tmpfs of size (mount's size option) on a fresh directory until the
+// test ends; the test is skipped without root or when mount fails.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	return mnt
+}

@@ -90,20 +90,20 @@ type Source struct {
 	hand   handover
 }
 
-// handover holds the batches the ingest appended last, by record number, as the source
+// handover holds the batches the ingest appended last, in append order, as the source
 // returned them, so that a writer that keeps up takes them without reading them back from
 // the store and decoding them. Each is handed over once at most (the writer's stages may
 // change the changes), and the cache is bounded by handBytes of their encoded size: a writer
 // that lags behind reads from the store, as it does after a restart or a rewind.
 type handover struct {
 	mu    sync.Mutex
-	m     map[uint64]handed
-	order []uint64 // record numbers in append order
+	order []handed // by record number, ascending: the ingest appends in order
 	bytes int
 }
 
-// handed is one record in the handover: its changes and their encoded size.
+// handed is one record in the handover: its number, its changes and their encoded size.
 type handed struct {
+	seq     uint64
 	changes []*change.Change
 	size    int
 }
@@ -113,11 +113,7 @@ const handBytes = 8 << 20
 func (h *handover) put(seq uint64, changes []*change.Change, size int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.m == nil {
-		h.m = map[uint64]handed{}
-	}
-	h.m[seq] = handed{changes, size}
-	h.order = append(h.order, seq)
+	h.order = append(h.order, handed{seq, changes, size})
 	h.bytes += size
 	for h.bytes > handBytes && len(h.order) > 0 {
 		h.dropOldest()
@@ -129,27 +125,28 @@ func (h *handover) put(seq uint64, changes []*change.Change, size int) {
 func (h *handover) take(seq uint64) (changes []*change.Change, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r, ok := h.m[seq]
 	// Anything up to seq is passed: the writer reads in order (what a rewind sends again comes
 	// from the store).
-	for len(h.order) > 0 && h.order[0] <= seq {
+	for len(h.order) > 0 && h.order[0].seq <= seq {
+		if h.order[0].seq == seq {
+			changes, ok = h.order[0].changes, true
+		}
 		h.dropOldest()
 	}
-	return r.changes, ok
+	return changes, ok
 }
 
 // dropOldest forgets the oldest record (h.mu held).
 func (h *handover) dropOldest() {
-	seq := h.order[0]
+	h.bytes -= h.order[0].size
+	h.order[0] = handed{} // let its changes go
 	h.order = h.order[1:]
-	h.bytes -= h.m[seq].size
-	delete(h.m, seq)
 }
 
 func (h *handover) clear() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.m, h.order, h.bytes = nil, nil, 0
+	h.order, h.bytes = nil, 0
 }
 
 // NewSource wraps inner over store.
