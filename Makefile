@@ -69,10 +69,12 @@ test-chaos: build up
 	FERRY_CHAOS=full FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$(BIN)/ferry \
 	  $(GO) test -tags integration -count=1 -timeout 120m -run 'TestChaos|TestLoad|TestHA' -v ./integration/
 
-# End-to-end figures against the real servers (table + CSV in bench-results/), then the Go
+# End-to-end figures against the real servers (table + CSV in bench-results/), with Debezium
+# Server side by side (installed from Maven Central first, cached), then the Go
 # micro-benchmarks (plugin boundary, runtime, formats).
 bench: build up
-	FERRY_BIN=$(BIN)/ferry $(GO) run ./integration/cmd/bench -out bench-results
+	bash integration/testbed/install-debezium-server.sh
+	FERRY_BIN=$(BIN)/ferry $(GO) run ./integration/cmd/bench -out bench-results -debezium
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./sdk/protocol/ ./core/internal/pipeline/ ./plugins/serializer/...
 
 proto:

@@ -148,6 +148,11 @@ var docSkips = map[string]string{
 		"make test runs its short version. Checked instead: the tests and the flag it names exist (TestDocsCommandTestsExist)",
 	"FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$PWD/bin/ferry go test -tags integration -count=1 -run 'TestKeyChange' -v ./integration/": "an integration suite that make test runs (minutes, all eight formats on both brokers); " +
 		"checked instead: the tests it names exist (TestDocsCommandTestsExist)",
+	"make up build": "starts the test bed, which tests must not (it is up for them) and builds ferry, which make test has done",
+	"bash integration/testbed/install-debezium-server.sh": "downloads Debezium Server (about 780 MB) for make bench, which make test does not run; " +
+		"make bench runs it first",
+	"FERRY_BIN=bin/ferry go run ./integration/cmd/bench -only debezium":                                                 "a benchmark of about 5 minutes (make bench runs it); not a test",
+	"FERRY_BIN=bin/ferry go run ./integration/cmd/bench -only debezium -debezium-rows 1000000 -debezium-backlog 500000": "the same benchmark at the issue's sizes (about 15 minutes); not a test",
 	"FERRY_REQUIRE_TESTBED=1 FERRY_BIN=$PWD/bin/ferry FERRY_UPSTREAM_REPORT=/tmp/upstream-report.txt go test -tags integration -count=1 -run TestUpstreamFormats -v ./integration/": "needs the real Debezium and Canal engines built by install-upstream.sh (a Maven build); make test runs it; " +
 		"checked instead: the test it names exists (TestDocsCommandTestsExist)",
 }

@@ -103,6 +103,41 @@ type Serializer interface {
 	Serialize(ctx context.Context, changes []*change.Change, out []Record) ([]Record, error)
 }
 
+// ExactValues is implemented by a Serializer whose records' values are held in memory of
+// about their size: no array behind them larger than their bytes by more than a quarter, and
+// none that a later append outgrew. The host counts record bytes against the pipeline's
+// memory budget; for a Serializer without it, the host copies every batch's values into one
+// array of their exact size (CompactValues) to make that count true, a copy this interface
+// spares. Serializers that append every record into one buffer sized up front get there
+// with CompactValues when the buffer grew.
+type ExactValues interface {
+	Serializer
+	// ExactValues reports whether the values of every Serialize call are exact as above.
+	ExactValues() bool
+}
+
+// CompactValues copies the values of recs into one array of exactly their total size and
+// points each record at its copy.
+func CompactValues(recs []Record) {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Value)
+	}
+	if n == 0 {
+		return
+	}
+	arena := make([]byte, 0, n)
+	for i := range recs {
+		v := recs[i].Value
+		if v == nil {
+			continue
+		}
+		start := len(arena)
+		arena = append(arena, v...)
+		recs[i].Value = arena[start:len(arena):len(arena)]
+	}
+}
+
 // Sink delivers records.
 //
 // The host calls Configure, Open, then Write from several goroutines at once (one per write

@@ -173,55 +173,10 @@ func (b *binlogSession) query(q string) (*mysql.Result, error) {
 		return b.showEvents(m[1], m[2], m[3], m[4])
 	}
 	if m := reShowVars.FindStringSubmatch(n); m != nil {
-		// ShowVarProcessor: LIKE names one variable (no wildcards); GLOBAL and no modifier
-		// read the instance's table (ShowStatement's var_type defaults to Global, the
-		// grammar sets Session/Local only for SHOW SESSION/LOCAL VARIABLES), SESSION and
-		// LOCAL the session's variables
-		global := m[1] == "" || strings.EqualFold(m[1], "global")
-		name := strings.ToLower(m[2])
-		g := b.globals()
-		cols := []string{"Variable_name", "Value"}
-		switch {
-		case name == "" && global:
-			var names []string
-			for k := range g {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			var vals [][]any
-			for _, k := range names {
-				vals = append(vals, []any{k, g[k]})
-			}
-			return rows(cols, vals)
-		case name == "":
-			var vals [][]any
-			for k, v := range b.userVar {
-				vals = append(vals, []any{k, v})
-			}
-			if len(vals) == 0 {
-				return emptyResult(cols...)
-			}
-			return rows(cols, vals)
-		}
-		v, err := b.queryVar(name, global)
-		if err != nil {
-			return nil, err
-		}
-		return oneRow(cols, []any{name, v})
+		return b.showVariables(m[1], m[2])
 	}
 	if m := reSelectVar.FindStringSubmatch(n); m != nil {
-		// SelectProcessor: the column is @@name or @name, an alias is not applied (oblogproxy#66)
-		name := strings.ToLower(m[2])
-		global := strings.HasPrefix(m[1], "@@") && !strings.EqualFold(m[1], "@@session.")
-		col := "@" + name
-		if global {
-			col = "@@" + name
-		}
-		v, err := b.queryVar(name, global)
-		if err != nil {
-			return nil, err
-		}
-		return oneRow([]string{col}, []any{v})
+		return b.selectVariable(m[1], m[2])
 	}
 	if m := reSelectFunc.FindStringSubmatch(n); m != nil {
 		switch strings.ToLower(m[1]) {
@@ -234,6 +189,61 @@ func (b *binlogSession) query(q string) (*mysql.Result, error) {
 		return nil, nil // SelectProcessor answers other selects with EOF only
 	}
 	return nil, mysql.NewError(mysql.ER_NOT_SUPPORTED_YET, "Not supported by the binlog service: "+n)
+}
+
+// showVariables is ShowVarProcessor: LIKE names one variable (no wildcards); GLOBAL and no
+// modifier read the instance's table (ShowStatement's var_type defaults to Global, the
+// grammar sets Session/Local only for SHOW SESSION/LOCAL VARIABLES), SESSION and LOCAL the
+// session's variables. scope is the modifier as written, like the LIKE pattern.
+func (b *binlogSession) showVariables(scope, like string) (*mysql.Result, error) {
+	global := scope == "" || strings.EqualFold(scope, "global")
+	name := strings.ToLower(like)
+	g := b.globals()
+	cols := []string{"Variable_name", "Value"}
+	switch {
+	case name == "" && global:
+		var names []string
+		for k := range g {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var vals [][]any
+		for _, k := range names {
+			vals = append(vals, []any{k, g[k]})
+		}
+		return rows(cols, vals)
+	case name == "":
+		var vals [][]any
+		for k, v := range b.userVar {
+			vals = append(vals, []any{k, v})
+		}
+		if len(vals) == 0 {
+			return emptyResult(cols...)
+		}
+		return rows(cols, vals)
+	}
+	v, err := b.queryVar(name, global)
+	if err != nil {
+		return nil, err
+	}
+	return oneRow(cols, []any{name, v})
+}
+
+// selectVariable is SelectProcessor's SELECT @@name or @name (prefix is "@@", "@@global.",
+// "@@session." or "@"): the column is @@name or @name, an alias is not applied
+// (oblogproxy#66).
+func (b *binlogSession) selectVariable(prefix, name string) (*mysql.Result, error) {
+	name = strings.ToLower(name)
+	global := strings.HasPrefix(prefix, "@@") && !strings.EqualFold(prefix, "@@session.")
+	col := "@" + name
+	if global {
+		col = "@@" + name
+	}
+	v, err := b.queryVar(name, global)
+	if err != nil {
+		return nil, err
+	}
+	return oneRow([]string{col}, []any{v})
 }
 
 func likeRegexp(pat string) *regexp.Regexp {

@@ -82,33 +82,11 @@ func (f *feeder) run(ctx context.Context) {
 }
 
 func (f *feeder) once(ctx context.Context) error {
-	pos := f.st.mariaDBPos()
-	if pos == "" {
-		// First start: convert from where MariaDB is now.
-		if err := f.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&pos); err != nil {
-			return fmt.Errorf("read gtid_binlog_pos: %w", err)
-		}
-		if err := f.st.skip(pos); err != nil {
-			return err
-		}
-	}
-	set, err := mysql.ParseMariadbGTIDSet(pos)
+	set, err := f.startSet(ctx)
 	if err != nil {
 		return err
 	}
-	host, port, _ := net.SplitHostPort(f.cfg.MariaDBAddr)
-	p, _ := strconv.Atoi(port)
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID:        f.cfg.FeederServerID,
-		Flavor:          mysql.MariaDBFlavor,
-		Host:            host,
-		Port:            uint16(p),
-		User:            f.cfg.MariaDBUser,
-		Password:        f.cfg.MariaDBPassword,
-		HeartbeatPeriod: time.Second,
-		ReadTimeout:     10 * time.Second,
-		Logger:          quietLogger(),
-	})
+	syncer := f.syncer()
 	defer syncer.Close()
 	stream, err := syncer.StartSyncGTID(set)
 	if err != nil {
@@ -141,82 +119,12 @@ func (f *feeder) once(ctx context.Context) error {
 			if tx == nil {
 				continue
 			}
-			t := tx.tables[e.TableID]
-			if t == nil {
-				continue // filtered out
-			}
-			body := ev.RawData[headerSize:]
-			if crc {
-				body = body[:len(body)-4]
-			}
-			typ := ev.Header.EventType
-			var out replication.EventType
-			v2 := false
-			update := false
-			switch typ {
-			case replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2:
-				out = replication.WRITE_ROWS_EVENTv2
-			case replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2:
-				out, update = replication.UPDATE_ROWS_EVENTv2, true
-			case replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2:
-				out = replication.DELETE_ROWS_EVENTv2
-			default:
-				return fmt.Errorf("unsupported rows event type %s", typ)
-			}
-			v2 = typ >= replication.WRITE_ROWS_EVENTv2 && typ <= replication.DELETE_ROWS_EVENTv2
-			rb, err := t.splitRows(body, v2, update)
-			if err != nil {
+			if err := tx.addRows(ev, e, crc); err != nil {
 				return err
 			}
-			step := 1
-			if update {
-				step = 2
-			}
-			if tx.schema == "" {
-				tx.schema = t.schema
-			}
-			for i := 0; i+step <= len(rb.images); i += step {
-				tx.events = append(tx.events, t.tableMapEvent(ts), t.rowsEvent(ts, out, rb, rb.images[i:i+step]))
-			}
 		case *replication.QueryEvent:
-			q := strings.TrimSpace(string(e.Query))
-			uq := strings.ToUpper(q)
-			switch {
-			case tx == nil:
-				continue
-			case uq == "BEGIN":
-				continue
-			case uq == "COMMIT" || uq == "XA END" || !tx.standalone && strings.HasPrefix(uq, "COMMIT"):
-				if err := f.finish(tx, cur, ts, 0); err != nil {
-					return err
-				}
-				tx = nil
-			case uq == "ROLLBACK":
-				tx = nil
-			case tx.standalone:
-				if err := cur.Update(tx.gtid); err != nil {
-					return err
-				}
-				f.tables = map[string]map[int]colInfo{} // schema may have changed
-				schema := string(e.Schema)
-				if !f.ddlIncluded(schema, q) {
-					if err := f.st.skip(cur.String()); err != nil {
-						return err
-					}
-					tx = nil
-					continue
-				}
-				if dbLevelDDL.MatchString(q) {
-					schema = ""
-				} else if m := tableQualifier.FindStringSubmatch(q); schema == "" && m != nil {
-					schema = m[1] // the database of the table, as the Binlog Service writes it
-				}
-				if err := f.st.commit(cur.String(), func(gno int64) []rawEvent {
-					return []rawEvent{gtidEvent(tx.ts, f.st.sid, gno, gno-1, gno), queryEvent(ts, schema, q)}
-				}); err != nil {
-					return err
-				}
-				tx = nil
+			if tx, err = f.query(tx, cur, ts, e); err != nil {
+				return err
 			}
 		case *replication.XIDEvent:
 			if tx != nil {
@@ -227,6 +135,131 @@ func (f *feeder) once(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// startSet is the MariaDB GTID set to convert from: where the last run stopped, or at the
+// first start where MariaDB is now.
+func (f *feeder) startSet(ctx context.Context) (*mysql.MariadbGTIDSet, error) {
+	pos := f.st.mariaDBPos()
+	if pos == "" {
+		// First start: convert from where MariaDB is now.
+		if err := f.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&pos); err != nil {
+			return nil, fmt.Errorf("read gtid_binlog_pos: %w", err)
+		}
+		if err := f.st.skip(pos); err != nil {
+			return nil, err
+		}
+	}
+	set, err := mysql.ParseMariadbGTIDSet(pos)
+	if err != nil {
+		return nil, err
+	}
+	return set.(*mysql.MariadbGTIDSet), nil
+}
+
+// syncer is a replication client of MariaDB's binlog.
+func (f *feeder) syncer() *replication.BinlogSyncer {
+	host, port, _ := net.SplitHostPort(f.cfg.MariaDBAddr)
+	p, _ := strconv.Atoi(port)
+	return replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:        f.cfg.FeederServerID,
+		Flavor:          mysql.MariaDBFlavor,
+		Host:            host,
+		Port:            uint16(p),
+		User:            f.cfg.MariaDBUser,
+		Password:        f.cfg.MariaDBPassword,
+		HeartbeatPeriod: time.Second,
+		ReadTimeout:     10 * time.Second,
+		Logger:          quietLogger(),
+	})
+}
+
+// addRows re-encodes a rows event of a table the transaction maps as v2 rows events of one
+// row image each (two for an update), each after its own TABLE_MAP; rows of tables left out
+// are dropped.
+func (tx *pendingTx) addRows(ev *replication.BinlogEvent, e *replication.RowsEvent, crc bool) error {
+	t := tx.tables[e.TableID]
+	if t == nil {
+		return nil // filtered out
+	}
+	ts := ev.Header.Timestamp
+	body := ev.RawData[headerSize:]
+	if crc {
+		body = body[:len(body)-4]
+	}
+	typ := ev.Header.EventType
+	var out replication.EventType
+	v2 := false
+	update := false
+	switch typ {
+	case replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2:
+		out = replication.WRITE_ROWS_EVENTv2
+	case replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2:
+		out, update = replication.UPDATE_ROWS_EVENTv2, true
+	case replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2:
+		out = replication.DELETE_ROWS_EVENTv2
+	default:
+		return fmt.Errorf("unsupported rows event type %s", typ)
+	}
+	v2 = typ >= replication.WRITE_ROWS_EVENTv2 && typ <= replication.DELETE_ROWS_EVENTv2
+	rb, err := t.splitRows(body, v2, update)
+	if err != nil {
+		return err
+	}
+	step := 1
+	if update {
+		step = 2
+	}
+	if tx.schema == "" {
+		tx.schema = t.schema
+	}
+	for i := 0; i+step <= len(rb.images); i += step {
+		tx.events = append(tx.events, t.tableMapEvent(ts), t.rowsEvent(ts, out, rb, rb.images[i:i+step]))
+	}
+	return nil
+}
+
+// query handles a QUERY event within transaction tx (nil: none open) and returns the
+// transaction open after it: a commit finishes tx, a rollback drops it, and the statement
+// of a standalone transaction (DDL) is converted on its own.
+func (f *feeder) query(tx *pendingTx, cur *mysql.MariadbGTIDSet, ts uint32, e *replication.QueryEvent) (*pendingTx, error) {
+	q := strings.TrimSpace(string(e.Query))
+	uq := strings.ToUpper(q)
+	switch {
+	case tx == nil:
+		return nil, nil
+	case uq == "BEGIN":
+		return tx, nil
+	case uq == "COMMIT" || uq == "XA END" || !tx.standalone && strings.HasPrefix(uq, "COMMIT"):
+		return nil, f.finish(tx, cur, ts, 0)
+	case uq == "ROLLBACK":
+		return nil, nil
+	case tx.standalone:
+		return nil, f.standalone(tx, cur, ts, e, q)
+	}
+	return tx, nil
+}
+
+// standalone converts the statement q of a standalone transaction (DDL): a GTID event and
+// the QUERY, in the database the Binlog Service writes; statements on databases left out
+// only advance the position.
+func (f *feeder) standalone(tx *pendingTx, cur *mysql.MariadbGTIDSet, ts uint32, e *replication.QueryEvent, q string) error {
+	if err := cur.Update(tx.gtid); err != nil {
+		return err
+	}
+	f.tables = map[string]map[int]colInfo{} // schema may have changed
+	schema := string(e.Schema)
+	if !f.ddlIncluded(schema, q) {
+		return f.st.skip(cur.String())
+	}
+	if dbLevelDDL.MatchString(q) {
+		schema = ""
+	} else if m := tableQualifier.FindStringSubmatch(q); schema == "" && m != nil {
+		schema = m[1] // the database of the table, as the Binlog Service writes it
+	}
+	return f.st.commit(cur.String(), func(gno int64) []rawEvent {
+		return []rawEvent{gtidEvent(tx.ts, f.st.sid, gno, gno-1, gno), queryEvent(ts, schema, q)}
+	})
 }
 
 func (f *feeder) finish(tx *pendingTx, cur *mysql.MariadbGTIDSet, ts uint32, xid uint64) error {

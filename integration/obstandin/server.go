@@ -97,6 +97,37 @@ func quietLogger() *slog.Logger {
 
 // Start opens the store, starts the feeder and the listeners.
 func Start(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	st, err := openStore(cfg.StoreDir, cfg.ServerID, cfg.RotateSize)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := openMariaDB(cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, store: st, db: db, logf: cfg.Logger.Printf, ctx: ctx, cancel: cancel,
+		conns: map[*server.Conn]net.Conn{}, odps: map[*server.Conn]*odpConn{}, obDef: map[string]string{
+			"ob_query_timeout":    strconv.FormatInt(cfg.QueryTimeout.Microseconds(), 10),
+			"ob_trx_timeout":      "100000000",
+			"ob_trx_idle_timeout": "120000000",
+			"ob_read_consistency": "STRONG",
+		}}
+	s.SetTenantRole(cfg.TenantRole)
+	if err := s.listenAll(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	f := &feeder{cfg: &s.cfg, st: st, db: db, tables: map[string]map[int]colInfo{}, logf: s.logf}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); f.run(ctx) }()
+	go func() { defer s.wg.Done(); s.purgeLoop(ctx) }()
+	return s, nil
+}
+
+// withDefaults fills in the settings left zero.
+func (cfg Config) withDefaults() Config {
 	if cfg.Logger == nil {
 		cfg.Logger = log.New(os.Stderr, "obstandin ", log.LstdFlags|log.Lmicroseconds)
 	}
@@ -115,10 +146,12 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.RotateSize <= 0 {
 		cfg.RotateSize = 64 << 20
 	}
-	st, err := openStore(cfg.StoreDir, cfg.ServerID, cfg.RotateSize)
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
+	return cfg
+}
+
+// openMariaDB connects to MariaDB and, at the first start, records in the store where its
+// binlog is now.
+func openMariaDB(cfg Config, st *store) (*sql.DB, error) {
 	db, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/", cfg.MariaDBUser, cfg.MariaDBPassword, cfg.MariaDBAddr))
 	if err != nil {
 		return nil, err
@@ -141,74 +174,69 @@ func Start(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, store: st, db: db, logf: cfg.Logger.Printf, ctx: ctx, cancel: cancel,
-		conns: map[*server.Conn]net.Conn{}, odps: map[*server.Conn]*odpConn{}, obDef: map[string]string{
-			"ob_query_timeout":    strconv.FormatInt(cfg.QueryTimeout.Microseconds(), 10),
-			"ob_trx_timeout":      "100000000",
-			"ob_trx_idle_timeout": "120000000",
-			"ob_read_consistency": "STRONG",
-		}}
-	s.SetTenantRole(cfg.TenantRole)
-	listen := func(addr string, serve func(net.Conn)) (string, error) {
-		if addr == "" {
-			return "", nil
-		}
-		ln, err := net.Listen("tcp", addr)
+	return db, nil
+}
+
+// listenAll listens on the ODP, Binlog Service and control addresses that are set.
+func (s *Server) listenAll() error {
+	var err error
+	if s.odpAddr, err = s.listen(s.cfg.ODPAddr, s.serveODP); err != nil {
+		return err
+	}
+	if s.binlogAddr, err = s.listen(s.cfg.BinlogAddr, s.serveBinlog); err != nil {
+		return err
+	}
+	if s.cfg.ControlAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.ControlAddr)
 		if err != nil {
-			return "", err
-		}
-		s.lns = append(s.lns, ln)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go serve(c)
-			}
-		}()
-		return ln.Addr().String(), nil
-	}
-	if s.odpAddr, err = listen(cfg.ODPAddr, s.serveODP); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if s.binlogAddr, err = listen(cfg.BinlogAddr, s.serveBinlog); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if cfg.ControlAddr != "" {
-		ln, err := net.Listen("tcp", cfg.ControlAddr)
-		if err != nil {
-			s.Close()
-			return nil, err
+			return err
 		}
 		s.controlAddr = ln.Addr().String()
 		s.http = &http.Server{Handler: s.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = s.http.Serve(ln) }()
 	}
-	f := &feeder{cfg: &s.cfg, st: st, db: db, tables: map[string]map[int]colInfo{}, logf: s.logf}
-	s.wg.Add(2)
-	go func() { defer s.wg.Done(); f.run(ctx) }()
+	return nil
+}
+
+// listen serves each connection to addr with serve ("" listens on nothing) and returns the
+// address listened on.
+func (s *Server) listen(addr string, serve func(net.Conn)) (string, error) {
+	if addr == "" {
+		return "", nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s.lns = append(s.lns, ln)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
 		for {
-			select {
-			case <-ctx.Done():
+			c, err := ln.Accept()
+			if err != nil {
 				return
-			case <-t.C:
-				if gone := st.purge(cfg.PurgeAge, cfg.PurgeSize, ""); len(gone) > 0 {
-					s.logf("purged %v", gone)
-				}
 			}
+			go serve(c)
 		}
 	}()
-	return s, nil
+	return ln.Addr().String(), nil
+}
+
+// purgeLoop purges old binlog files every 5 s (by age and size) until ctx ends.
+func (s *Server) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if gone := s.store.purge(s.cfg.PurgeAge, s.cfg.PurgeSize, ""); len(gone) > 0 {
+				s.logf("purged %v", gone)
+			}
+		}
+	}
 }
 
 // ODPAddr, BinlogAddr and ControlAddr are the addresses listened on.

@@ -150,6 +150,44 @@ func Start(ctx context.Context, cfg Config) (*Run, error) {
 		}
 		cfg.Dir = dirs[cfg.Engine]
 	}
+	args, err := cfg.javaArgs()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LogPath == "" {
+		f, err := os.CreateTemp("", "ferry-upstream-"+string(cfg.Engine)+"-*.log")
+		if err != nil {
+			return nil, err
+		}
+		cfg.LogPath = f.Name()
+		f.Close()
+	}
+	logf, err := os.Create(cfg.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{cfg: cfg, done: make(chan struct{}), notify: make(chan struct{})}
+	r.cmd = exec.Command(JavaBinary(), args...)
+	r.cmd.Stderr = logf
+	stdout, err := r.cmd.StdoutPipe()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	if r.stdin, err = r.cmd.StdinPipe(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	if err := r.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("upstream: start %s: %w", cfg.Engine, err)
+	}
+	go r.read(stdout, logf)
+	return r, nil
+}
+
+// javaArgs are the JVM's arguments that run the engine with cfg's settings.
+func (cfg Config) javaArgs() ([]string, error) {
 	host, port, ok := strings.Cut(cfg.Addr, ":")
 	if !ok || len(cfg.Tables) == 0 || cfg.User == "" {
 		return nil, fmt.Errorf("upstream: need Addr host:port, User and Tables (got %q, %q, %v)", cfg.Addr, cfg.User, cfg.Tables)
@@ -182,55 +220,30 @@ func Start(ctx context.Context, cfg Config) (*Run, error) {
 	default:
 		return nil, fmt.Errorf("upstream: unknown engine %q", cfg.Engine)
 	}
-	if cfg.LogPath == "" {
-		f, err := os.CreateTemp("", "ferry-upstream-"+string(cfg.Engine)+"-*.log")
+	return args, nil
+}
+
+// read collects the engine's messages (one JSON object a line) until it exits, waking
+// WaitFor on each; then it records the exit and closes the log.
+func (r *Run) read(stdout io.Reader, logf *os.File) {
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var m Message
+		err := json.Unmarshal(sc.Bytes(), &m)
+		r.mu.Lock()
 		if err != nil {
-			return nil, err
+			r.bad = append(r.bad, sc.Text())
+		} else {
+			r.msgs = append(r.msgs, m)
 		}
-		cfg.LogPath = f.Name()
-		f.Close()
+		close(r.notify)
+		r.notify = make(chan struct{})
+		r.mu.Unlock()
 	}
-	logf, err := os.Create(cfg.LogPath)
-	if err != nil {
-		return nil, err
-	}
-	r := &Run{cfg: cfg, done: make(chan struct{}), notify: make(chan struct{})}
-	r.cmd = exec.Command(JavaBinary(), args...)
-	r.cmd.Stderr = logf
-	stdout, err := r.cmd.StdoutPipe()
-	if err != nil {
-		logf.Close()
-		return nil, err
-	}
-	if r.stdin, err = r.cmd.StdinPipe(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	if err := r.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("upstream: start %s: %w", cfg.Engine, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			var m Message
-			err := json.Unmarshal(sc.Bytes(), &m)
-			r.mu.Lock()
-			if err != nil {
-				r.bad = append(r.bad, sc.Text())
-			} else {
-				r.msgs = append(r.msgs, m)
-			}
-			close(r.notify)
-			r.notify = make(chan struct{})
-			r.mu.Unlock()
-		}
-		r.err = r.cmd.Wait()
-		logf.Close()
-		close(r.done)
-	}()
-	return r, nil
+	r.err = r.cmd.Wait()
+	logf.Close()
+	close(r.done)
 }
 
 // LogPath is the file holding the engine's log (its stderr).

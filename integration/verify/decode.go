@@ -69,89 +69,120 @@ func Decode(format string, body []byte) (Event, error) {
 	if err := dec.Decode(&m); err != nil {
 		return Event{}, err
 	}
-	var e Event
-	var img map[string]any
+	var read func(map[string]any) (Event, map[string]any, error)
 	switch format {
 	case "default", "default_extend_column_type":
-		switch Str(m["recordType"]) {
-		case "ROW":
-			e.op("snapshot")
-		case "INSERT":
-			e.op("insert")
-		case "UPDATE":
-			e.op("update")
-		case "DELETE":
-			e.op("delete")
-		case "HEARTBEAT", "DDL":
-			e.Skip = true
-			return e, nil
-		}
-		img = obj(m["postStruct"])
-		if e.Op == "delete" {
-			img = obj(m["prevStruct"])
-		}
+		read = readDefault
 	case "canal":
-		if b, _ := m["isDdl"].(bool); b {
-			e.Skip = true
-			return e, nil
-		}
-		e.op(strings.ToLower(Str(m["type"])))
-		data, _ := m["data"].([]any)
-		if len(data) != 1 {
-			return e, fmt.Errorf("canal data has %d rows", len(data))
-		}
-		img = obj(data[0])
+		read = readCanal
 	case "dataworks":
-		p := obj(m["payload"])
-		switch Str(p["op"]) {
-		case "INSERT":
-			e.op("insert")
-		case "UPDATE_BEFOR", "MHEARTBEAT", "CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "QUERY":
-			e.Skip = true
-			return e, nil
-		case "UPDATE_AFTER":
-			e.op("update")
-		case "DELETE":
-			e.op("delete")
-		}
-		img = obj(obj(p["after"])["dataColumn"])
-		if e.Op == "delete" {
-			img = obj(obj(p["before"])["dataColumn"])
-		}
+		read = readDataWorks
 	case "shareplex":
-		switch Str(obj(m["meta"])["op"]) {
-		case "ins":
-			e.op("insert")
-		case "upd":
-			e.op("update")
-		case "del":
-			e.op("delete")
-		}
-		img = obj(m["data"])
-	case "debezium", "debezium_flatten":
-		p := m
-		if format == "debezium" {
-			p = obj(m["payload"])
-		}
-		e.op(debeziumOp(Str(p["op"])))
-		img = obj(p["after"])
-		if e.Op == "delete" {
-			img = obj(p["before"])
-		}
+		read = readSharePlex
+	case "debezium":
+		read = func(m map[string]any) (Event, map[string]any, error) { return readDebezium(obj(m["payload"])) }
+	case "debezium_flatten":
+		read = readDebezium
 	case "debezium_smt":
-		e.op(debeziumOp(Str(m["__op"])))
-		if (Str(m["__deleted"]) == "true") != (e.Op == "delete") {
-			return e, fmt.Errorf("__deleted %q for op %s", Str(m["__deleted"]), e.Op)
-		}
-		img = m
+		read = readDebeziumSMT
 	default:
-		return e, fmt.Errorf("no decoder for %s", format)
+		return Event{}, fmt.Errorf("no decoder for %s", format)
+	}
+	e, img, err := read(m)
+	if err != nil || e.Skip {
+		return e, err
 	}
 	e.Row = image(img)
 	if e.Op == "" || len(e.Row) == 0 {
 		return e, fmt.Errorf("cannot read op/row from %s message %s", format, body)
 	}
 	return e, nil
+}
+
+// The readers of each format return the message's operation (or Skip) and its row image.
+
+func readDefault(m map[string]any) (e Event, img map[string]any, err error) {
+	switch Str(m["recordType"]) {
+	case "ROW":
+		e.op("snapshot")
+	case "INSERT":
+		e.op("insert")
+	case "UPDATE":
+		e.op("update")
+	case "DELETE":
+		e.op("delete")
+	case "HEARTBEAT", "DDL":
+		e.Skip = true
+		return e, nil, nil
+	}
+	img = obj(m["postStruct"])
+	if e.Op == "delete" {
+		img = obj(m["prevStruct"])
+	}
+	return e, img, nil
+}
+
+func readCanal(m map[string]any) (e Event, img map[string]any, err error) {
+	if b, _ := m["isDdl"].(bool); b {
+		e.Skip = true
+		return e, nil, nil
+	}
+	e.op(strings.ToLower(Str(m["type"])))
+	data, _ := m["data"].([]any)
+	if len(data) != 1 {
+		return e, nil, fmt.Errorf("canal data has %d rows", len(data))
+	}
+	return e, obj(data[0]), nil
+}
+
+func readDataWorks(m map[string]any) (e Event, img map[string]any, err error) {
+	p := obj(m["payload"])
+	switch Str(p["op"]) {
+	case "INSERT":
+		e.op("insert")
+	case "UPDATE_BEFOR", "MHEARTBEAT", "CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "QUERY":
+		e.Skip = true
+		return e, nil, nil
+	case "UPDATE_AFTER":
+		e.op("update")
+	case "DELETE":
+		e.op("delete")
+	}
+	img = obj(obj(p["after"])["dataColumn"])
+	if e.Op == "delete" {
+		img = obj(obj(p["before"])["dataColumn"])
+	}
+	return e, img, nil
+}
+
+func readSharePlex(m map[string]any) (e Event, img map[string]any, err error) {
+	switch Str(obj(m["meta"])["op"]) {
+	case "ins":
+		e.op("insert")
+	case "upd":
+		e.op("update")
+	case "del":
+		e.op("delete")
+	}
+	return e, obj(m["data"]), nil
+}
+
+// readDebezium reads a Debezium envelope's payload (the message itself when flattened).
+func readDebezium(p map[string]any) (e Event, img map[string]any, err error) {
+	e.op(debeziumOp(Str(p["op"])))
+	img = obj(p["after"])
+	if e.Op == "delete" {
+		img = obj(p["before"])
+	}
+	return e, img, nil
+}
+
+func readDebeziumSMT(m map[string]any) (e Event, img map[string]any, err error) {
+	e.op(debeziumOp(Str(m["__op"])))
+	if (Str(m["__deleted"]) == "true") != (e.Op == "delete") {
+		return e, nil, fmt.Errorf("__deleted %q for op %s", Str(m["__deleted"]), e.Op)
+	}
+	return e, m, nil
 }
 
 func (e *Event) op(s string) {

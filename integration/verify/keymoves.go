@@ -195,6 +195,30 @@ func CheckMoves(format string, msgs []harness.Received, table map[string]string,
 	var s MoveSummary
 	ms := append([]harness.Received(nil), msgs...)
 	SortMessages(ms)
+	perKey := s.keyStreams(format, ms)
+	s.Keys = len(perKey)
+	keys := make([]string, 0, len(perKey))
+	for k := range perKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s.replayKey(k, perKey[k], table)
+	}
+	for k, v := range table {
+		if _, ok := perKey[k]; !ok {
+			s.problem("key %s (ver %s) in the table, no message", k, v)
+		}
+	}
+	for _, mv := range moves {
+		s.checkMove(format, mv, perKey)
+	}
+	return s
+}
+
+// keyStreams decodes the messages (in queue order) into each key's stream, leaving out
+// copies of a ferry_id already seen; a key on two queues is a violation.
+func (s *MoveSummary) keyStreams(format string, ms []harness.Received) map[string][]seen {
 	ids := map[string]bool{}
 	perKey := map[string][]seen{}
 	queue := map[string]string{}
@@ -222,83 +246,80 @@ func CheckMoves(format string, msgs []harness.Received, table map[string]string,
 		queue[k] = q
 		perKey[k] = append(perKey[k], seen{m: m, e: e})
 	}
-	s.Keys = len(perKey)
-	keys := make([]string, 0, len(perKey))
-	for k := range perKey {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		state, present := "", false
-		for _, x := range perKey[k] {
-			ver := x.e.Row["ver"]
-			op := x.e.Op
-			if op == "insert" && x.m.Properties[PropOp] == "snapshot" {
-				op = "snapshot" // formats without a snapshot marker
-			}
-			if op == "snapshot" && present && state == ver {
-				s.RepeatSnapshot++
-				continue
-			}
-			switch op {
-			case "snapshot", "insert":
-				if present {
-					s.problem("key %s: %s of ver %s while the key holds ver %s (its earlier row never left, or left later)", k, x.e.Op, ver, state)
-				}
-				state, present = ver, true
-			case "update":
-				if !present {
-					s.problem("key %s: update to ver %s of an absent key", k, ver)
-				}
-				state, present = ver, true
-			case "delete":
-				if !present || state != ver {
-					s.problem("key %s: delete of ver %s, key holds %q (present %v)", k, ver, state, present)
-				}
-				state, present = "", false
-			}
+	return perKey
+}
+
+// replayKey replays key k's stream: never an insert of a present key, nor an update or
+// delete of an absent one, and the end is the table's state.
+func (s *MoveSummary) replayKey(k string, stream []seen, table map[string]string) {
+	state, present := "", false
+	for _, x := range stream {
+		ver := x.e.Row["ver"]
+		op := x.e.Op
+		if op == "insert" && x.m.Properties[PropOp] == "snapshot" {
+			op = "snapshot" // formats without a snapshot marker
 		}
-		if want, ok := table[k]; ok != present || want != state {
-			s.problem("key %s ends as %q (present %v), table has %q (present %v)", k, state, present, want, ok)
+		if op == "snapshot" && present && state == ver {
+			s.RepeatSnapshot++
+			continue
+		}
+		switch op {
+		case "snapshot", "insert":
+			if present {
+				s.problem("key %s: %s of ver %s while the key holds ver %s (its earlier row never left, or left later)", k, x.e.Op, ver, state)
+			}
+			state, present = ver, true
+		case "update":
+			if !present {
+				s.problem("key %s: update to ver %s of an absent key", k, ver)
+			}
+			state, present = ver, true
+		case "delete":
+			if !present || state != ver {
+				s.problem("key %s: delete of ver %s, key holds %q (present %v)", k, ver, state, present)
+			}
+			state, present = "", false
 		}
 	}
-	for k, v := range table {
-		if _, ok := perKey[k]; !ok {
-			s.problem("key %s (ver %s) in the table, no message", k, v)
+	if want, ok := table[k]; ok != present || want != state {
+		s.problem("key %s ends as %q (present %v), table has %q (present %v)", k, state, present, want, ok)
+	}
+}
+
+// checkMove checks one committed move: the old key's delete stored no later than the new
+// key's insert, and for the Debezium formats the headers naming the other key.
+func (s *MoveSummary) checkMove(format string, mv Move, perKey map[string][]seen) {
+	s.Moves++
+	del := findChange(perKey[mv.From], "delete", mv.BeforeVer)
+	ins := findChange(perKey[mv.To], "insert", mv.AfterVer)
+	switch {
+	case del == nil:
+		s.problem("move %s->%s (ver %s): no delete of the old key", mv.From, mv.To, mv.AfterVer)
+	case ins == nil:
+		s.problem("move %s->%s (ver %s): no insert of the new key", mv.From, mv.To, mv.AfterVer)
+	case del.m.StoredAt.After(ins.m.StoredAt):
+		s.problem("move %s->%s (ver %s): the new key's insert was stored at %s, before the old key's delete at %s",
+			mv.From, mv.To, mv.AfterVer, ins.m.StoredAt.Format("15:04:05.000"), del.m.StoredAt.Format("15:04:05.000"))
+	}
+	if strings.HasPrefix(format, "debezium") && del != nil && ins != nil {
+		if got := debeziumKeyHeader(format, del.m.Properties["__debezium.newkey"]); got != mv.To {
+			s.problem("move %s->%s: __debezium.newkey of the delete names %q", mv.From, mv.To, got)
+		}
+		if got := debeziumKeyHeader(format, ins.m.Properties["__debezium.oldkey"]); got != mv.From {
+			s.problem("move %s->%s: __debezium.oldkey of the insert names %q", mv.From, mv.To, got)
 		}
 	}
-	find := func(key, op, ver string) *seen {
-		for i := range perKey[key] {
-			x := &perKey[key][i]
-			if x.e.Op == op && x.e.Row["ver"] == ver {
-				return x
-			}
-		}
-		return nil
-	}
-	for _, mv := range moves {
-		s.Moves++
-		del := find(mv.From, "delete", mv.BeforeVer)
-		ins := find(mv.To, "insert", mv.AfterVer)
-		switch {
-		case del == nil:
-			s.problem("move %s->%s (ver %s): no delete of the old key", mv.From, mv.To, mv.AfterVer)
-		case ins == nil:
-			s.problem("move %s->%s (ver %s): no insert of the new key", mv.From, mv.To, mv.AfterVer)
-		case del.m.StoredAt.After(ins.m.StoredAt):
-			s.problem("move %s->%s (ver %s): the new key's insert was stored at %s, before the old key's delete at %s",
-				mv.From, mv.To, mv.AfterVer, ins.m.StoredAt.Format("15:04:05.000"), del.m.StoredAt.Format("15:04:05.000"))
-		}
-		if strings.HasPrefix(format, "debezium") && del != nil && ins != nil {
-			if got := debeziumKeyHeader(format, del.m.Properties["__debezium.newkey"]); got != mv.To {
-				s.problem("move %s->%s: __debezium.newkey of the delete names %q", mv.From, mv.To, got)
-			}
-			if got := debeziumKeyHeader(format, ins.m.Properties["__debezium.oldkey"]); got != mv.From {
-				s.problem("move %s->%s: __debezium.oldkey of the insert names %q", mv.From, mv.To, got)
-			}
+}
+
+// findChange returns the first change of a key's stream with operation op and version ver.
+func findChange(stream []seen, op, ver string) *seen {
+	for i := range stream {
+		x := &stream[i]
+		if x.e.Op == op && x.e.Row["ver"] == ver {
+			return x
 		}
 	}
-	return s
+	return nil
 }
 
 // debeziumKeyHeader reads the id of a Debezium key JSON header ({"id":..}, or with schemas

@@ -122,151 +122,188 @@ func Check(ctx context.Context, db *sql.DB, format string, tables []Table, msgs 
 
 // Compare is Check with the tables' contents given: table ("db.name") → key → column → value.
 func Compare(format string, tables []Table, msgs []harness.Received, contents map[string]map[string]map[string]string) Summary {
-	var s Summary
 	msgs = append([]harness.Received(nil), msgs...)
 	SortMessages(msgs)
-	byName := map[string]*Table{}
+	c := &comparison{format: format, byName: map[string]*Table{}, states: map[string]map[string]*keyState{}, origs: map[string]original{}}
 	for i := range tables {
-		byName[tables[i].String()] = &tables[i]
+		c.byName[tables[i].String()] = &tables[i]
 	}
-	states := map[string]map[string]*keyState{}
 	for _, t := range tables {
-		states[t.String()] = map[string]*keyState{}
+		c.states[t.String()] = map[string]*keyState{}
 	}
-	origs := map[string]original{}
 	for _, m := range msgs {
-		ev, err := Decode(format, m.Body)
-		if err != nil {
-			s.DecodeErrors++
-			s.problem("decode", "decode %s offset %d: %v", queueOf(m), m.QueueOffset, err)
-			continue
-		}
-		if ev.Skip {
-			s.Skipped++
-			continue
-		}
-		if ev.Op == "insert" && m.Properties[PropOp] == "snapshot" {
-			ev.Op = "snapshot" // formats without a snapshot marker (canal, dataworks, shareplex)
-		}
-		name := m.Properties[PropDB] + "." + m.Properties[PropTable]
-		t := byName[name]
-		if t == nil {
-			s.Skipped++
-			continue
-		}
-		s.Messages++
-		id := m.Properties[PropID]
-		q := queueOf(m)
-		if id == "" {
-			s.DecodeErrors++
-			s.problem("decode", "message without %s at %s offset %d", PropID, q, m.QueueOffset)
-			continue
-		}
-		if o, dup := origs[id]; dup {
-			s.Duplicates++
-			if o.queue == q {
-				if w := int(m.QueueOffset - o.offset - 1); w > s.MaxDupWindow {
-					s.MaxDupWindow = w
-				}
-			} else {
-				s.problem("duplicate", "duplicate of %s on queue %s, original on %s", id, q, o.queue)
-			}
-			if d := m.StoredAt.Sub(o.at); d > s.MaxDupWindowTime {
-				s.MaxDupWindowTime = d
-			}
-			if o.ev.Op == ev.Op && sameRow(o.ev.Row, ev.Row, nil) {
-				continue
-			}
-			// Same id, other content: a violation; the message still goes through the per-key
-			// checks below as a change of its own.
-			s.DupMismatch++
-			s.problem("duplicate-mismatch", "duplicate %s differs: %s %v, original %s %v", id, ev.Op, ev.Row, o.ev.Op, o.ev.Row)
-		} else {
-			origs[id] = original{ev: ev, queue: q, offset: m.QueueOffset, at: m.StoredAt}
-			s.Delivered++
-		}
-		if t.Check != nil {
-			if p := t.Check(ev.Row); p != "" {
-				s.WrongValues++
-				s.problem("wrong-value", "%s %s %s at %s offset %d: %s", name, ev.Op, id, q, m.QueueOffset, p)
-			}
-		}
-		key := keyOf(t.Key, ev.Row)
-		st := states[name][key]
-		if st == nil {
-			st = &keyState{queue: q}
-			states[name][key] = st
-		}
-		if st.queue != q {
-			s.OrderViolations++
-			s.problem("order", "%s key %s on queues %s and %s", name, key, st.queue, q)
-		}
-		if t.Version != "" {
-			v, err := strconv.ParseInt(ev.Row[t.Version], 10, 64)
-			if err != nil {
-				s.DecodeErrors++
-				s.problem("decode", "%s key %s: version %q: %v", name, key, ev.Row[t.Version], err)
-				continue
-			}
-			if ev.Op == "delete" {
-				v++
-			}
-			prev, have := st.version, st.seen
-			if !have {
-				if t.Initial != nil {
-					prev, have = t.Initial[key], true
-					if ev.Op == "snapshot" && v == prev {
-						have = false // the snapshot row of the start state
-					}
-				}
-			}
-			if have {
-				switch {
-				case v == prev+1:
-				case v == prev && ev.Op == "snapshot" && !st.deleted && sameRow(st.row, ev.Row, t.Columns):
-					s.RepeatSnapshot++
-				case v <= prev:
-					s.OrderViolations++
-					s.problem("order", "%s key %s: %s version %d after version %d (queue %s offset %d)", name, key, ev.Op, v, prev, q, m.QueueOffset)
-					continue // keep the newer state
-				default:
-					s.Lost += int(v - prev - 1)
-					s.problem("lost", "%s key %s: %s version %d follows version %d: %d change(s) missing (queue %s offset %d)", name, key, ev.Op, v, prev, v-prev-1, q, m.QueueOffset)
-				}
-			}
-			st.version = v
-		}
-		st.seen = true
-		st.deleted = ev.Op == "delete"
-		st.row = ev.Row
+		c.message(m)
 	}
-
-	// The final table state.
 	for _, t := range tables {
-		rows := contents[t.String()]
-		st := states[t.String()]
-		for key, row := range rows {
-			k := st[key]
-			switch {
-			case k == nil || !k.seen:
-				s.Lost++
-				s.problem("lost", "%s key %s: in the table %v, never delivered", t, key, row)
-			case k.deleted:
-				s.Lost++
-				s.problem("lost", "%s key %s: in the table %v, last message a delete", t, key, row)
-			case !sameRow(row, k.row, t.Columns):
-				s.Lost++
-				s.problem("lost", "%s key %s: table %v, last message %v", t, key, row, k.row)
-			}
+		c.finalState(t, contents[t.String()])
+	}
+	return c.s
+}
+
+// comparison is Compare's state: the summary so far, the first copy of each change id, and
+// each key's state per table.
+type comparison struct {
+	s      Summary
+	format string
+	byName map[string]*Table
+	states map[string]map[string]*keyState
+	origs  map[string]original
+}
+
+// message checks one message (in queue order): readable, a copy faithful to its original,
+// and a change that continues its key's history.
+func (c *comparison) message(m harness.Received) {
+	s := &c.s
+	ev, err := Decode(c.format, m.Body)
+	if err != nil {
+		s.DecodeErrors++
+		s.problem("decode", "decode %s offset %d: %v", queueOf(m), m.QueueOffset, err)
+		return
+	}
+	if ev.Skip {
+		s.Skipped++
+		return
+	}
+	if ev.Op == "insert" && m.Properties[PropOp] == "snapshot" {
+		ev.Op = "snapshot" // formats without a snapshot marker (canal, dataworks, shareplex)
+	}
+	name := m.Properties[PropDB] + "." + m.Properties[PropTable]
+	t := c.byName[name]
+	if t == nil {
+		s.Skipped++
+		return
+	}
+	s.Messages++
+	id := m.Properties[PropID]
+	q := queueOf(m)
+	if id == "" {
+		s.DecodeErrors++
+		s.problem("decode", "message without %s at %s offset %d", PropID, q, m.QueueOffset)
+		return
+	}
+	if c.faithfulCopy(id, q, m, ev) {
+		return
+	}
+	if t.Check != nil {
+		if p := t.Check(ev.Row); p != "" {
+			s.WrongValues++
+			s.problem("wrong-value", "%s %s %s at %s offset %d: %s", name, ev.Op, id, q, m.QueueOffset, p)
 		}
-		for key, k := range st {
-			if k.seen && !k.deleted && rows[key] == nil {
-				s.Ghosts++
-				s.problem("ghost", "%s key %s: last message %v, not in the table", t, key, k.row)
+	}
+	key := keyOf(t.Key, ev.Row)
+	st := c.states[name][key]
+	if st == nil {
+		st = &keyState{queue: q}
+		c.states[name][key] = st
+	}
+	if st.queue != q {
+		s.OrderViolations++
+		s.problem("order", "%s key %s on queues %s and %s", name, key, st.queue, q)
+	}
+	if t.Version != "" && !c.nextVersion(t, name, key, q, m, ev, st) {
+		return
+	}
+	st.seen = true
+	st.deleted = ev.Op == "delete"
+	st.row = ev.Row
+}
+
+// faithfulCopy records the first message of change id, and says whether m is a later copy
+// of it with the same content (nothing more to check). A copy with other content is a
+// violation and goes on to the per-key checks as a change of its own.
+func (c *comparison) faithfulCopy(id, q string, m harness.Received, ev Event) bool {
+	s := &c.s
+	o, dup := c.origs[id]
+	if !dup {
+		c.origs[id] = original{ev: ev, queue: q, offset: m.QueueOffset, at: m.StoredAt}
+		s.Delivered++
+		return false
+	}
+	s.Duplicates++
+	if o.queue == q {
+		if w := int(m.QueueOffset - o.offset - 1); w > s.MaxDupWindow {
+			s.MaxDupWindow = w
+		}
+	} else {
+		s.problem("duplicate", "duplicate of %s on queue %s, original on %s", id, q, o.queue)
+	}
+	if d := m.StoredAt.Sub(o.at); d > s.MaxDupWindowTime {
+		s.MaxDupWindowTime = d
+	}
+	if o.ev.Op == ev.Op && sameRow(o.ev.Row, ev.Row, nil) {
+		return true
+	}
+	s.DupMismatch++
+	s.problem("duplicate-mismatch", "duplicate %s differs: %s %v, original %s %v", id, ev.Op, ev.Row, o.ev.Op, o.ev.Row)
+	return false
+}
+
+// nextVersion checks that ev's version continues key's history (st): the next version, or
+// a repeated snapshot row of the current state; a gap counts as lost changes. It sets the
+// key's version and says whether ev becomes the key's state (false for an unreadable or
+// older version).
+func (c *comparison) nextVersion(t *Table, name, key, q string, m harness.Received, ev Event, st *keyState) bool {
+	s := &c.s
+	v, err := strconv.ParseInt(ev.Row[t.Version], 10, 64)
+	if err != nil {
+		s.DecodeErrors++
+		s.problem("decode", "%s key %s: version %q: %v", name, key, ev.Row[t.Version], err)
+		return false
+	}
+	if ev.Op == "delete" {
+		v++
+	}
+	prev, have := st.version, st.seen
+	if !have {
+		if t.Initial != nil {
+			prev, have = t.Initial[key], true
+			if ev.Op == "snapshot" && v == prev {
+				have = false // the snapshot row of the start state
 			}
 		}
 	}
-	return s
+	if have {
+		switch {
+		case v == prev+1:
+		case v == prev && ev.Op == "snapshot" && !st.deleted && sameRow(st.row, ev.Row, t.Columns):
+			s.RepeatSnapshot++
+		case v <= prev:
+			s.OrderViolations++
+			s.problem("order", "%s key %s: %s version %d after version %d (queue %s offset %d)", name, key, ev.Op, v, prev, q, m.QueueOffset)
+			return false // keep the newer state
+		default:
+			s.Lost += int(v - prev - 1)
+			s.problem("lost", "%s key %s: %s version %d follows version %d: %d change(s) missing (queue %s offset %d)", name, key, ev.Op, v, prev, v-prev-1, q, m.QueueOffset)
+		}
+	}
+	st.version = v
+	return true
+}
+
+// finalState compares the table's rows with the last state delivered of each key.
+func (c *comparison) finalState(t Table, rows map[string]map[string]string) {
+	s := &c.s
+	st := c.states[t.String()]
+	for key, row := range rows {
+		k := st[key]
+		switch {
+		case k == nil || !k.seen:
+			s.Lost++
+			s.problem("lost", "%s key %s: in the table %v, never delivered", t, key, row)
+		case k.deleted:
+			s.Lost++
+			s.problem("lost", "%s key %s: in the table %v, last message a delete", t, key, row)
+		case !sameRow(row, k.row, t.Columns):
+			s.Lost++
+			s.problem("lost", "%s key %s: table %v, last message %v", t, key, row, k.row)
+		}
+	}
+	for key, k := range st {
+		if k.seen && !k.deleted && rows[key] == nil {
+			s.Ghosts++
+			s.problem("ghost", "%s key %s: last message %v, not in the table", t, key, k.row)
+		}
+	}
 }
 
 func keyOf(cols []string, row map[string]string) string {

@@ -326,7 +326,7 @@ func TestOutOfProcessCrash(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // a real plugin process: nothing to wait on shows that it ignored the signal
 	if _, err := snk.Write(context.Background(), nil); err != nil || client.Exited() {
 		t.Fatalf("after SIGINT: %v (exited %v)", err, client.Exited())
 	}
@@ -339,7 +339,7 @@ func TestOutOfProcessCrash(t *testing.T) {
 		if _, err = snk.Write(context.Background(), nil); err != nil {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // a real process: poll until the host sees the connection gone
 	}
 	if !errors.Is(err, protocol.ErrConnectionLost) {
 		t.Fatalf("Write to a dead plugin: err = %v, want a lost connection", err)

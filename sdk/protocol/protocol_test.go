@@ -154,12 +154,24 @@ func TestSinkConcurrentLanes(t *testing.T) {
 	sink := newSink()
 	var inFlight, peak int32
 	var mu sync.Mutex
+	// Each Write waits until two were in flight at once (once seen, none waits): a server
+	// that serves lanes one at a time lets the first wait out its 5 s, and peak stays 1.
+	overlapped := make(chan struct{})
+	var overlap sync.Once
 	sink.write = func(_ context.Context, rs []sdk.Record) (int, error) {
 		mu.Lock()
 		inFlight++
 		peak = max(peak, inFlight)
+		n := inFlight
 		mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
+		if n >= 2 {
+			overlap.Do(func() { close(overlapped) })
+		}
+		select {
+		case <-overlapped:
+		case <-time.After(5 * time.Second):
+			overlap.Do(func() { close(overlapped) })
+		}
 		mu.Lock()
 		inFlight--
 		mu.Unlock()
@@ -391,9 +403,14 @@ func TestSourceFlowControl(t *testing.T) {
 	src := newSource(script...)
 	var asked atomic.Int32
 	var over atomic.Int32 // the first Read past the window (0: none)
+	read := make(chan struct{}, 1)
 	src.onRead = func(n int32) {
 		if n > asked.Load()+window {
 			over.CompareAndSwap(0, n)
+		}
+		select {
+		case read <- struct{}{}:
+		default:
 		}
 	}
 	s := sdktest.GRPCPair[sdk.Source](t, src)
@@ -402,7 +419,7 @@ func TestSourceFlowControl(t *testing.T) {
 	}
 	readAhead := func(took int32) {
 		t.Helper()
-		waitUntil(t, fmt.Sprintf("the plugin reads %d batches ahead", window/2), func() bool { return src.reads.Load() >= took+window/2 })
+		waitUntil(t, fmt.Sprintf("the plugin reads %d batches ahead", window/2), read, func() bool { return src.reads.Load() >= took+window/2 })
 		if n := over.Load(); n != 0 {
 			t.Fatalf("the plugin read batch %d while the host had asked for %d: no backpressure", n, asked.Load())
 		}
@@ -425,15 +442,17 @@ func TestSourceFlowControl(t *testing.T) {
 	}
 }
 
-// waitUntil polls cond until it holds, failing the test after 10 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+// waitUntil waits until cond holds, checking it again whenever changed signals; it fails
+// the test after 10 s.
+func waitUntil(t *testing.T, what string, changed <-chan struct{}, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-deadline:
 			t.Fatalf("timed out waiting until %s", what)
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -81,6 +81,7 @@ type countingSource struct {
 	mu        sync.Mutex
 	n         int
 	appliedAt int
+	read      chan struct{} // signalled after each Read
 }
 
 func (s *countingSource) Open(context.Context, sdk.OpenRequest) error { return nil }
@@ -89,6 +90,10 @@ func (s *countingSource) Read(ctx context.Context) (*change.Batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n++
+	select {
+	case s.read <- struct{}{}:
+	default:
+	}
 	return &change.Batch{Position: change.Position(strconv.Itoa(s.n))}, nil
 }
 
@@ -105,7 +110,7 @@ func (s *countingSource) Resnapshot(context.Context, []string) error {
 // runtime relies on this to know when a checkpoint holds the re-snapshot).
 func TestResnapshotOrdersReadAheadBatches(t *testing.T) {
 	sdktest.CheckGoroutines(t)
-	src := &countingSource{base: base{kind: sdk.KindSource}}
+	src := &countingSource{base: base{kind: sdk.KindSource}, read: make(chan struct{}, 1)}
 	s := sdktest.GRPCPair[sdk.Source](t, src)
 	if err := s.Open(ctxT(t), sdk.OpenRequest{}); err != nil {
 		t.Fatal(err)
@@ -123,10 +128,15 @@ func TestResnapshotOrdersReadAheadBatches(t *testing.T) {
 			}
 			n, _ := strconv.Atoi(string(b.Position))
 			got <- n
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // a slow host, so that batches stay read ahead (real time: gRPC over TCP has no bubble)
 		}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// the plugin reads ahead: half the stream's window (8) beyond the host's first Read
+	waitUntil(t, "the plugin reads ahead", src.read, func() bool {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		return src.n >= 1+8/2
+	})
 	if err := s.(sdk.Resnapshotter).Resnapshot(ctxT(t), []string{"db.t"}); err != nil {
 		t.Fatal(err)
 	}

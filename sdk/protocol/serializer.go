@@ -81,6 +81,11 @@ func newSerializerClient(ctx context.Context, conn *grpc.ClientConn) (*serialize
 	return c, nil
 }
 
+// ExactValues: every record value is a buffer of its own size, the protobuf decoder's copy
+// of the message's bytes (it does not alias gRPC's receive buffer, which returns to its pool
+// after decoding), so the host need not copy it again (sdk.ExactValues).
+func (c *serializerClient) ExactValues() bool { return true }
+
 func (c *serializerClient) Serialize(ctx context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
 	r, err := c.mux.call(ctx, func(id uint64) *pb.SerializeRequest {
 		req := &pb.SerializeRequest{Id: id, ResetTables: c.enc.begin(), Values: &pb.Values{}}

@@ -186,6 +186,15 @@ func TestSetTablesConcurrentWithRead(t *testing.T) {
 	)
 	stop := make(chan struct{})
 	readErr := make(chan error, 1)
+	// The reader signals each batch to the selection loop and to the progress poller, which
+	// go on at the stream's pace.
+	readOne, pollOne := make(chan struct{}, 1), make(chan struct{}, 1)
+	signal := func(ch chan struct{}) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 	go func() {
 		next := 1
 		for {
@@ -200,6 +209,8 @@ func TestSetTablesConcurrentWithRead(t *testing.T) {
 				return
 			}
 			next++
+			signal(readOne)
+			signal(pollOne)
 			mu.Lock()
 			seen[c.TableName]++
 			final := seen["db.final"] >= 3
@@ -225,14 +236,13 @@ func TestSetTablesConcurrentWithRead(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-pollOne:
 			}
 			ps, err := s.(sdk.ProgressReporter).SnapshotProgress(ctxT(t))
 			if err != nil || len(ps) != 1 || ps[0].Table != "db.t" {
 				t.Errorf("SnapshotProgress = %v, %v", ps, err)
 				return
 			}
-			time.Sleep(time.Millisecond)
 		}
 	}()
 
@@ -254,7 +264,12 @@ func TestSetTablesConcurrentWithRead(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("SetTables %d: the plugin got %#v, want %#v", i, got, want)
 		}
-		time.Sleep(2 * time.Millisecond)
+		// the next selection once the host read another batch (a stalled stream is reported
+		// at the end, when the last selection's table never shows up)
+		select {
+		case <-readOne:
+		case <-time.After(time.Second):
+		}
 	}
 	if err := sel.SetTables(ctxT(t), sdk.TableSelection{Include: []string{"db.final"}}); err != nil {
 		t.Fatal(err)

@@ -239,7 +239,7 @@ func TestE2EGracefulStopAndResume(t *testing.T) {
 			_ = cmd.Process.Kill()
 			t.Fatalf("no output in time:\n%s", logs.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // a real ferry process: poll its output file
 	}
 	checkLiveStatus(t, bins, statusAddr)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
@@ -329,7 +329,7 @@ func TestE2EPluginKilledMidRunResumesWithoutLoss(t *testing.T) {
 			_ = cmd.Process.Kill()
 			t.Fatalf("no output in time:\n%s", logs.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // a real ferry process: poll its output file
 	}
 	pid := childPID(t, cmd.Process.Pid, "ferry-sink-file")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -407,7 +407,7 @@ func waitTimeout(t *testing.T, cmd *exec.Cmd, d time.Duration, logs *strings.Bui
 		return err
 	case <-time.After(d):
 		_ = cmd.Process.Signal(syscall.SIGQUIT) // a goroutine dump in the logs
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)      // a real process: give it time to write the goroutine dump
 		_ = cmd.Process.Kill()
 		<-done
 		t.Fatalf("ferry did not exit within %v:\n%s", d, logs.String())
@@ -439,7 +439,7 @@ func checkLiveStatus(t *testing.T, bins, addr string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("ferry status: %v\n%s", err, out)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // a real ferry process: poll its status server
 	}
 	for _, want := range []string{"pipeline         e2e", "phase            running", "rows/s", "latency          last"} {
 		if !strings.Contains(string(out), want) {
@@ -501,9 +501,9 @@ func TestE2ERateLimitHoldsOverTenSeconds(t *testing.T) {
 		b, _ := os.ReadFile(out)
 		return strings.Count(string(b), "\n")
 	}
-	time.Sleep(2 * time.Second) // past start-up and the limiter's first burst
+	time.Sleep(2 * time.Second) // a real process: past start-up and the limiter's first burst
 	n0, t0 := count(), time.Now()
-	time.Sleep(10 * time.Second)
+	time.Sleep(10 * time.Second) // a real process's rate, measured over 10 s of real time
 	n1, t1 := count(), time.Now()
 	got := float64(n1-n0) / t1.Sub(t0).Seconds()
 	if got > ceiling*1.1 || got < ceiling*0.9 {

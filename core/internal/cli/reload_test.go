@@ -87,7 +87,7 @@ func TestE2EReloadOnFileChange(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s did not happen (n=%d); ferry's log:\n%s", what, n, logs.String())
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // a real ferry process: poll its output file and log
 		}
 	}
 	lines := func() int { return len(statuses(t, out)) }

@@ -31,6 +31,7 @@ func newRun(g *globals) *cobra.Command {
 	var skips []string
 	var noPrecheck, adopt bool
 	var watch, wait time.Duration
+	var cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run (or resume) a pipeline until it is stopped",
@@ -76,7 +77,12 @@ wait at once.`,
 				}
 				o.wait = &wait
 			}
-			return runAgain(g, args[0], vs, o) // runPipeline, again after a lost lease (ha.go)
+			stopProfiles, err := startProfiles(cpuProfile, memProfile)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			err = runAgain(g, args[0], vs, o) // runPipeline, again after a lost lease (ha.go)
+			return errors.Join(err, stopProfiles())
 		},
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
@@ -88,6 +94,8 @@ wait at once.`,
 	cmd.Flags().DurationVar(&wait, "wait", 0,
 		"at start, retry a source or sink that cannot be reached for this long (overrides runtime.startup_wait; 0: fail at once)")
 	cmd.Flags().DurationVar(&watch, "watch", 2*time.Second, "check the pipeline file for changes this often and reload its objects block (0: only on SIGHUP)")
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
+	cmd.Flags().StringVar(&memProfile, "mem-profile", "", "write a heap profile (allocations and what is in use) to this file when the run ends")
 	return cmd
 }
 

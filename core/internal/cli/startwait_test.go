@@ -248,7 +248,7 @@ func TestE2EStartupWaitForSink(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no waiting phase in /status (%+v, %v):\n%s", s, err, logs.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // a real ferry process: poll its status server
 	}
 	if w := s.Waiting; w == nil || w.For != `sink "file"` || w.What != "open" || w.Attempt < 1 ||
 		!strings.Contains(w.Error, "is a directory") || !w.GiveUpAt.After(w.NextAttemptAt) {
@@ -263,7 +263,7 @@ func TestE2EStartupWaitForSink(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // a real process: nothing to wait on shows the SIGHUP was held back
 	if strings.Contains(logs.String(), "SIGHUP: reloading") {
 		t.Errorf("reloaded during the start-up wait:\n%s", logs.String())
 	}
@@ -325,7 +325,7 @@ func TestE2EStartupWaitEndsOnSignal(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no wait:\n%s", logs.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // a real ferry process: poll its log
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -108,51 +108,10 @@ func printStatus(w io.Writer, s status.Snapshot) {
 		row("waiting for", waitingText(wt, s.Now))
 		row("", "last error: "+wt.Error)
 	}
-	pos := s.PositionText
-	if pos == "" {
-		pos = s.Position
-		if len(pos) > 48 {
-			pos = pos[:48] + "…"
-		}
-	}
-	if s.SavedAt.IsZero() {
-		row("checkpoint", "none saved yet")
-	} else {
-		row("checkpoint", fmt.Sprintf("%s (saved %s ago)", pos, s.Now.Sub(s.SavedAt).Round(time.Millisecond)))
-	}
-	if !s.LastCommitTime.IsZero() {
-		row("last commit", s.LastCommitTime.Format(time.RFC3339Nano))
-	}
-	row("changes read", fmt.Sprint(s.ChangesRead))
-	row("written", fmt.Sprintf("%d records, %s", s.RecordsWritten, bytesText(float64(s.BytesWritten))))
-	row("throughput", fmt.Sprintf("%.0f rows/s, %s/s", s.RowsPerSecond, bytesText(s.BytesPerSecond)))
-	if s.Latency.Samples > 0 {
-		row("latency", fmt.Sprintf("last %.0f ms, p50 %.0f ms, p99 %.0f ms (%d recent changes)",
-			s.Latency.LastMs, s.Latency.P50Ms, s.Latency.P99Ms, s.Latency.Samples))
-	} else {
-		row("latency", "no incremental change delivered yet")
-	}
-	if s.Latency.ResolutionNote != "" {
-		row("", "note: "+s.Latency.ResolutionNote)
-	}
-	if s.Latency.ClockNote != "" {
-		row("", "note: "+s.Latency.ClockNote)
-	}
+	printProgress(row, s)
+	printLatency(row, s.Latency)
 	if l := s.Limits; l != (status.Limits{}) {
-		lim := func(rows, bytes int64) string {
-			if rows == 0 && bytes == 0 {
-				return "none"
-			}
-			var parts []string
-			if rows > 0 {
-				parts = append(parts, fmt.Sprintf("%d rows/s", rows))
-			}
-			if bytes > 0 {
-				parts = append(parts, bytesText(float64(bytes))+"/s")
-			}
-			return strings.Join(parts, ", ")
-		}
-		row("rate limits", "full: "+lim(l.FullRowsPerSecond, l.FullBytesPerSecond)+"; incremental: "+lim(l.IncrementalRowsPerSecond, l.IncrementalBytesPerSecond))
+		row("rate limits", "full: "+rateText(l.FullRowsPerSecond, l.FullBytesPerSecond)+"; incremental: "+rateText(l.IncrementalRowsPerSecond, l.IncrementalBytesPerSecond))
 	}
 	row("retries", fmt.Sprint(s.Retries))
 	if s.RecordsSkipped > 0 {
@@ -175,6 +134,60 @@ func printStatus(w io.Writer, s status.Snapshot) {
 	if p := s.Snapshot; p != nil {
 		printSnapshotProgress(w, row, p)
 	}
+}
+
+// printProgress prints how far the pipeline got: the checkpoint, the last commit, the
+// changes read and the records written, and the throughput.
+func printProgress(row func(k, v string), s status.Snapshot) {
+	pos := s.PositionText
+	if pos == "" {
+		pos = s.Position
+		if len(pos) > 48 {
+			pos = pos[:48] + "…"
+		}
+	}
+	if s.SavedAt.IsZero() {
+		row("checkpoint", "none saved yet")
+	} else {
+		row("checkpoint", fmt.Sprintf("%s (saved %s ago)", pos, s.Now.Sub(s.SavedAt).Round(time.Millisecond)))
+	}
+	if !s.LastCommitTime.IsZero() {
+		row("last commit", s.LastCommitTime.Format(time.RFC3339Nano))
+	}
+	row("changes read", fmt.Sprint(s.ChangesRead))
+	row("written", fmt.Sprintf("%d records, %s", s.RecordsWritten, bytesText(float64(s.BytesWritten))))
+	row("throughput", fmt.Sprintf("%.0f rows/s, %s/s", s.RowsPerSecond, bytesText(s.BytesPerSecond)))
+}
+
+// printLatency prints the commit-to-acknowledgement latency and its notes.
+func printLatency(row func(k, v string), l status.Latency) {
+	if l.Samples > 0 {
+		row("latency", fmt.Sprintf("last %.0f ms, p50 %.0f ms, p99 %.0f ms (%d recent changes)",
+			l.LastMs, l.P50Ms, l.P99Ms, l.Samples))
+	} else {
+		row("latency", "no incremental change delivered yet")
+	}
+	if l.ResolutionNote != "" {
+		row("", "note: "+l.ResolutionNote)
+	}
+	if l.ClockNote != "" {
+		row("", "note: "+l.ClockNote)
+	}
+}
+
+// rateText is a phase's rate limit: "100 rows/s, 1.0 MiB/s", or "none".
+func rateText(rows, bytes int64) string {
+	if rows == 0 && bytes == 0 {
+		return "none"
+	}
+	var parts []string
+	if rows > 0 {
+		parts = append(parts, fmt.Sprintf("%d rows/s", rows))
+	}
+	if bytes > 0 {
+		parts = append(parts, bytesText(float64(bytes))+"/s")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printLease prints the role in a shared checkpoint store: `active (etcd ..., lease 10s,

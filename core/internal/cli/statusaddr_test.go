@@ -58,6 +58,7 @@ func TestE2EStatusAddrPerPipeline(t *testing.T) {
 		for _, arg := range []string{f, name} {
 			var out string
 			var err error
+			// real ferry processes: poll until their status servers answer
 			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 				out, err = ferry("status", arg)
 				if err == nil || time.Now().After(deadline) {

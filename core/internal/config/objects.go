@@ -85,14 +85,33 @@ func (f *File) decodeObjects(b *hcl.Block) (Objects, hcl.Diagnostics) {
 	}
 	o.Present, o.DefRange = true, b.DefRange
 	content, diags := b.Body.Content(objectsSchema)
-
-	type seenAt struct {
-		name string
-		line int
+	tables, d := f.decodeObjectEntries(&o, content.Blocks)
+	diags = append(diags, d...)
+	if attr, ok := content.Attributes["exclude"]; ok {
+		diags = append(diags, f.decodeExclude(&o, content.Attributes, attr, b.DefRange, tables)...)
 	}
-	tables := map[string]seenAt{}
+	if len(content.Blocks) == 0 && !hasRawBlock(b.Body, "table") && !hasRawBlock(b.Body, "rule") {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty objects block",
+			Detail:  `The objects block selects nothing: add table "db.table" { ... } or rule "db.*" { ... } blocks, or remove the block.`,
+			Subject: b.DefRange.Ptr()})
+	}
+	return o, diags
+}
+
+// listedAt is where a table entry is: its name as written and its line.
+type listedAt struct {
+	name string
+	line int
+}
+
+// decodeObjectEntries decodes the table and rule blocks into o.Tables and o.Rules, and
+// reports bad names and duplicates. It returns where each table entry is, by lower-case
+// name.
+func (f *File) decodeObjectEntries(o *Objects, blocks hcl.Blocks) (map[string]listedAt, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	tables := map[string]listedAt{}
 	rules := map[string]int{}
-	for _, blk := range content.Blocks {
+	for _, blk := range blocks {
 		label := blk.Labels[0]
 		isRule := blk.Type == "rule"
 		db, name, err := objects.SplitName(label, isRule)
@@ -130,39 +149,36 @@ func (f *File) decodeObjects(b *hcl.Block) (Objects, hcl.Diagnostics) {
 				Subject: blk.LabelRanges[0].Ptr()})
 			continue
 		}
-		tables[key] = seenAt{label, blk.DefRange.Start.Line}
+		tables[key] = listedAt{label, blk.DefRange.Start.Line}
 		o.Tables = append(o.Tables, obj)
 		o.TableAt = append(o.TableAt, at)
 	}
+	return tables, diags
+}
 
-	if attr, ok := content.Attributes["exclude"]; ok {
-		dec, d := f.decodeAttrs(content.Attributes, excludeSpec, "the objects block", b.DefRange)
-		diags = append(diags, d...)
-		list, _ := dec.values["exclude"].([]string)
-		for i, pat := range list {
-			rng := elemRange(attr.Expr, i)
-			if _, _, err := objects.SplitName(pat, true); err != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid exclude pattern",
-					Detail: err.Error() + ". Write db.table, with '*' for any run of characters.", Subject: rng.Ptr()})
-				continue
-			}
-			for _, t := range o.Tables {
-				if objects.Match(pat, t.Database, t.Table) {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Table both listed and excluded",
-						Detail: fmt.Sprintf("%q excludes %s, which is listed as a table on line %d. Excludes apply to rules only: remove the table or narrow the pattern.",
-							pat, t.Name(), tables[strings.ToLower(t.Name())].line),
-						Subject: rng.Ptr()})
-				}
-			}
-			o.Exclude = append(o.Exclude, pat)
+// decodeExclude decodes the exclude patterns (attribute attr of the objects block at def)
+// into o.Exclude; a pattern that excludes a listed table is an error.
+func (f *File) decodeExclude(o *Objects, attrs hcl.Attributes, attr *hcl.Attribute, def hcl.Range, tables map[string]listedAt) hcl.Diagnostics {
+	dec, diags := f.decodeAttrs(attrs, excludeSpec, "the objects block", def)
+	list, _ := dec.values["exclude"].([]string)
+	for i, pat := range list {
+		rng := elemRange(attr.Expr, i)
+		if _, _, err := objects.SplitName(pat, true); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid exclude pattern",
+				Detail: err.Error() + ". Write db.table, with '*' for any run of characters.", Subject: rng.Ptr()})
+			continue
 		}
+		for _, t := range o.Tables {
+			if objects.Match(pat, t.Database, t.Table) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Table both listed and excluded",
+					Detail: fmt.Sprintf("%q excludes %s, which is listed as a table on line %d. Excludes apply to rules only: remove the table or narrow the pattern.",
+						pat, t.Name(), tables[strings.ToLower(t.Name())].line),
+					Subject: rng.Ptr()})
+			}
+		}
+		o.Exclude = append(o.Exclude, pat)
 	}
-	if len(content.Blocks) == 0 && !hasRawBlock(b.Body, "table") && !hasRawBlock(b.Body, "rule") {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty objects block",
-			Detail:  `The objects block selects nothing: add table "db.table" { ... } or rule "db.*" { ... } blocks, or remove the block.`,
-			Subject: b.DefRange.Ptr()})
-	}
-	return o, diags
+	return diags
 }
 
 // elemRange is the range of element i of a list expression, else the whole expression.
@@ -218,34 +234,8 @@ func (f *File) decodeObject(blk *hcl.Block, isRule bool) (objects.Object, Object
 		if !ok {
 			continue
 		}
-		attr := content.Attributes[name]
-		if len(list) == 0 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Empty %s", name),
-				Detail:  fmt.Sprintf("%s = [] selects no column; leave %s out for the default.", name, name),
-				Subject: attr.Expr.Range().Ptr()})
-			continue
-		}
-		seen := map[string]int{}
-		bad := false
-		for i, c := range list {
-			k := strings.ToLower(c)
-			var msg string
-			switch j, dup := seen[k]; {
-			case strings.TrimSpace(c) == "":
-				msg = "An empty column name."
-			case strings.Contains(c, "`"):
-				msg = fmt.Sprintf("%q: write column names without backquotes.", c)
-			case dup:
-				msg = fmt.Sprintf("Column %q is listed twice (also at position %d).", c, j+1)
-			}
-			seen[k] = i
-			if msg != "" {
-				bad = true
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid column name in " + name,
-					Detail: msg, Subject: elemRange(attr.Expr, i).Ptr()})
-			}
-		}
-		if bad {
+		if d := checkColumnList(name, list, content.Attributes[name].Expr); len(d) > 0 {
+			diags = append(diags, d...)
 			continue
 		}
 		if name == "columns" {
@@ -255,6 +245,36 @@ func (f *File) decodeObject(blk *hcl.Block, isRule bool) (objects.Object, Object
 		}
 	}
 	return obj, at, diags
+}
+
+// checkColumnList reports an empty list of columns (attribute name, written as expr), and
+// empty, backquoted and repeated names in it.
+func checkColumnList(name string, list []string, expr hcl.Expression) hcl.Diagnostics {
+	if len(list) == 0 {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Empty %s", name),
+			Detail:  fmt.Sprintf("%s = [] selects no column; leave %s out for the default.", name, name),
+			Subject: expr.Range().Ptr()}}
+	}
+	var diags hcl.Diagnostics
+	seen := map[string]int{}
+	for i, c := range list {
+		k := strings.ToLower(c)
+		var msg string
+		switch j, dup := seen[k]; {
+		case strings.TrimSpace(c) == "":
+			msg = "An empty column name."
+		case strings.Contains(c, "`"):
+			msg = fmt.Sprintf("%q: write column names without backquotes.", c)
+		case dup:
+			msg = fmt.Sprintf("Column %q is listed twice (also at position %d).", c, j+1)
+		}
+		seen[k] = i
+		if msg != "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid column name in " + name,
+				Detail: msg, Subject: elemRange(expr, i).Ptr()})
+		}
+	}
+	return diags
 }
 
 // Sentinels stand for ${db} and ${table} while a topic template is evaluated; two pairs

@@ -137,16 +137,7 @@ func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 		sources:      map[string]*source{},
 		blockSecrets: map[hcl.Pos]blockSecrets{},
 	}
-	var hf *hcl.File
-	var diags hcl.Diagnostics
-	if strings.HasSuffix(filename, ".json") {
-		hf, diags = hcljson.Parse(src, filename)
-	} else {
-		hf, diags = hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
-	}
-	if hf == nil {
-		hf = &hcl.File{Bytes: src}
-	}
+	hf, diags := parseSyntax(filename, src)
 	f.hcl = hf
 	f.addSource(filename, dir, hf)
 	if sb, ok := hf.Body.(*hclsyntax.Body); ok {
@@ -162,8 +153,33 @@ func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 
 	content, d := hf.Body.Content(rootSchema)
 	diags = append(diags, d...)
+	pipelines, d := f.decodeVariables(content)
+	diags = append(diags, d...)
+	f.buildContexts()
+	diags = append(diags, f.decodePipelines(hf.Body, pipelines)...)
+	return f, f.finish(diags)
+}
 
-	// The templates' variables are declared first, in the order the templates are listed.
+// parseSyntax parses src as HCL, or as HCL's JSON syntax for a filename *.json. The file is
+// never nil (without a body after some syntax errors).
+func parseSyntax(filename string, src []byte) (*hcl.File, hcl.Diagnostics) {
+	var hf *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(filename, ".json") {
+		hf, diags = hcljson.Parse(src, filename)
+	} else {
+		hf, diags = hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	}
+	if hf == nil {
+		hf = &hcl.File{Bytes: src}
+	}
+	return hf, diags
+}
+
+// decodeVariables declares the variables of the templates, in the order they are listed,
+// then the file's own, and resolves their values; it returns the pipeline blocks.
+func (f *File) decodeVariables(content *hcl.BodyContent) ([]*hcl.Block, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	var varBlocks []*hcl.Block
 	if attr, ok := content.Attributes["template"]; ok {
 		vb, d := f.loadTemplates(attr)
@@ -183,14 +199,19 @@ func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 		diags = append(diags, f.decodeVariable(b)...)
 	}
 	diags = append(diags, f.resolveVariables()...)
-	f.buildContexts()
+	return pipelines, diags
+}
 
-	if len(pipelines) == 0 && !hasRawBlock(hf.Body, "pipeline") {
+// decodePipelines decodes the file's one pipeline block into f.Pipeline, and reports a
+// missing one and any other.
+func (f *File) decodePipelines(body hcl.Body, pipelines []*hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if len(pipelines) == 0 && !hasRawBlock(body, "pipeline") {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Missing pipeline block",
 			Detail:   `A pipeline file defines one pipeline: pipeline "NAME" { source "..." {} serializer "..." {} sink "..." {} }.`,
-			Subject:  hf.Body.MissingItemRange().Ptr(),
+			Subject:  body.MissingItemRange().Ptr(),
 		})
 	}
 	for i, b := range pipelines {
@@ -208,7 +229,7 @@ func Parse(filename string, src []byte, opts Options) (*File, hcl.Diagnostics) {
 		diags = append(diags, d...)
 		f.Pipeline = p
 	}
-	return f, f.finish(diags)
+	return diags
 }
 
 // finish sorts diagnostics by position (those without a subject first) and redacts them.
@@ -367,9 +388,35 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 	p.Description, _ = dec.values["description"].(string)
 	p.Tags, _ = dec.values["tags"].([]string)
 
-	var runtimeBlock, checkpointBlock, limitsBlock, objectsBlock, resourcesBlock, retentionBlock *hcl.Block
+	settings, seen, d := f.decodePipelineBlocks(p, content.Blocks)
+	diags = append(diags, d...)
+	for _, k := range []sdk.Kind{sdk.KindSource, sdk.KindSerializer, sdk.KindSink} {
+		// A block dropped for a missing label was reported already.
+		if _, ok := seen[string(k)]; !ok && !hasRawBlock(b.Body, string(k)) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Missing %s block", k),
+				Detail:   fmt.Sprintf("Pipeline %q needs exactly one %s block, such as %s %q { ... }.", p.Name, k, k, exampleName[k]),
+				Subject:  b.DefRange.Ptr(),
+			})
+		}
+	}
+	diags = append(diags, f.decodeSettings(p, settings)...)
+	return p, diags
+}
+
+// settingBlocks are the pipeline's blocks of its own settings (nil: absent).
+type settingBlocks struct {
+	runtime, checkpoint, limits, objects, resources, retention *hcl.Block
+}
+
+// decodePipelineBlocks decodes the plugin blocks into p, reports a second block of a type
+// that takes one, and returns the settings blocks and the first block of each type.
+func (f *File) decodePipelineBlocks(p *Pipeline, blocks hcl.Blocks) (settingBlocks, map[string]*hcl.Block, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var s settingBlocks
 	seen := map[string]*hcl.Block{}
-	for _, blk := range content.Blocks {
+	for _, blk := range blocks {
 		var pb PluginBlock
 		if kind := sdk.Kind(blk.Type); contains(kindNames, blk.Type) {
 			// Duplicates are decoded too: their values are checked and their secrets known.
@@ -400,46 +447,40 @@ func (f *File) decodePipeline(b *hcl.Block) (*Pipeline, hcl.Diagnostics) {
 		case string(sdk.KindSink):
 			p.Sink = pb
 		case "runtime":
-			runtimeBlock = blk
+			s.runtime = blk
 		case "checkpoint":
-			checkpointBlock = blk
+			s.checkpoint = blk
 		case "limits":
-			limitsBlock = blk
+			s.limits = blk
 		case "objects":
-			objectsBlock = blk
+			s.objects = blk
 		case "resources":
-			resourcesBlock = blk
+			s.resources = blk
 		case "retention":
-			retentionBlock = blk
+			s.retention = blk
 		}
 	}
-	for _, k := range []sdk.Kind{sdk.KindSource, sdk.KindSerializer, sdk.KindSink} {
-		// A block dropped for a missing label was reported already.
-		if _, ok := seen[string(k)]; !ok && !hasRawBlock(b.Body, string(k)) {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("Missing %s block", k),
-				Detail:   fmt.Sprintf("Pipeline %q needs exactly one %s block, such as %s %q { ... }.", p.Name, k, k, exampleName[k]),
-				Subject:  b.DefRange.Ptr(),
-			})
-		}
-	}
+	return s, seen, diags
+}
 
-	var rd hcl.Diagnostics
-	p.Runtime, rd = f.decodeRuntime(f.withTemplates("runtime", runtimeBlock))
+// decodeSettings decodes the pipeline's settings blocks (each merged with its templates'
+// but objects) into p.
+func (f *File) decodeSettings(p *Pipeline, s settingBlocks) hcl.Diagnostics {
+	var diags, rd hcl.Diagnostics
+	p.Runtime, rd = f.decodeRuntime(f.withTemplates("runtime", s.runtime))
 	diags = append(diags, rd...)
-	p.Checkpoint, rd = f.decodeCheckpoint(f.withTemplates("checkpoint", checkpointBlock))
+	p.Checkpoint, rd = f.decodeCheckpoint(f.withTemplates("checkpoint", s.checkpoint))
 	diags = append(diags, rd...)
-	p.Limits, rd = f.decodeLimits(f.withTemplates("limits", limitsBlock))
+	p.Limits, rd = f.decodeLimits(f.withTemplates("limits", s.limits))
 	diags = append(diags, rd...)
-	p.Objects, rd = f.decodeObjects(objectsBlock)
+	p.Objects, rd = f.decodeObjects(s.objects)
 	diags = append(diags, rd...)
-	p.Resources, rd = f.decodeResources(f.withTemplates("resources", resourcesBlock))
+	p.Resources, rd = f.decodeResources(f.withTemplates("resources", s.resources))
 	diags = append(diags, rd...)
 	diags = append(diags, f.resolveResourceConflicts(&p.Runtime, &p.Resources)...)
-	p.Retention, rd = f.decodeRetention(f.withTemplates("retention", retentionBlock))
+	p.Retention, rd = f.decodeRetention(f.withTemplates("retention", s.retention))
 	diags = append(diags, rd...)
-	return p, diags
+	return diags
 }
 
 // hasRawBlock reports whether a native-syntax body has a block of the given type, even one

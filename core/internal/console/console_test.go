@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -236,36 +237,39 @@ func TestWriterConcurrentWithZap(t *testing.T) {
 	}
 }
 
-// The console reads a real tracker and starts its sampling.
+// The console reads a real tracker and starts its sampling (in a synctest bubble: its
+// intervals pass in fake time).
 func TestConsoleWithTracker(t *testing.T) {
-	var st pipeline.Stats
-	tr := status.NewTracker("orders", func() pipeline.Stats { return st })
-	tr.SetPhase(status.PhaseRunning)
-	term := newFakeTerm(80)
-	c := New(term, nil)
-	c.SetTracker(tr)
-	c.interval = 5 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c.Start(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if s := term.screen(); len(s) == 1 && s[0] == "running | 0 rows/s 0 B/s" {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		var st pipeline.Stats
+		tr := status.NewTracker("orders", func() pipeline.Stats { return st })
+		tr.SetPhase(status.PhaseRunning)
+		term := newFakeTerm(80)
+		c := New(term, nil)
+		c.SetTracker(tr)
+		c.interval = 5 * time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		c.Start(ctx)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if s := term.screen(); len(s) == 1 && s[0] == "running | 0 rows/s 0 B/s" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("screen %q", term.screen())
+			}
+			time.Sleep(5 * time.Millisecond) // fake time (a bubble): one redraw interval
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("screen %q", term.screen())
+		c.Stop()
+		c.Stop()
+		if _, err := io.WriteString(c.Writer(), "x\n"); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	c.Stop()
-	c.Stop()
-	if _, err := io.WriteString(c.Writer(), "x\n"); err != nil {
-		t.Fatal(err)
-	}
-	if s := term.screen(); len(s) != 2 || s[1] != "x" {
-		t.Errorf("screen %q", s)
-	}
+		if s := term.screen(); len(s) != 2 || s[1] != "x" {
+			t.Errorf("screen %q", s)
+		}
+	})
 }
 
 // Without a terminal, nothing draws: the caller checks IsTerminal.

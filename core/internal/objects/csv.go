@@ -44,19 +44,10 @@ func ReadCSV(r io.Reader) (*Selection, []CSVError) {
 			break
 		}
 		if err != nil {
-			// FieldPos is only valid after a successful Read.
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line := pe.StartLine
-				if line == 0 {
-					line = pe.Line
-				}
-				errs = append(errs, CSVError{line, pe.Err.Error()})
-				if pe.Err == csv.ErrFieldCount {
-					continue
-				}
-			} else {
-				errs = append(errs, CSVError{1, err.Error()})
+			e, next := readError(err)
+			errs = append(errs, e)
+			if next {
+				continue
 			}
 			break
 		}
@@ -76,34 +67,8 @@ func ReadCSV(r io.Reader) (*Selection, []CSVError) {
 			errs = append(errs, CSVError{line, fmt.Sprintf("%d fields, want %d (%s)", len(rec), len(CSVHeader), strings.Join(CSVHeader, ","))})
 			continue
 		}
-		var msgs []string
-		o := Object{Database: strings.TrimSpace(rec[0]), Table: strings.TrimSpace(rec[1]), Topic: strings.TrimSpace(rec[2]), Where: strings.TrimSpace(rec[3])}
+		o, isRule, msgs := csvObject(rec)
 		name := o.Name()
-		isRule := strings.Contains(name, "*")
-		if _, _, err := SplitName(name, isRule); err != nil {
-			msgs = append(msgs, "bad name: "+err.Error())
-		}
-		if err := CheckTopic(o.Topic); err != nil {
-			msgs = append(msgs, "topic: "+err.Error())
-		}
-		if o.Where != "" {
-			if err := CheckWhereSyntax(o.Where); err != nil {
-				msgs = append(msgs, "row_filter: "+err.Error())
-			}
-		}
-		for i, f := range []struct {
-			name string
-			dst  *[]string
-		}{{"columns", &o.Columns}, {"sharding_columns", &o.ShardingColumns}} {
-			if s := strings.TrimSpace(rec[4+i]); s != "" {
-				for _, c := range strings.Split(s, ",") {
-					*f.dst = append(*f.dst, strings.TrimSpace(c))
-				}
-				if err := CheckColumnNames(*f.dst); err != nil {
-					msgs = append(msgs, f.name+": "+err.Error())
-				}
-			}
-		}
 		key := strings.ToLower(name)
 		if prev, dup := seen[key]; dup {
 			msgs = append(msgs, fmt.Sprintf("%s is already on line %d", name, prev))
@@ -127,6 +92,54 @@ func ReadCSV(r io.Reader) (*Selection, []CSVError) {
 		return nil, errs
 	}
 	return sel, nil
+}
+
+// readError is the CSVError of a failed csv Read; next says reading may go on (a row with
+// the wrong number of fields).
+func readError(err error) (e CSVError, next bool) {
+	// FieldPos is only valid after a successful Read.
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return CSVError{1, err.Error()}, false
+	}
+	line := pe.StartLine
+	if line == 0 {
+		line = pe.Line
+	}
+	return CSVError{line, pe.Err.Error()}, pe.Err == csv.ErrFieldCount
+}
+
+// csvObject is the object of one row with all of CSVHeader's fields, whether it is a rule,
+// and what is wrong with its fields.
+func csvObject(rec []string) (o Object, isRule bool, msgs []string) {
+	o = Object{Database: strings.TrimSpace(rec[0]), Table: strings.TrimSpace(rec[1]), Topic: strings.TrimSpace(rec[2]), Where: strings.TrimSpace(rec[3])}
+	name := o.Name()
+	isRule = strings.Contains(name, "*")
+	if _, _, err := SplitName(name, isRule); err != nil {
+		msgs = append(msgs, "bad name: "+err.Error())
+	}
+	if err := CheckTopic(o.Topic); err != nil {
+		msgs = append(msgs, "topic: "+err.Error())
+	}
+	if o.Where != "" {
+		if err := CheckWhereSyntax(o.Where); err != nil {
+			msgs = append(msgs, "row_filter: "+err.Error())
+		}
+	}
+	for i, f := range []struct {
+		name string
+		dst  *[]string
+	}{{"columns", &o.Columns}, {"sharding_columns", &o.ShardingColumns}} {
+		if s := strings.TrimSpace(rec[4+i]); s != "" {
+			for _, c := range strings.Split(s, ",") {
+				*f.dst = append(*f.dst, strings.TrimSpace(c))
+			}
+			if err := CheckColumnNames(*f.dst); err != nil {
+				msgs = append(msgs, f.name+": "+err.Error())
+			}
+		}
+	}
+	return o, isRule, msgs
 }
 
 func equalFoldAll(a, b []string) bool {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"io"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -23,14 +24,18 @@ var benchTable = func() *change.Table {
 
 func benchChange(i int) *change.Change {
 	dt, _ := change.NewDateTime(change.Temporal{Year: 2025, Month: 6, Day: 1, Hour: 12, Minute: uint8(i % 60), Second: uint8(i % 60)}, false)
+	after := []change.Value{
+		change.NewInt(int64(i)), change.NewString("customer-" + strconv.Itoa(i%977)), change.NewInt(int64(i % 100)),
+		change.MustDecimal("1234.5600"), dt, change.NewString("some longer text column value"),
+		change.NewFloat64(float64(i) / 7), change.NewInt(1), change.NewString("shipped"), change.NewInt(int64(i) * 31),
+	}
+	// The before image has the same key (c0): an UPDATE of other columns, not a key change,
+	// which the runtime would split into a DELETE and an INSERT (two records).
+	before := slices.Clone(after)
+	before[2] = change.NewInt(-1)
 	return &change.Change{
 		ID: "bench-" + strconv.Itoa(i), Op: change.OpUpdate, Table: benchTable, Database: "bench", TableName: "t",
-		Before: make([]change.Value, 10),
-		After: []change.Value{
-			change.NewInt(int64(i)), change.NewString("customer-" + strconv.Itoa(i%977)), change.NewInt(int64(i % 100)),
-			change.MustDecimal("1234.5600"), dt, change.NewString("some longer text column value"),
-			change.NewFloat64(float64(i) / 7), change.NewInt(1), change.NewString("shipped"), change.NewInt(int64(i) * 31),
-		},
+		Before: before, After: after,
 		CommitTime: commitBase,
 		Position:   encodePos(uint64(i)),
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ferry-cdc/ferry/core/internal/checkpoint"
@@ -55,7 +56,7 @@ func (s *scopedSink) Write(ctx context.Context, recs []sdk.Record) (int, error) 
 	defer s.inFlight.Add(-1)
 	for m := s.maxConc.Load(); c > m && !s.maxConc.CompareAndSwap(m, c); m = s.maxConc.Load() {
 	}
-	time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond)
+	time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond) // fake time (the tests run in a bubble): Writes complete out of order
 	n, err := s.fakeSink.Write(ctx, recs)
 	s.mu.Lock()
 	for i := range recs[:n] {
@@ -101,49 +102,55 @@ func runScoped(t *testing.T, scope sdk.OrderScope, tables uint64) *scopedSink {
 }
 
 func TestOrderScopeAllIsTotalOrder(t *testing.T) {
-	sink := runScoped(t, sdk.OrderAll, 5)
-	if n := inversions(sink.all); n != 0 {
-		t.Errorf("scope all: %d inversions of the commit order", n)
-	}
-	if c := sink.maxConc.Load(); c != 1 {
-		t.Errorf("scope all: %d Writes at once, want 1 (one lane)", c)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		sink := runScoped(t, sdk.OrderAll, 5)
+		if n := inversions(sink.all); n != 0 {
+			t.Errorf("scope all: %d inversions of the commit order", n)
+		}
+		if c := sink.maxConc.Load(); c != 1 {
+			t.Errorf("scope all: %d Writes at once, want 1 (one lane)", c)
+		}
+	})
 }
 
 func TestOrderScopeTablePerTableOrder(t *testing.T) {
-	const tables = 6
-	// The tables must spread over several of the 8 lanes, or the test shows nothing.
-	lanes := map[uint64]bool{}
-	for i := range tables {
-		lanes[tableHash("shop", fmt.Sprintf("t%d", i))%8] = true
-	}
-	if len(lanes) < 2 {
-		t.Fatalf("the test tables share one lane")
-	}
-	sink := runScoped(t, sdk.OrderTable, tables)
-	if len(sink.perTable) != tables {
-		t.Fatalf("%d tables delivered, want %d", len(sink.perTable), tables)
-	}
-	for tb, seq := range sink.perTable {
-		if n := inversions(seq); n != 0 {
-			t.Errorf("scope table: table %s has %d inversions of the commit order", tb, n)
+	synctest.Test(t, func(t *testing.T) {
+		const tables = 6
+		// The tables must spread over several of the 8 lanes, or the test shows nothing.
+		lanes := map[uint64]bool{}
+		for i := range tables {
+			lanes[tableHash("shop", fmt.Sprintf("t%d", i))%8] = true
 		}
-	}
-	if c := sink.maxConc.Load(); c < 2 {
-		t.Errorf("scope table: at most %d Write at once; tables on different lanes should be written in parallel", c)
-	}
+		if len(lanes) < 2 {
+			t.Fatalf("the test tables share one lane")
+		}
+		sink := runScoped(t, sdk.OrderTable, tables)
+		if len(sink.perTable) != tables {
+			t.Fatalf("%d tables delivered, want %d", len(sink.perTable), tables)
+		}
+		for tb, seq := range sink.perTable {
+			if n := inversions(seq); n != 0 {
+				t.Errorf("scope table: table %s has %d inversions of the commit order", tb, n)
+			}
+		}
+		if c := sink.maxConc.Load(); c < 2 {
+			t.Errorf("scope table: at most %d Write at once; tables on different lanes should be written in parallel", c)
+		}
+	})
 }
 
 // TestOrderScopeKeyInterleavesTables shows what the scopes fix: by key, records of one table
 // are written by several lanes at once and leave commit order.
 func TestOrderScopeKeyInterleavesTables(t *testing.T) {
-	sink := runScoped(t, sdk.OrderKey, 1)
-	if n := inversions(sink.all); n == 0 {
-		t.Error("scope key: no inversion of the commit order across 8 lanes (the scope tests would show nothing)")
-	}
-	if c := sink.maxConc.Load(); c < 2 {
-		t.Errorf("scope key: at most %d Write at once, want parallel lanes", c)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		sink := runScoped(t, sdk.OrderKey, 1)
+		if n := inversions(sink.all); n == 0 {
+			t.Error("scope key: no inversion of the commit order across 8 lanes (the scope tests would show nothing)")
+		}
+		if c := sink.maxConc.Load(); c < 2 {
+			t.Errorf("scope key: at most %d Write at once, want parallel lanes", c)
+		}
+	})
 }
 
 func TestTableHashIsFNV1a(t *testing.T) {
@@ -296,7 +303,7 @@ func BenchmarkOrderScope(b *testing.B) {
 				rec := newRecorder()
 				sink := newFakeSink(rec)
 				sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
-					time.Sleep(time.Millisecond)
+					time.Sleep(time.Millisecond) // real time: the benchmark measures parallel lanes against a 1ms broker round trip
 					return len(recs), nil
 				}
 				cfg := Config{Name: "bench", Source: src, Serializer: &fakeSerializer{fakePlugin: fakePlugin{"fake"}},

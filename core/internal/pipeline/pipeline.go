@@ -146,33 +146,32 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		p.stats.committed.Store(&committedInfo{pos: cp.Position, seq: cp.Sequence, at: cp.SavedAt})
 		p.startSeq.Store(cp.Sequence)
 	}
+	resume, err := p.open(ctx, cp)
+	if err != nil {
+		return p.startErr(ctx, err)
+	}
+	close(p.opened)
+	p.logStarted(resume)
 
-	closeCtx := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-	}
-	closeSink := func() error {
-		c, cancel := closeCtx()
-		defer cancel()
-		if err := protect(func() error { return cfg.Sink.Close(c) }); err != nil {
-			return &StageError{Stage: "sink", Plugin: p.names.sink, Op: "close", Err: err}
-		}
-		return nil
-	}
-	closeSource := func() error {
-		c, cancel := closeCtx()
-		defer cancel()
-		if err := protect(func() error { return cfg.Source.Close(c) }); err != nil {
-			return &StageError{Stage: "source", Plugin: p.names.source, Op: "close", Err: err}
-		}
-		return nil
-	}
+	r := newRun(p, cp)
+	runErr := r.run(ctx)
+	// Sink first: it flushes what the source's positions depend on.
+	closeErr := errors.Join(p.closeSink(ctx), p.closeSource(ctx))
+	err = errors.Join(runErr, closeErr)
+	p.logStopped(err)
+	return err
+}
 
-	// Within the start-up wait, an Open that fails with an error that may pass (the target
-	// is not up yet) is tried again with backoff; the sink stays open while the source is
-	// waited for.
+// open opens the sink, then the source at checkpoint cp (from the start if nil), and returns
+// the position the source resumes at. Within the start-up wait, an Open that fails with an
+// error that may pass (the target is not up yet) is tried again with backoff; the sink stays
+// open while the source is waited for. On failure it closes what it opened and returns the
+// open error joined with the close errors.
+func (p *Pipeline) open(ctx context.Context, cp *checkpoint.Checkpoint) (change.Position, error) {
+	cfg := p.cfg
 	until := p.created.Add(cfg.StartupWait)
 	if err := p.openWaiting(ctx, until, "sink", p.names.sink, func() error { return cfg.Sink.Open(ctx) }); err != nil {
-		return p.startErr(ctx, errors.Join(&StageError{Stage: "sink", Plugin: p.names.sink, Op: "open", Err: err}, closeSink()))
+		return nil, errors.Join(&StageError{Stage: "sink", Plugin: p.names.sink, Op: "open", Err: err}, p.closeSink(ctx))
 	}
 	var resume change.Position
 	if cp != nil {
@@ -182,23 +181,45 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		return cfg.Source.Open(ctx, sdk.OpenRequest{Pipeline: cfg.Name, Position: resume, State: cfg.State})
 	}); err != nil {
 		openErr := &StageError{Stage: "source", Plugin: p.names.source, Op: "open", Err: err}
-		return p.startErr(ctx, errors.Join(openErr, closeSource(), closeSink()))
+		return nil, errors.Join(openErr, p.closeSource(ctx), p.closeSink(ctx))
 	}
-	close(p.opened)
+	return resume, nil
+}
+
+// closeSink closes the sink within closeTimeout, even when ctx is cancelled.
+func (p *Pipeline) closeSink(ctx context.Context) error {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if err := protect(func() error { return p.cfg.Sink.Close(c) }); err != nil {
+		return &StageError{Stage: "sink", Plugin: p.names.sink, Op: "close", Err: err}
+	}
+	return nil
+}
+
+// closeSource closes the source within closeTimeout, even when ctx is cancelled.
+func (p *Pipeline) closeSource(ctx context.Context) error {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if err := protect(func() error { return p.cfg.Source.Close(c) }); err != nil {
+		return &StageError{Stage: "source", Plugin: p.names.source, Op: "close", Err: err}
+	}
+	return nil
+}
+
+// logStarted logs the start of the run at position resume, with the settings it runs with.
+func (p *Pipeline) logStarted(resume change.Position) {
 	p.log.Info("pipeline started", zap.String(logging.FieldPosition, p.describePosition(resume)),
 		zap.String("source", p.names.source), zap.String("sink", p.names.sink),
 		zap.String("order_scope", string(p.scope)),
 		zap.Int("writers_full", p.phases.full.Writers), zap.Int("writers_incremental", p.phases.incr.Writers),
-		zap.Int("batch_size", cfg.BatchSize),
+		zap.Int("batch_size", p.cfg.BatchSize),
 		zap.Int64("max_in_flight_bytes_full", p.phases.full.MaxInFlightBytes),
 		zap.Int64("max_in_flight_bytes_incremental", p.phases.incr.MaxInFlightBytes))
+}
 
-	r := newRun(p, cp)
-	runErr := r.run(ctx)
-	// Sink first: it flushes what the source's positions depend on.
-	closeErr := errors.Join(closeSink(), closeSource())
-	err = errors.Join(runErr, closeErr)
-
+// logStopped logs the end of the run with its totals. The error err is returned, not logged:
+// this line only marks the end of the run.
+func (p *Pipeline) logStopped(err error) {
 	st := p.Stats()
 	fields := []zap.Field{
 		zap.String(logging.FieldPosition, p.describePosition(st.Committed)),
@@ -206,12 +227,10 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		zap.Uint64("records_written", st.RecordsWritten), zap.Uint64("retries", st.Retries),
 	}
 	if err != nil {
-		// The error is returned, not logged: this line only marks the end of the run.
 		p.log.Info("pipeline stopped on error", fields...)
 	} else {
 		p.log.Info("pipeline stopped", fields...)
 	}
-	return err
 }
 
 // startErr turns a failure caused by the cancellation of ctx into a clean stop.
@@ -296,6 +315,8 @@ type run struct {
 	saveMu    sync.Mutex
 	lastSaved uint64 // tracker sequence of the last saved checkpoint
 	fresh     bool   // the run started without a checkpoint
+
+	exactValues bool // the serializer's record values need no compacting copy (sdk.ExactValues)
 }
 
 func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
@@ -311,6 +332,9 @@ func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
 		lanes:   make([]chan chunk, p.phases.lanes()),
 		full:    newLimiter(p.cfg.Limits.Full),
 		incr:    newLimiter(p.cfg.Limits.Incremental),
+	}
+	if ev, ok := p.cfg.Serializer.(sdk.ExactValues); ok {
+		r.exactValues = ev.ExactValues()
 	}
 	if cp != nil {
 		r.lastSaved = cp.Sequence

@@ -58,114 +58,118 @@ func assertAllOnce(t *testing.T, rec *recorder, n uint64, expected func(uint64) 
 }
 
 func TestOrderPerKeyParallelWriters(t *testing.T) {
-	const total, keys = 50_000, 500
-	src := newFakeSource(total, 250, keys)
-	rec := newRecorder()
-	sink := newFakeSink(rec)
-	var overlap atomic.Int32
-	var rngMu sync.Mutex
-	rng := rand.New(rand.NewPCG(1, 2))
-	sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
-		rngMu.Lock()
-		d := time.Duration(rng.IntN(300)) * time.Microsecond
-		rngMu.Unlock()
-		time.Sleep(d)
-		return len(recs), nil
-	}
-	store := newCheckingStore(t, rec)
-	cfg := baseConfig(t, src, sink, store)
-	cfg.Writers = 8
-	cfg.BatchSize = 128
-	// Track the Writes in flight per lane: a lane must never have two.
-	inLane := make([]atomic.Int32, cfg.Writers)
-	inner := sink.behave
-	sink.behave = func(ctx context.Context, call int64, recs []sdk.Record) (int, error) {
-		l := recs[0].Hash % uint64(len(inLane))
-		for _, r := range recs {
-			if r.Hash%uint64(len(inLane)) != l {
-				t.Errorf("one Write holds records of lanes %d and %d", l, r.Hash%uint64(len(inLane)))
-				break
+	synctest.Test(t, func(t *testing.T) {
+		const total, keys = 50_000, 500
+		src := newFakeSource(total, 250, keys)
+		rec := newRecorder()
+		sink := newFakeSink(rec)
+		var overlap atomic.Int32
+		var rngMu sync.Mutex
+		rng := rand.New(rand.NewPCG(1, 2))
+		sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
+			rngMu.Lock()
+			d := time.Duration(rng.IntN(300)) * time.Microsecond
+			rngMu.Unlock()
+			time.Sleep(d) // fake time (a bubble): Writes of the lanes complete out of order
+			return len(recs), nil
+		}
+		store := newCheckingStore(t, rec)
+		cfg := baseConfig(t, src, sink, store)
+		cfg.Writers = 8
+		cfg.BatchSize = 128
+		// Track the Writes in flight per lane: a lane must never have two.
+		inLane := make([]atomic.Int32, cfg.Writers)
+		inner := sink.behave
+		sink.behave = func(ctx context.Context, call int64, recs []sdk.Record) (int, error) {
+			l := recs[0].Hash % uint64(len(inLane))
+			for _, r := range recs {
+				if r.Hash%uint64(len(inLane)) != l {
+					t.Errorf("one Write holds records of lanes %d and %d", l, r.Hash%uint64(len(inLane)))
+					break
+				}
 			}
+			if inLane[l].Add(1) > 1 {
+				overlap.Add(1)
+			}
+			defer inLane[l].Add(-1)
+			return inner(ctx, call, recs)
 		}
-		if inLane[l].Add(1) > 1 {
-			overlap.Add(1)
-		}
-		defer inLane[l].Add(-1)
-		return inner(ctx, call, recs)
-	}
 
-	p, err := runPipeline(t, context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.checkOrder(t)
-	assertAllOnce(t, rec, total, nil)
-	if overlap.Load() != 0 {
-		t.Errorf("%d times a lane had two Writes in flight", overlap.Load())
-	}
-	if m := sink.maxBatch.Load(); m > int32(cfg.BatchSize) {
-		t.Errorf("a Write had %d records, more than BatchSize %d", m, cfg.BatchSize)
-	}
-	if got := store.position(t, "test"); got != total {
-		t.Errorf("final checkpoint at %d, want %d", got, total)
-	}
-	st := p.Stats()
-	if st.ChangesRead != total || st.RecordsWritten != total || st.BatchesRead != total/250 {
-		t.Errorf("stats %+v", st)
-	}
-	if st.InFlightBytes != 0 {
-		t.Errorf("%d bytes still accounted in flight after the end", st.InFlightBytes)
-	}
-	if decodePos(st.Committed) != total || st.CommittedSequence != total/250 {
-		t.Errorf("stats committed %d/%d", decodePos(st.Committed), st.CommittedSequence)
-	}
-	if src.closed.Load() != 1 || sink.closed.Load() != 1 {
-		t.Errorf("source closed %d times, sink %d", src.closed.Load(), sink.closed.Load())
-	}
-	if src.lastAck() != total {
-		t.Errorf("source last acked %d, want %d", src.lastAck(), total)
-	}
+		p, err := runPipeline(t, context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.checkOrder(t)
+		assertAllOnce(t, rec, total, nil)
+		if overlap.Load() != 0 {
+			t.Errorf("%d times a lane had two Writes in flight", overlap.Load())
+		}
+		if m := sink.maxBatch.Load(); m > int32(cfg.BatchSize) {
+			t.Errorf("a Write had %d records, more than BatchSize %d", m, cfg.BatchSize)
+		}
+		if got := store.position(t, "test"); got != total {
+			t.Errorf("final checkpoint at %d, want %d", got, total)
+		}
+		st := p.Stats()
+		if st.ChangesRead != total || st.RecordsWritten != total || st.BatchesRead != total/250 {
+			t.Errorf("stats %+v", st)
+		}
+		if st.InFlightBytes != 0 {
+			t.Errorf("%d bytes still accounted in flight after the end", st.InFlightBytes)
+		}
+		if decodePos(st.Committed) != total || st.CommittedSequence != total/250 {
+			t.Errorf("stats committed %d/%d", decodePos(st.Committed), st.CommittedSequence)
+		}
+		if src.closed.Load() != 1 || sink.closed.Load() != 1 {
+			t.Errorf("source closed %d times, sink %d", src.closed.Load(), sink.closed.Load())
+		}
+		if src.lastAck() != total {
+			t.Errorf("source last acked %d, want %d", src.lastAck(), total)
+		}
+	})
 }
 
 func TestCheckpointNeverAheadOfAcks(t *testing.T) {
-	const total = 20_000
-	src := newFakeSource(total, 100, 97)
-	rec := newRecorder()
-	sink := newFakeSink(rec)
-	var rngMu sync.Mutex
-	rng := rand.New(rand.NewPCG(3, 4))
-	sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
-		rngMu.Lock()
-		d := time.Duration(rng.IntN(500)) * time.Microsecond
-		partial := rng.IntN(5) == 0
-		n := rng.IntN(len(recs) + 1)
-		rngMu.Unlock()
-		time.Sleep(d)
-		if partial {
-			return n, tempErr{"broker busy"}
+	synctest.Test(t, func(t *testing.T) {
+		const total = 20_000
+		src := newFakeSource(total, 100, 97)
+		rec := newRecorder()
+		sink := newFakeSink(rec)
+		var rngMu sync.Mutex
+		rng := rand.New(rand.NewPCG(3, 4))
+		sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
+			rngMu.Lock()
+			d := time.Duration(rng.IntN(500)) * time.Microsecond
+			partial := rng.IntN(5) == 0
+			n := rng.IntN(len(recs) + 1)
+			rngMu.Unlock()
+			time.Sleep(d) // fake time (a bubble): Writes of the lanes complete out of order
+			if partial {
+				return n, tempErr{"broker busy"}
+			}
+			return len(recs), nil
 		}
-		return len(recs), nil
-	}
-	store := newCheckingStore(t, rec)
-	cfg := baseConfig(t, src, sink, store)
-	cfg.Writers = 6
-	cfg.BatchSize = 50
-	cfg.CheckpointInterval = time.Millisecond
-	p, err := runPipeline(t, context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.checkOrder(t)
-	assertAllOnce(t, rec, total, nil)
-	if store.saves.Load() < 10 {
-		t.Errorf("only %d checkpoint saves; the test wants many", store.saves.Load())
-	}
-	if got := store.position(t, "test"); got != total {
-		t.Errorf("final checkpoint %d, want %d", got, total)
-	}
-	if p.Stats().Retries == 0 {
-		t.Error("no retries: the test sink should fail some writes")
-	}
+		store := newCheckingStore(t, rec)
+		cfg := baseConfig(t, src, sink, store)
+		cfg.Writers = 6
+		cfg.BatchSize = 50
+		cfg.CheckpointInterval = time.Millisecond
+		p, err := runPipeline(t, context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.checkOrder(t)
+		assertAllOnce(t, rec, total, nil)
+		if store.saves.Load() < 10 {
+			t.Errorf("only %d checkpoint saves; the test wants many", store.saves.Load())
+		}
+		if got := store.position(t, "test"); got != total {
+			t.Errorf("final checkpoint %d, want %d", got, total)
+		}
+		if p.Stats().Retries == 0 {
+			t.Error("no retries: the test sink should fail some writes")
+		}
+	})
 }
 
 // TestThrottledBySlowSink runs in a synctest bubble: its waits pass in fake time, and a
@@ -207,18 +211,10 @@ func TestThrottledBySlowSink(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
 
-		// Wait until the reader is stuck: reads stop moving while the sink is stalled.
-		var last int64 = -1
-		for stable := 0; stable < 5; {
-			time.Sleep(20 * time.Millisecond)
-			n := src.reads.Load()
-			if n == last {
-				stable++
-			} else {
-				stable = 0
-			}
-			last = n
-		}
+		// Wait until the reader is stuck: every goroutine of the pipeline blocks while the
+		// sink is stalled.
+		synctest.Wait()
+		last := src.reads.Load()
 		st := p.Stats()
 		readBytes := int64(st.BatchesRead) * batchBytes
 		// Nothing is acknowledged, so all that was read is in flight, except at most the one
@@ -232,7 +228,8 @@ func TestThrottledBySlowSink(t *testing.T) {
 		if st.InFlightBytes < cfg.MaxInFlightBytes/2 {
 			t.Errorf("only %d bytes in flight: the budget should be nearly full", st.InFlightBytes)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // fake time: the pipeline's timers fire, the sink stays stalled
+		synctest.Wait()
 		if n := src.reads.Load(); n != last {
 			t.Errorf("source read %d more batches while the sink was stalled", n-last)
 		}
@@ -260,18 +257,34 @@ func TestBoundedHeap(t *testing.T) {
 	src.payload = func(i uint64) string { return strings.Repeat(string(rune('a'+i%26)), payloadSize) }
 	rec := newRecorder()
 	sink := newFakeSink(rec)
+	const maxInFlight = 4 << 20
+	// The first writes wait until the reader holds batches of 3/4 of the budget in flight
+	// (when it reads the next one, all before it are in flight: nothing is acknowledged yet).
+	filled := make(chan struct{})
+	var fill sync.Once
+	var readBytes atomic.Int64
+	src.readHook = func(context.Context) error {
+		if readBytes.Add(32*payloadSize) > maxInFlight*3/4+32*payloadSize {
+			fill.Do(func() { close(filled) })
+		}
+		return nil
+	}
 	var stalled sync.Once
 	sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
-		// The first write stalls long enough for any source to fill the budget (a slow,
-		// loaded machine under -race included); then the sink stays far slower than the
-		// source, which the budget must hold back.
-		stalled.Do(func() { time.Sleep(time.Second) })
+		stalled.Do(func() {
+			select {
+			case <-filled:
+			case <-time.After(30 * time.Second): // the peak check below reports it
+			}
+		})
+		// Then the sink stays far slower than the source (real time: the heap is sampled
+		// in real time), which the budget must hold back.
 		time.Sleep(2 * time.Millisecond)
 		return len(recs), nil
 	}
 	store := newCheckingStore(t, rec)
 	cfg := baseConfig(t, src, sink, store)
-	cfg.MaxInFlightBytes = 4 << 20
+	cfg.MaxInFlightBytes = maxInFlight
 	cfg.BatchSize = 32
 	cfg.Writers = 2
 
@@ -439,60 +452,62 @@ func TestRetryPolicyDelay(t *testing.T) {
 }
 
 func TestGracefulStopAndResume(t *testing.T) {
-	src := newFakeSource(0, 100, 300) // endless
-	rec := newRecorder()
-	sink := newFakeSink(rec)
-	sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
-		time.Sleep(100 * time.Microsecond)
-		return len(recs), nil
-	}
-	store := newCheckingStore(t, rec)
-	cfg := baseConfig(t, src, sink, store)
-	cfg.MaxInFlightBytes = 512 << 10
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer cancel()
-		rec.waitTotal(t, 5000)
-	}()
-	p1, err := runPipeline(t, ctx, cfg)
-	if err != nil {
-		t.Fatalf("Run after cancel = %v, want nil", err)
-	}
-	rec.checkOrder(t)
-	cp := store.position(t, "test")
-	if cp < 5000 {
-		t.Fatalf("final checkpoint %d, want at least 5000", cp)
-	}
-	// Every batch read was drained: the checkpoint is the last fully acknowledged batch and
-	// exactly the changes up to it were delivered.
-	assertAllOnce(t, rec, cp, nil)
-	if st := p1.Stats(); decodePos(st.Committed) != cp || st.InFlightBytes != 0 {
-		t.Errorf("stats after stop: committed %d, in flight %d", decodePos(st.Committed), st.InFlightBytes)
-	}
-	if src.closed.Load() != 1 || sink.closed.Load() != 1 {
-		t.Errorf("closed: source %d, sink %d", src.closed.Load(), sink.closed.Load())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeSource(0, 100, 300) // endless
+		rec := newRecorder()
+		sink := newFakeSink(rec)
+		sink.behave = func(_ context.Context, _ int64, recs []sdk.Record) (int, error) {
+			time.Sleep(100 * time.Microsecond) // fake time (a bubble): the sink is slower than the source
+			return len(recs), nil
+		}
+		store := newCheckingStore(t, rec)
+		cfg := baseConfig(t, src, sink, store)
+		cfg.MaxInFlightBytes = 512 << 10
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			defer cancel()
+			rec.waitTotal(t, 5000)
+		}()
+		p1, err := runPipeline(t, ctx, cfg)
+		if err != nil {
+			t.Fatalf("Run after cancel = %v, want nil", err)
+		}
+		rec.checkOrder(t)
+		cp := store.position(t, "test")
+		if cp < 5000 {
+			t.Fatalf("final checkpoint %d, want at least 5000", cp)
+		}
+		// Every batch read was drained: the checkpoint is the last fully acknowledged batch and
+		// exactly the changes up to it were delivered.
+		assertAllOnce(t, rec, cp, nil)
+		if st := p1.Stats(); decodePos(st.Committed) != cp || st.InFlightBytes != 0 {
+			t.Errorf("stats after stop: committed %d, in flight %d", decodePos(st.Committed), st.InFlightBytes)
+		}
+		if src.closed.Load() != 1 || sink.closed.Load() != 1 {
+			t.Errorf("closed: source %d, sink %d", src.closed.Load(), sink.closed.Load())
+		}
 
-	// Restart with the same store: the source resumes at the checkpoint.
-	final := cp + 3000
-	src2 := newFakeSource(final, 100, 300)
-	rec.newRun()
-	cfg2 := baseConfig(t, src2, newFakeSink(rec), store)
-	if _, err := runPipeline(t, context.Background(), cfg2); err != nil {
-		t.Fatal(err)
-	}
-	if got := decodePos(*src2.opened.Load()); got != cp {
-		t.Fatalf("second run opened the source at %d, want %d", got, cp)
-	}
-	rec.checkOrder(t)
-	assertAllOnce(t, rec, final, nil) // a drained stop leaves no duplicates at all
-	c, err := store.Load(context.Background(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if decodePos(c.Position) != final || c.Changes != final || c.Sequence != final/100 {
-		t.Errorf("checkpoint after the second run %+v", c)
-	}
+		// Restart with the same store: the source resumes at the checkpoint.
+		final := cp + 3000
+		src2 := newFakeSource(final, 100, 300)
+		rec.newRun()
+		cfg2 := baseConfig(t, src2, newFakeSink(rec), store)
+		if _, err := runPipeline(t, context.Background(), cfg2); err != nil {
+			t.Fatal(err)
+		}
+		if got := decodePos(*src2.opened.Load()); got != cp {
+			t.Fatalf("second run opened the source at %d, want %d", got, cp)
+		}
+		rec.checkOrder(t)
+		assertAllOnce(t, rec, final, nil) // a drained stop leaves no duplicates at all
+		c, err := store.Load(context.Background(), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if decodePos(c.Position) != final || c.Changes != final || c.Sequence != final/100 {
+			t.Errorf("checkpoint after the second run %+v", c)
+		}
+	})
 }
 
 func TestDrainTimeout(t *testing.T) {

@@ -59,7 +59,7 @@ func (r *run) process() {
 			continue
 		}
 
-		compactValues(recs)
+		r.compactValues(recs)
 		if err := r.throttle(r.workCtx, recs); err != nil {
 			// Stopping: the batch was not registered, so the checkpoint stays before it and
 			// a restart reads it again.
@@ -307,27 +307,13 @@ func (r *run) quiesce(q quiesceReq) error {
 	}
 }
 
-// compactValues copies the batch's record values into one array of exactly their size. A
-// serializer that appends values into a growing buffer leaves each earlier value pointing into
-// an array that was outgrown: the records would keep alive up to twice the bytes the budget
-// counts. One copy per batch (memcpy speed) makes the budget's count the truth, whatever the
-// plugin does.
-func compactValues(recs []sdk.Record) {
-	n := 0
-	for i := range recs {
-		n += len(recs[i].Value)
-	}
-	if n == 0 {
-		return
-	}
-	arena := make([]byte, 0, n)
-	for i := range recs {
-		v := recs[i].Value
-		if v == nil {
-			continue
-		}
-		start := len(arena)
-		arena = append(arena, v...)
-		recs[i].Value = arena[start:len(arena):len(arena)]
+// compactValues copies the batch's record values into one array of exactly their size,
+// unless the serializer says they are already (sdk.ExactValues). A serializer that appends
+// values into a growing buffer leaves each earlier value pointing into an array that was
+// outgrown: the records would keep alive up to twice the bytes the budget counts. One copy
+// per batch (memcpy speed) makes the budget's count the truth, whatever the plugin does.
+func (r *run) compactValues(recs []sdk.Record) {
+	if !r.exactValues {
+		sdk.CompactValues(recs)
 	}
 }

@@ -249,8 +249,60 @@ func TestCrashReportsNameAndLastOutput(t *testing.T) {
 	}
 }
 
+// notifyCore is a zap core that signals notify after each entry it writes, so that a test
+// waits for a plugin's log line on a channel.
+type notifyCore struct {
+	zapcore.Core
+	notify chan struct{}
+}
+
+// observeLogs is observer.New whose entries also signal the returned channel.
+func observeLogs(level zapcore.LevelEnabler) (zapcore.Core, *observer.ObservedLogs, <-chan struct{}) {
+	core, logs := observer.New(level)
+	n := &notifyCore{Core: core, notify: make(chan struct{}, 1)}
+	return n, logs, n.notify
+}
+
+func (c *notifyCore) With(fields []zapcore.Field) zapcore.Core {
+	return &notifyCore{Core: c.Core.With(fields), notify: c.notify}
+}
+
+func (c *notifyCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c *notifyCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	err := c.Core.Write(e, fields)
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// waitLog returns the first entry of logs that match accepts, waiting on notify for newer
+// ones; nil when none came within 5 s.
+func waitLog(logs *observer.ObservedLogs, notify <-chan struct{}, match func(observer.LoggedEntry) bool) *observer.LoggedEntry {
+	deadline := time.After(5 * time.Second)
+	for {
+		for _, e := range logs.All() {
+			if match(e) {
+				return &e
+			}
+		}
+		select {
+		case <-notify:
+		case <-deadline:
+			return nil
+		}
+	}
+}
+
 func TestPluginLogsForwardedWithName(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
+	core, logs, notify := observeLogs(zap.DebugLevel)
 	h := testHost(t, zap.New(core))
 	ctx := context.Background()
 	inst, err := h.Load(ctx, Ref{Kind: sdk.KindSink, Name: "crash"})
@@ -259,19 +311,14 @@ func TestPluginLogsForwardedWithName(t *testing.T) {
 	}
 	sink := inst.Plugin.(sdk.Sink)
 	_ = sink.Configure(ctx, sdk.NewConfig(nil))
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, e := range logs.All() {
-			if strings.Contains(e.Message, "crashsink: configured") {
-				if e.ContextMap()["plugin"] != "crash" || e.ContextMap()["kind"] != "sink" {
-					t.Errorf("forwarded line without the plugin's name: %v", e.ContextMap())
-				}
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	e := waitLog(logs, notify, func(e observer.LoggedEntry) bool { return strings.Contains(e.Message, "crashsink: configured") })
+	if e == nil {
+		t.Errorf("plugin stderr not forwarded; got %d entries", logs.Len())
+		return
 	}
-	t.Errorf("plugin stderr not forwarded; got %d entries", logs.Len())
+	if e.ContextMap()["plugin"] != "crash" || e.ContextMap()["kind"] != "sink" {
+		t.Errorf("forwarded line without the plugin's name: %v", e.ContextMap())
+	}
 }
 
 func TestCheckCrashLeavesLiveErrorsAlone(t *testing.T) {
@@ -294,7 +341,7 @@ func TestPluginLoggerBothWays(t *testing.T) {
 			{Kind: sdk.KindSource, Name: "generator", Path: filepath.Join(bins(t), "ferry-source-generator")},
 		} {
 			t.Run(level.String()+"/"+location(ref), func(t *testing.T) {
-				core, logs := observer.New(level)
+				core, logs, notify := observeLogs(level)
 				h := testHost(t, zap.New(core))
 				h.Pipeline = "p1"
 				ctx := context.Background()
@@ -319,12 +366,7 @@ func TestPluginLoggerBothWays(t *testing.T) {
 					}
 					return nil
 				}
-				var info *observer.LoggedEntry
-				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-					if info = find("generating changes"); info != nil {
-						break
-					}
-				}
+				info := waitLog(logs, notify, func(e observer.LoggedEntry) bool { return e.Message == "generating changes" })
 				if info == nil {
 					t.Fatalf("plugin log line not received; got %d entries", logs.Len())
 				}

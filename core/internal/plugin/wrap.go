@@ -79,6 +79,12 @@ func (w *wrappedSerializer) Serialize(ctx context.Context, cs []*change.Change, 
 	return out, w.check(err)
 }
 
+// ExactValues forwards the plugin's sdk.ExactValues (false without it).
+func (w *wrappedSerializer) ExactValues() bool {
+	ev, ok := w.s.(sdk.ExactValues)
+	return ok && ev.ExactValues()
+}
+
 type wrappedSink struct {
 	wrapped
 	s sdk.Sink

@@ -163,10 +163,7 @@ func TestReaderAheadRestartAndWriterCheckpoint(t *testing.T) {
 	}
 	bs := readN(t, src, 30)
 	// The reader runs ahead of the writer: all 100 are stored while the writer read 30.
-	deadline := time.Now().Add(5 * time.Second)
-	for st.Stats().Changes < 100 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitStats(t, st, "the reader at the source's end", func(s Stats) bool { return s.Changes >= 100 })
 	if s := st.Stats(); s.Changes != 100 || s.LeadChanges != 100 {
 		t.Fatalf("stats %+v, want 100 stored, 100 ahead (nothing acknowledged)", s)
 	}
@@ -268,10 +265,7 @@ func TestMaxBytesBackpressureAndTrim(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for st.Stats().Waiting == "" && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitStats(t, st, "the reader waiting for room", func(s Stats) bool { return s.Waiting != "" || s.Changes >= 1000 })
 	s := st.Stats()
 	if s.Waiting == "" || s.Bytes > 4000 || s.Changes >= 1000 {
 		t.Fatalf("the reader does not wait at max_bytes: %+v", s)
@@ -366,5 +360,29 @@ func TestHandoverOnceThenFromStore(t *testing.T) {
 	}
 	if h.bytes != 3*handBytes/4 || len(h.order) != 3 {
 		t.Errorf("after take(7): %d bytes, order %v", h.bytes, h.order)
+	}
+}
+
+// awaitStats waits, at most 10 s, until cond holds for the store's stats, woken by each change
+// of the store (appends, trims, acknowledgements, the reader starting or ending a wait). The
+// store runs pebble, which cannot run in a synctest bubble: its sync.Pools keep channels,
+// which a bubble would own, and a later test outside the bubble would use them.
+func awaitStats(t *testing.T, st *Store, what string, cond func(Stats) bool) Stats {
+	t.Helper()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		st.mu.Lock()
+		ch := st.changed
+		st.mu.Unlock()
+		s := st.Stats()
+		if cond(s) {
+			return s
+		}
+		select {
+		case <-ch:
+		case <-timeout.C:
+			t.Fatalf("waited 10 s for %s: %+v", what, s)
+		}
 	}
 }

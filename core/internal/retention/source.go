@@ -568,6 +568,13 @@ func protect(f func() error) (err error) {
 // PropReplayed = "true".
 type Serializer struct{ sdk.Serializer }
 
+// ExactValues forwards the wrapped serializer's sdk.ExactValues (false without it): the
+// replayed mark changes properties, not values.
+func (z Serializer) ExactValues() bool {
+	ev, ok := z.Serializer.(sdk.ExactValues)
+	return ok && ev.ExactValues()
+}
+
 // Serialize calls the wrapped serializer and marks the replayed records.
 func (z Serializer) Serialize(ctx context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
 	n := len(out)

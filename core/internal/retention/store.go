@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -707,8 +706,9 @@ func (s *Store) Stats() Stats {
 
 func (s *Store) setWaiting(why string) {
 	s.mu.Lock()
-	s.waiting = why
+	if s.waiting != why {
+		s.waiting = why
+		s.notifyLocked()
+	}
 	s.mu.Unlock()
 }
-
-var _ = bytes.Equal

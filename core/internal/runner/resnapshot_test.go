@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -136,68 +137,70 @@ func newResnapPipeline(t *testing.T, src sdk.Source, store checkpoint.Store) *pi
 // and leaves the file only after a checkpoint that holds it was saved; a request over the
 // status endpoint goes the same way.
 func TestResnapshotsAppliedAtStartAndSettled(t *testing.T) {
-	dir := t.TempDir()
-	path := SnapshotRequestPath(dir, "p")
-	if err := WriteSnapshotRequest(path, &SnapshotRequest{Pipeline: "p", Tables: []string{"demo.orders"}}); err != nil {
-		t.Fatal(err)
-	}
-	src := &resnapGenerator{Generator: srcex.New()}
-	store := &gatedStore{Store: checkpoint.NewMemoryStore()}
-	pl := newResnapPipeline(t, src, store)
-	rs := newResnapshots(dir, "p", src, pl, zap.NewNop())
-	start, err := rs.recorded()
-	if err != nil || start == nil {
-		t.Fatalf("recorded: %v %v", start, err)
-	}
-	tracker := status.NewTracker("p", pl.Stats)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	go serveResnapshots(ctx, cancel, rs, start, tracker, zap.NewNop())
-	runErr := make(chan error, 1)
-	go func() { runErr <- pl.Run(ctx) }()
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := SnapshotRequestPath(dir, "p")
+		if err := WriteSnapshotRequest(path, &SnapshotRequest{Pipeline: "p", Tables: []string{"demo.orders"}}); err != nil {
+			t.Fatal(err)
+		}
+		src := &resnapGenerator{Generator: srcex.New()}
+		store := &gatedStore{Store: checkpoint.NewMemoryStore()}
+		pl := newResnapPipeline(t, src, store)
+		rs := newResnapshots(dir, "p", src, pl, zap.NewNop())
+		start, err := rs.recorded()
+		if err != nil || start == nil {
+			t.Fatalf("recorded: %v %v", start, err)
+		}
+		tracker := status.NewTracker("p", pl.Stats)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		go serveResnapshots(ctx, cancel, rs, start, tracker, zap.NewNop())
+		runErr := make(chan error, 1)
+		go func() { runErr <- pl.Run(ctx) }()
 
-	waitFor(t, "the recorded request applied", func() bool {
+		waitFor(t, "the recorded request applied", func() bool {
+			src.mu.Lock()
+			defer src.mu.Unlock()
+			return len(src.calls) == 1
+		})
+		time.Sleep(300 * time.Millisecond) // fake time: 15 checkpoint intervals pass, all saves held: the file must stay
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("request file gone before a checkpoint recorded it: %v", err)
+		}
+		store.setOpen(true)
+		waitFor(t, "the request file removed after a checkpoint", func() bool {
+			_, err := os.Stat(path)
+			return errors.Is(err, os.ErrNotExist)
+		})
+
+		// a running request: written to the file first, settled after the next checkpoint
+		store.setOpen(false)
+		if err := rs.request(ctx, []string{"demo.orders"}); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := ReadSnapshotRequest(path); err != nil || r == nil || r.Tables[0] != "demo.orders" {
+			t.Fatalf("running request not recorded: %v %v", r, err)
+		}
+		// a refused one leaves the file as it was
 		src.mu.Lock()
-		defer src.mu.Unlock()
-		return len(src.calls) == 1
+		src.refuse = "demo.nope"
+		src.mu.Unlock()
+		if err := rs.request(ctx, []string{"demo.nope"}); err == nil || !strings.Contains(err.Error(), "demo.nope") {
+			t.Fatalf("refused request: %v", err)
+		}
+		if r, _ := ReadSnapshotRequest(path); r == nil || !reflect.DeepEqual(r.Tables, []string{"demo.orders"}) {
+			t.Fatalf("after a refused request the file has %+v", r)
+		}
+		store.setOpen(true)
+		waitFor(t, "the running request settled", func() bool {
+			_, err := os.Stat(path)
+			return errors.Is(err, os.ErrNotExist)
+		})
+		cancel(nil)
+		if err := <-runErr; err != nil {
+			t.Fatal(err)
+		}
 	})
-	time.Sleep(300 * time.Millisecond) // checkpoints are held: the file must stay
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("request file gone before a checkpoint recorded it: %v", err)
-	}
-	store.setOpen(true)
-	waitFor(t, "the request file removed after a checkpoint", func() bool {
-		_, err := os.Stat(path)
-		return errors.Is(err, os.ErrNotExist)
-	})
-
-	// a running request: written to the file first, settled after the next checkpoint
-	store.setOpen(false)
-	if err := rs.request(ctx, []string{"demo.orders"}); err != nil {
-		t.Fatal(err)
-	}
-	if r, err := ReadSnapshotRequest(path); err != nil || r == nil || r.Tables[0] != "demo.orders" {
-		t.Fatalf("running request not recorded: %v %v", r, err)
-	}
-	// a refused one leaves the file as it was
-	src.mu.Lock()
-	src.refuse = "demo.nope"
-	src.mu.Unlock()
-	if err := rs.request(ctx, []string{"demo.nope"}); err == nil || !strings.Contains(err.Error(), "demo.nope") {
-		t.Fatalf("refused request: %v", err)
-	}
-	if r, _ := ReadSnapshotRequest(path); r == nil || !reflect.DeepEqual(r.Tables, []string{"demo.orders"}) {
-		t.Fatalf("after a refused request the file has %+v", r)
-	}
-	store.setOpen(true)
-	waitFor(t, "the running request settled", func() bool {
-		_, err := os.Stat(path)
-		return errors.Is(err, os.ErrNotExist)
-	})
-	cancel(nil)
-	if err := <-runErr; err != nil {
-		t.Fatal(err)
-	}
 }
 
 // A recorded request the source refuses stops the run with the reason; the file stays.
@@ -231,6 +234,7 @@ func TestResnapshotsRefusedAtStartStopsTheRun(t *testing.T) {
 	}
 }
 
+// waitFor polls cond in a synctest bubble's fake time, failing after 10 s of it.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -238,6 +242,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // fake time: the pipeline runs until all of it waits
 	}
 }

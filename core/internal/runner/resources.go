@@ -9,8 +9,18 @@ import (
 )
 
 // MemoryOverhead is what ferry needs beside its buffers (code, plugin clients, gRPC, the
-// broker client, serializer scratch space), added to the buffers for the Go memory limit.
-const MemoryOverhead = 128 << 20
+// broker client, serializer and decoder scratch space, garbage not yet collected), added to
+// the buffers for the Go memory limit.
+const MemoryOverhead = 64 << 20
+
+// MemoryOutsideHeap is what ferry's resident size holds beside the Go heap that the memory
+// limit bounds (code, goroutine stacks, the runtime's own structures): the allowance the
+// memory tests add to the limit for peak RSS.
+const MemoryOutsideHeap = 48 << 20
+
+// DefaultReaderMemory is the log reader's memory in the limit when the resources block does
+// not set it: the oceanbase source's default reader_memory.
+const DefaultReaderMemory = 64 << 20
 
 // applyResources maps the resources block onto the pipeline: each phase's write
 // concurrency and memory (zero: the runtime block's value).
@@ -20,24 +30,30 @@ func applyResources(c *pipeline.Config, p *config.Pipeline) {
 	c.Incremental = pipeline.PhaseResources{Writers: r.IncrementalWriteConcurrency, MaxInFlightBytes: r.IncrementalMemory}
 }
 
-// memoryLimit is the Go runtime's soft memory limit for a pipeline with a resources block:
-// the larger phase's in-flight memory, the log reader's memory and a fixed overhead. Near it
-// the garbage collector works harder instead of letting the heap grow to twice the live data
-// (GOGC), which is what makes the resources' memory values hold for the process as a whole.
-// 0 when the pipeline sets no memory or GOMEMLIMIT is set (the operator's value wins).
+// memoryLimit is the Go runtime's soft memory limit of a pipeline: the larger phase's
+// in-flight memory (runtime.max_in_flight_bytes unless the resources block sets it), the log
+// reader's memory (resources.log_reader_memory, else DefaultReaderMemory) and a fixed
+// overhead. Near it the garbage collector works harder instead of letting the heap grow to
+// twice the live data (GOGC), which is what makes the memory settings hold for the process
+// as a whole, with default settings too. 0 when GOMEMLIMIT is set (the operator's value
+// wins).
 func memoryLimit(p *config.Pipeline) int64 {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		return 0
 	}
 	r := p.Resources
-	if r.FullMemory == 0 && r.IncrementalMemory == 0 && r.LogReaderMemory == 0 {
-		return 0
-	}
 	inflight := max(r.FullMemory, r.IncrementalMemory)
 	if inflight == 0 {
 		inflight = p.Runtime.MaxInFlightBytes
 	}
-	return inflight + r.LogReaderMemory + MemoryOverhead
+	if inflight == 0 {
+		inflight = config.DefaultMaxInFlightBytes
+	}
+	reader := r.LogReaderMemory
+	if reader == 0 {
+		reader = DefaultReaderMemory
+	}
+	return inflight + reader + MemoryOverhead
 }
 
 // setMemoryLimit applies memoryLimit and returns it (0: unchanged).

@@ -217,7 +217,7 @@ func (r *run) newPipeline() error {
 		return err
 	}
 	if n := setMemoryLimit(p); n > 0 {
-		log.Info("memory limit from the resources block", zap.Int64("bytes", n))
+		log.Info("memory limit: memory in flight + log reader memory + overhead", zap.Int64("bytes", n))
 	}
 	ret.lowerMemoryLimit(log)
 	r.rs = newResnapshots(r.store.Dir(), p.Name, pcfg.Source, r.pl, log)

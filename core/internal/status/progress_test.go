@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -238,31 +239,31 @@ func TestSnapshotProgressErrors(t *testing.T) {
 	}
 }
 
-// Start polls the progress source about once a second, not on every /status request.
+// Start polls the progress source about once a second, not on every /status request (in a
+// synctest bubble: no second of fake time passes during the requests).
 func TestStartPollsProgress(t *testing.T) {
-	tr := NewTracker("p", func() pipeline.Stats { return pipeline.Stats{} })
-	fp := &fakeProgress{}
-	fp.set([]sdk.SnapshotProgress{{Table: "a.t", RowsRead: 1, RowsEstimated: 2}}, nil)
-	tr.SetProgressSource(fp.get)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	tr.Start(ctx)
-	tr.Start(ctx) // a second call does nothing
-	deadline := time.Now().Add(5 * time.Second)
-	for tr.Snapshot().Snapshot == nil {
-		if time.Now().After(deadline) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := NewTracker("p", func() pipeline.Stats { return pipeline.Stats{} })
+		fp := &fakeProgress{}
+		fp.set([]sdk.SnapshotProgress{{Table: "a.t", RowsRead: 1, RowsEstimated: 2}}, nil)
+		tr.SetProgressSource(fp.get)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		tr.Start(ctx)
+		tr.Start(ctx)   // a second call does nothing
+		synctest.Wait() // Start's goroutines wait for their tickers
+		if tr.Snapshot().Snapshot == nil {
 			t.Fatal("never polled")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	srv := httptest.NewServer(tr.Handler())
-	defer srv.Close()
-	for range 20 {
-		get(t, srv, "/status")
-	}
-	if n := fp.count(); n > 2 {
-		t.Errorf("%d polls for 20 requests", n)
-	}
+		srv := httptest.NewServer(tr.Handler())
+		defer srv.Close()
+		for range 20 {
+			get(t, srv, "/status")
+		}
+		if n := fp.count(); n > 2 {
+			t.Errorf("%d polls for 20 requests", n)
+		}
+	})
 }
 
 // Without a progress source, the stage follows the records delivered.

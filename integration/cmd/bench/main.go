@@ -53,6 +53,11 @@ var (
 	loadDur     = flag.Duration("load", 30*time.Second, "duration of the fixed-load run")
 	outDir      = flag.String("out", "bench-results", "directory of the CSV file")
 	rmq         = flag.Int("rmq", 5, "RocketMQ major version of the test bed to use (4 or 5)")
+	only        = flag.String("only", "", "run only these sections, comma-separated: snapshot, incremental, latency, ceiling, formats, debezium (default all)")
+	profDir     = flag.String("profile", "", "write ferry's CPU and heap profiles (go tool pprof) and output of each run of the formats section into this directory")
+	wideRows    = flag.Int("wide-rows", 200000, "rows of the wide (10-column) table of the formats section")
+	wideChanges = flag.Int("wide-changes", 200000, "binlog changes (UPDATEs of the wide table) of the formats section")
+	sourceAttrs = flag.String("source-attrs", "", "extra attributes of every ferry run's source block, for experiments (e.g. 'reader_memory = \"16MiB\"')")
 )
 
 type result struct{ name, value, unit, note string }
@@ -68,6 +73,20 @@ func add(name string, v float64, unit, note string) {
 	log.Printf("%s: %.1f %s %s", name, v, unit, note)
 }
 
+// bed is what every section of the bench shares: the servers, the ferry binary, the
+// database, and figures one section hands to a later one.
+type bed struct {
+	env      harness.Environment
+	broker   harness.Broker
+	bin      string
+	dbName   string
+	db       *sql.DB
+	snapRate float64 // snapshot rows/s in process (for the ceiling ratio)
+	incRate  float64 // incremental changes/s (for the ceiling ratio)
+	msgBytes float64 // mean message size of the snapshot (for the ceiling's messages)
+	ceiling  float64 // the broker's plain-producer ceiling, msgs/s, once measured
+}
+
 func main() {
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -75,24 +94,58 @@ func main() {
 	if p := env.Check(harness.MariaDB, harness.RocketMQ5, harness.RocketMQ4); len(p) > 0 {
 		log.Fatalf("test bed not available (make up): %v", p)
 	}
-	broker := env.RMQ5()
+	b := &bed{env: env, broker: env.RMQ5(), bin: ferryBin(), dbName: "ferry_bench"}
 	if *rmq == 4 {
-		broker = env.RMQ4()
+		b.broker = env.RMQ4()
 	}
-	bin := ferryBin()
-	dbName := "ferry_bench"
-	db := mustDB(env, dbName)
-	defer db.Close()
+	b.db = mustDB(env, b.dbName)
+	defer b.db.Close()
+	if *profDir != "" {
+		must(os.MkdirAll(*profDir, 0o755))
+	}
+	for _, s := range []struct {
+		name string
+		run  func(*bed)
+	}{
+		{"snapshot", benchSnapshot},
+		{"incremental", benchIncremental},
+		{"latency", benchLatency},
+		{"ceiling", benchCeiling},
+		{"formats", benchFormats},
+		{"debezium", benchDebezium}, // Debezium Server side by side (debezium.go)
+	} {
+		if section(s.name) {
+			s.run(b)
+		}
+	}
+	_, _ = b.db.Exec("DROP DATABASE IF EXISTS " + b.dbName)
+	printAndSave(b.broker)
+}
 
-	// 1. Snapshot, in process and out of process.
-	wl := &verify.Workload{DB: db, Table: "t", Keys: *rowsFlag}
+// section tells whether -only selects the named section (all when -only is empty).
+func section(name string) bool {
+	if *only == "" {
+		return true
+	}
+	return slices.Contains(strings.Split(*only, ","), name)
+}
+
+// profile is the CPU profile file of a run named name under -profile, or "" without it.
+func profile(name string) string {
+	if *profDir == "" {
+		return ""
+	}
+	return filepath.Join(*profDir, name+".pprof")
+}
+
+// 1. Snapshot, in process and out of process.
+func benchSnapshot(b *bed) {
+	wl := &verify.Workload{DB: b.db, Table: "t", Keys: *rowsFlag}
 	must(wl.CreateTable(context.Background()))
 	must(wl.Prefill(context.Background(), *rowsFlag))
-	var snapRate float64
-	var msgBytes float64
 	for _, oop := range []bool{false, true} {
-		topic := createTopic(broker, "ferry_bench_snap")
-		r := runFerry(bin, env, broker, topic, dbName, pipelineOpts{mode: "full", oop: oop})
+		topic := createTopic(b.broker, "ferry_bench_snap")
+		r := runFerry(b.bin, b.env, b.broker, topic, b.dbName, pipelineOpts{mode: "full", oop: oop})
 		secs := r.elapsed.Seconds()
 		label := "in process"
 		if oop {
@@ -103,17 +156,19 @@ func main() {
 		add("snapshot MB/s ("+label+")", float64(r.bytes)/secs/1e6, "MB/s", "message bytes written (/status bytes_written)")
 		add("ferry peak RSS (snapshot, "+label+")", float64(r.rssKB)/1024, "MiB", "VmHWM")
 		if !oop {
-			snapRate = rate
+			b.snapRate = rate
 			if r.records > 0 {
-				msgBytes = float64(r.bytes) / float64(r.records)
+				b.msgBytes = float64(r.bytes) / float64(r.records)
 			}
 		}
 	}
+}
 
-	// 2. Incremental at saturation: a backlog written while ferry is not running, read from
-	// start_timestamp.
-	_, _ = db.Exec("DROP TABLE IF EXISTS t2")
-	wl2 := &verify.Workload{DB: db, Table: "t2", Keys: 20000, Workers: 4, TxnSize: 100}
+// 2. Incremental at saturation: a backlog written while ferry is not running, read from
+// start_timestamp.
+func benchIncremental(b *bed) {
+	_, _ = b.db.Exec("DROP TABLE IF EXISTS t2")
+	wl2 := &verify.Workload{DB: b.db, Table: "t2", Keys: 20000, Workers: 4, TxnSize: 100}
 	must(wl2.CreateTable(context.Background()))
 	startTS := time.Now().Add(-time.Second).UTC().Format("2006-01-02 15:04:05")
 	for wl2.Committed() < int64(*backlogFlag) {
@@ -131,13 +186,12 @@ func main() {
 	// after a warm-up run that does not count (the first read of a backlog is slower: the
 	// server's caches); the figure of each is the median of its runs, and on/off is their
 	// ratio (same run).
-	var incRate float64
 	rates := map[bool][]float64{}
 	cpus := map[bool][]float64{}
 	var incRSS int64
 	for i, ret := range []bool{false, false, true, false, true, false, true} {
-		topic := createTopic(broker, "ferry_bench_incr")
-		r := runFerry(bin, env, broker, topic, dbName, pipelineOpts{mode: "incremental", table: "t2", startTS: startTS, until: uint64(backlog), retention: ret})
+		topic := createTopic(b.broker, "ferry_bench_incr")
+		r := runFerry(b.bin, b.env, b.broker, topic, b.dbName, pipelineOpts{mode: "incremental", table: "t2", startTS: startTS, until: uint64(backlog), retention: ret})
 		if i == 0 {
 			continue // warm-up
 		}
@@ -148,23 +202,25 @@ func main() {
 		}
 		log.Printf("incremental, retention %v: %.0f changes/s, %.1f CPU-s per million changes", ret, rates[ret][len(rates[ret])-1], cpus[ret][len(cpus[ret])-1])
 	}
-	incRate = median(rates[false])
-	add("incremental changes/s at saturation", incRate, "changes/s", fmt.Sprintf("backlog of %d binlog changes, first to last record, median of 3 runs", backlog))
+	b.incRate = median(rates[false])
+	add("incremental changes/s at saturation", b.incRate, "changes/s", fmt.Sprintf("backlog of %d binlog changes, first to last record, median of 3 runs", backlog))
 	add("incremental CPU-s per million changes", median(cpus[false]), "CPU-s", "ferry's user+system time, process start to exit, median of 3 runs")
 	add("ferry peak RSS (incremental)", float64(incRSS)/1024, "MiB", "VmHWM")
 	add("incremental changes/s with retention", median(rates[true]), "changes/s", "the same backlog through the local change store, median of 3 runs alternating with the runs without")
 	add("incremental CPU-s per million changes with retention", median(cpus[true]), "CPU-s", "median of 3 runs")
-	add("retention on / off (incremental throughput)", median(rates[true])/incRate, "x", "same run; the issue's floor is 0.9x")
+	add("retention on / off (incremental throughput)", median(rates[true])/b.incRate, "x", "same run; the issue's floor is 0.9x")
+}
 
-	// 3. Latency at a fixed load.
-	_, _ = db.Exec("DROP TABLE IF EXISTS t3")
-	wl3 := &verify.Workload{DB: db, Table: "t3", Keys: 20000, Workers: 4, TxnSize: 5, Rate: *rateFlag, RecordCommits: true}
+// 3. Latency at a fixed load.
+func benchLatency(b *bed) {
+	_, _ = b.db.Exec("DROP TABLE IF EXISTS t3")
+	wl3 := &verify.Workload{DB: b.db, Table: "t3", Keys: 20000, Workers: 4, TxnSize: 5, Rate: *rateFlag, RecordCommits: true}
 	must(wl3.CreateTable(context.Background()))
-	topic3 := createTopic(broker, "ferry_bench_lat")
-	r3 := runFerry(bin, env, broker, topic3, dbName, pipelineOpts{mode: "incremental", table: "t3", during: func() {
+	topic3 := createTopic(b.broker, "ferry_bench_lat")
+	r3 := runFerry(b.bin, b.env, b.broker, topic3, b.dbName, pipelineOpts{mode: "incremental", table: "t3", during: func() {
 		must(wl3.Run(context.Background(), *loadDur))
 	}})
-	c, err := verify.NewConsumer(broker.NameServer, topic3)
+	c, err := verify.NewConsumer(b.broker.NameServer, topic3)
 	must(err)
 	for c.Count() < int(wl3.Committed()) && c.Quiet() < 10*time.Second {
 		time.Sleep(500 * time.Millisecond)
@@ -179,18 +235,21 @@ func main() {
 	add("latency p50 at fixed load (ferry /status)", r3.status.Latency.P50Ms, "ms", "commit-to-ack, binlog whole-second commit times")
 	add("latency p99 at fixed load (ferry /status)", r3.status.Latency.P99Ms, "ms", "commit-to-ack, binlog whole-second commit times")
 	add("ferry peak RSS (fixed load)", float64(r3.rssKB)/1024, "MiB", "VmHWM")
+}
 
-	// 4. The broker's ceiling: a plain batched producer, messages of ferry's average size.
-	if msgBytes == 0 {
-		msgBytes = 300
+// 4. The broker's ceiling: a plain batched producer, messages of ferry's average size.
+func benchCeiling(b *bed) {
+	if b.msgBytes == 0 {
+		b.msgBytes = 300
 	}
-	ceil := producerCeiling(broker, int(msgBytes), 400000)
-	add("broker ceiling (plain batched producer)", ceil, "msgs/s", fmt.Sprintf("rocketmq-client-go, 4 goroutines x per-queue batches of 256, %d-byte bodies, 8 queues", int(msgBytes)))
-	add("ferry snapshot / broker ceiling", 100*snapRate/ceil, "%", "")
-	add("ferry incremental saturation / broker ceiling", 100*incRate/ceil, "%", "")
-
-	_, _ = db.Exec("DROP DATABASE IF EXISTS " + dbName)
-	printAndSave(broker)
+	b.ceiling = producerCeiling(b.broker, int(b.msgBytes), 400000)
+	add("broker ceiling (plain batched producer)", b.ceiling, "msgs/s", fmt.Sprintf("rocketmq-client-go, 4 goroutines x per-queue batches of 256, %d-byte bodies, 8 queues", int(b.msgBytes)))
+	if b.snapRate > 0 {
+		add("ferry snapshot / broker ceiling", 100*b.snapRate/b.ceiling, "%", "")
+	}
+	if b.incRate > 0 {
+		add("ferry incremental saturation / broker ceiling", 100*b.incRate/b.ceiling, "%", "")
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -263,6 +322,9 @@ type pipelineOpts struct {
 	until     uint64 // incremental: stop after this many records
 	during    func() // incremental: run this while ferry streams, then stop
 	retention bool   // with a retention block (the local change store between reader and writer)
+	format    string // serializer plugin; default "canal"
+	serBody   string // serializer block's settings (besides out_of_process)
+	cpuProf   string // write ferry's CPU profile of the whole run to this file
 }
 
 type run struct {
@@ -270,6 +332,8 @@ type run struct {
 	records, bytes      uint64
 	rssKB               int64
 	cpu                 time.Duration // ferry's user + system CPU time, process start to exit
+	cpuFirst            time.Duration // the same, process start to its first record
+	toFirst             time.Duration // process start to its first record
 	status              status
 }
 
@@ -283,22 +347,42 @@ type status struct {
 	} `json:"latency"`
 }
 
+// runFerry runs ferry on table db.<o.table> into topic until it stops (a full run at the
+// end of its snapshot; an incremental run after o.until records, or after o.during) and
+// returns what it measured: elapsed time, records and bytes, CPU and peak RSS.
 func runFerry(bin string, env harness.Environment, b harness.Broker, topic, db string, o pipelineOpts) run {
-	if o.table == "" {
-		o.table = "t"
-	}
 	dir, err := os.MkdirTemp("", "ferry-bench")
 	must(err)
 	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "bench.hcl")
+	must(os.WriteFile(path, []byte(ferryConfig(env, b, topic, db, o)), 0o644))
+	f := startFerry(bin, env, path, o.cpuProf)
+	if o.during != nil {
+		go f.during(o.during)
+	}
+	return f.watch(o)
+}
+
+// ferryConfig is the configuration of a bench run of options o into topic.
+func ferryConfig(env harness.Environment, b harness.Broker, topic, db string, o pipelineOpts) string {
+	if o.table == "" {
+		o.table = "t"
+	}
 	src := fmt.Sprintf("mode = %q\n    snapshot_concurrency = 2\n", o.mode)
 	if o.startTS != "" {
 		src += fmt.Sprintf("    start_timestamp = %q\n", o.startTS)
 	}
-	ser := ""
-	if o.oop {
-		ser = "out_of_process = true"
+	if *sourceAttrs != "" {
+		src += "    " + *sourceAttrs + "\n"
 	}
-	cfg := fmt.Sprintf(`pipeline "bench" {
+	ser := o.serBody
+	if o.oop {
+		ser += "\n    out_of_process = true"
+	}
+	if o.format == "" {
+		o.format = "canal"
+	}
+	return fmt.Sprintf(`pipeline "bench" {
   source "oceanbase" {
     address   = %q
     user      = %q
@@ -307,7 +391,7 @@ func runFerry(bin string, env harness.Environment, b harness.Broker, topic, db s
     server_id = %d
     %s
   }
-  serializer "canal" {
+  serializer %q {
     %s
   }
   sink "rocketmq" {
@@ -321,89 +405,137 @@ func runFerry(bin string, env harness.Environment, b harness.Broker, topic, db s
     dir = "cp"
   }
 %s}
-`, env.MariaDBAddr, env.MariaDBUser, db, o.table, 9000+time.Now().Nanosecond()%1000, src, ser, b.NameServer, topic, retentionBlock(o.retention))
-	path := filepath.Join(dir, "bench.hcl")
-	must(os.WriteFile(path, []byte(cfg), 0o644))
+`, env.MariaDBAddr, env.MariaDBUser, db, o.table, 9000+time.Now().Nanosecond()%1000, src, o.format, ser, b.NameServer, topic, retentionBlock(o.retention))
+}
+
+// ferryProcess is a running ferry of the bench, its status served on addr.
+type ferryProcess struct {
+	cmd      *exec.Cmd
+	addr     string
+	start    time.Time
+	done     chan error // cmd.Wait's result
+	logs     strings.Builder
+	logMu    sync.Mutex
+	stopOnce sync.Once
+	lastMu   sync.Mutex // last is set by during's goroutine and by watch
+	last     status     // the last status sampled
+}
+
+func (f *ferryProcess) setLast(st status) {
+	f.lastMu.Lock()
+	f.last = st
+	f.lastMu.Unlock()
+}
+
+// startFerry starts `bin run` on the configuration at path, with CPU and heap profiles
+// beside cpuProf when set.
+func startFerry(bin string, env harness.Environment, path, cpuProf string) *ferryProcess {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
-	addr := l.Addr().String()
+	f := &ferryProcess{addr: l.Addr().String(), done: make(chan error, 1)}
 	l.Close()
-	cmd := exec.Command(bin, "--log-level", "warn", "run", "--no-precheck", "--status-addr", addr, path)
-	cmd.Env = append(os.Environ(), "BENCH_DB_PASSWORD="+env.MariaDBPassword)
-	var logs strings.Builder
-	var logMu sync.Mutex
-	cmd.Stdout = writerFunc(func(p []byte) (int, error) { logMu.Lock(); defer logMu.Unlock(); return logs.Write(p) })
-	cmd.Stderr = cmd.Stdout
-	start := time.Now()
-	must(cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	args := []string{"--log-level", "warn", "run", "--no-precheck", "--status-addr", f.addr}
+	if cpuProf != "" {
+		args = append(args, "--cpu-profile", cpuProf, "--mem-profile", strings.TrimSuffix(cpuProf, ".pprof")+".heap")
+	}
+	f.cmd = exec.Command(bin, append(args, path)...)
+	f.cmd.Env = append(os.Environ(), "BENCH_DB_PASSWORD="+env.MariaDBPassword)
+	f.cmd.Stdout = writerFunc(func(p []byte) (int, error) { f.logMu.Lock(); defer f.logMu.Unlock(); return f.logs.Write(p) })
+	f.cmd.Stderr = f.cmd.Stdout
+	f.start = time.Now()
+	must(f.cmd.Start())
+	go func() { f.done <- f.cmd.Wait() }()
+	return f
+}
+
+// stop asks ferry to stop (SIGINT), once.
+func (f *ferryProcess) stop() {
+	f.stopOnce.Do(func() { _ = f.cmd.Process.Signal(syscall.SIGINT) })
+}
+
+// during runs workload once ferry runs and its binlog stream is up, then samples the status a
+// last time and stops ferry.
+func (f *ferryProcess) during(workload func()) {
+	// Wait until ferry runs (its status answers "running") and its binlog stream is
+	// up; an incremental run writes nothing before the workload does.
+	for {
+		if st, err := getStatus(f.addr); err == nil && st.Phase == "running" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	workload()
+	time.Sleep(3 * time.Second)
+	if st, err := getStatus(f.addr); err == nil {
+		f.setLast(st)
+	}
+	f.stop()
+}
+
+// watch samples ferry's peak RSS and status every 50 ms, stops it after o.until records,
+// and returns the run's figures when it has exited.
+func (f *ferryProcess) watch(o pipelineOpts) run {
 	var r run
 	var first time.Time
-	var last status
-	var stopOnce sync.Once
-	stop := func() { stopOnce.Do(func() { _ = cmd.Process.Signal(syscall.SIGINT) }) }
-	if o.during != nil {
-		go func() {
-			// Wait until ferry runs (its status answers "running") and its binlog stream is
-			// up; an incremental run writes nothing before the workload does.
-			for {
-				if st, err := getStatus(addr); err == nil && st.Phase == "running" {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			time.Sleep(time.Second)
-			o.during()
-			time.Sleep(3 * time.Second)
-			if st, err := getStatus(addr); err == nil {
-				last = st
-			}
-			stop()
-		}()
-	}
 	ticker := time.NewTicker(50 * time.Millisecond)
 	defer ticker.Stop()
 	for {
 		select {
-		case err := <-done:
-			r.elapsed = time.Since(start)
-			if ps := cmd.ProcessState; ps != nil {
-				r.cpu = ps.UserTime() + ps.SystemTime()
-			}
-			if err != nil {
-				logMu.Lock()
-				log.Fatalf("ferry: %v\n%s", err, logs.String())
-			}
-			r.records, r.bytes, r.status = last.RecordsWritten, last.BytesWritten, last
-			if o.mode == "full" && r.records > 0 && r.records < uint64(*rowsFlag) {
-				r.bytes = r.bytes * uint64(*rowsFlag) / r.records // last sample before exit
-			}
-			return r
+		case err := <-f.done:
+			return f.exited(err, o, r)
 		case <-ticker.C:
-			if kb := hwmKB(cmd.Process.Pid); kb > r.rssKB {
+			if kb := hwmKB(f.cmd.Process.Pid); kb > r.rssKB {
 				r.rssKB = kb
 			}
-			st, err := getStatus(addr)
+			st, err := getStatus(f.addr)
 			if err != nil {
 				continue
 			}
 			if o.during == nil {
-				last = st
+				f.setLast(st)
 			}
 			if first.IsZero() && st.RecordsWritten > 0 {
 				first = time.Now()
+				r.toFirst = first.Sub(f.start)
+				r.cpuFirst = cpuTime(f.cmd.Process.Pid)
 			}
 			if o.until > 0 && st.RecordsWritten >= o.until {
 				r.sinceFirst = time.Since(first)
-				last = st
-				stop()
+				f.setLast(st)
+				f.stop()
 			}
 			if o.mode == "full" {
 				r.sinceFirst = time.Since(first)
 			}
 		}
 	}
+}
+
+// exited completes r, the figures of a run that ended with err (fatal with ferry's output
+// if not nil), from the process state and the last status sampled.
+func (f *ferryProcess) exited(err error, o pipelineOpts, r run) run {
+	r.elapsed = time.Since(f.start)
+	if ps := f.cmd.ProcessState; ps != nil {
+		r.cpu = ps.UserTime() + ps.SystemTime()
+	}
+	if err != nil {
+		f.logMu.Lock()
+		log.Fatalf("ferry: %v\n%s", err, f.logs.String())
+	}
+	if o.cpuProf != "" {
+		f.logMu.Lock()
+		_ = os.WriteFile(strings.TrimSuffix(o.cpuProf, ".pprof")+".log", []byte(f.logs.String()), 0o644)
+		f.logMu.Unlock()
+	}
+	f.lastMu.Lock()
+	last := f.last
+	f.lastMu.Unlock()
+	r.records, r.bytes, r.status = last.RecordsWritten, last.BytesWritten, last
+	if o.mode == "full" && r.records > 0 && r.records < uint64(*rowsFlag) {
+		r.bytes = r.bytes * uint64(*rowsFlag) / r.records // last sample before exit
+	}
+	return r
 }
 
 // retentionBlock is the pipeline's retention block when on: the store in the run's directory.
@@ -427,6 +559,22 @@ func getStatus(addr string) (status, error) {
 	}
 	defer resp.Body.Close()
 	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// cpuTime is the user + system CPU time pid has used so far (/proc/pid/stat).
+func cpuTime(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // after "pid (comm) "
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // clock ticks (USER_HZ is 100 on Linux)
 }
 
 // hwmKB is the peak resident set (VmHWM) of pid and its children's current VmRSS.

@@ -347,6 +347,7 @@ var types = [...]string{change.OpSnapshot: "INSERT", change.OpInsert: "INSERT", 
 // Serialize appends one record per row change and DDL; heartbeats give none.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
 	buf := s.sizer.Start(len(changes), 1024)
+	startCap, first := cap(buf), len(out)
 	for i, c := range changes {
 		start := len(buf)
 		switch {
@@ -359,7 +360,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		}
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
 	}
-	s.sizer.Done(buf, len(changes))
+	s.sizer.Finish(buf, startCap, len(changes), out[first:])
 	return out, nil
 }
 
@@ -486,3 +487,7 @@ func (s *Serializer) appendValue(b []byte, c *fmtkit.Col, v change.Value) []byte
 	}
 	return fmtkit.AppendText(b, c, v, rules)
 }
+
+// ExactValues tells the host that the records' values need no compacting copy: they share
+// one buffer sized by the Sizer, compacted by Finish when it grew (sdk.ExactValues).
+func (s *Serializer) ExactValues() bool { return true }

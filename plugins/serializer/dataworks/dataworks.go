@@ -176,6 +176,7 @@ func (s *Serializer) appendSource(b []byte, tenant, db, name string) []byte {
 // Serialize appends one record per change, two for updates.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
 	buf := s.sizer.Start(len(changes), 1536)
+	startCap, first := cap(buf), len(out)
 	emit := func(i, start int) {
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
 	}
@@ -202,7 +203,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		}
 		emit(i, start)
 	}
-	s.sizer.Done(buf, len(changes))
+	s.sizer.Finish(buf, startCap, len(changes), out[first:])
 	return out, nil
 }
 
@@ -298,3 +299,7 @@ func appendValue(b []byte, c *fmtkit.Col, typ string, v change.Value) []byte {
 	}
 	return fmtkit.AppendText(b, c, v, fmtkit.TextRules{BitNumber: true})
 }
+
+// ExactValues tells the host that the records' values need no compacting copy: they share
+// one buffer sized by the Sizer, compacted by Finish when it grew (sdk.ExactValues).
+func (s *Serializer) ExactValues() bool { return true }

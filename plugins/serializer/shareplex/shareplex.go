@@ -64,6 +64,7 @@ const timeLayout = "2006-01-02T15:04:05"
 // Serialize appends one record per row change.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
 	buf := s.sizer.Start(len(changes), 1024)
+	startCap, first := cap(buf), len(out)
 	for i, c := range changes {
 		if !c.Op.IsRow() || c.Table == nil {
 			continue
@@ -72,7 +73,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		buf = s.appendRow(buf, s.tables.Get(c.Table), c)
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
 	}
-	s.sizer.Done(buf, len(changes))
+	s.sizer.Finish(buf, startCap, len(changes), out[first:])
 	return out, nil
 }
 
@@ -124,3 +125,7 @@ func appendImage(b []byte, tb *table, row []change.Value) []byte {
 	b = fmtkit.AppendTextFields(b, tb.cols, row, fmtkit.TextRules{})
 	return append(b, '}')
 }
+
+// ExactValues tells the host that the records' values need no compacting copy: they share
+// one buffer sized by the Sizer, compacted by Finish when it grew (sdk.ExactValues).
+func (s *Serializer) ExactValues() bool { return true }

@@ -124,6 +124,17 @@ func parseConfig(c sdk.Config) (config, error) {
 		return cfg, err
 	}
 	var errs []error
+	errs = append(errs, cfg.checkTransport()...)
+	errs = append(errs, cfg.checkPartitioning()...)
+	errs = append(errs, cfg.checkNames()...)
+	errs = append(errs, cfg.checkLimits()...)
+	return cfg, errors.Join(errs...)
+}
+
+// checkTransport checks the transport and the addresses it needs: name servers for
+// remoting, the proxy endpoint for gRPC.
+func (cfg *config) checkTransport() []error {
+	var errs []error
 	add := func(err error) { errs = append(errs, err) }
 	switch cfg.Transport {
 	case transportRemoting:
@@ -161,59 +172,79 @@ func parseConfig(c sdk.Config) (config, error) {
 			add(sdk.AttrError("endpoint", "%v", err))
 		}
 	}
+	return errs
+}
+
+// checkPartitioning checks partitioning and the queue that "one" needs.
+func (cfg *config) checkPartitioning() []error {
+	var errs []error
 	switch cfg.Partitioning {
 	case partOne:
 		if cfg.Queue == nil {
-			add(sdk.AttrError("partitioning", `"one" needs the queue attribute (a queue index)`))
+			errs = append(errs, sdk.AttrError("partitioning", `"one" needs the queue attribute (a queue index)`))
 		}
 	case partHash, partTable:
 		if cfg.Queue != nil {
-			add(sdk.AttrError("queue", `is only used with partitioning = "one"`))
+			errs = append(errs, sdk.AttrError("queue", `is only used with partitioning = "one"`))
 		}
 	default:
-		add(sdk.AttrError("partitioning", "must be %q, %q or %q", partHash, partTable, partOne))
+		errs = append(errs, sdk.AttrError("partitioning", "must be %q, %q or %q", partHash, partTable, partOne))
 	}
 	if cfg.Queue != nil && *cfg.Queue < 0 {
-		add(sdk.AttrError("queue", "must not be negative"))
+		errs = append(errs, sdk.AttrError("queue", "must not be negative"))
 	}
+	return errs
+}
+
+// checkNames checks the credentials and the names the broker sees: producer group, topic,
+// namespace and tag.
+func (cfg *config) checkNames() []error {
+	var errs []error
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
 		name := "secret_key"
 		if cfg.AccessKey == "" {
 			name = "access_key"
 		}
-		add(sdk.AttrError(name, "access_key and secret_key must be set together"))
+		errs = append(errs, sdk.AttrError(name, "access_key and secret_key must be set together"))
 	}
 	if cfg.ProducerGroup == "" || !validName(cfg.ProducerGroup) {
-		add(sdk.AttrError("producer_group", "must be letters, digits, '-', '_' or '%%' (at most 255)"))
+		errs = append(errs, sdk.AttrError("producer_group", "must be letters, digits, '-', '_' or '%%' (at most 255)"))
 	}
 	if cfg.Topic != "" && !validName(cfg.Topic) {
-		add(sdk.AttrError("topic", "%q is not a valid RocketMQ topic name (letters, digits, '-', '_', '%%'; at most 127)", cfg.Topic))
+		errs = append(errs, sdk.AttrError("topic", "%q is not a valid RocketMQ topic name (letters, digits, '-', '_', '%%'; at most 127)", cfg.Topic))
 	}
 	if cfg.Namespace != "" && !validName(cfg.Namespace) {
-		add(sdk.AttrError("namespace", "must be letters, digits, '-', '_' or '%%'"))
+		errs = append(errs, sdk.AttrError("namespace", "must be letters, digits, '-', '_' or '%%'"))
 	}
 	if strings.ContainsAny(cfg.Tag, "|\x01\x02") || strings.TrimSpace(cfg.Tag) != cfg.Tag {
-		add(sdk.AttrError("tag", "must not contain '|', control characters, or leading or trailing spaces"))
+		errs = append(errs, sdk.AttrError("tag", "must not contain '|', control characters, or leading or trailing spaces"))
 	}
+	return errs
+}
+
+// checkLimits checks the timeouts, retries, sizes and intervals, and that trace_topic
+// comes with trace.
+func (cfg *config) checkLimits() []error {
+	var errs []error
 	if cfg.SendTimeout.D() <= 0 {
-		add(sdk.AttrError("send_timeout", "must be positive"))
+		errs = append(errs, sdk.AttrError("send_timeout", "must be positive"))
 	}
 	if cfg.Retries < 0 {
-		add(sdk.AttrError("retries", "must not be negative"))
+		errs = append(errs, sdk.AttrError("retries", "must not be negative"))
 	}
 	if cfg.MaxBatchBytes < 1024 || cfg.MaxBatchBytes > brokerBatchLimit {
-		add(sdk.AttrError("max_batch_bytes", "must be between 1KiB and 4MiB (the broker's batch limit)"))
+		errs = append(errs, sdk.AttrError("max_batch_bytes", "must be between 1KiB and 4MiB (the broker's batch limit)"))
 	}
 	if cfg.MaxMessageBytes < 1024 {
-		add(sdk.AttrError("max_message_bytes", "must be at least 1KiB"))
+		errs = append(errs, sdk.AttrError("max_message_bytes", "must be at least 1KiB"))
 	}
 	if cfg.RouteRefresh.D() < 100*time.Millisecond {
-		add(sdk.AttrError("route_refresh", "must be at least 100ms"))
+		errs = append(errs, sdk.AttrError("route_refresh", "must be at least 100ms"))
 	}
 	if cfg.TraceTopic != "" && !cfg.Trace {
-		add(sdk.AttrError("trace_topic", "is only used with trace = true"))
+		errs = append(errs, sdk.AttrError("trace_topic", "is only used with trace = true"))
 	}
-	return cfg, errors.Join(errs...)
+	return errs
 }
 
 func checkAddr(a string) error {

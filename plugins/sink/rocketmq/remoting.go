@@ -281,30 +281,24 @@ func (r *remoting) send(ctx context.Context, topic string, q queueRef, tag strin
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout.D()+2*time.Second)
 	defer cancel()
 	mq := &primitive.MessageQueue{Topic: r.wrap(topic), BrokerName: q.Broker, QueueId: q.ID}
-	out := make([]*primitive.Message, len(msgs))
-	for i := range msgs {
-		m := &msgs[i]
-		pm := primitive.NewMessage(topic, m.Body)
-		props := make(map[string]string, len(m.Props)+4)
-		for _, p := range m.Props {
-			props[p[0]] = p[1]
-		}
-		props[primitive.PropertyTags] = tag
-		if m.Keys != "" {
-			props[primitive.PropertyKeys] = m.Keys
-		}
-		// The client sets no message id on the messages of a batch; consumers and the
-		// broker's index want one per message.
-		props[primitive.PropertyUniqueClientMessageIdKeyIndex] = primitive.CreateUniqID()
-		props[primitive.PropertyWaitStoreMsgOk] = "true"
-		pm.WithProperties(props)
-		pm.Queue = mq
-		out[i] = pm
+	// Several messages go as one message of the client's with the batch already encoded
+	// (encodeBatch): the client sends it as SEND_BATCH_MESSAGE to exactly mq, as it would a
+	// batch of its own.
+	var out *primitive.Message
+	if len(msgs) == 1 {
+		// One message goes as itself (SEND_MESSAGE_V2), as the client sends one: its id, tag
+		// and keys then also appear in the message trace, which a batch's do not.
+		out = single(topic, &msgs[0], tag)
+	} else {
+		body := encodeBatch(getBatchBuffer(), msgs, tag)
+		defer putBatchBuffer(body) // SendSync has written it when it returns (batchBuffers)
+		out = &primitive.Message{Topic: topic, Body: body, Batch: true}
 	}
+	out.Queue = mq
 	if err := ctx.Err(); err != nil {
 		return err // a fenced write: nothing after its deadline
 	}
-	res, err := r.producer.SendSync(ctx, out...)
+	res, err := r.producer.SendSync(ctx, out)
 	if err != nil {
 		if isAuthError(err) {
 			return sdk.Permanent(fmt.Errorf("%w: check access_key and secret_key (%v)", errAuth, err))
@@ -323,6 +317,23 @@ func (r *remoting) send(ctx context.Context, topic string, q queueRef, tag strin
 		return fmt.Errorf("broker %s answered status %d (not stored safely)", q.Broker, res.Status)
 	}
 	return nil
+}
+
+// single is m as a message of the client's, with the properties a batch would give it.
+func single(topic string, m *message, tag string) *primitive.Message {
+	pm := primitive.NewMessage(topic, m.Body)
+	props := make(map[string]string, len(m.Props)+4)
+	for _, p := range m.Props {
+		props[p[0]] = p[1]
+	}
+	props[primitive.PropertyTags] = tag
+	if m.Keys != "" {
+		props[primitive.PropertyKeys] = m.Keys
+	}
+	props[primitive.PropertyUniqueClientMessageIdKeyIndex] = primitive.CreateUniqID()
+	props[primitive.PropertyWaitStoreMsgOk] = "true"
+	pm.WithProperties(props)
+	return pm
 }
 
 var codeRE = regexp.MustCompile(`CODE: (\d+)`)

@@ -509,12 +509,17 @@ func buildMessage(r *sdk.Record) message {
 
 // clean replaces the two bytes RocketMQ uses to separate properties (0x01 between name and
 // value, 0x02 between properties) by U+FFFD: left in, they corrupt every property after them.
+//
+// Every property of every message goes through it: the test is two IndexByte scans (one
+// strings.ContainsAny built its set on each call, 3% of a debezium stream's CPU).
 func clean(s string) string {
-	if strings.ContainsAny(s, "\x01\x02") {
-		return strings.NewReplacer("\x01", "\uFFFD", "\x02", "\uFFFD").Replace(s)
+	if strings.IndexByte(s, 0x01) < 0 && strings.IndexByte(s, 0x02) < 0 {
+		return s
 	}
-	return s
+	return separators.Replace(s)
 }
+
+var separators = strings.NewReplacer("\x01", "\uFFFD", "\x02", "\uFFFD")
 
 // sendSegment sends items (in record order) grouped per queue: one goroutine per queue
 // sends that queue's batches one after the other; after the first failure no new batch

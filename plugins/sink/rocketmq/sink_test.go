@@ -389,14 +389,14 @@ func TestRouteSwitchDrainsOldMapping(t *testing.T) {
 	f := newFake()
 	f.setQueues("t", nQueues("b", 4))
 	s := openWith(t, f, `{`+base+`,"route_refresh":"1h"}`)
-	release := make(chan struct{})
-	f.fail = func(string, queueRef, int) error { <-release; return nil }
+	release, sending := make(chan struct{}), make(chan struct{}, 1)
+	f.fail = func(string, queueRef, int) error { sending <- struct{}{}; <-release; return nil }
 	writeDone := make(chan struct{})
 	go func() {
 		defer close(writeDone)
 		_, _ = s.Write(context.Background(), []sdk.Record{rec("a", 6, 0, 5)})
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-sending // the write of the old mapping is in flight
 	f.setQueues("t", nQueues("b", 8))
 	refreshDone := make(chan struct{})
 	go func() {
@@ -406,7 +406,7 @@ func TestRouteSwitchDrainsOldMapping(t *testing.T) {
 	select {
 	case <-refreshDone:
 		t.Fatal("the route switched while a write of the old mapping was in flight")
-	case <-time.After(50 * time.Millisecond):
+	case <-time.After(50 * time.Millisecond): // real time: refresh waits on a mutex, which synctest.Wait does not count as blocked
 	}
 	close(release)
 	<-writeDone

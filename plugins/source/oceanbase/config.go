@@ -144,7 +144,18 @@ func spec() sdk.Spec {
 	}}
 }
 
+// check validates the settings and fills in the derived ones (binlog address and TLS,
+// tenant, table names and patterns, start time, watermark database).
 func (c *config) check() error {
+	var errs []error
+	errs = append(errs, c.checkConnection()...)
+	errs = append(errs, c.checkTables()...)
+	errs = append(errs, c.checkReading()...)
+	return errors.Join(errs...)
+}
+
+// checkConnection checks the endpoints, TLS, statement time limit and user.
+func (c *config) checkConnection() []error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Address); err != nil {
 		errs = append(errs, sdk.AttrError("address", "must be host:port"))
@@ -168,6 +179,12 @@ func (c *config) check() error {
 		errs = append(errs, sdk.AttrError("user", "must not be empty"))
 	}
 	c.tenant = tenantOf(c.User)
+	return errs
+}
+
+// checkTables parses tables into names and patterns, and exclude_tables.
+func (c *config) checkTables() []error {
+	var errs []error
 	if len(c.Tables) == 0 {
 		errs = append(errs, sdk.AttrError("tables", "needs at least one db.table or pattern (or an objects block in the pipeline)"))
 	}
@@ -205,6 +222,13 @@ func (c *config) check() error {
 		}
 		c.exclude = append(c.exclude, s)
 	}
+	return errs
+}
+
+// checkReading checks how the source reads: the start time, the watermark database (after
+// checkTables: its default is the first table's), and the sizes and intervals.
+func (c *config) checkReading() []error {
+	var errs []error
 	if c.StartTimestamp != "" {
 		if c.Mode != ModeIncremental {
 			errs = append(errs, sdk.AttrError("start_timestamp", "only applies to mode \"incremental\""))
@@ -236,7 +260,7 @@ func (c *config) check() error {
 	if c.ServerID < 0 || c.ServerID > 4294967295 {
 		errs = append(errs, sdk.AttrError("server_id", "must be between 0 and 4294967295"))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // tenantOf returns the tenant of an OceanBase user name "user@tenant#cluster" (or

@@ -20,84 +20,116 @@ type ddlInfo struct {
 
 // classifyQuery recognises DDL on tables; defaultDB is the event's current database.
 func classifyQuery(defaultDB, q string) ddlInfo {
-	toks := tokenize(q)
+	ts := ddlTokens{toks: tokenize(q), defaultDB: defaultDB}
 	var info ddlInfo
-	if len(toks) == 0 {
+	if len(ts.toks) == 0 {
 		return info
 	}
-	switch strings.ToUpper(toks[0].s) {
+	first := strings.ToUpper(ts.toks[0].s)
+	switch first {
 	case "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "FLASHBACK":
-		info.isDDL = !toks[0].quoted
+		info.isDDL = !ts.toks[0].quoted
 	default:
 		return info
 	}
-	kw := func(i int, w string) bool { return i < len(toks) && !toks[i].quoted && strings.EqualFold(toks[i].s, w) }
-	// name reads a possibly qualified name at i and returns it and the next index.
-	name := func(i int) (tableName, int, bool) {
-		if i >= len(toks) || (!toks[i].quoted && !isIdent(toks[i].s)) {
-			return tableName{}, i, false
+	switch {
+	case first == "FLASHBACK":
+		ts.flashback(&info)
+	case first == "RENAME" && (ts.kw(1, "TABLE") || ts.kw(1, "TABLES")):
+		ts.renameTables(&info)
+	default:
+		ts.namedTables(&info, first)
+		if first == "ALTER" && len(info.tables) > 0 {
+			ts.alterRename(&info)
 		}
-		if i+2 < len(toks) && toks[i+1].s == "." && !toks[i+1].quoted {
-			return tableName{DB: toks[i].s, Name: toks[i+2].s}, i + 3, true
-		}
-		return tableName{DB: defaultDB, Name: toks[i].s}, i + 1, true
 	}
-	first := strings.ToUpper(toks[0].s)
-	if first == "FLASHBACK" {
-		// OceanBase: FLASHBACK TABLE t TO BEFORE DROP [RENAME TO n] brings a dropped table
-		// back from the recycle bin, with its rows and without row events: it appears (as t,
-		// or as n) like a table renamed into the name, so its schema is the catalog's and, in
-		// mode both, its rows arrive as a new snapshot.
-		if !kw(1, "TABLE") {
-			info.isDDL = false
-			return info
+	return info
+}
+
+// ddlTokens are the tokens of a statement classifyQuery reads, and the event's current
+// database, which unqualified names are in.
+type ddlTokens struct {
+	toks      []token
+	defaultDB string
+}
+
+// kw says whether the token at i is the unquoted keyword w.
+func (ts ddlTokens) kw(i int, w string) bool {
+	return i < len(ts.toks) && !ts.toks[i].quoted && strings.EqualFold(ts.toks[i].s, w)
+}
+
+// name reads a possibly qualified name at i and returns it and the next index.
+func (ts ddlTokens) name(i int) (tableName, int, bool) {
+	toks := ts.toks
+	if i >= len(toks) || (!toks[i].quoted && !isIdent(toks[i].s)) {
+		return tableName{}, i, false
+	}
+	if i+2 < len(toks) && toks[i+1].s == "." && !toks[i+1].quoted {
+		return tableName{DB: toks[i].s, Name: toks[i+2].s}, i + 3, true
+	}
+	return tableName{DB: ts.defaultDB, Name: toks[i].s}, i + 1, true
+}
+
+// flashback reads OceanBase's FLASHBACK TABLE t TO BEFORE DROP [RENAME TO n], which brings
+// a dropped table back from the recycle bin, with its rows and without row events: it
+// appears (as t, or as n) like a table renamed into the name, so its schema is the catalog's
+// and, in mode both, its rows arrive as a new snapshot.
+func (ts ddlTokens) flashback(info *ddlInfo) {
+	if !ts.kw(1, "TABLE") {
+		info.isDDL = false
+		return
+	}
+	n, j, ok := ts.name(2)
+	if !ok {
+		return
+	}
+	for i := j; i+2 < len(ts.toks); i++ {
+		if ts.kw(i, "RENAME") && ts.kw(i+1, "TO") {
+			if to, _, ok := ts.name(i + 2); ok {
+				n = to
+			}
+			break
 		}
-		n, j, ok := name(2)
+	}
+	info.tables = append(info.tables, n)
+	info.renamedTo = append(info.renamedTo, n)
+}
+
+// renameTables reads the pairs of RENAME TABLE a TO b[, c TO d ...].
+func (ts ddlTokens) renameTables(info *ddlInfo) {
+	i := 2
+	for i < len(ts.toks) {
+		n, j, ok := ts.name(i)
 		if !ok {
-			return info
+			break
 		}
-		for i := j; i+2 < len(toks); i++ {
-			if kw(i, "RENAME") && kw(i+1, "TO") {
-				if to, _, ok := name(i + 2); ok {
-					n = to
-				}
-				break
-			}
-		}
+		info.renamed = append(info.renamed, n)
 		info.tables = append(info.tables, n)
-		info.renamedTo = append(info.renamedTo, n)
-		return info
-	}
-	if first == "RENAME" && (kw(1, "TABLE") || kw(1, "TABLES")) {
-		i := 2
-		for i < len(toks) {
-			n, j, ok := name(i)
-			if !ok {
-				break
-			}
-			info.renamed = append(info.renamed, n)
-			info.tables = append(info.tables, n)
-			if !kw(j, "TO") {
-				break
-			}
-			to, k, ok := name(j + 1)
-			if !ok {
-				break
-			}
-			info.tables = append(info.tables, to)
-			info.renamedTo = append(info.renamedTo, to)
-			i = k
-			if i < len(toks) && toks[i].s == "," {
-				i++
-			}
+		if !ts.kw(j, "TO") {
+			break
 		}
-		return info
+		to, k, ok := ts.name(j + 1)
+		if !ok {
+			break
+		}
+		info.tables = append(info.tables, to)
+		info.renamedTo = append(info.renamedTo, to)
+		i = k
+		if i < len(ts.toks) && ts.toks[i].s == "," {
+			i++
+		}
 	}
+}
+
+// namedTables adds the names after TABLE, TABLES, ON, EXISTS, LIKE and (but in ALTER) TO,
+// and the list after DROP TABLE; first is the statement's first word, upper case.
+func (ts ddlTokens) namedTables(info *ddlInfo, first string) {
+	toks := ts.toks
 	for i := 1; i < len(toks); i++ {
-		if kw(i, "TABLE") || kw(i, "TABLES") || kw(i, "ON") || kw(i, "EXISTS") || kw(i, "LIKE") || (kw(i, "TO") && first != "ALTER") {
+		if ts.kw(i, "TABLE") || ts.kw(i, "TABLES") || ts.kw(i, "ON") || ts.kw(i, "EXISTS") || ts.kw(i, "LIKE") || (ts.kw(i, "TO") && first != "ALTER") {
 			j := i + 1
 			for {
-				n, k, ok := name(j)
+				n, k, ok := ts.name(j)
 				if !ok || isKeyword(toks[j]) {
 					break
 				}
@@ -110,24 +142,26 @@ func classifyQuery(defaultDB, q string) ddlInfo {
 			}
 		}
 	}
-	if first == "ALTER" && len(info.tables) > 0 {
-		target := info.tables[0]
-		for i := 1; i < len(toks); i++ {
-			if kw(i, "RENAME") && !kw(i+1, "COLUMN") && !kw(i+1, "INDEX") && !kw(i+1, "KEY") {
-				info.renamed = append(info.renamed, target)
-				j := i + 1
-				if kw(j, "TO") || kw(j, "AS") {
-					j++
-				}
-				if to, _, ok := name(j); ok {
-					info.tables = append(info.tables, to)
-					info.renamedTo = append(info.renamedTo, to)
-				}
-				break
+}
+
+// alterRename reads ALTER TABLE t ... RENAME [TO|AS] n (not RENAME COLUMN, INDEX or KEY):
+// info.tables[0] is t.
+func (ts ddlTokens) alterRename(info *ddlInfo) {
+	target := info.tables[0]
+	for i := 1; i < len(ts.toks); i++ {
+		if ts.kw(i, "RENAME") && !ts.kw(i+1, "COLUMN") && !ts.kw(i+1, "INDEX") && !ts.kw(i+1, "KEY") {
+			info.renamed = append(info.renamed, target)
+			j := i + 1
+			if ts.kw(j, "TO") || ts.kw(j, "AS") {
+				j++
 			}
+			if to, _, ok := ts.name(j); ok {
+				info.tables = append(info.tables, to)
+				info.renamedTo = append(info.renamedTo, to)
+			}
+			break
 		}
 	}
-	return info
 }
 
 var keywords = map[string]bool{"IF": true, "NOT": true, "EXISTS": true, "TEMPORARY": true, "ONLINE": true,

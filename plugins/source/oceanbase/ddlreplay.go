@@ -9,6 +9,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	pmysql "github.com/pingcap/tidb/pkg/parser/mysql"
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions (DEFAULT ...) need a driver
+	"github.com/pingcap/tidb/pkg/parser/types"
 
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -45,114 +46,139 @@ func replayDDL(p *parser.Parser, defaultDB, q string, n tableName, old *change.T
 	if err != nil {
 		return ddlEffect{}, false, fmt.Errorf("%w: %v", errNoReplay, err)
 	}
-	cur, curNames := old, oldNames
-	touched, dropped := false, false
-	matches := func(tn *ast.TableName) bool {
-		db := tn.Schema.O
-		if db == "" {
-			db = defaultDB
-		}
-		return strings.EqualFold(db, n.DB) && strings.EqualFold(tn.Name.O, n.Name)
-	}
+	r := &replay{defaultDB: defaultDB, n: n, lookup: lookup, cur: old, curNames: oldNames}
 	for _, st := range stmts {
-		switch s := st.(type) {
-		case *ast.CreateTableStmt:
-			if !matches(s.Table) {
-				continue
-			}
-			touched = true
-			if cur != nil && s.IfNotExists {
-				continue
-			}
-			if s.ReferTable != nil {
-				db := s.ReferTable.Schema.O
-				if db == "" {
-					db = defaultDB
-				}
-				var src *change.Table
-				var srcNames []string
-				if lookup != nil {
-					src, srcNames = lookup(db, s.ReferTable.Name.O)
-				}
-				if src == nil {
-					return ddlEffect{}, true, fmt.Errorf("%w: CREATE TABLE ... LIKE %s.%s, whose schema is not tracked", errNoReplay, db, s.ReferTable.Name.O)
-				}
-				ws := fromTable(src, srcNames)
-				cur, curNames, dropped = ws.table(n), ws.ukNames, false
-				continue
-			}
-			if s.Select != nil && len(s.Cols) == 0 {
-				return ddlEffect{}, true, fmt.Errorf("%w: CREATE TABLE ... SELECT without a column list", errNoReplay)
-			}
-			if s.Select != nil {
-				// columns the query adds beyond the list cannot be known from the statement
-				return ddlEffect{}, true, fmt.Errorf("%w: CREATE TABLE ... SELECT", errNoReplay)
-			}
-			ws := &workSchema{charset: tableCharset(s.Options)}
-			for _, cd := range s.Cols {
-				if err := ws.add(cd, nil); err != nil {
-					return ddlEffect{}, true, err
-				}
-			}
-			for _, c := range s.Constraints {
-				ws.addConstraint(c)
-			}
-			cur, curNames, dropped = ws.table(n), ws.ukNames, false
-		case *ast.AlterTableStmt:
-			if !matches(s.Table) {
-				continue
-			}
-			touched = true
-			if cur == nil {
-				return ddlEffect{}, true, fmt.Errorf("%w: ALTER of a table whose schema is unknown", errNoReplay)
-			}
-			ws := fromTable(cur, curNames)
-			for _, sp := range s.Specs {
-				if err := ws.apply(sp); err != nil {
-					return ddlEffect{}, true, err
-				}
-			}
-			cur, curNames = ws.table(n), ws.ukNames
-		case *ast.DropTableStmt:
-			for _, tn := range s.Tables {
-				if matches(tn) {
-					touched, dropped, cur = true, true, nil
-				}
-			}
-		case *ast.TruncateTableStmt:
-			if matches(s.Table) {
-				touched = true
-			}
-		case *ast.CreateIndexStmt:
-			if !matches(s.Table) {
-				continue
-			}
-			touched = true
-			if cur == nil {
-				return ddlEffect{}, true, fmt.Errorf("%w: CREATE INDEX on a table whose schema is unknown", errNoReplay)
-			}
-			if s.KeyType != ast.IndexKeyTypeUnique {
-				continue // only unique keys matter
-			}
-			ws := fromTable(cur, curNames)
-			ws.addConstraint(&ast.Constraint{Tp: ast.ConstraintUniq, Name: s.IndexName, Keys: s.IndexPartSpecifications})
-			cur, curNames = ws.table(n), ws.ukNames
-		case *ast.DropIndexStmt:
-			if !matches(s.Table) {
-				continue
-			}
-			touched = true
-			if cur == nil {
-				return ddlEffect{}, true, fmt.Errorf("%w: DROP INDEX on a table whose schema is unknown", errNoReplay)
-			}
-			ws := fromTable(cur, curNames)
-			if err := ws.dropIndex(s.IndexName, s.IfExists); err != nil {
-				return ddlEffect{}, true, err
-			}
-			cur, curNames = ws.table(n), ws.ukNames
+		if err := r.statement(st); err != nil {
+			return ddlEffect{}, true, err
 		}
 	}
-	return ddlEffect{dropped: dropped, t: cur, ukNames: curNames}, touched, nil
+	return ddlEffect{dropped: r.dropped, t: r.cur, ukNames: r.curNames}, r.touched, nil
+}
+
+// replay is replayDDL's state over the statements of one query: the schema of table n in
+// force so far, and whether a statement touched or dropped it.
+type replay struct {
+	defaultDB string
+	n         tableName
+	lookup    schemaLookup
+	cur       *change.Table
+	curNames  []string
+	touched   bool
+	dropped   bool
+}
+
+// matches says whether tn names the replayed table.
+func (r *replay) matches(tn *ast.TableName) bool {
+	db := tn.Schema.O
+	if db == "" {
+		db = r.defaultDB
+	}
+	return strings.EqualFold(db, r.n.DB) && strings.EqualFold(tn.Name.O, r.n.Name)
+}
+
+// statement applies one statement; statements on other tables change nothing.
+func (r *replay) statement(st ast.StmtNode) error {
+	switch s := st.(type) {
+	case *ast.CreateTableStmt:
+		if r.matches(s.Table) {
+			r.touched = true
+			return r.createTable(s)
+		}
+	case *ast.AlterTableStmt:
+		if r.matches(s.Table) {
+			r.touched = true
+			return r.edit("ALTER of", func(ws *workSchema) error {
+				for _, sp := range s.Specs {
+					if err := ws.apply(sp); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+	case *ast.DropTableStmt:
+		for _, tn := range s.Tables {
+			if r.matches(tn) {
+				r.touched, r.dropped, r.cur = true, true, nil
+			}
+		}
+	case *ast.TruncateTableStmt:
+		if r.matches(s.Table) {
+			r.touched = true
+		}
+	case *ast.CreateIndexStmt:
+		if r.matches(s.Table) {
+			r.touched = true
+			if r.cur != nil && s.KeyType != ast.IndexKeyTypeUnique {
+				return nil // only unique keys matter
+			}
+			return r.edit("CREATE INDEX on", func(ws *workSchema) error {
+				ws.addConstraint(&ast.Constraint{Tp: ast.ConstraintUniq, Name: s.IndexName, Keys: s.IndexPartSpecifications})
+				return nil
+			})
+		}
+	case *ast.DropIndexStmt:
+		if r.matches(s.Table) {
+			r.touched = true
+			return r.edit("DROP INDEX on", func(ws *workSchema) error { return ws.dropIndex(s.IndexName, s.IfExists) })
+		}
+	}
+	return nil
+}
+
+// edit changes the schema in force with fn; what (ALTER, CREATE INDEX on, ...) names the
+// statement in the error when that schema is unknown.
+func (r *replay) edit(what string, fn func(*workSchema) error) error {
+	if r.cur == nil {
+		return fmt.Errorf("%w: %s a table whose schema is unknown", errNoReplay, what)
+	}
+	ws := fromTable(r.cur, r.curNames)
+	if err := fn(ws); err != nil {
+		return err
+	}
+	r.cur, r.curNames = ws.table(r.n), ws.ukNames
+	return nil
+}
+
+// createTable replaces the schema by the one CREATE TABLE s declares (or copies with LIKE).
+func (r *replay) createTable(s *ast.CreateTableStmt) error {
+	if r.cur != nil && s.IfNotExists {
+		return nil
+	}
+	var ws *workSchema
+	switch {
+	case s.ReferTable != nil:
+		db := s.ReferTable.Schema.O
+		if db == "" {
+			db = r.defaultDB
+		}
+		var src *change.Table
+		var srcNames []string
+		if r.lookup != nil {
+			src, srcNames = r.lookup(db, s.ReferTable.Name.O)
+		}
+		if src == nil {
+			return fmt.Errorf("%w: CREATE TABLE ... LIKE %s.%s, whose schema is not tracked", errNoReplay, db, s.ReferTable.Name.O)
+		}
+		ws = fromTable(src, srcNames)
+	case s.Select != nil && len(s.Cols) == 0:
+		return fmt.Errorf("%w: CREATE TABLE ... SELECT without a column list", errNoReplay)
+	case s.Select != nil:
+		// columns the query adds beyond the list cannot be known from the statement
+		return fmt.Errorf("%w: CREATE TABLE ... SELECT", errNoReplay)
+	default:
+		ws = &workSchema{charset: tableCharset(s.Options)}
+		for _, cd := range s.Cols {
+			if err := ws.add(cd, nil); err != nil {
+				return err
+			}
+		}
+		for _, c := range s.Constraints {
+			ws.addConstraint(c)
+		}
+	}
+	r.cur, r.curNames, r.dropped = ws.table(r.n), ws.ukNames, false
+	return nil
 }
 
 func tableCharset(opts []*ast.TableOption) string {
@@ -307,69 +333,11 @@ func (ws *workSchema) renameInKeys(from, to string) {
 func (ws *workSchema) apply(sp *ast.AlterTableSpec) error {
 	switch sp.Tp {
 	case ast.AlterTableAddColumns:
-		for i, cd := range sp.NewColumns {
-			pos := sp.Position
-			if i > 0 && pos != nil && pos.Tp != ast.ColumnPositionNone {
-				// ADD COLUMN (a, b) takes no position; keep the list's order after the first
-				pos = &ast.ColumnPosition{Tp: ast.ColumnPositionAfter, RelativeColumn: &ast.ColumnName{Name: sp.NewColumns[i-1].Name.Name}}
-			}
-			if err := ws.add(cd, pos); err != nil {
-				if sp.IfNotExists && ws.index(cd.Name.Name.O) >= 0 {
-					continue
-				}
-				return err
-			}
-		}
-		for _, c := range sp.NewConstraints {
-			ws.addConstraint(c)
-		}
+		return ws.addColumns(sp)
 	case ast.AlterTableDropColumn:
-		name := sp.OldColumnName.Name.O
-		i := ws.index(name)
-		if i < 0 {
-			if sp.IfExists {
-				return nil
-			}
-			return fmt.Errorf("%w: DROP unknown column %s", errNoReplay, name)
-		}
-		ws.cols = append(ws.cols[:i], ws.cols[i+1:]...)
-		ws.renameInKeys(name, "")
+		return ws.dropColumn(sp)
 	case ast.AlterTableModifyColumn, ast.AlterTableChangeColumn:
-		cd := sp.NewColumns[0]
-		oldName := cd.Name.Name.O
-		if sp.Tp == ast.AlterTableChangeColumn {
-			oldName = sp.OldColumnName.Name.O
-		}
-		i := ws.index(oldName)
-		if i < 0 {
-			if sp.IfExists {
-				return nil
-			}
-			return fmt.Errorf("%w: %s of unknown column %s", errNoReplay, alterName(sp.Tp), oldName)
-		}
-		c, pk, uniq, err := ws.column(cd)
-		if err != nil {
-			return err
-		}
-		if sp.Position != nil && sp.Position.Tp != ast.ColumnPositionNone {
-			ws.cols = append(ws.cols[:i], ws.cols[i+1:]...)
-			if err := ws.place(c, sp.Position); err != nil {
-				return err
-			}
-		} else {
-			ws.cols[i] = c
-		}
-		ws.renameInKeys(oldName, c.Name)
-		if pk {
-			ws.pk = []string{c.Name}
-		}
-		if uniq {
-			ws.uks = append(ws.uks, []string{c.Name})
-			ws.ukNames = append(ws.ukNames, c.Name)
-		}
-		if contains(lowerAll(ws.pk), strings.ToLower(c.Name)) {
-			ws.cols[ws.index(c.Name)].Nullable = false
-		}
+		return ws.redefineColumn(sp)
 	case ast.AlterTableRenameColumn:
 		i := ws.index(sp.OldColumnName.Name.O)
 		if i < 0 {
@@ -411,6 +379,84 @@ func (ws *workSchema) apply(sp *ast.AlterTableSpec) error {
 		// consumers learn of it from the DDL record only (emit_ddl), as with Debezium and Canal.
 	default:
 		return fmt.Errorf("%w: ALTER TABLE spec type %d", errNoReplay, sp.Tp)
+	}
+	return nil
+}
+
+// addColumns applies ADD COLUMN: the new columns where the spec places them, then the
+// constraints it declares.
+func (ws *workSchema) addColumns(sp *ast.AlterTableSpec) error {
+	for i, cd := range sp.NewColumns {
+		pos := sp.Position
+		if i > 0 && pos != nil && pos.Tp != ast.ColumnPositionNone {
+			// ADD COLUMN (a, b) takes no position; keep the list's order after the first
+			pos = &ast.ColumnPosition{Tp: ast.ColumnPositionAfter, RelativeColumn: &ast.ColumnName{Name: sp.NewColumns[i-1].Name.Name}}
+		}
+		if err := ws.add(cd, pos); err != nil {
+			if sp.IfNotExists && ws.index(cd.Name.Name.O) >= 0 {
+				continue
+			}
+			return err
+		}
+	}
+	for _, c := range sp.NewConstraints {
+		ws.addConstraint(c)
+	}
+	return nil
+}
+
+// dropColumn applies DROP COLUMN, removing the column from every key too.
+func (ws *workSchema) dropColumn(sp *ast.AlterTableSpec) error {
+	name := sp.OldColumnName.Name.O
+	i := ws.index(name)
+	if i < 0 {
+		if sp.IfExists {
+			return nil
+		}
+		return fmt.Errorf("%w: DROP unknown column %s", errNoReplay, name)
+	}
+	ws.cols = append(ws.cols[:i], ws.cols[i+1:]...)
+	ws.renameInKeys(name, "")
+	return nil
+}
+
+// redefineColumn applies MODIFY COLUMN and CHANGE COLUMN: the new definition in place of the
+// old (or where the spec places it), the keys following a rename.
+func (ws *workSchema) redefineColumn(sp *ast.AlterTableSpec) error {
+	cd := sp.NewColumns[0]
+	oldName := cd.Name.Name.O
+	if sp.Tp == ast.AlterTableChangeColumn {
+		oldName = sp.OldColumnName.Name.O
+	}
+	i := ws.index(oldName)
+	if i < 0 {
+		if sp.IfExists {
+			return nil
+		}
+		return fmt.Errorf("%w: %s of unknown column %s", errNoReplay, alterName(sp.Tp), oldName)
+	}
+	c, pk, uniq, err := ws.column(cd)
+	if err != nil {
+		return err
+	}
+	if sp.Position != nil && sp.Position.Tp != ast.ColumnPositionNone {
+		ws.cols = append(ws.cols[:i], ws.cols[i+1:]...)
+		if err := ws.place(c, sp.Position); err != nil {
+			return err
+		}
+	} else {
+		ws.cols[i] = c
+	}
+	ws.renameInKeys(oldName, c.Name)
+	if pk {
+		ws.pk = []string{c.Name}
+	}
+	if uniq {
+		ws.uks = append(ws.uks, []string{c.Name})
+		ws.ukNames = append(ws.ukNames, c.Name)
+	}
+	if contains(lowerAll(ws.pk), strings.ToLower(c.Name)) {
+		ws.cols[ws.index(c.Name)].Nullable = false
 	}
 	return nil
 }
@@ -485,9 +531,34 @@ func (ws *workSchema) column(cd *ast.ColumnDef) (c change.Column, pk, uniq bool,
 		return c, false, false, fmt.Errorf("%w: column %s without a type", errNoReplay, cd.Name.Name.O)
 	}
 	c = change.Column{Name: cd.Name.Name.O, Nullable: true}
-	flen, dec := ft.GetFlen(), ft.GetDecimal()
 	binary := strings.EqualFold(ft.GetCharset(), "binary")
 	c.Unsigned = pmysql.HasUnsignedFlag(ft.GetFlag())
+	if !setType(&c, ft, binary) {
+		return c, false, false, fmt.Errorf("%w: column %s of type %s", errNoReplay, c.Name, ft.String())
+	}
+	switch {
+	case binary:
+		if isCharType(c.Type) || c.Type == "BINARY" || c.Type == "VARBINARY" || strings.HasSuffix(c.Type, "BLOB") {
+			c.Charset = "binary"
+		}
+	case isCharType(c.Type) || c.Type == "ENUM" || c.Type == "SET":
+		c.Charset = ft.GetCharset()
+		if c.Charset == "" {
+			c.Charset = ws.charset
+		}
+		if c.Charset == "" {
+			c.Charset = "utf8mb4"
+		}
+	}
+	c.ColumnType = strings.ToLower(ft.InfoSchemaStr())
+	pk, uniq = applyColumnOptions(&c, cd.Options)
+	return c, pk, uniq, nil
+}
+
+// setType sets c's type and its length, precision, scale, fractional seconds or elements
+// from ft (binary: the column has the binary charset); false for a type it does not know.
+func setType(c *change.Column, ft *types.FieldType, binary bool) bool {
+	flen, dec := ft.GetFlen(), ft.GetDecimal()
 	switch ft.GetType() {
 	case pmysql.TypeTiny:
 		c.Type = "TINYINT"
@@ -550,24 +621,15 @@ func (ws *workSchema) column(cd *ast.ColumnDef) (c change.Column, pk, uniq bool,
 	case pmysql.TypeGeometry:
 		c.Type = "GEOMETRY"
 	default:
-		return c, false, false, fmt.Errorf("%w: column %s of type %s", errNoReplay, c.Name, ft.String())
+		return false
 	}
-	switch {
-	case binary:
-		if isCharType(c.Type) || c.Type == "BINARY" || c.Type == "VARBINARY" || strings.HasSuffix(c.Type, "BLOB") {
-			c.Charset = "binary"
-		}
-	case isCharType(c.Type) || c.Type == "ENUM" || c.Type == "SET":
-		c.Charset = ft.GetCharset()
-		if c.Charset == "" {
-			c.Charset = ws.charset
-		}
-		if c.Charset == "" {
-			c.Charset = "utf8mb4"
-		}
-	}
-	c.ColumnType = strings.ToLower(ft.InfoSchemaStr())
-	for _, o := range cd.Options {
+	return true
+}
+
+// applyColumnOptions applies a column definition's NULL, NOT NULL and GENERATED options to c,
+// and says whether it declares the column PRIMARY KEY or UNIQUE.
+func applyColumnOptions(c *change.Column, opts []*ast.ColumnOption) (pk, uniq bool) {
+	for _, o := range opts {
 		switch o.Tp {
 		case ast.ColumnOptionNotNull:
 			c.Nullable = false
@@ -584,7 +646,7 @@ func (ws *workSchema) column(cd *ast.ColumnDef) (c change.Column, pk, uniq bool,
 			}
 		}
 	}
-	return c, pk, uniq, nil
+	return pk, uniq
 }
 
 func isCharType(t string) bool {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -169,7 +170,14 @@ func TestReaderMemoryConfig(t *testing.T) {
 func TestMemBudgetAdmission(t *testing.T) {
 	m := newMemBudget(100)
 	var waits atomic.Int32
-	m.onWait = func() { waits.Add(1) }
+	waiting := make(chan struct{}, 1)
+	m.onWait = func() {
+		waits.Add(1)
+		select {
+		case waiting <- struct{}{}:
+		default:
+		}
+	}
 	ctx := context.Background()
 	if err := m.admitEvent(ctx, 60); err != nil {
 		t.Fatal(err)
@@ -179,8 +187,9 @@ func TestMemBudgetAdmission(t *testing.T) {
 		_ = m.admitEvent(ctx, 60) // does not fit until the first is decoded
 		close(done)
 	}()
-	for !m.receiverWaiting() {
-		time.Sleep(time.Millisecond)
+	select {
+	case <-waiting: // the second admission waits for room
+	case <-done:
 	}
 	select {
 	case <-done:
@@ -308,72 +317,72 @@ func TestReaderMemoryBound(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			evs := orderEvents(t, tc.txs, tc.rowsPerTx, tc.rowsPerEvent, tc.nameLen)
-			var logBytes int64
-			for _, ev := range evs {
-				logBytes += int64(ev.Header.EventSize)
-			}
-			s, exhausted, _ := memTestSource(t, limit, evs)
-			want := tc.txs * tc.rowsPerTx
-			var got []*change.Change
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			for len(got) < want {
-				// slow reader: read only once the receiving side waits for room or is done
-				for !s.mem.receiverWaiting() && !exhausted.Load() {
-					if ctx.Err() != nil {
+			synctest.Test(t, func(t *testing.T) {
+				evs := orderEvents(t, tc.txs, tc.rowsPerTx, tc.rowsPerEvent, tc.nameLen)
+				var logBytes int64
+				for _, ev := range evs {
+					logBytes += int64(ev.Header.EventSize)
+				}
+				s, exhausted, _ := memTestSource(t, limit, evs)
+				want := tc.txs * tc.rowsPerTx
+				var got []*change.Change
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				for len(got) < want {
+					// slow reader: read only once the receiving side waits for room or is done
+					synctest.Wait()
+					if !s.mem.receiverWaiting() && !exhausted.Load() {
 						t.Fatalf("receiver neither blocked nor done; stats %+v", s.ReaderMemory())
 					}
-					time.Sleep(200 * time.Microsecond)
+					b, err := s.Read(ctx)
+					if err != nil {
+						t.Fatalf("Read after %d changes: %v (stats %+v)", len(got), err, s.ReaderMemory())
+					}
+					got = append(got, b.Changes...)
 				}
-				b, err := s.Read(ctx)
-				if err != nil {
-					t.Fatalf("Read after %d changes: %v (stats %+v)", len(got), err, s.ReaderMemory())
-				}
-				got = append(got, b.Changes...)
-			}
-			// The rows may all have been handed over before the transaction's commit event
-			// was decoded (a spilled transaction): let Read consume what is left.
-			for i := 0; i < 20 && (s.ReaderMemory().Events != 0 || s.ReaderMemory().Queued != 0); i++ {
-				rctx, rcancel := context.WithTimeout(ctx, 100*time.Millisecond)
-				if b, err := s.Read(rctx); err == nil {
-					for _, c := range b.Changes {
-						if c.Op != change.OpHeartbeat {
-							got = append(got, c)
+				// The rows may all have been handed over before the transaction's commit event
+				// was decoded (a spilled transaction): let Read consume what is left.
+				for i := 0; i < 20 && (s.ReaderMemory().Events != 0 || s.ReaderMemory().Queued != 0); i++ {
+					rctx, rcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+					if b, err := s.Read(rctx); err == nil {
+						for _, c := range b.Changes {
+							if c.Op != change.OpHeartbeat {
+								got = append(got, c)
+							}
 						}
 					}
+					rcancel()
 				}
-				rcancel()
-			}
-			spilled := 0
-			for i, c := range got {
-				if c.Op != change.OpInsert || c.After[0].Int() != int64(i+1) {
-					t.Fatalf("change %d: %s id %v: lost or reordered", i, c.Op, c.After[0])
+				spilled := 0
+				for i, c := range got {
+					if c.Op != change.OpInsert || c.After[0].Int() != int64(i+1) {
+						t.Fatalf("change %d: %s id %v: lost or reordered", i, c.Op, c.After[0])
+					}
+					if c.TxSize == 0 {
+						spilled++
+					}
 				}
-				if c.TxSize == 0 {
-					spilled++
+				st := s.ReaderMemory()
+				t.Logf("%d log bytes in %d events; stats %+v; %d changes delivered before their commit", logBytes, len(evs), st, spilled)
+				if logBytes < 4*limit {
+					t.Fatalf("the test needs more log than the budget (%d bytes)", logBytes)
 				}
-			}
-			st := s.ReaderMemory()
-			t.Logf("%d log bytes in %d events; stats %+v; %d changes delivered before their commit", logBytes, len(evs), st, spilled)
-			if logBytes < 4*limit {
-				t.Fatalf("the test needs more log than the budget (%d bytes)", logBytes)
-			}
-			if st.Peak > st.Limit+st.MaxGrowth {
-				t.Errorf("peak %d over limit %d + one step's growth %d", st.Peak, st.Limit, st.MaxGrowth)
-			}
-			if st.MaxGrowth > 64<<10 {
-				t.Errorf("one decoding step added %d bytes (a rows event here is under 3 KiB)", st.MaxGrowth)
-			}
-			if st.Peak < st.Limit/2 {
-				t.Errorf("peak %d: the budget was never used up, the test proves nothing", st.Peak)
-			}
-			if tc.wantSpill != (spilled > 0) {
-				t.Errorf("%d changes delivered before their commit, want spill %v", spilled, tc.wantSpill)
-			}
-			if st.Queued != 0 || st.Events != 0 {
-				t.Errorf("bytes still counted after everything was read: %+v", st)
-			}
+				if st.Peak > st.Limit+st.MaxGrowth {
+					t.Errorf("peak %d over limit %d + one step's growth %d", st.Peak, st.Limit, st.MaxGrowth)
+				}
+				if st.MaxGrowth > 64<<10 {
+					t.Errorf("one decoding step added %d bytes (a rows event here is under 3 KiB)", st.MaxGrowth)
+				}
+				if st.Peak < st.Limit/2 {
+					t.Errorf("peak %d: the budget was never used up, the test proves nothing", st.Peak)
+				}
+				if tc.wantSpill != (spilled > 0) {
+					t.Errorf("%d changes delivered before their commit, want spill %v", spilled, tc.wantSpill)
+				}
+				if st.Queued != 0 || st.Events != 0 {
+					t.Errorf("bytes still counted after everything was read: %+v", st)
+				}
+			})
 		})
 	}
 }

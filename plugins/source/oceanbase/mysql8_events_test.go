@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -284,13 +285,67 @@ func TestMySQL8EventsDecodeWithSchemaFromSQL(t *testing.T) {
 	}
 }
 
-// testParser parses binlog events as the source's syncer does (MySQL flavor, DECIMAL and
-// temporal values as text, UTC).
+// testParser parses binlog events as the source's syncer does (MySQL flavor, DECIMAL as
+// text, UTC, rows left undecoded until handled: deferRows). Temporal values come as text
+// here (the syncer has ParseTime): fromLog takes both.
 func testParser() *replication.BinlogParser {
 	p := replication.NewBinlogParser()
 	p.SetFlavor(mysql.MySQLFlavor)
 	p.SetUseDecimal(false)
 	p.SetParseTime(false)
 	p.SetTimestampStringLocation(time.UTC)
+	p.SetRowsEventDecodeFunc(deferRows)
 	return p
+}
+
+// TestDeferredRowsDecodeAsTheClientDoes: a rows event parsed with deferRows holds its packet
+// undecoded (counted by its size), and decodeDeferred gives the rows go-mysql's own decoder
+// gives; a decoded event is left as it is.
+func TestDeferredRowsDecodeAsTheClientDoes(t *testing.T) {
+	var eb evb
+	eb.pos = 4
+	ts := uint32(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC).Unix())
+	a := rowVals{id: 1, qty: 4294967295, price: decimal10_2(12345, 67, false), name: "héllo",
+		created: datetime2ms(2024, 2, 29, 23, 59, 58, 125), status: 2}
+	b := rowVals{id: 2, price: decimal10_2(3, 5, true), nulls: 0b111010}
+	raw := [][]byte{
+		eb.event(replication.FORMAT_DESCRIPTION_EVENT, ts, formatDescription()),
+		eb.event(replication.TABLE_MAP_EVENT, ts, tableMap()),
+		eb.event(replication.UPDATE_ROWS_EVENTv2, ts, updateEvent(a, b)),
+	}
+	deferred, eager := testParser(), testParser()
+	eager.SetRowsEventDecodeFunc(nil)
+	var d, e *replication.BinlogEvent
+	for _, data := range raw {
+		var err error
+		if d, err = deferred.Parse(data); err != nil {
+			t.Fatal(err)
+		}
+		if e, err = eager.Parse(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dr, er := d.Event.(*replication.RowsEvent), e.Event.(*replication.RowsEvent)
+	if !isDeferred(dr) || isDeferred(er) {
+		t.Fatalf("deferred %v, eager %v", isDeferred(dr), isDeferred(er))
+	}
+	if got, want := eventMemory(d), int64(d.Header.EventSize)+eventOverhead; got != want {
+		t.Errorf("an undecoded rows event counts %d bytes, want %d (its size and the parsed structures)", got, want)
+	}
+	if eventMemory(e) <= 2*int64(e.Header.EventSize) {
+		t.Errorf("a decoded rows event counts %d bytes, its size is %d", eventMemory(e), e.Header.EventSize)
+	}
+	if err := decodeDeferred(dr); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dr.Rows, er.Rows) || dr.Table.TableID != er.Table.TableID {
+		t.Fatalf("deferred rows %v, go-mysql's %v", dr.Rows, er.Rows)
+	}
+	if len(dr.Rows) != 2 || isDeferred(dr) {
+		t.Fatalf("rows %v", dr.Rows)
+	}
+	before := er.Rows
+	if err := decodeDeferred(er); err != nil || !reflect.DeepEqual(er.Rows, before) {
+		t.Fatalf("a decoded event changed: %v %v", er.Rows, err)
+	}
 }

@@ -326,78 +326,103 @@ func decodePosition(b []byte) (*position, error) {
 	if version < 1 || version > posVersion {
 		return bad(fmt.Sprintf("version %d", b[1]))
 	}
-	b = b[2:]
-	str16 := func() (string, bool) {
-		if len(b) < 2 {
-			return "", false
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		if len(b) < 2+n {
-			return "", false
-		}
-		s := string(b[2 : 2+n])
-		b = b[2+n:]
-		return s, true
-	}
-	u32 := func() (uint32, bool) {
-		if len(b) < 4 {
-			return 0, false
-		}
-		v := binary.BigEndian.Uint32(b)
-		b = b[4:]
-		return v, true
-	}
+	r := posReader{b: b[2:]}
 	p := &position{}
 	var ok bool
-	if p.File, ok = str16(); !ok {
+	if p.File, ok = r.str16(); !ok {
 		return bad("file")
 	}
-	if p.Pos, ok = u32(); !ok {
+	if p.Pos, ok = r.u32(); !ok {
 		return bad("offset")
 	}
-	if p.GTID, ok = str16(); !ok {
+	if p.GTID, ok = r.str16(); !ok {
 		return bad("gtid")
 	}
-	if p.Skip, ok = u32(); !ok {
+	if p.Skip, ok = r.u32(); !ok {
 		return bad("skip")
 	}
 	if version >= 2 {
-		if p.All, ok = u32(); !ok {
+		if p.All, ok = r.u32(); !ok {
 			return bad("all")
 		}
 	}
 	if version >= 3 {
-		if len(b) < 8 {
+		if p.Epoch, ok = r.u64(); !ok {
 			return bad("epoch")
 		}
-		p.Epoch, p.HasEpoch = binary.BigEndian.Uint64(b), true
-		b = b[8:]
+		p.HasEpoch = true
 	}
-	n, ok := u32()
-	if !ok || uint32(len(b)) != n {
+	n, ok := r.u32()
+	if !ok || uint32(len(r.b)) != n {
 		return bad("snapshot")
 	}
 	if n > 0 {
-		p.Snap = &snapState{}
-		if err := json.Unmarshal(b, p.Snap); err != nil {
+		snap, err := decodeSnapState(r.b)
+		if err != nil {
 			return bad("snapshot: " + err.Error())
 		}
-		if p.Snap.Tables == nil {
-			p.Snap.Tables = map[string]*tableProgress{}
-		}
-		for k, v := range p.Snap.Tables { // version 1: done tables among the others
-			if v == nil {
-				delete(p.Snap.Tables, k)
-			} else if v.Done {
-				if p.Snap.Done == nil {
-					p.Snap.Done = map[string]int64{}
-				}
-				p.Snap.Done[k] = v.Rows
-				delete(p.Snap.Tables, k)
-			}
-		}
+		p.Snap = snap
 	}
 	return p, nil
+}
+
+// posReader reads the big-endian fields of an encoded position in order.
+type posReader struct{ b []byte }
+
+// str16 reads a string after its 16-bit length.
+func (r *posReader) str16() (string, bool) {
+	if len(r.b) < 2 {
+		return "", false
+	}
+	n := int(binary.BigEndian.Uint16(r.b))
+	if len(r.b) < 2+n {
+		return "", false
+	}
+	s := string(r.b[2 : 2+n])
+	r.b = r.b[2+n:]
+	return s, true
+}
+
+func (r *posReader) u32() (uint32, bool) {
+	if len(r.b) < 4 {
+		return 0, false
+	}
+	v := binary.BigEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v, true
+}
+
+func (r *posReader) u64() (uint64, bool) {
+	if len(r.b) < 8 {
+		return 0, false
+	}
+	v := binary.BigEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v, true
+}
+
+// decodeSnapState decodes a position's snapshot state (JSON), moving the done tables of
+// version 1, which sit among the others, to Done.
+func decodeSnapState(b []byte) (*snapState, error) {
+	s := &snapState{}
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, err
+	}
+	if s.Tables == nil {
+		s.Tables = map[string]*tableProgress{}
+	}
+	for k, v := range s.Tables { // version 1: done tables among the others
+		if v == nil {
+			delete(s.Tables, k)
+		} else if v.Done {
+			if s.Done == nil {
+				s.Done = map[string]int64{}
+			}
+			s.Done[k] = v.Rows
+			delete(s.Tables, k)
+		}
+	}
+	return s, nil
 }
 
 // String describes the position for logs and errors.

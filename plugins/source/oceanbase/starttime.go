@@ -66,7 +66,15 @@ func (s *Source) ResolveTimestamp(ctx context.Context, ts time.Time) (position, 
 // the first transaction at or after ts (found false if none before the file's end or end).
 //
 // With strict, a file whose first event is not before ts's second is not scanned further.
+//
+// The events come unparsed (go-mysql's raw mode, which still parses FORMAT_DESCRIPTION and
+// ROTATE): only the few kinds that mark a transaction's start or carry GTIDs are parsed
+// here, rows events (the bulk of a file) never are. On a 64 MB file of 1,000-row UPDATEs that
+// was 0.10 s of CPU against 1.48 s with every event parsed.
 func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file string, ts time.Time, end position, strict bool) (first time.Time, p position, found bool, err error) {
+	cfg.RawModeEnabled = true
+	parser := replication.NewBinlogParser()
+	parser.SetFlavor(cfg.Flavor)
 	sy := replication.NewBinlogSyncer(cfg)
 	defer sy.Close()
 	st, err := sy.StartSync(mysql.Position{Name: file, Pos: 4})
@@ -74,14 +82,11 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 		return first, p, false, fmt.Errorf("read binlog %s: %w", file, err)
 	}
 	var pos uint32 = 4
-	inTx := false
-	var gset mysql.GTIDSet // PREVIOUS_GTIDS plus the GTIDs before the start found (MySQL flavor)
+	var tx txStarts
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		e, err := st.GetEvent(cctx)
-		cancel()
+		e, err := scanEvent(ctx, st, parser, file)
 		if err != nil {
-			return first, p, false, fmt.Errorf("read binlog %s: %w", file, err)
+			return first, p, false, err
 		}
 		h := e.Header
 		if rot, ok := e.Event.(*replication.RotateEvent); ok {
@@ -100,36 +105,10 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 		if h.LogPos > pos {
 			pos = h.LogPos
 		}
-		start := false
-		switch ev := e.Event.(type) {
-		case *replication.PreviousGTIDsEvent:
-			if gs, err := mysql.ParseMysqlGTIDSet(ev.GTIDSets); err == nil {
-				gset = gs
-			}
-		case *replication.MariadbGTIDEvent:
-			start, inTx = true, true
-		case *replication.GTIDEvent:
-			start, inTx = true, true
-			if gset != nil && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
-				break // the start: its GTID is not executed before it
-			}
-			if next, err := ev.GTIDNext(); err == nil && gset != nil {
-				if err := gset.Update(next.String()); err != nil {
-					gset = nil
-				}
-			}
-		case *replication.QueryEvent:
-			if !inTx {
-				start = true
-			}
-			inTx = string(ev.Query) == "BEGIN"
-		case *replication.XIDEvent:
-			inTx = false
-		}
-		if start && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
+		if tx.starts(e, ts) && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
 			p := position{File: file, Pos: before}
-			if gset != nil {
-				p.GTID = gset.String() // the full set executed before the start (gtidset.go)
+			if tx.gset != nil {
+				p.GTID = tx.gset.String() // the full set executed before the start (gtidset.go)
 			}
 			return first, p, true, nil
 		}
@@ -137,4 +116,67 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 			return first, p, false, nil
 		}
 	}
+}
+
+// scanEvent reads the next event of file from st (raw mode), waiting at most 10 s for it,
+// and parses it with parser if it is one of the kinds scanFile looks into:
+// FORMAT_DESCRIPTION, PREVIOUS_GTIDS, GTID and QUERY.
+func scanEvent(ctx context.Context, st *replication.BinlogStreamer, parser *replication.BinlogParser, file string) (*replication.BinlogEvent, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	e, err := st.GetEvent(cctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("read binlog %s: %w", file, err)
+	}
+	switch e.Header.EventType {
+	case replication.FORMAT_DESCRIPTION_EVENT, replication.PREVIOUS_GTIDS_EVENT, replication.GTID_EVENT, replication.QUERY_EVENT:
+		pe, err := parser.Parse(e.RawData) // a FORMAT_DESCRIPTION tells the parser the checksum
+		if err != nil {
+			return nil, fmt.Errorf("read binlog %s at %d: %w", file, e.Header.LogPos, err)
+		}
+		e.Event = pe.Event
+	}
+	return e, nil
+}
+
+// txStarts follows a binlog file's events to tell the ones that start a transaction, and,
+// for the MySQL flavor, the GTIDs executed before them.
+type txStarts struct {
+	inTx bool
+	gset mysql.GTIDSet // PREVIOUS_GTIDS plus the GTIDs before the start found (MySQL flavor)
+}
+
+// starts reports whether event e starts a transaction (a GTID event, or a QUERY outside a
+// transaction), and adds to gset the GTIDs of the events before ts's second.
+func (t *txStarts) starts(e *replication.BinlogEvent, ts time.Time) bool {
+	h := e.Header
+	start := false
+	switch h.EventType {
+	case replication.MARIADB_GTID_EVENT:
+		start, t.inTx = true, true
+	case replication.XID_EVENT:
+		t.inTx = false
+	}
+	switch ev := e.Event.(type) {
+	case *replication.PreviousGTIDsEvent:
+		if gs, err := mysql.ParseMysqlGTIDSet(ev.GTIDSets); err == nil {
+			t.gset = gs
+		}
+	case *replication.GTIDEvent:
+		start, t.inTx = true, true
+		if t.gset != nil && !time.Unix(int64(h.Timestamp), 0).Before(ts.Truncate(time.Second)) {
+			break // the start: its GTID is not executed before it
+		}
+		if next, err := ev.GTIDNext(); err == nil && t.gset != nil {
+			if err := t.gset.Update(next.String()); err != nil {
+				t.gset = nil
+			}
+		}
+	case *replication.QueryEvent:
+		if !t.inTx {
+			start = true
+		}
+		t.inTx = string(ev.Query) == "BEGIN"
+	}
+	return start
 }

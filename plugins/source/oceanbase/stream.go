@@ -106,6 +106,7 @@ func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		TLSConfig:               s.cfg.binlogTLSConfig(),
 		Charset:                 "utf8mb4",
 		TimestampStringLocation: time.UTC,
+		ParseTime:               true, // fromLog: no text made and parsed for most times
 		RenderJSONAsMySQLText:   true,
 		HeartbeatPeriod:         hb,
 		ReadTimeout:             3*hb + 5*time.Second,
@@ -113,6 +114,8 @@ func (s *Source) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		// the client's own event buffer holds one parsed event: events are buffered (and
 		// counted against reader_memory) in binlog.evCh
 		EventCacheCount: 1,
+		// rows events are buffered undecoded (deferRows), decoded when handled
+		RowsEventDecodeFunc: deferRows,
 		// go-mysql's own lines in ferry's log: warnings and errors as they are, its
 		// progress chatter (each syncer created, connected, rotated, closed) at debug
 		Logger: slog.New(infoAsDebug{s.log.With("component", "go-mysql").Handler()}),
@@ -212,7 +215,7 @@ func receive(ctx context.Context, b *binlog, mem *memBudget, get func(context.Co
 		ev, err := get(ctx)
 		var size int64
 		if err == nil {
-			size = int64(ev.Header.EventSize)
+			size = eventMemory(ev)
 			if mem.admitEvent(ctx, size) != nil {
 				return
 			}
@@ -227,6 +230,66 @@ func receive(ctx context.Context, b *binlog, mem *memBudget, get func(context.Co
 			return
 		}
 	}
+}
+
+// eventMemory is what a buffered event holds in memory: about its size (a rows event holds
+// its packet, undecoded: deferRows), plus the parsed event's own structures.
+func eventMemory(ev *replication.BinlogEvent) int64 {
+	n := int64(ev.Header.EventSize) + eventOverhead
+	if re, ok := ev.Event.(*replication.RowsEvent); ok && !isDeferred(re) {
+		// decoded images: every value boxed in an interface, texts and times copied out of
+		// the packet, which the event keeps too
+		cols := int64(re.ColumnCount)
+		n += int64(ev.Header.EventSize) + int64(len(re.Rows))*(32+32*cols)
+	}
+	return n
+}
+
+// eventOverhead is what a parsed event holds besides its packet: the event header and the
+// parsed event's struct (a rows event's is the largest, ~400 bytes).
+const eventOverhead = 512
+
+// deferredRows is the undecoded body of a rows event: data is the event's packet (after its
+// header), pos where its rows start.
+type deferredRows struct {
+	data []byte
+	pos  int
+}
+
+// deferRows is the replication client's decoder of rows events (its RowsEventDecodeFunc):
+// it decodes the header (the table, the column bitmaps) and keeps the rows undecoded in the
+// event, for decodeDeferred. Until the source handles an event it is buffered (binlog.evCh,
+// up to half of reader_memory) as the packet's bytes, which the garbage collector does not
+// scan, instead of every value boxed in an interface: with a 10-column debezium stream the
+// decoded buffer made each collection mark tens of megabytes of small objects.
+//
+// The packet is the event's own (go-mysql reads every packet into a new slice).
+func deferRows(re *replication.RowsEvent, data []byte) error {
+	pos, err := re.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	re.Rows = [][]any{{deferredRows{data: data, pos: pos}}}
+	return nil
+}
+
+// isDeferred reports whether re's rows were left undecoded by deferRows.
+func isDeferred(re *replication.RowsEvent) bool {
+	if len(re.Rows) != 1 || len(re.Rows[0]) != 1 {
+		return false
+	}
+	_, ok := re.Rows[0][0].(deferredRows)
+	return ok
+}
+
+// decodeDeferred decodes the rows deferRows left undecoded (nothing when they are decoded).
+func decodeDeferred(re *replication.RowsEvent) error {
+	if !isDeferred(re) {
+		return nil
+	}
+	d := re.Rows[0][0].(deferredRows)
+	re.Rows = nil
+	return re.DecodeData(d.pos, d.data)
 }
 
 func (s *Source) stopBinlog() {
@@ -408,6 +471,9 @@ func (s *Source) handle(ctx context.Context, e *replication.BinlogEvent) error {
 		b.advance(h)
 		return s.commitTx(h.Timestamp)
 	case *replication.RowsEvent:
+		if err := decodeDeferred(ev); err != nil {
+			return fmt.Errorf("decode the rows event of %s.%s at %s:%d: %w", ev.Table.Schema, ev.Table.Table, b.file, h.LogPos, err)
+		}
 		if !b.tx.active {
 			s.beginTx(before, h.Timestamp)
 		}
@@ -1009,66 +1075,89 @@ func (s *Source) handleQuery(ctx context.Context, defaultDB, q string, ts uint32
 		if nm, ok := s.names[k]; ok {
 			n = nm
 		}
-		var version uint64 = 1
-		if old != nil {
-			version = old.t.Version + 1
-		} else if v, ok := s.lastVersion[k]; ok {
-			version = v + 1
+		if err := s.trackSchema(ctx, defaultDB, q, at, k, n, old, renamedTo[k]); err != nil {
+			return err
 		}
-		var nt *table
-		err := errNoReplay
-		if !renamedTo[k] { // a renamed table's schema is the catalog's
-			nt, err = s.replay(defaultDB, q, n, old, version)
-		}
-		if errors.Is(err, errNoReplay) {
-			if old != nil {
-				return fmt.Errorf("%w: %q on %s at binlog %s cannot be replayed (%v): the schema after it is unknown and no row of %s after it is decoded with a guess; leave the table out of the selection, run ferry past the statement, then select it again: it joins with a new snapshot (docs/sources/oceanbase.md, DDL and the schema history)",
-					ErrSchemaUnknown, q, n, at, err, n)
-			}
-			// A table that joins under this name (renamed to it, created LIKE a table whose
-			// schema is not tracked): its first schema is the catalog's.
-			nt, err = loadTable(ctx, s.db, s.cfg.tenant, n, version)
-		}
-		switch {
-		case err == nil:
-			if old != nil && sameSchema(old.t, nt.t) && slices.Equal(old.ukNames, nt.ukNames) {
-				nt = old
-			}
-			s.tables[k], s.names[k] = nt, n
-			s.lastVersion[k] = nt.t.Version
-		case isNoTable(err):
-			if old != nil {
-				s.lastVersion[k] = old.t.Version
-			}
-			s.tables[k], s.names[k] = nil, n
-		default:
-			return fmt.Errorf("reload schema of %s after %q at binlog %s: %w", n, q, at, err)
-		}
-		nt = s.tables[k]
+		nt := s.tables[k]
 		if nt != old || !selected {
 			changed = append(changed, histOf(k, n, nt, s.lastVersion[k]))
 		}
-		switch {
-		case old != nil && nt == nil:
-			// dropped: its snapshot (if under way) ends; if it comes back it starts over
-			s.cancelSnapshot(old.name())
-		case old == nil && nt != nil && s.cfg.Mode == ModeBoth:
-			// The table appeared under a selected name (created, re-created, renamed to
-			// it): it joins from this statement on, and its snapshot delivers the rows it
-			// holds from the start (CREATE TABLE ... SELECT, a renamed table's rows).
-			s.cancelSnapshot(nt.name())
-			s.snapshotTable(nt)
-		}
+		s.snapshotAfterDDL(old, nt)
 		if s.cfg.EmitDDL {
-			d := &change.Change{Op: change.OpDDL, DDL: q, Database: n.DB, TableName: n.Name, TxID: s.txID()}
-			if s.tables[k] != nil {
-				d.Table = s.tables[k].t
-			}
-			d.ID = d.TxID + "#ddl-" + k
-			s.bl.tx.ddl = append(s.bl.tx.ddl, d)
+			s.queueDDL(q, k, n, nt)
 		}
 	}
 	return s.hist.record(ctx, "ddl", q, at, changed)
+}
+
+// trackSchema sets table n's schema (key k, schema old before it, nil if none) after DDL
+// statement q at binlog position at: q replayed on old, or the catalog's for a table renamed
+// to n or one that joins under this name; nil if the table is gone. An unchanged schema keeps
+// old's *table.
+func (s *Source) trackSchema(ctx context.Context, defaultDB, q, at, k string, n tableName, old *table, renamed bool) error {
+	var version uint64 = 1
+	if old != nil {
+		version = old.t.Version + 1
+	} else if v, ok := s.lastVersion[k]; ok {
+		version = v + 1
+	}
+	var nt *table
+	err := errNoReplay
+	if !renamed { // a renamed table's schema is the catalog's
+		nt, err = s.replay(defaultDB, q, n, old, version)
+	}
+	if errors.Is(err, errNoReplay) {
+		if old != nil {
+			return fmt.Errorf("%w: %q on %s at binlog %s cannot be replayed (%v): the schema after it is unknown and no row of %s after it is decoded with a guess; leave the table out of the selection, run ferry past the statement, then select it again: it joins with a new snapshot (docs/sources/oceanbase.md, DDL and the schema history)",
+				ErrSchemaUnknown, q, n, at, err, n)
+		}
+		// A table that joins under this name (renamed to it, created LIKE a table whose
+		// schema is not tracked): its first schema is the catalog's.
+		nt, err = loadTable(ctx, s.db, s.cfg.tenant, n, version)
+	}
+	switch {
+	case err == nil:
+		if old != nil && sameSchema(old.t, nt.t) && slices.Equal(old.ukNames, nt.ukNames) {
+			nt = old
+		}
+		s.tables[k], s.names[k] = nt, n
+		s.lastVersion[k] = nt.t.Version
+	case isNoTable(err):
+		if old != nil {
+			s.lastVersion[k] = old.t.Version
+		}
+		s.tables[k], s.names[k] = nil, n
+	default:
+		return fmt.Errorf("reload schema of %s after %q at binlog %s: %w", n, q, at, err)
+	}
+	return nil
+}
+
+// snapshotAfterDDL ends the snapshot of a table DDL dropped (old before it, nt after it), and
+// starts one for a table that appeared under a selected name when the mode is ModeBoth.
+func (s *Source) snapshotAfterDDL(old, nt *table) {
+	switch {
+	case old != nil && nt == nil:
+		// dropped: its snapshot (if under way) ends; if it comes back it starts over
+		s.cancelSnapshot(old.name())
+	case old == nil && nt != nil && s.cfg.Mode == ModeBoth:
+		// The table appeared under a selected name (created, re-created, renamed to
+		// it): it joins from this statement on, and its snapshot delivers the rows it
+		// holds from the start (CREATE TABLE ... SELECT, a renamed table's rows).
+		s.cancelSnapshot(nt.name())
+		s.snapshotTable(nt)
+	}
+}
+
+// queueDDL adds DDL statement q on table n (key k, schema nt after it, nil if dropped) to the
+// current transaction, as a change of its own (emit_ddl).
+func (s *Source) queueDDL(q, k string, n tableName, nt *table) {
+	d := &change.Change{Op: change.OpDDL, DDL: q, Database: n.DB, TableName: n.Name, TxID: s.txID()}
+	if nt != nil {
+		d.Table = nt.t
+	}
+	d.ID = d.TxID + "#ddl-" + k
+	s.bl.tx.ddl = append(s.bl.tx.ddl, d)
 }
 
 // replay applies DDL statement q to the in-memory schema of table n, so that rows logged

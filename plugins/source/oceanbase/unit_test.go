@@ -3,6 +3,7 @@ package oceanbase
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
@@ -65,5 +66,40 @@ func TestDescribePosition(t *testing.T) {
 	}
 	if _, err := New().DescribePosition(context.Background(), []byte("other")); err == nil {
 		t.Error("a foreign position was described")
+	}
+}
+
+// With ParseTime on, go-mysql gives DATETIME and TIMESTAMP as time.Time (DATETIME in UTC
+// as its wall clock, TIMESTAMP in the local zone as its instant) and zero or pre-1970
+// values as text: both come out as the value the text gave before.
+func TestFromLogTimeAsText(t *testing.T) {
+	loc := time.FixedZone("X", 5*3600+1800)
+	cases := []struct {
+		typ  string
+		time time.Time
+		text string
+	}{
+		{"DATETIME", time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC), "2026-01-02 03:04:05.123456"},
+		{"DATETIME", time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), "1970-01-01 00:00:00"},
+		{"TIMESTAMP", time.Date(2026, 1, 2, 8, 34, 5, 120000000, loc), "2026-01-02 03:04:05.12"},
+		{"TIMESTAMP", time.Unix(1, 0), "1970-01-01 00:00:01"},
+	}
+	for _, c := range cases {
+		col := &change.Column{Name: "c", Type: c.typ}
+		got, err := fromLog(col, kindOf(col), c.time)
+		if err != nil {
+			t.Fatalf("%s %v: %v", c.typ, c.time, err)
+		}
+		want, err := fromLog(col, kindOf(col), c.text)
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.typ, c.text, err)
+		}
+		if !got.Equal(want) || got.Kind() != want.Kind() {
+			t.Errorf("%s: from time %v, from text %v", c.typ, got, want)
+		}
+	}
+	col := &change.Column{Name: "d", Type: "DATE"}
+	if _, err := fromLog(col, kindOf(col), time.Now()); err == nil {
+		t.Error("a DATE column took a time.Time (go-mysql gives DATE as text)")
 	}
 }

@@ -6,75 +6,27 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
-// fromLog converts a value decoded by go-mysql's replication package (ParseTime off,
-// TIMESTAMP strings in UTC, DECIMAL as exact text) into a change.Value for column c.
+// fromLog converts a value decoded by go-mysql's replication package (DECIMAL as exact
+// text; ParseTime on: DATETIME from 1970 on with a month and a day, and TIMESTAMP other than
+// zero, as time.Time, which spares go-mysql a fmt.Sprintf and ferry the parse of its text;
+// every other temporal value, zero dates included, as text, TIMESTAMP text in UTC) into a
+// change.Value for column c.
 func fromLog(c *change.Column, k colKind, v any) (change.Value, error) {
 	if v == nil {
 		return change.Null, nil
 	}
 	switch k {
 	case kInt:
-		switch x := v.(type) {
-		case int8:
-			return change.NewInt(int64(x)), nil
-		case int16:
-			return change.NewInt(int64(x)), nil
-		case int32:
-			return change.NewInt(int64(x)), nil
-		case int64:
-			return change.NewInt(x), nil
-		case uint8: // signedness metadata said unsigned while the schema says signed
-			return change.NewInt(int64(int8(x))), nil
-		case uint16:
-			return change.NewInt(int64(int16(x))), nil
-		case uint32:
-			if c.Type == "MEDIUMINT" {
-				return change.NewInt(int64(int32(x<<8) >> 8)), nil
-			}
-			return change.NewInt(int64(int32(x))), nil
-		case uint64:
-			return change.NewInt(int64(x)), nil
-		}
+		return logInt(c, v)
 	case kUint:
-		switch x := v.(type) {
-		case int8:
-			return change.NewUint(uint64(uint8(x))), nil
-		case int16:
-			return change.NewUint(uint64(uint16(x))), nil
-		case int32:
-			if c.Type == "MEDIUMINT" {
-				return change.NewUint(uint64(uint32(x) & 0xffffff)), nil
-			}
-			return change.NewUint(uint64(uint32(x))), nil
-		case int64:
-			return change.NewUint(uint64(x)), nil
-		case uint8:
-			return change.NewUint(uint64(x)), nil
-		case uint16:
-			return change.NewUint(uint64(x)), nil
-		case uint32:
-			return change.NewUint(uint64(x)), nil
-		case uint64:
-			return change.NewUint(x), nil
-		}
-	case kFloat32:
-		switch x := v.(type) {
-		case float32:
-			return change.NewFloat32(x), nil
-		case float64: // the Binlog Service logs FLOAT(p > 24), e.g. FLOAT(30,10), as DOUBLE
-			return floatValue(x), nil
-		}
-	case kFloat64:
-		switch x := v.(type) {
-		case float64:
-			return change.NewFloat64(x), nil
-		case float32:
-			return change.NewFloat64(float64(x)), nil
-		}
+		return logUint(c, v)
+	case kFloat32, kFloat64:
+		return logFloat(c, k, v)
 	case kDecimal:
 		switch x := v.(type) {
 		case string:
@@ -105,45 +57,134 @@ func fromLog(c *change.Column, k colKind, v any) (change.Value, error) {
 			return setValue(c, uint64(x))
 		}
 	case kDate, kDateTime, kTimestamp, kTime:
-		if s, ok := v.(string); ok {
-			return temporalFromText(k, s)
+		return logTemporal(c, k, v)
+	case kString, kJSON, kBytes, kBinaryFixed:
+		return logText(c, k, v)
+	}
+	return unexpectedLogValue(c, v)
+}
+
+// unexpectedLogValue is fromLog's answer to a value whose Go type does not fit column c's kind.
+func unexpectedLogValue(c *change.Column, v any) (change.Value, error) {
+	return change.Null, fmt.Errorf("column %s (%s): unexpected binlog value %T", c.Name, c.ColumnType, v)
+}
+
+// logInt converts a signed integer column's binlog value; go-mysql gives an unsigned Go type
+// when the signedness metadata said unsigned while the schema says signed.
+func logInt(c *change.Column, v any) (change.Value, error) {
+	switch x := v.(type) {
+	case int8:
+		return change.NewInt(int64(x)), nil
+	case int16:
+		return change.NewInt(int64(x)), nil
+	case int32:
+		return change.NewInt(int64(x)), nil
+	case int64:
+		return change.NewInt(x), nil
+	case uint8: // signedness metadata said unsigned while the schema says signed
+		return change.NewInt(int64(int8(x))), nil
+	case uint16:
+		return change.NewInt(int64(int16(x))), nil
+	case uint32:
+		if c.Type == "MEDIUMINT" {
+			return change.NewInt(int64(int32(x<<8) >> 8)), nil
 		}
-	case kString:
-		switch x := v.(type) {
-		case string:
+		return change.NewInt(int64(int32(x))), nil
+	case uint64:
+		return change.NewInt(int64(x)), nil
+	}
+	return unexpectedLogValue(c, v)
+}
+
+// logUint converts an unsigned integer column's binlog value, signed Go types included.
+func logUint(c *change.Column, v any) (change.Value, error) {
+	switch x := v.(type) {
+	case int8:
+		return change.NewUint(uint64(uint8(x))), nil
+	case int16:
+		return change.NewUint(uint64(uint16(x))), nil
+	case int32:
+		if c.Type == "MEDIUMINT" {
+			return change.NewUint(uint64(uint32(x) & 0xffffff)), nil
+		}
+		return change.NewUint(uint64(uint32(x))), nil
+	case int64:
+		return change.NewUint(uint64(x)), nil
+	case uint8:
+		return change.NewUint(uint64(x)), nil
+	case uint16:
+		return change.NewUint(uint64(x)), nil
+	case uint32:
+		return change.NewUint(uint64(x)), nil
+	case uint64:
+		return change.NewUint(x), nil
+	}
+	return unexpectedLogValue(c, v)
+}
+
+// logFloat converts a FLOAT (k is kFloat32) or DOUBLE (kFloat64) column's binlog value.
+func logFloat(c *change.Column, k colKind, v any) (change.Value, error) {
+	switch x := v.(type) {
+	case float32:
+		if k == kFloat32 {
+			return change.NewFloat32(x), nil
+		}
+		return change.NewFloat64(float64(x)), nil
+	case float64:
+		if k == kFloat32 { // the Binlog Service logs FLOAT(p > 24), e.g. FLOAT(30,10), as DOUBLE
+			return floatValue(x), nil
+		}
+		return change.NewFloat64(x), nil
+	}
+	return unexpectedLogValue(c, v)
+}
+
+// logTemporal converts a DATE, DATETIME, TIMESTAMP or TIME column's binlog value: text, or a
+// time.Time for DATETIME and TIMESTAMP.
+func logTemporal(c *change.Column, k colKind, v any) (change.Value, error) {
+	switch x := v.(type) {
+	case string:
+		return temporalFromText(k, x)
+	case time.Time:
+		if k == kDateTime || k == kTimestamp {
+			return temporalFromTime(k, x)
+		}
+	}
+	return unexpectedLogValue(c, v)
+}
+
+// logText converts a character (kString), JSON, or binary (kBytes, kBinaryFixed) column's
+// binlog value, which go-mysql gives as a string or a []byte. A BINARY(n) value shorter than
+// n is padded back to n with zero bytes.
+func logText(c *change.Column, k colKind, v any) (change.Value, error) {
+	var b []byte
+	switch x := v.(type) {
+	case string:
+		switch k {
+		case kString:
 			return logString(c, []byte(x))
-		case []byte:
-			return logString(c, x)
-		}
-	case kJSON:
-		switch x := v.(type) {
-		case string:
+		case kJSON:
 			return change.NewJSON(x), nil
-		case []byte:
+		}
+		b = []byte(x)
+	case []byte:
+		switch k {
+		case kString:
+			return logString(c, x)
+		case kJSON:
 			if len(x) == 0 {
 				return change.NewJSON("null"), nil
 			}
 			return change.NewJSON(string(x)), nil
 		}
-	case kBytes, kBinaryFixed:
-		var b []byte
-		ok := true
-		switch x := v.(type) {
-		case string:
-			b = []byte(x)
-		case []byte:
-			b = x
-		default:
-			ok = false
-		}
-		if ok {
-			if k == kBinaryFixed && int64(len(b)) < c.Length {
-				b = append(b[:len(b):len(b)], make([]byte, int(c.Length)-len(b))...)
-			}
-			return change.NewBytes(b), nil
-		}
+		b = x
+	default:
+		return unexpectedLogValue(c, v)
 	}
-	return change.Null, fmt.Errorf("column %s (%s): unexpected binlog value %T", c.Name, c.ColumnType, v)
+	if k == kBinaryFixed && int64(len(b)) < c.Length {
+		b = append(b[:len(b):len(b)], make([]byte, int(c.Length)-len(b))...)
+	}
+	return change.NewBytes(b), nil
 }
 
 // fromText converts a text-protocol value (what SELECT returns; nil for NULL) into a
@@ -303,6 +344,18 @@ func temporalFromText(k colKind, s string) (change.Value, error) {
 		t.Hour, t.Minute, t.Second, t.Microsecond = uint16(h), uint8(m), uint8(sec), uint32(us)
 	}
 	return change.NewDateTime(t, k == kTimestamp)
+}
+
+// temporalFromTime is the DATETIME or TIMESTAMP value of t: its wall clock for a DATETIME
+// (go-mysql makes it in UTC), its instant in UTC for a TIMESTAMP.
+func temporalFromTime(k colKind, t time.Time) (change.Value, error) {
+	if k == kTimestamp {
+		t = t.UTC()
+	}
+	y, mo, d := t.Date()
+	h, m, sec := t.Clock()
+	return change.NewDateTime(change.Temporal{Year: uint16(y), Month: uint8(mo), Day: uint8(d),
+		Hour: uint16(h), Minute: uint8(m), Second: uint8(sec), Microsecond: uint32(t.Nanosecond() / 1000)}, k == kTimestamp)
 }
 
 func clock(s string) (h, m, sec, us int, err error) {

@@ -52,68 +52,86 @@ func arith(op opcode.Op, a, b val) (val, error) {
 		return null, nil
 	}
 	x, y := a.number(), b.number()
-	if op == opcode.IntDiv {
-		if x.k == vFloat || y.k == vFloat || x.k == vDec || y.k == vDec {
-			q, ok := decIntDiv(x.toDec(), y.toDec())
-			if !ok {
-				return null, nil
-			}
-			return intResult(q, x.k == vUint || y.k == vUint)
-		}
-		if isZeroInt(y) {
+	switch {
+	case op == opcode.IntDiv:
+		return intDiv(x, y)
+	case x.k == vFloat || y.k == vFloat:
+		return floatArith(op, x.toFloat(), y.toFloat())
+	case x.k == vDec || y.k == vDec || op == opcode.Div:
+		return decArith(op, x.toDec(), y.toDec())
+	}
+	return intArith(op, x, y)
+}
+
+// intDiv is x DIV y, a BIGINT (UNSIGNED when an operand is), computed in decimal when an
+// operand is a double or a decimal.
+func intDiv(x, y val) (val, error) {
+	if x.k == vFloat || y.k == vFloat || x.k == vDec || y.k == vDec {
+		q, ok := decIntDiv(x.toDec(), y.toDec())
+		if !ok {
 			return null, nil
 		}
-		return intResult(new(big.Int).Quo(bigOf(x), bigOf(y)), x.k == vUint || y.k == vUint)
+		return intResult(q, x.k == vUint || y.k == vUint)
 	}
-	if x.k == vFloat || y.k == vFloat {
-		p, q := x.toFloat(), y.toFloat()
-		var r float64
-		switch op {
-		case opcode.Plus:
-			r = p + q
-		case opcode.Minus:
-			r = p - q
-		case opcode.Mul:
-			r = p * q
-		case opcode.Div:
-			if q == 0 {
-				return null, nil
-			}
-			r = p / q
-		case opcode.Mod:
-			if q == 0 {
-				return null, nil
-			}
-			r = math.Mod(p, q)
-		}
-		if math.IsInf(r, 0) || math.IsNaN(r) {
-			return null, errors.New("DOUBLE value is out of range")
-		}
-		return val{k: vFloat, f: r}, nil
+	if isZeroInt(y) {
+		return null, nil
 	}
-	if x.k == vDec || y.k == vDec || op == opcode.Div {
-		p, q := x.toDec(), y.toDec()
-		var r dec
-		switch op {
-		case opcode.Plus:
-			r = decAdd(p, q, false)
-		case opcode.Minus:
-			r = decAdd(p, q, true)
-		case opcode.Mul:
-			r = decMul(p, q)
-		case opcode.Div:
-			var ok bool
-			if r, ok = decDiv(p, q); !ok {
-				return null, nil
-			}
-		case opcode.Mod:
-			var ok bool
-			if r, ok = decMod(p, q); !ok {
-				return null, nil
-			}
+	return intResult(new(big.Int).Quo(bigOf(x), bigOf(y)), x.k == vUint || y.k == vUint)
+}
+
+// floatArith is p op q in DOUBLE.
+func floatArith(op opcode.Op, p, q float64) (val, error) {
+	var r float64
+	switch op {
+	case opcode.Plus:
+		r = p + q
+	case opcode.Minus:
+		r = p - q
+	case opcode.Mul:
+		r = p * q
+	case opcode.Div:
+		if q == 0 {
+			return null, nil
 		}
-		return val{k: vDec, d: r}, nil
+		r = p / q
+	case opcode.Mod:
+		if q == 0 {
+			return null, nil
+		}
+		r = math.Mod(p, q)
 	}
+	if math.IsInf(r, 0) || math.IsNaN(r) {
+		return null, errors.New("DOUBLE value is out of range")
+	}
+	return val{k: vFloat, f: r}, nil
+}
+
+// decArith is p op q in DECIMAL.
+func decArith(op opcode.Op, p, q dec) (val, error) {
+	var r dec
+	switch op {
+	case opcode.Plus:
+		r = decAdd(p, q, false)
+	case opcode.Minus:
+		r = decAdd(p, q, true)
+	case opcode.Mul:
+		r = decMul(p, q)
+	case opcode.Div:
+		var ok bool
+		if r, ok = decDiv(p, q); !ok {
+			return null, nil
+		}
+	case opcode.Mod:
+		var ok bool
+		if r, ok = decMod(p, q); !ok {
+			return null, nil
+		}
+	}
+	return val{k: vDec, d: r}, nil
+}
+
+// intArith is x op y in BIGINT: UNSIGNED when an operand is, for MOD when the dividend is.
+func intArith(op opcode.Op, x, y val) (val, error) {
 	unsigned := x.k == vUint || y.k == vUint
 	p, q := bigOf(x), bigOf(y)
 	r := new(big.Int)

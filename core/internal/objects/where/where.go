@@ -380,83 +380,15 @@ func (c *compiler) binary(x *ast.BinaryOperationExpr) (node, error) {
 	}
 	switch op := x.Op; op {
 	case opcode.LogicAnd:
-		top := c.top
-		return func(e *env) (val, error) {
-			l, err := a(e)
-			if err != nil {
-				return null, err
-			}
-			if l.k != vNull && !l.truth() {
-				return intVal(0), nil
-			}
-			if l.k == vNull && top { // NULL is as good as FALSE here: MariaDB stops
-				return null, nil
-			}
-			r, err := b(e)
-			if err != nil {
-				return null, err
-			}
-			if r.k != vNull && !r.truth() {
-				return intVal(0), nil
-			}
-			if l.k == vNull || r.k == vNull {
-				return null, nil
-			}
-			return intVal(1), nil
-		}, nil
+		return logicAnd(a, b, c.top), nil
 	case opcode.LogicOr:
-		return func(e *env) (val, error) {
-			l, err := a(e)
-			if err != nil {
-				return null, err
-			}
-			if l.k != vNull && l.truth() {
-				return intVal(1), nil
-			}
-			r, err := b(e)
-			if err != nil {
-				return null, err
-			}
-			if r.k != vNull && r.truth() {
-				return intVal(1), nil
-			}
-			if l.k == vNull || r.k == vNull {
-				return null, nil
-			}
-			return intVal(0), nil
-		}, nil
+		return logicOr(a, b), nil
 	case opcode.LogicXor:
-		return func(e *env) (val, error) {
-			l, err := a(e)
-			if err != nil || l.k == vNull { // MariaDB does not evaluate the right side then
-				return null, err
-			}
-			r, err := b(e)
-			if err != nil || r.k == vNull {
-				return null, err
-			}
-			return boolVal(l.truth() != r.truth()), nil
-		}, nil
+		return logicXor(a, b), nil
 	case opcode.EQ, opcode.NE, opcode.LT, opcode.LE, opcode.GT, opcode.GE:
-		test := cmpTest(op)
-		return func(e *env) (val, error) {
-			l, r, err := both(e, a, b)
-			if err != nil || l.k == vNull || r.k == vNull {
-				return null, err
-			}
-			return boolVal(test(compare(l, r, cmpType(l, r), true))), nil
-		}, nil
+		return comparison(cmpTest(op), a, b), nil
 	case opcode.NullEQ:
-		return func(e *env) (val, error) {
-			l, r, err := both(e, a, b)
-			if err != nil {
-				return null, err
-			}
-			if l.k == vNull || r.k == vNull {
-				return boolVal(l.k == r.k), nil
-			}
-			return boolVal(compare(l, r, cmpType(l, r), true) == 0), nil
-		}, nil
+		return nullSafeEqual(a, b), nil
 	case opcode.Plus, opcode.Minus, opcode.Mul, opcode.Div, opcode.IntDiv, opcode.Mod:
 		return func(e *env) (val, error) {
 			l, r, err := both(e, a, b)
@@ -471,6 +403,98 @@ func (c *compiler) binary(x *ast.BinaryOperationExpr) (node, error) {
 		}, nil
 	}
 	return nil, c.errAt(x, "unsupported operator %s", x.Op)
+}
+
+// logicAnd is a AND b with three-valued logic; top says the expression is the whole filter,
+// where a NULL left side is as good as FALSE.
+func logicAnd(a, b node, top bool) node {
+	return func(e *env) (val, error) {
+		l, err := a(e)
+		if err != nil {
+			return null, err
+		}
+		if l.k != vNull && !l.truth() {
+			return intVal(0), nil
+		}
+		if l.k == vNull && top { // NULL is as good as FALSE here: MariaDB stops
+			return null, nil
+		}
+		r, err := b(e)
+		if err != nil {
+			return null, err
+		}
+		if r.k != vNull && !r.truth() {
+			return intVal(0), nil
+		}
+		if l.k == vNull || r.k == vNull {
+			return null, nil
+		}
+		return intVal(1), nil
+	}
+}
+
+// logicOr is a OR b with three-valued logic.
+func logicOr(a, b node) node {
+	return func(e *env) (val, error) {
+		l, err := a(e)
+		if err != nil {
+			return null, err
+		}
+		if l.k != vNull && l.truth() {
+			return intVal(1), nil
+		}
+		r, err := b(e)
+		if err != nil {
+			return null, err
+		}
+		if r.k != vNull && r.truth() {
+			return intVal(1), nil
+		}
+		if l.k == vNull || r.k == vNull {
+			return null, nil
+		}
+		return intVal(0), nil
+	}
+}
+
+// logicXor is a XOR b: NULL when either side is.
+func logicXor(a, b node) node {
+	return func(e *env) (val, error) {
+		l, err := a(e)
+		if err != nil || l.k == vNull { // MariaDB does not evaluate the right side then
+			return null, err
+		}
+		r, err := b(e)
+		if err != nil || r.k == vNull {
+			return null, err
+		}
+		return boolVal(l.truth() != r.truth()), nil
+	}
+}
+
+// comparison is a = b, a < b, ... (test says which): NULL when either side is.
+func comparison(test func(int) bool, a, b node) node {
+	return func(e *env) (val, error) {
+		l, r, err := both(e, a, b)
+		if err != nil || l.k == vNull || r.k == vNull {
+			return null, err
+		}
+		return boolVal(test(compare(l, r, cmpType(l, r), true))), nil
+	}
+}
+
+// nullSafeEqual is a <=> b: true when both are NULL, false when one is.
+func nullSafeEqual(a, b node) node {
+	return func(e *env) (val, error) {
+		l, r, err := both(e, a, b)
+		if err != nil {
+			return null, err
+		}
+		if l.k == vNull || r.k == vNull {
+			return boolVal(l.k == r.k), nil
+		}
+		return boolVal(compare(l, r, cmpType(l, r), true) == 0), nil
+	}
 }
 
 func both(e *env, a, b node) (val, val, error) {

@@ -205,6 +205,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		size = 6144
 	}
 	buf := s.sizer.Start(len(changes), size)
+	startCap, first := cap(buf), len(out)
 	for i, c := range changes {
 		if !c.Op.IsRow() || c.Table == nil {
 			continue
@@ -228,7 +229,7 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		}
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)], Properties: props})
 	}
-	s.sizer.Done(buf, len(changes))
+	s.sizer.Finish(buf, startCap, len(changes), out[first:])
 	return out, nil
 }
 
@@ -468,3 +469,7 @@ func appendRow(b []byte, tb *table, row []change.Value, o origin) []byte {
 	}
 	return append(b, '}')
 }
+
+// ExactValues tells the host that the records' values need no compacting copy: they share
+// one buffer sized by the Sizer, compacted by Finish when it grew (sdk.ExactValues).
+func (s *Serializer) ExactValues() bool { return true }

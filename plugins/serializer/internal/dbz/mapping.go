@@ -228,56 +228,10 @@ const transactionSchema = `{"type":"struct","fields":[` +
 	`{"type":"int64","optional":false,"field":"data_collection_order"}` +
 	`],"optional":true,"name":"event.block","version":1,"field":"transaction"}`
 
+// appendFieldSchema appends the Kafka Connect schema of column c: a struct for the geometry
+// kinds, otherwise its type, its Debezium logical type and that type's parameters.
 func appendFieldSchema(b []byte, c *col) []byte {
-	typ, name := "string", ""
-	var params [][2]string
 	switch c.kind {
-	case kInt16:
-		typ = "int16"
-	case kInt32:
-		typ = "int32"
-	case kInt64:
-		typ = "int64"
-	case kUnsignedDec:
-		typ, name = "bytes", "org.apache.kafka.connect.data.Decimal"
-		params = [][2]string{{"scale", "0"}, {"connect.decimal.precision", "20"}}
-	case kFloat32:
-		typ = "float"
-	case kFloat64, kDecimalDouble:
-		typ = "double"
-	case kDecimalPrecise:
-		typ, name = "bytes", "org.apache.kafka.connect.data.Decimal"
-		params = [][2]string{{"scale", strconv.Itoa(c.Scale)}}
-		if c.Precision > 0 {
-			params = append(params, [2]string{"connect.decimal.precision", strconv.Itoa(c.Precision)})
-		}
-	case kBytes:
-		typ = "bytes"
-	case kBool:
-		typ = "boolean"
-	case kBits:
-		typ, name = "bytes", "io.debezium.data.Bits"
-		params = [][2]string{{"length", strconv.Itoa(c.Bits)}}
-	case kDate:
-		typ, name = "int32", "io.debezium.time.Date"
-	case kTimestamp:
-		typ, name = "int64", "io.debezium.time.Timestamp"
-	case kMicroTimestamp:
-		typ, name = "int64", "io.debezium.time.MicroTimestamp"
-	case kZoned:
-		name = "io.debezium.time.ZonedTimestamp"
-	case kMicroTime:
-		typ, name = "int64", "io.debezium.time.MicroTime"
-	case kYear:
-		typ, name = "int32", "io.debezium.time.Year"
-	case kJSON:
-		name = "io.debezium.data.Json"
-	case kEnum, kSet:
-		name = "io.debezium.data.Enum"
-		if c.kind == kSet {
-			name = "io.debezium.data.EnumSet"
-		}
-		params = [][2]string{{"allowed", strings.Join(c.Elems, ",")}}
 	case kGeometry:
 		// Debezium's Geometry schema is optional even for a NOT NULL column
 		b = append(b, `{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":true,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry","field":`...)
@@ -290,6 +244,7 @@ func appendFieldSchema(b []byte, c *col) []byte {
 		b = append(b, c.Name...)
 		return append(b, '}')
 	}
+	typ, name := connectType(c.kind)
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","optional":`...)
@@ -299,20 +254,84 @@ func appendFieldSchema(b []byte, c *col) []byte {
 		b = append(b, name...)
 		b = append(b, `","version":1`...)
 	}
-	if params != nil {
-		b = append(b, `,"parameters":{`...)
-		for i, p := range params {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonw.AppendString(b, p[0])
-			b = append(b, ':')
-			b = jsonw.AppendString(b, p[1])
-		}
-		b = append(b, '}')
-	}
+	b = appendSchemaParameters(b, c)
 	b = append(b, `,"field":`...)
 	b = append(b, c.Name...)
+	return append(b, '}')
+}
+
+// connectType returns the Kafka Connect type of a column of kind k (a geometry kind
+// excepted) and the name of its Debezium logical type, empty if it has none.
+func connectType(k kind) (typ, name string) {
+	switch k {
+	case kInt16:
+		return "int16", ""
+	case kInt32:
+		return "int32", ""
+	case kInt64:
+		return "int64", ""
+	case kUnsignedDec, kDecimalPrecise:
+		return "bytes", "org.apache.kafka.connect.data.Decimal"
+	case kFloat32:
+		return "float", ""
+	case kFloat64, kDecimalDouble:
+		return "double", ""
+	case kBytes:
+		return "bytes", ""
+	case kBool:
+		return "boolean", ""
+	case kBits:
+		return "bytes", "io.debezium.data.Bits"
+	case kDate:
+		return "int32", "io.debezium.time.Date"
+	case kTimestamp:
+		return "int64", "io.debezium.time.Timestamp"
+	case kMicroTimestamp:
+		return "int64", "io.debezium.time.MicroTimestamp"
+	case kZoned:
+		return "string", "io.debezium.time.ZonedTimestamp"
+	case kMicroTime:
+		return "int64", "io.debezium.time.MicroTime"
+	case kYear:
+		return "int32", "io.debezium.time.Year"
+	case kJSON:
+		return "string", "io.debezium.data.Json"
+	case kEnum:
+		return "string", "io.debezium.data.Enum"
+	case kSet:
+		return "string", "io.debezium.data.EnumSet"
+	}
+	return "string", ""
+}
+
+// appendSchemaParameters appends the "parameters" member of column c's schema, for the
+// logical types that have some (Decimal, Bits, Enum, EnumSet).
+func appendSchemaParameters(b []byte, c *col) []byte {
+	var params [][2]string
+	switch c.kind {
+	case kUnsignedDec:
+		params = [][2]string{{"scale", "0"}, {"connect.decimal.precision", "20"}}
+	case kDecimalPrecise:
+		params = [][2]string{{"scale", strconv.Itoa(c.Scale)}}
+		if c.Precision > 0 {
+			params = append(params, [2]string{"connect.decimal.precision", strconv.Itoa(c.Precision)})
+		}
+	case kBits:
+		params = [][2]string{{"length", strconv.Itoa(c.Bits)}}
+	case kEnum, kSet:
+		params = [][2]string{{"allowed", strings.Join(c.Elems, ",")}}
+	default:
+		return b
+	}
+	b = append(b, `,"parameters":{`...)
+	for i, p := range params {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonw.AppendString(b, p[0])
+		b = append(b, ':')
+		b = jsonw.AppendString(b, p[1])
+	}
 	return append(b, '}')
 }
 
@@ -530,13 +549,21 @@ func wkbPoint(wkb string) (x, y float64, ok bool) {
 // BigInteger.toByteArray) of the decimal text's unscaled value at the given scale: the
 // text's digits with its fraction padded or cut to scale digits.
 func unscaledBytes(dst []byte, text []byte, scale int) []byte {
-	neg := false
+	var digits [80]byte
+	neg, d := unscaledDigits(digits[:0], text, scale)
+	var mag [48]byte
+	m := magnitude(mag[:0], d)
+	return appendTwosComplement(dst, m, neg)
+}
+
+// unscaledDigits appends to d the decimal digits of text's unscaled value at the given scale
+// (its fraction padded with zeros or cut to scale digits), and reports whether text is
+// negative.
+func unscaledDigits(d []byte, text []byte, scale int) (neg bool, _ []byte) {
 	if len(text) > 0 && (text[0] == '-' || text[0] == '+') {
 		neg = text[0] == '-'
 		text = text[1:]
 	}
-	var digits [80]byte
-	d := digits[:0]
 	frac := -1
 	for _, ch := range text {
 		if ch == '.' {
@@ -557,9 +584,12 @@ func unscaledBytes(dst []byte, text []byte, scale int) []byte {
 	for ; frac < scale; frac++ {
 		d = append(d, '0')
 	}
-	// Magnitude as big-endian base-256 bytes, by repeated division of the decimal digits.
-	var mag [48]byte
-	m := mag[:0]
+	return neg, d
+}
+
+// magnitude appends to m the value of the decimal digits d as big-endian base-256 bytes,
+// without leading zero bytes (one zero byte for zero), by repeated division.
+func magnitude(m []byte, d []byte) []byte {
 	num := []byte(string(d))
 	for i := range num {
 		num[i] -= '0'
@@ -588,6 +618,12 @@ func unscaledBytes(dst []byte, text []byte, scale int) []byte {
 	if len(m) == 0 {
 		m = append(m, 0)
 	}
+	return m
+}
+
+// appendTwosComplement appends the minimal big-endian two's-complement bytes of the value
+// whose magnitude is m, negative if neg.
+func appendTwosComplement(dst []byte, m []byte, neg bool) []byte {
 	zero := len(m) == 1 && m[0] == 0
 	if !neg || zero {
 		if m[0]&0x80 != 0 {

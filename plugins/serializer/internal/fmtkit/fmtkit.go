@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-cdc/ferry/plugins/serializer/internal/jsonw"
+	"github.com/ferry-cdc/ferry/sdk"
 	"github.com/ferry-cdc/ferry/sdk/change"
 )
 
@@ -311,6 +312,17 @@ func (z *Sizer) Start(n, initial int) []byte {
 		per = initial
 	}
 	return make([]byte, 0, n*per)
+}
+
+// Finish ends a batch: it learns from buf (Done) and keeps the promise of sdk.ExactValues for
+// recs, the records whose values were appended to buf since Start returned a buffer of
+// capacity startCap. When buf grew (earlier values point into an outgrown array) or is more
+// than a quarter larger than its bytes, it copies the values into an array of their size.
+func (z *Sizer) Finish(buf []byte, startCap, n int, recs []sdk.Record) {
+	z.Done(buf, n)
+	if cap(buf) != startCap || cap(buf)-len(buf) > len(buf)/4 {
+		sdk.CompactValues(recs)
+	}
 }
 
 // Done learns from buf, the finished buffer of n changes: the size per change rises at once

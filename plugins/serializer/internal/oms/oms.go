@@ -122,6 +122,7 @@ var recordTypes = [...]string{change.OpSnapshot: "ROW", change.OpInsert: "INSERT
 // Serialize appends one record per change.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
 	buf := s.sizer.Start(len(changes), 768)
+	startCap, first := cap(buf), len(out)
 	for i, c := range changes {
 		if int(c.Op) >= len(recordTypes) || recordTypes[c.Op] == "" {
 			continue
@@ -130,10 +131,12 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		buf = s.appendChange(buf, c)
 		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)]})
 	}
-	s.sizer.Done(buf, len(changes))
+	s.sizer.Finish(buf, startCap, len(changes), out[first:])
 	return out, nil
 }
 
+// appendChange appends change c as one OMS record: the images before and after it, its
+// metadata (allMetaData), and its record type.
 func (s *Serializer) appendChange(b []byte, c *change.Change) []byte {
 	var tb *table
 	if c.Table != nil {
@@ -157,39 +160,20 @@ func (s *Serializer) appendChange(b []byte, c *change.Change) []byte {
 	default:
 		b = append(b, "null"...)
 	}
+	b = s.appendMetaData(b, c, tb, row)
+	b = append(b, `,"recordType":"`...)
+	b = append(b, recordTypes[c.Op]...)
+	return append(b, `"}`...)
+}
 
+// appendMetaData appends the allMetaData object of change c (tb its table's cached parts, nil
+// if it has no table; row whether c is a row change with a table).
+func (s *Serializer) appendMetaData(b []byte, c *change.Change, tb *table, row bool) []byte {
 	secs := fmtkit.Seconds(c.CommitTime)
 	b = append(b, `,"allMetaData":{"checkpoint":`...)
-	if c.Op == change.OpSnapshot && tb != nil {
-		b = append(b, '"')
-		start := len(b)
-		for n, k := range tb.keys {
-			if n > 0 {
-				b = append(b, 0x01)
-			}
-			b = append(b, c.Table.Columns[k].Name...)
-			b = append(b, '=')
-			if k < len(c.After) {
-				b = c.After[k].AppendText(b, c.Table.Columns[k].Fsp)
-			}
-		}
-		b = fmtkit.CloseString(b, start)
-	} else {
-		b = append(b, '"')
-		b = strconv.AppendInt(b, secs, 10)
-		b = append(b, '"')
-	}
+	b = appendCheckpoint(b, c, tb, secs)
 	b = append(b, `,"record_primary_key":`...)
-	if row {
-		b = append(b, tb.keyNames...)
-		b = append(b, `,"record_primary_value":`...)
-		b = append(b, '"')
-		start := len(b)
-		b = change.AppendValuesText(b, c.Table, tb.keys, c.Row(), change.KeySep)
-		b = fmtkit.CloseString(b, start)
-	} else {
-		b = append(b, `null,"record_primary_value":null`...)
-	}
+	b = appendPrimaryKey(b, c, tb, row)
 	b = append(b, `,"source_identity":`...)
 	b = appendOptString(b, s.cfg.SourceIdentity)
 	b = append(b, `,"dbType":"`...)
@@ -200,22 +184,7 @@ func (s *Serializer) appendChange(b []byte, c *change.Change) []byte {
 	} else {
 		b = strconv.AppendInt(b, secs*100000+int64(s.Hooks.Next()%100000), 10)
 	}
-	b = append(b, `,"table_name":`...)
-	if tb != nil && c.TableName == "" {
-		b = append(b, tb.tableName...)
-	} else {
-		b = appendOptString(b, c.TableName)
-	}
-	b = append(b, `,"db":`...)
-	if tb != nil && (c.Database == "" || c.Database == c.Table.Database) {
-		b = append(b, tb.qualified...)
-	} else {
-		db := c.Database
-		if t := c.Meta[change.MetaTenant]; t != "" && db != "" {
-			db = t + "." + db
-		}
-		b = appendOptString(b, db)
-	}
+	b = appendTableNames(b, c, tb)
 	b = append(b, `,"timestamp":`...)
 	if c.Op == change.OpSnapshot {
 		b = append(b, "null"...)
@@ -238,9 +207,64 @@ func (s *Serializer) appendChange(b []byte, c *change.Change) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
-	b = append(b, `},"recordType":"`...)
-	b = append(b, recordTypes[c.Op]...)
-	return append(b, `"}`...)
+	return append(b, '}')
+}
+
+// appendCheckpoint appends the checkpoint of change c as a JSON string: a snapshot row's key
+// columns as name=value pairs, otherwise the commit time in seconds (secs).
+func appendCheckpoint(b []byte, c *change.Change, tb *table, secs int64) []byte {
+	if c.Op != change.OpSnapshot || tb == nil {
+		b = append(b, '"')
+		b = strconv.AppendInt(b, secs, 10)
+		return append(b, '"')
+	}
+	b = append(b, '"')
+	start := len(b)
+	for n, k := range tb.keys {
+		if n > 0 {
+			b = append(b, 0x01)
+		}
+		b = append(b, c.Table.Columns[k].Name...)
+		b = append(b, '=')
+		if k < len(c.After) {
+			b = c.After[k].AppendText(b, c.Table.Columns[k].Fsp)
+		}
+	}
+	return fmtkit.CloseString(b, start)
+}
+
+// appendPrimaryKey appends record_primary_key's value and the record_primary_value member
+// of a row change (row true), null for both otherwise.
+func appendPrimaryKey(b []byte, c *change.Change, tb *table, row bool) []byte {
+	if !row {
+		return append(b, `null,"record_primary_value":null`...)
+	}
+	b = append(b, tb.keyNames...)
+	b = append(b, `,"record_primary_value":`...)
+	b = append(b, '"')
+	start := len(b)
+	b = change.AppendValuesText(b, c.Table, tb.keys, c.Row(), change.KeySep)
+	return fmtkit.CloseString(b, start)
+}
+
+// appendTableNames appends the table_name and db members of change c: its table's cached
+// names when c does not name another, the tenant-qualified database of its metadata otherwise.
+func appendTableNames(b []byte, c *change.Change, tb *table) []byte {
+	b = append(b, `,"table_name":`...)
+	if tb != nil && c.TableName == "" {
+		b = append(b, tb.tableName...)
+	} else {
+		b = appendOptString(b, c.TableName)
+	}
+	b = append(b, `,"db":`...)
+	if tb != nil && (c.Database == "" || c.Database == c.Table.Database) {
+		return append(b, tb.qualified...)
+	}
+	db := c.Database
+	if t := c.Meta[change.MetaTenant]; t != "" && db != "" {
+		db = t + "." + db
+	}
+	return appendOptString(b, db)
 }
 
 func (s *Serializer) dbType(c *change.Change) string {
@@ -269,3 +293,7 @@ func appendOptString(b []byte, s string) []byte {
 	}
 	return jsonw.AppendString(b, s)
 }
+
+// ExactValues tells the host that the records' values need no compacting copy: they share
+// one buffer sized by the Sizer, compacted by Finish when it grew (sdk.ExactValues).
+func (s *Serializer) ExactValues() bool { return true }
