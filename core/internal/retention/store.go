@@ -253,14 +253,15 @@ func (s *Store) load() error {
 	}
 	s.durable = s.next
 	s.delivered = s.first
-	s.oldestCT = s.findOldestCT()
+	s.oldestCT = s.findOldestCT(s.first)
 	// What the WAL replay recovered is synced before anyone is told it is durable.
 	return s.db.LogData([]byte("open"), pebble.Sync)
 }
 
-// findOldestCT returns the commit time of the oldest retained record that has one.
-func (s *Store) findOldestCT() int64 {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: metaKey(s.first), UpperBound: []byte{'n'}})
+// findOldestCT returns the commit time of the oldest retained record from first on that has
+// one.
+func (s *Store) findOldestCT(first uint64) int64 {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: metaKey(first), UpperBound: []byte{'n'}})
 	if err != nil {
 		return 0
 	}
@@ -317,6 +318,8 @@ func (s *Store) Empty() bool {
 // Reset forgets every record and sets the source position (a checkpoint of the source
 // older than the store: retention was turned on again after running without it).
 func (s *Store) Reset(src change.Position) error {
+	s.trimMu.Lock() // no trim meanwhile: it would set first and base from before the reset
+	defer s.trimMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.db.NewBatch()
@@ -483,7 +486,7 @@ func (s *Store) trim(now time.Time, need int64) (int, error) {
 	s.mu.Lock()
 	s.first, s.base = k, lastM
 	s.mu.Unlock()
-	oldest := s.findOldestCT()
+	oldest := s.findOldestCT(k)
 	s.mu.Lock()
 	s.oldestCT = oldest
 	s.notifyLocked()
@@ -684,7 +687,7 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{Window: s.windowLocked(), Records: s.next - s.first, Changes: s.last.cumChanges - s.base.cumChanges,
 		Bytes: s.bytesLocked(), Waiting: s.waiting}
-	delivered, next, last := s.delivered, s.next, s.last
+	delivered, next, last, base := s.delivered, s.next, s.last, s.base
 	if s.rewind != nil {
 		r := *s.rewind
 		st.Rewind = &r
@@ -692,7 +695,7 @@ func (s *Store) Stats() Stats {
 	s.mu.Unlock()
 	if delivered < next {
 		st.LeadRecords = next - delivered
-		before := s.base
+		before := base
 		if delivered > 1 {
 			if m, ok := s.metaOf(delivered - 1); ok {
 				before = m
