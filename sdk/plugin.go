@@ -117,7 +117,7 @@ type ExactValues interface {
 }
 
 // CompactValues copies the values of recs into one array of exactly their total size and
-// points each record at its copy.
+// points each record at its copy. Heads are left as they are (they are shared).
 func CompactValues(recs []Record) {
 	n := 0
 	for i := range recs {
@@ -135,6 +135,42 @@ func CompactValues(recs []Record) {
 		start := len(arena)
 		arena = append(arena, v...)
 		recs[i].Value = arena[start:len(arena):len(arena)]
+	}
+}
+
+// SharedHeads is implemented by a Sink that writes each record's Head before its Value
+// (Record.AppendBody, or both in one vectored write), and counts and limits message sizes
+// by Record.BodyLen. Records reach it with the Head a serializer set; a sink without it
+// gets every record's body whole in Value (the host calls JoinHeads first). Heads are
+// shared between records: a sink must not modify them.
+type SharedHeads interface {
+	Sink
+	// SharedHeads reports whether the sink writes Record.Head as above.
+	SharedHeads() bool
+}
+
+// JoinHeads moves the Head of every record of recs that has one into its Value: the bodies
+// of those records are copied into one array of exactly their total size, and their Head
+// is cleared. Records without a Head are left as they are.
+func JoinHeads(recs []Record) {
+	n := 0
+	for i := range recs {
+		if len(recs[i].Head) > 0 {
+			n += recs[i].BodyLen()
+		}
+	}
+	if n == 0 {
+		return
+	}
+	arena := make([]byte, 0, n)
+	for i := range recs {
+		r := &recs[i]
+		if len(r.Head) == 0 {
+			continue
+		}
+		start := len(arena)
+		arena = r.AppendBody(arena)
+		r.Value, r.Head = arena[start:len(arena):len(arena)], nil
 	}
 }
 

@@ -180,3 +180,42 @@ func TestMatchTable(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordHeads(t *testing.T) {
+	head := []byte(`{"schema":1,"payload":`)
+	recs := []Record{
+		{Head: head, Value: []byte(`{"a":1}}`)},
+		{Value: []byte(`plain`)},
+		{Head: head, Value: nil},
+		{Value: nil},
+	}
+	if n := recs[0].BodyLen(); n != len(head)+8 {
+		t.Errorf("BodyLen = %d", n)
+	}
+	if b := string(recs[0].Body()); b != `{"schema":1,"payload":{"a":1}}` {
+		t.Errorf("Body = %q", b)
+	}
+	if b := recs[1].Body(); &b[0] != &recs[1].Value[0] {
+		t.Error("Body of a record without a head is not its Value itself")
+	}
+	plain := recs[1].Value
+	JoinHeads(recs)
+	want := []string{`{"schema":1,"payload":{"a":1}}`, `plain`, `{"schema":1,"payload":`, ``}
+	for i, r := range recs {
+		if r.Head != nil {
+			t.Errorf("record %d: head %q left after JoinHeads", i, r.Head)
+		}
+		if string(r.Value) != want[i] {
+			t.Errorf("record %d: value %q, want %q", i, r.Value, want[i])
+		}
+		if cap(r.Value) != len(r.Value) {
+			t.Errorf("record %d: value has spare capacity %d (appending to it would write into the next)", i, cap(r.Value)-len(r.Value))
+		}
+	}
+	if &recs[1].Value[0] != &plain[0] {
+		t.Error("JoinHeads copied a record that had no head")
+	}
+	if string(head) != `{"schema":1,"payload":` {
+		t.Errorf("JoinHeads modified the shared head: %q", head)
+	}
+}

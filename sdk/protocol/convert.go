@@ -440,7 +440,7 @@ func recordsToPB(rs []sdk.Record) []*pb.Record {
 		m.Change = uint32(r.Change)
 		m.Topic = bytesOf(r.Topic)
 		m.Key = bytesOf(r.Key)
-		m.Value = r.Value
+		m.Value = r.Body() // whole: a plugin's records carry no Head
 		if len(r.Properties) > 0 {
 			m.Properties = pptrs[:len(r.Properties):len(r.Properties)]
 			pptrs = pptrs[len(r.Properties):]

@@ -48,6 +48,7 @@ func (s *serializerServer) Serialize(stream pb.Serializer_SerializeServer) error
 			recs, err := s.impl.Serialize(ctx, changes, nil)
 			resp := &pb.SerializeResponse{Id: id, Error: errorToPB(err)}
 			if err == nil {
+				sdk.JoinHeads(recs) // the protocol carries whole bodies
 				resp.Records = recordsToPB(recs)
 			}
 			_ = out.send(resp) // a failed send means the stream ended; Recv reports it

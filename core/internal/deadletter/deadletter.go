@@ -76,7 +76,7 @@ func (d *File) Write(rec *sdk.Record, tl *sdk.TooLargeError) error {
 	l := Line{
 		Time: d.now().UTC(), Pipeline: d.pipeline, Database: rec.Database, Table: rec.Table, Key: rec.Key,
 		ChangeID: rec.ChangeID, Op: rec.Op.String(), Position: rec.Position, Topic: rec.Topic,
-		Size: tl.Size, Limit: tl.Limit, Error: tl.Error(), Properties: rec.Properties, Value: rec.Value,
+		Size: tl.Size, Limit: tl.Limit, Error: tl.Error(), Properties: rec.Properties, Value: rec.Body(),
 	}
 	if !rec.CommitTime.IsZero() {
 		l.CommitMS = rec.CommitTime.UnixMilli()

@@ -288,7 +288,7 @@ func (l *lane) delivered(recs []sdk.Record) bool {
 	r := l.r
 	var bytes uint64
 	for i := range recs {
-		bytes += uint64(len(recs[i].Value))
+		bytes += uint64(recs[i].BodyLen())
 	}
 	r.stats.recordsWritten.Add(uint64(len(recs)))
 	r.stats.bytesWritten.Add(bytes)

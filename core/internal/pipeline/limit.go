@@ -69,13 +69,13 @@ func (r *run) throttle(ctx context.Context, recs []sdk.Record) error {
 			if row {
 				fullRows++
 			}
-			fullBytes += len(rec.Value)
+			fullBytes += rec.BodyLen()
 			continue
 		}
 		if row && rec.Op.IsRow() {
 			incrRows++
 		}
-		incrBytes += len(rec.Value)
+		incrBytes += rec.BodyLen()
 	}
 	for _, w := range []struct {
 		l *rate.Limiter

@@ -317,6 +317,7 @@ type run struct {
 	fresh     bool   // the run started without a checkpoint
 
 	exactValues bool // the serializer's record values need no compacting copy (sdk.ExactValues)
+	sharedHeads bool // the sink writes record heads itself (sdk.SharedHeads)
 }
 
 func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
@@ -335,6 +336,9 @@ func newRun(p *Pipeline, cp *checkpoint.Checkpoint) *run {
 	}
 	if ev, ok := p.cfg.Serializer.(sdk.ExactValues); ok {
 		r.exactValues = ev.ExactValues()
+	}
+	if sh, ok := p.cfg.Sink.(sdk.SharedHeads); ok {
+		r.sharedHeads = sh.SharedHeads()
 	}
 	if cp != nil {
 		r.lastSaved = cp.Sequence

@@ -312,8 +312,13 @@ func (r *run) quiesce(q quiesceReq) error {
 // values into a growing buffer leaves each earlier value pointing into an array that was
 // outgrown: the records would keep alive up to twice the bytes the budget counts. One copy
 // per batch (memcpy speed) makes the budget's count the truth, whatever the plugin does.
+// For a sink that does not write record heads (sdk.SharedHeads), it also joins each
+// record's Head into its Value.
 func (r *run) compactValues(recs []sdk.Record) {
 	if !r.exactValues {
 		sdk.CompactValues(recs)
+	}
+	if !r.sharedHeads {
+		sdk.JoinHeads(recs) // a sink that does not write heads gets whole bodies
 	}
 }

@@ -12,7 +12,8 @@ type Stats struct {
 	// BatchesRead and ChangesRead count what the source returned.
 	BatchesRead uint64
 	ChangesRead uint64
-	// RecordsWritten counts records the sink acknowledged; BytesWritten sums their values.
+	// RecordsWritten counts records the sink acknowledged; BytesWritten sums their bodies
+	// (Record.BodyLen: head and value).
 	RecordsWritten uint64
 	BytesWritten   uint64
 	// Retries counts failed sink writes that were retried.

@@ -99,6 +99,13 @@ func (w *wrappedSink) Write(ctx context.Context, recs []sdk.Record) (int, error)
 
 func (w *wrappedSink) Close(ctx context.Context) error { return w.check(w.s.Close(ctx)) }
 
+// SharedHeads forwards the plugin's sdk.SharedHeads (false without it; the protocol's sink
+// client has none: the host joins heads before they cross the process boundary).
+func (w *wrappedSink) SharedHeads() bool {
+	sh, ok := w.s.(sdk.SharedHeads)
+	return ok && sh.SharedHeads()
+}
+
 // Precheck forwards to the plugin (every out-of-process adapter has it; one whose plugin has
 // no checks returns none).
 func (w wrapped) Precheck(ctx context.Context) ([]sdk.Check, error) {

@@ -92,7 +92,8 @@ func appendMessage(buf []byte, m *message, tag string, now time.Time) []byte {
 	buf = binary.BigEndian.AppendUint32(buf, 0) // MAGICCODE
 	buf = binary.BigEndian.AppendUint32(buf, 0) // BODYCRC
 	buf = binary.BigEndian.AppendUint32(buf, 0) // FLAG
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(m.Body)))
+	buf = binary.BigEndian.AppendUint32(buf, uint32(m.bodyLen()))
+	buf = append(buf, m.Head...) // the body is written once, here, head and rest
 	buf = append(buf, m.Body...)
 	propStart := len(buf)
 	buf = append(buf, 0, 0) // PROPERTYSIZE, set below

@@ -68,6 +68,9 @@ func TestEncodeBatchDecodesAsTheClientsBatch(t *testing.T) {
 		{Body: []byte{}, Props: nil}, // empty body, no key
 		{Body: []byte(strings.Repeat("é", 5000)), Keys: "k", Props: [][2]string{{"a", "1"}, {"a", "2"}, {"TAGS", "mine"}, {"KEYS", "mine"}}},
 		{Body: []byte("x"), Props: [][2]string{{"KEYS", "from the serializer"}}}, // no record key: the serializer's KEYS stays
+		// a record with a shared head (sdk.Record.Head): one body, head then the rest
+		{Head: []byte(`{"schema":{"type":"struct"},"payload":`), Body: []byte(`{"id":2}}`), Keys: "2"},
+		{Head: []byte(`{"schema":{"type":"struct"},"payload":`), Body: []byte{}, Keys: "3"},
 	}
 	ours := encodeBatch(nil, msgs, "ferry")
 	want := 0
@@ -80,6 +83,9 @@ func TestEncodeBatchDecodesAsTheClientsBatch(t *testing.T) {
 	got, ref := decodeBatch(t, ours), decodeBatch(t, clientBatch(msgs, "ferry"))
 	if len(got) != len(ref) {
 		t.Fatalf("%d messages, the client's batch has %d", len(got), len(ref))
+	}
+	if got[4].body != `{"schema":{"type":"struct"},"payload":{"id":2}}` {
+		t.Errorf("message with a head: body %q", got[4].body)
 	}
 	for i := range got {
 		u, v := got[i].props[primitive.PropertyUniqueClientMessageIdKeyIndex], ref[i].props[primitive.PropertyUniqueClientMessageIdKeyIndex]

@@ -377,7 +377,7 @@ func (g *grpcTransport) Send(ctx context.Context, topic string, q queueRef, tag 
 // buildGRPCMessage is msg as a FIFO message of group with the same tag, keys and user
 // properties as the remoting transport sets.
 func buildGRPCMessage(topic, tag, group string, msg *message) *rmq5.Message {
-	m := &rmq5.Message{Topic: topic, Body: msg.Body}
+	m := &rmq5.Message{Topic: topic, Body: msg.body()}
 	m.SetTag(tag)
 	if msg.Keys != "" {
 		m.SetKeys(msg.Keys)

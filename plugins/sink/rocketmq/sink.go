@@ -102,6 +102,11 @@ func (s *Sink) Info() sdk.Info {
 // Spec declares the configuration.
 func (s *Sink) Spec() sdk.Spec { return spec }
 
+// SharedHeads tells the host that the sink writes record heads itself (sdk.SharedHeads):
+// every transport writes a message's head and rest as one body (the batch encoding copies
+// both into the batch, once; a single message or the gRPC transport joins them).
+func (s *Sink) SharedHeads() bool { return true }
+
 // OrderScope declares the ordering unit of the partitioning rule (sdk.OrderScoper): "hash"
 // keeps order per key, "table" per table (one queue per table), "one" for everything (one
 // queue). The host makes it the unit of its write lanes, so the queue shows that order.
@@ -444,6 +449,7 @@ func (s *Sink) remember(records []sdk.Record, done []bool, delivered int, memoOn
 
 func keyOf(r *sdk.Record) memoKey {
 	h := fnv.New64a()
+	_, _ = h.Write(r.Head)
 	_, _ = h.Write(r.Value)
 	return memoKey{id: r.ChangeID, topic: r.Topic, key: r.Key, hash: r.Hash, body: h.Sum64()}
 }
@@ -504,7 +510,7 @@ func buildMessage(r *sdk.Record) message {
 	if !r.CommitTime.IsZero() {
 		props = append(props, [2]string{PropCommitTime, strconv.FormatInt(r.CommitTime.UnixMilli(), 10)})
 	}
-	return message{Body: r.Value, Keys: strings.ReplaceAll(r.Key, "\x02", "\uFFFD"), Props: props}
+	return message{Head: r.Head, Body: r.Value, Keys: strings.ReplaceAll(r.Key, "\x02", "\uFFFD"), Props: props}
 }
 
 // clean replaces the two bytes RocketMQ uses to separate properties (0x01 between name and

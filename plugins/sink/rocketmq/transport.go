@@ -12,11 +12,24 @@ type queueRef struct {
 	ID     int    // queue id on that broker
 }
 
-// message is one message of a batch, ready for the wire.
+// message is one message of a batch, ready for the wire. Its body is Head (the record's
+// shared head, often empty) followed by Body.
 type message struct {
+	Head  []byte
 	Body  []byte
 	Keys  string // the KEYS property (empty: none)
 	Props [][2]string
+}
+
+// bodyLen is the length of the whole body.
+func (m *message) bodyLen() int { return len(m.Head) + len(m.Body) }
+
+// body is the whole body: Body itself without a head, else a new slice of both.
+func (m *message) body() []byte {
+	if len(m.Head) == 0 {
+		return m.Body
+	}
+	return append(append(make([]byte, 0, m.bodyLen()), m.Head...), m.Body...)
 }
 
 // transport is the broker client under the sink. Implementations must send every batch to
@@ -43,7 +56,7 @@ type transport interface {
 // the serialized properties (name, value, two separators each), plus the properties the
 // client adds (TAGS, KEYS, UNIQ_KEY, WAIT).
 func encodedSize(m *message, tag string) int {
-	n := 20 + 2 + len(m.Body)
+	n := 20 + 2 + m.bodyLen()
 	for _, p := range m.Props {
 		n += len(p[0]) + len(p[1]) + 2
 	}

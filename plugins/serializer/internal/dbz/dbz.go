@@ -199,12 +199,12 @@ var ops = [...]string{change.OpSnapshot: "r", change.OpInsert: "c", change.OpUpd
 // followed by a tombstone (RocketMQ has no keyed compaction, and rejects an empty body). The
 // two halves of a key change (change.MetaKeyChange) carry Debezium's __debezium.newkey /
 // __debezium.oldkey headers as message properties.
+//
+// In the Envelope mode each record's Head is its table's schema (`{"schema":{...},"payload":`,
+// three quarters of a message of ten columns), built once per table and shared by its
+// records (sdk.Record.Head): the value holds the payload and the closing brace.
 func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out []sdk.Record) ([]sdk.Record, error) {
-	size := 1024
-	if s.mode == Envelope {
-		size = 6144
-	}
-	buf := s.sizer.Start(len(changes), size)
+	buf := s.sizer.Start(len(changes), 1024)
 	startCap, first := cap(buf), len(out)
 	for i, c := range changes {
 		if !c.Op.IsRow() || c.Table == nil {
@@ -212,22 +212,21 @@ func (s *Serializer) Serialize(_ context.Context, changes []*change.Change, out 
 		}
 		tb := s.tables.Get(c.Table)
 		start := len(buf)
-		if s.mode == SMT {
+		var head []byte
+		switch s.mode {
+		case SMT:
 			buf = s.appendSMT(buf, tb, c)
-		} else {
-			if s.mode == Envelope {
-				buf = append(buf, tb.schema...)
-			}
+		case Envelope:
+			head = tb.schema
+			buf = append(s.appendPayload(buf, tb, c), '}')
+		default:
 			buf = s.appendPayload(buf, tb, c)
-			if s.mode == Envelope {
-				buf = append(buf, '}')
-			}
 		}
 		props := s.ctx
 		if kc := s.keyChangeProps(tb, c); kc != nil {
 			props = append(append(make([]sdk.Property, 0, len(s.ctx)+len(kc)), s.ctx...), kc...)
 		}
-		out = append(out, sdk.Record{Change: i, Value: buf[start:len(buf):len(buf)], Properties: props})
+		out = append(out, sdk.Record{Change: i, Head: head, Value: buf[start:len(buf):len(buf)], Properties: props})
 	}
 	s.sizer.Finish(buf, startCap, len(changes), out[first:])
 	return out, nil

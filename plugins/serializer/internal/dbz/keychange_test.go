@@ -54,7 +54,7 @@ func TestKeyChangeHeaders(t *testing.T) {
 		}
 		for i, r := range recs {
 			var v map[string]any
-			if err := json.Unmarshal(r.Value, &v); err != nil {
+			if err := json.Unmarshal(r.Body(), &v); err != nil {
 				t.Fatalf("mode %d record %d: %v", tc.mode, i, err)
 			}
 			op := ""

@@ -3,6 +3,7 @@ package dbz
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -158,7 +159,7 @@ func buildTable(t *change.Table, o Options, mode Mode) *table {
 		tb.cols[i] = col{Col: fc[i], kind: columnKind(fc[i].Column, o), scale: fc[i].Scale}
 	}
 	if mode == Envelope {
-		tb.schema = buildSchema(t, tb, o)
+		tb.schema = slices.Clip(buildSchema(t, tb, o)) // shared by records as their Head: never appended to
 	}
 	return tb
 }

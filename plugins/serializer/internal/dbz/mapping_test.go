@@ -31,8 +31,8 @@ func one(t *testing.T, s *Serializer, c *change.Change) map[string]json.RawMessa
 		t.Fatalf("%d records, %v", len(recs), err)
 	}
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(recs[0].Value, &m); err != nil {
-		t.Fatalf("%s: %v", recs[0].Value, err)
+	if err := json.Unmarshal(recs[0].Body(), &m); err != nil {
+		t.Fatalf("%s: %v", recs[0].Body(), err)
 	}
 	return m
 }
@@ -156,7 +156,7 @@ func TestConnectorMariaDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := string(recs[0].Value)
+	v := string(recs[0].Body())
 	if !strings.Contains(v, `"name":"io.debezium.connector.mariadb.Source","version":1,"field":"source"`) || !strings.Contains(v, `"connector":"mariadb"`) {
 		t.Errorf("connector mariadb: %s", v)
 	}
@@ -170,7 +170,7 @@ func TestMariaDBJSONIsAString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := string(recs[0].Value)
+	v := string(recs[0].Body())
 	if !strings.Contains(v, `{"type":"string","optional":true,"field":"mj"}`) ||
 		!strings.Contains(v, `{"type":"string","optional":true,"name":"io.debezium.data.Json","version":1,"field":"j"}`) ||
 		!strings.Contains(v, `"mj":"{\"a\":1}","j":"[]"`) {
@@ -198,7 +198,7 @@ func TestGeometry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := string(recs[0].Value)
+	v := string(recs[0].Body())
 	for _, want := range []string{
 		// Geometry is optional even in a NOT NULL column, as Debezium's schema builder makes it
 		`{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":true,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry","field":"g"}`,
@@ -234,6 +234,53 @@ func TestZeroDates(t *testing.T) {
 	for k, want := range map[string]string{"dn": "null", "dnn": "0", "y0": "null"} {
 		if g := field(t, after, k); g != want {
 			t.Errorf("%s = %s, want %s", k, g, want)
+		}
+	}
+}
+
+// The envelope's schema is each record's Head, one array per table shared by its records
+// (never copied per record); the value is the rest, and head and value make the message.
+func TestEnvelopeSchemaIsASharedHead(t *testing.T) {
+	t1 := &change.Table{Database: "d", Name: "t", Columns: []change.Column{{Name: "id", Type: "INT"}}, PrimaryKey: []int{0}}
+	t2 := &change.Table{Database: "d", Name: "u", Columns: []change.Column{{Name: "id", Type: "INT"}}, PrimaryKey: []int{0}}
+	row := func(tb *change.Table, id int64) *change.Change {
+		return &change.Change{ID: "x", Op: change.OpInsert, Table: tb, After: []change.Value{change.NewInt(id)}}
+	}
+	for _, mode := range []Mode{Envelope, Flatten, SMT} {
+		s := newMode(t, mode, `{}`)
+		recs, err := s.Serialize(context.Background(), []*change.Change{row(t1, 1), row(t1, 2), row(t2, 3)}, nil)
+		if err != nil || len(recs) != 3 {
+			t.Fatalf("mode %d: %d records, %v", mode, len(recs), err)
+		}
+		for i, r := range recs {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(r.Body(), &m); err != nil {
+				t.Fatalf("mode %d record %d: %v: %s", mode, i, err, r.Body())
+			}
+			if mode != Envelope {
+				if r.Head != nil {
+					t.Errorf("mode %d record %d has a head %q", mode, i, r.Head)
+				}
+				continue
+			}
+			if !strings.HasPrefix(string(r.Head), `{"schema":`) || !strings.HasSuffix(string(r.Head), `"payload":`) ||
+				!strings.HasPrefix(string(r.Value), `{"before":`) {
+				t.Errorf("record %d: head %.30q... value %.30q...", i, r.Head, r.Value)
+			}
+			if cap(r.Head) != len(r.Head) {
+				t.Errorf("record %d: head has spare capacity: an append would write into the shared array", i)
+			}
+			if _, ok := m["payload"]; !ok {
+				t.Errorf("record %d: no payload in %s", i, r.Body())
+			}
+		}
+		if mode == Envelope {
+			if &recs[0].Head[0] != &recs[1].Head[0] {
+				t.Error("two records of one table have two copies of its schema")
+			}
+			if string(recs[0].Head) == string(recs[2].Head) {
+				t.Error("two tables have the same schema")
+			}
 		}
 	}
 }
