@@ -98,11 +98,13 @@ func appendMessage(buf []byte, m *message, tag string, now time.Time) []byte {
 	propStart := len(buf)
 	buf = append(buf, 0, 0) // PROPERTYSIZE, set below
 	for i, p := range m.Props {
-		if reserved(p[0], m.Keys != "") || shadowed(m.Props[i+1:], p[0]) {
+		if reserved(p[0], m.Keys != "") || p[0] == PropPosition || shadowed(m.Props[i+1:], p[0]) {
 			continue
 		}
 		buf = appendProp(buf, p[0], p[1])
 	}
+	buf = append(buf, PropPosition...)
+	buf = append(hex.AppendEncode(append(buf, 1), m.Position), 2)
 	buf = appendProp(buf, primitive.PropertyTags, tag)
 	if m.Keys != "" {
 		buf = appendProp(buf, primitive.PropertyKeys, m.Keys)

@@ -64,7 +64,8 @@ func clientBatch(msgs []message, tag string) []byte {
 
 func TestEncodeBatchDecodesAsTheClientsBatch(t *testing.T) {
 	msgs := []message{
-		{Body: []byte(`{"id":1}`), Keys: "1", Props: [][2]string{{PropChangeID, "c1"}, {PropOp, "INSERT"}}},
+		{Body: []byte(`{"id":1}`), Keys: "1", Props: [][2]string{{PropChangeID, "c1"}, {PropPosition, "the serializer's"}, {PropOp, "INSERT"}},
+			Position: []byte{0xab, 0x01}}, // ferry_position from Position, in hex, in place of the serializer's
 		{Body: []byte{}, Props: nil}, // empty body, no key
 		{Body: []byte(strings.Repeat("é", 5000)), Keys: "k", Props: [][2]string{{"a", "1"}, {"a", "2"}, {"TAGS", "mine"}, {"KEYS", "mine"}}},
 		{Body: []byte("x"), Props: [][2]string{{"KEYS", "from the serializer"}}}, // no record key: the serializer's KEYS stays
@@ -83,6 +84,9 @@ func TestEncodeBatchDecodesAsTheClientsBatch(t *testing.T) {
 	got, ref := decodeBatch(t, ours), decodeBatch(t, clientBatch(msgs, "ferry"))
 	if len(got) != len(ref) {
 		t.Fatalf("%d messages, the client's batch has %d", len(got), len(ref))
+	}
+	if p := got[0].props[PropPosition]; p != "ab01" {
+		t.Errorf("ferry_position %q, want ab01", p)
 	}
 	if got[4].body != `{"schema":{"type":"struct"},"payload":{"id":2}}` {
 		t.Errorf("message with a head: body %q", got[4].body)

@@ -149,7 +149,7 @@ func (f *fakeTransport) messages() map[queueKey][]message {
 }
 
 func prop(m message, name string) string {
-	for _, p := range m.Props {
+	for _, p := range m.properties() {
 		if p[0] == name {
 			return p[1]
 		}

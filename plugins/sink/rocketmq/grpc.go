@@ -383,7 +383,7 @@ func buildGRPCMessage(topic, tag, group string, msg *message) *rmq5.Message {
 		m.SetKeys(msg.Keys)
 	}
 	m.SetMessageGroup(group)
-	for _, p := range msg.Props {
+	for _, p := range msg.properties() {
 		m.AddProperty(p[0], p[1])
 	}
 	return m

@@ -86,7 +86,7 @@ func TestGRPCMessage(t *testing.T) {
 		t.Errorf("keys %v", k)
 	}
 	props := gm.GetProperties()
-	for _, p := range m.Props {
+	for _, p := range m.properties() {
 		if props[p[0]] != p[1] {
 			t.Errorf("property %s = %q, want %q", p[0], props[p[0]], p[1])
 		}

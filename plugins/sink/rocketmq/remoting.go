@@ -322,8 +322,8 @@ func (r *remoting) send(ctx context.Context, topic string, q queueRef, tag strin
 // single is m as a message of the client's, with the properties a batch would give it.
 func single(topic string, m *message, tag string) *primitive.Message {
 	pm := primitive.NewMessage(topic, m.body())
-	props := make(map[string]string, len(m.Props)+4)
-	for _, p := range m.Props {
+	props := make(map[string]string, len(m.Props)+5)
+	for _, p := range m.properties() {
 		props[p[0]] = p[1]
 	}
 	props[primitive.PropertyTags] = tag

@@ -496,13 +496,12 @@ func (s *Sink) plan(ctx context.Context, tr transport, r *sdk.Record) (item, err
 
 // buildMessage turns r into a message: the serializer's properties, then the sink's.
 func buildMessage(r *sdk.Record) message {
-	props := make([][2]string, 0, len(r.Properties)+6)
+	props := make([][2]string, 0, len(r.Properties)+5)
 	for _, p := range r.Properties {
 		props = append(props, [2]string{clean(p.Key), clean(p.Value)})
 	}
 	props = append(props,
 		[2]string{PropChangeID, clean(r.ChangeID)},
-		[2]string{PropPosition, hex.EncodeToString(r.Position)},
 		[2]string{PropDatabase, clean(r.Database)},
 		[2]string{PropTable, clean(r.Table)},
 		[2]string{PropOp, r.Op.String()},
@@ -510,7 +509,7 @@ func buildMessage(r *sdk.Record) message {
 	if !r.CommitTime.IsZero() {
 		props = append(props, [2]string{PropCommitTime, strconv.FormatInt(r.CommitTime.UnixMilli(), 10)})
 	}
-	return message{Head: r.Head, Body: r.Value, Keys: strings.ReplaceAll(r.Key, "\x02", "\uFFFD"), Props: props}
+	return message{Head: r.Head, Body: r.Value, Keys: strings.ReplaceAll(r.Key, "\x02", "\uFFFD"), Props: props, Position: r.Position}
 }
 
 // clean replaces the two bytes RocketMQ uses to separate properties (0x01 between name and

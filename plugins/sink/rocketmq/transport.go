@@ -2,6 +2,7 @@ package rocketmq
 
 import (
 	"context"
+	"encoding/hex"
 	"slices"
 	"strings"
 )
@@ -19,6 +20,21 @@ type message struct {
 	Body  []byte
 	Keys  string // the KEYS property (empty: none)
 	Props [][2]string
+	// Position is the ferry_position property (PropPosition), written in lower-case hex
+	// after Props and in place of any property of theirs of that name: the batch encoding
+	// writes the hex straight into the batch, so no string of it is made per message.
+	Position []byte
+}
+
+// properties is Props with ferry_position last, for the transports that take strings.
+func (m *message) properties() [][2]string {
+	out := make([][2]string, 0, len(m.Props)+1)
+	for _, p := range m.Props {
+		if p[0] != PropPosition {
+			out = append(out, p)
+		}
+	}
+	return append(out, [2]string{PropPosition, hex.EncodeToString(m.Position)})
 }
 
 // bodyLen is the length of the whole body.
@@ -60,6 +76,7 @@ func encodedSize(m *message, tag string) int {
 	for _, p := range m.Props {
 		n += len(p[0]) + len(p[1]) + 2
 	}
+	n += len(PropPosition) + hex.EncodedLen(len(m.Position)) + 2
 	n += len("TAGS") + len(tag) + 2
 	if m.Keys != "" {
 		n += len("KEYS") + len(m.Keys) + 2

@@ -537,8 +537,7 @@ func (s *Source) commitTx(ts uint32) error {
 		if i == len(tx.rows)-1 {
 			tx.rows[i].pos = s.resumePos()
 		}
-		c.Position = tx.rows[i].pos.encode()
-		s.resize(&tx.rows[i])
+		s.setPosition(&tx.rows[i])
 		s.out = append(s.out, tx.rows[i])
 	}
 	for _, d := range tx.ddl {
@@ -718,6 +717,17 @@ func (s *Source) resize(it *item) {
 	it.size = n
 }
 
+// setPosition gives a queued row its encoded position (it.pos) and counts the difference:
+// the size of a change grows by its position's bytes and nothing else (change.ApproxSize),
+// so the row need not be sized again.
+func (s *Source) setPosition(it *item) {
+	p := it.pos.encode()
+	d := int64(len(p) - len(it.c.Position))
+	it.c.Position = p
+	s.mem.addQueued(d)
+	it.size += d
+}
+
 // releaseItems forgets dropped items' bytes.
 func (s *Source) releaseItems(its []item) {
 	var n int64
@@ -744,8 +754,7 @@ func (s *Source) spill() {
 	}
 	for i := range tx.rows {
 		tx.rows[i].pos.Snap = s.snap
-		tx.rows[i].c.Position = tx.rows[i].pos.encode()
-		s.resize(&tx.rows[i])
+		s.setPosition(&tx.rows[i])
 		s.out = append(s.out, tx.rows[i])
 	}
 	tx.flushed += uint32(len(tx.rows))
