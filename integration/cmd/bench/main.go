@@ -53,7 +53,7 @@ var (
 	loadDur     = flag.Duration("load", 30*time.Second, "duration of the fixed-load run")
 	outDir      = flag.String("out", "bench-results", "directory of the CSV file")
 	rmq         = flag.Int("rmq", 5, "RocketMQ major version of the test bed to use (4 or 5)")
-	only        = flag.String("only", "", "run only these sections, comma-separated: snapshot, incremental, latency, ceiling, formats, debezium (default all)")
+	only        = flag.String("only", "", "run only these sections, comma-separated: snapshot, incremental, latency, ceiling, formats, debezium, starttime (default all)")
 	profDir     = flag.String("profile", "", "write ferry's CPU and heap profiles (go tool pprof) and output of each run of the formats section into this directory")
 	wideRows    = flag.Int("wide-rows", 200000, "rows of the wide (10-column) table of the formats section")
 	wideChanges = flag.Int("wide-changes", 200000, "binlog changes (UPDATEs of the wide table) of the formats section")
@@ -113,6 +113,7 @@ func main() {
 		{"ceiling", benchCeiling},
 		{"formats", benchFormats},
 		{"debezium", benchDebezium}, // Debezium Server side by side (debezium.go)
+		{"starttime", benchStartTime}, // start_timestamp on a large binlog file (starttime.go)
 	} {
 		if section(s.name) {
 			s.run(b)

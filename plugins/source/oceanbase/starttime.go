@@ -2,6 +2,7 @@ package oceanbase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -81,13 +82,20 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 	if err != nil {
 		return first, p, false, fmt.Errorf("read binlog %s: %w", file, err)
 	}
+	// One context for the whole scan, cancelled when no event came for scanEventWait (a
+	// timer reset per event: a context with a timeout per event was 17% of a scan's CPU).
+	sctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	idle := time.AfterFunc(scanEventWait, func() { stop(errScanStalled) })
+	defer idle.Stop()
 	var pos uint32 = 4
 	var tx txStarts
 	for {
-		e, err := scanEvent(ctx, st, parser, file)
+		e, err := scanEvent(sctx, st, parser, file)
 		if err != nil {
 			return first, p, false, err
 		}
+		idle.Reset(scanEventWait)
 		h := e.Header
 		if rot, ok := e.Event.(*replication.RotateEvent); ok {
 			if h.Timestamp != 0 && string(rot.NextLogName) != file {
@@ -118,14 +126,20 @@ func scanFile(ctx context.Context, cfg replication.BinlogSyncerConfig, file stri
 	}
 }
 
-// scanEvent reads the next event of file from st (raw mode), waiting at most 10 s for it,
-// and parses it with parser if it is one of the kinds scanFile looks into:
-// FORMAT_DESCRIPTION, PREVIOUS_GTIDS, GTID and QUERY.
+// scanEventWait is how long scanFile waits for the next event of a file before it gives up.
+const scanEventWait = 10 * time.Second
+
+var errScanStalled = fmt.Errorf("no binlog event for %s", scanEventWait)
+
+// scanEvent reads the next event of file from st (raw mode), until ctx ends (scanFile's
+// ends after scanEventWait without an event), and parses it with parser if it is one of
+// the kinds scanFile looks into: FORMAT_DESCRIPTION, PREVIOUS_GTIDS, GTID and QUERY.
 func scanEvent(ctx context.Context, st *replication.BinlogStreamer, parser *replication.BinlogParser, file string) (*replication.BinlogEvent, error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	e, err := st.GetEvent(cctx)
-	cancel()
+	e, err := st.GetEvent(ctx)
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errScanStalled) {
+			err = cause
+		}
 		return nil, fmt.Errorf("read binlog %s: %w", file, err)
 	}
 	switch e.Header.EventType {
