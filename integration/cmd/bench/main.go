@@ -112,7 +112,7 @@ func main() {
 		{"latency", benchLatency},
 		{"ceiling", benchCeiling},
 		{"formats", benchFormats},
-		{"debezium", benchDebezium}, // Debezium Server side by side (debezium.go)
+		{"debezium", benchDebezium},   // Debezium Server side by side (debezium.go)
 		{"starttime", benchStartTime}, // start_timestamp on a large binlog file (starttime.go)
 	} {
 		if section(s.name) {
