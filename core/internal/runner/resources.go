@@ -19,8 +19,9 @@ const MemoryOverhead = 28 << 20
 // the resident size holds beside what the Go memory limit bounds (the binary's own pages,
 // mostly: RssFile ~43 MiB on the test machine, whose kernel maps the text in 2 MiB folios,
 // clean and reclaimable but counted by VmHWM), and, with large buffers held by a stalled
-// sink, the heap's overshoot of the soft limit (256 MiB settings: 341 MiB, 49 MiB over the
-// limit, of which 43 the binary's pages).
+// sink, part of the heap's overshoot of the soft limit (256 MiB settings: 336-348 MiB, 44-56
+// MiB over the limit, of which 43 the binary's pages; TestE2EResourcesBoundMemory allows an
+// eighth of the buffers on top, for the heap's size classes).
 const MemoryOutsideHeap = 56 << 20
 
 // DefaultReaderMemory is the log reader's memory in the limit when the resources block does
