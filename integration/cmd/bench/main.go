@@ -58,6 +58,7 @@ var (
 	wideRows    = flag.Int("wide-rows", 200000, "rows of the wide (10-column) table of the formats section")
 	wideChanges = flag.Int("wide-changes", 200000, "binlog changes (UPDATEs of the wide table) of the formats section")
 	sourceAttrs = flag.String("source-attrs", "", "extra attributes of every ferry run's source block, for experiments (e.g. 'reader_memory = \"16MiB\"')")
+	snapConc    = flag.Int("snapshot-concurrency", 2, "snapshot_concurrency of every ferry run's source (the source's default is 4)")
 )
 
 type result struct{ name, value, unit, note string }
@@ -369,7 +370,7 @@ func ferryConfig(env harness.Environment, b harness.Broker, topic, db string, o 
 	if o.table == "" {
 		o.table = "t"
 	}
-	src := fmt.Sprintf("mode = %q\n    snapshot_concurrency = 2\n", o.mode)
+	src := fmt.Sprintf("mode = %q\n    snapshot_concurrency = %d\n", o.mode, *snapConc)
 	if o.startTS != "" {
 		src += fmt.Sprintf("    start_timestamp = %q\n", o.startTS)
 	}
