@@ -69,7 +69,6 @@ const recordSize = int(unsafe.Sizeof(Record{}))
 
 // ApproxSize estimates the bytes the record holds in memory. Head is not counted: it is
 // shared (held once by the serializer that made it, whatever the number of records).
-
 func (r *Record) ApproxSize() int {
 	n := recordSize + len(r.Topic) + len(r.Key) + len(r.Value) + len(r.ChangeID) + len(r.Database) + len(r.Table) + len(r.Position)
 	for _, p := range r.Properties {

@@ -98,7 +98,7 @@ func appendMessage(buf []byte, m *message, tag string, now time.Time) []byte {
 	propStart := len(buf)
 	buf = append(buf, 0, 0) // PROPERTYSIZE, set below
 	for i, p := range m.Props {
-		if reserved(p[0], m.Keys != "") || p[0] == PropPosition || shadowed(m.Props[i+1:], p[0]) {
+		if reserved(p[0], m.Keys != "") || shadowed(m.Props[i+1:], p[0]) {
 			continue
 		}
 		buf = appendProp(buf, p[0], p[1])
@@ -125,10 +125,11 @@ func appendProp(buf []byte, name, value string) []byte {
 	return append(buf, 2)
 }
 
-// reserved tells whether name is one the sink sets itself on every message.
+// reserved tells whether name is one the sink sets itself on every message (ferry_position
+// from message.Position).
 func reserved(name string, keys bool) bool {
 	switch name {
-	case primitive.PropertyTags, primitive.PropertyUniqueClientMessageIdKeyIndex, primitive.PropertyWaitStoreMsgOk:
+	case primitive.PropertyTags, primitive.PropertyUniqueClientMessageIdKeyIndex, primitive.PropertyWaitStoreMsgOk, PropPosition:
 		return true
 	case primitive.PropertyKeys:
 		return keys
